@@ -1,0 +1,307 @@
+//! Policy bundles: a schema and its policies, parsed, given stable ids and validated once per version.
+
+use std::collections::HashMap;
+
+use cedar_policy::{
+    Entities, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet, Schema, ValidationMode,
+    Validator,
+};
+use miette::Diagnostic;
+use serde::{Deserialize, Serialize};
+
+use crate::location::SourceLocation;
+
+/// How a bundle is to be used by the PDP.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleOptions {
+    /// Namespace that unqualified entity types and action names belong to.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// The PDP sets `context.now` and `context.local_hour` from its own clock.
+    #[serde(default)]
+    pub context_clock: bool,
+    /// Principals and resources are looked up in the tenant's directory snapshot.
+    #[serde(default)]
+    pub directory_entities: bool,
+}
+
+/// One policy file as uploaded: a name and Cedar text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyFile {
+    /// File name, used in error locations.
+    pub name: String,
+    /// Cedar policy text; every policy carries an `@id("…")` annotation.
+    pub text: String,
+}
+
+/// The uncompiled texts of a bundle: what is stored and versioned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleSource {
+    /// Cedar schema in the human-readable syntax.
+    pub schema: String,
+    /// Policy files.
+    pub policies: Vec<PolicyFile>,
+    /// Options.
+    #[serde(default)]
+    pub options: BundleOptions,
+}
+
+/// One problem found while compiling a bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BundleProblem {
+    /// The policy concerned, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_id: Option<String>,
+    /// Where in which file, when known.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub location: Option<SourceLocation>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Why a bundle could not be compiled.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BundleError {
+    /// The schema does not parse or is inconsistent.
+    #[error("invalid schema: {0}")]
+    Schema(String),
+    /// The options document is malformed.
+    #[error("invalid bundle options: {0}")]
+    Options(String),
+    /// Policies do not parse, lack ids, or fail validation.
+    #[error("{} problem(s) in the policies, first: {}", .0.len(), .0.first().map(|p| p.message.as_str()).unwrap_or(""))]
+    Policies(Vec<BundleProblem>),
+}
+
+impl BundleError {
+    /// Every problem found, for an API answer.
+    pub fn problems(&self) -> Vec<BundleProblem> {
+        match self {
+            Self::Policies(problems) => problems.clone(),
+            Self::Schema(message) | Self::Options(message) => vec![BundleProblem {
+                policy_id: None,
+                location: None,
+                message: message.clone(),
+            }],
+        }
+    }
+}
+
+/// A compiled, validated bundle: immutable, shared by every request of its version.
+#[derive(Debug)]
+pub struct PolicyBundle {
+    pub(crate) schema: Schema,
+    pub(crate) policies: PolicySet,
+    pub(crate) options: BundleOptions,
+    pub(crate) action_entities: HashMap<EntityUid, cedar_policy::Entity>,
+    obligations: HashMap<PolicyId, Vec<String>>,
+    source: BundleSource,
+}
+
+impl PolicyBundle {
+    /// Parses and validates `source`; any problem rejects the whole bundle.
+    pub fn compile(source: BundleSource) -> Result<Self, BundleError> {
+        let (schema, _warnings) = Schema::from_cedarschema_str(&source.schema)
+            .map_err(|e| BundleError::Schema(diagnostic_text(&e)))?;
+        let (policies, origin) = parse_policy_files(&source.policies)?;
+        validate(&schema, &policies, &source.policies, &origin)?;
+        let action_entities = index_action_entities(&schema)?;
+        let obligations = collect_obligations(&policies);
+        Ok(Self {
+            schema,
+            policies,
+            options: source.options.clone(),
+            action_entities,
+            obligations,
+            source,
+        })
+    }
+
+    /// The texts this bundle was compiled from.
+    pub fn source(&self) -> &BundleSource {
+        &self.source
+    }
+
+    /// The bundle's options.
+    pub fn options(&self) -> &BundleOptions {
+        &self.options
+    }
+
+    /// Ids of every policy, sorted.
+    pub fn policy_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .policies
+            .policies()
+            .map(|p| p.id().to_string())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Number of policies in the bundle.
+    pub fn policy_count(&self) -> usize {
+        self.policies.policies().count()
+    }
+
+    /// Obligations (`@obligation("…")`) attached to a policy.
+    pub(crate) fn obligations_of(&self, id: &PolicyId) -> &[String] {
+        self.obligations.get(id).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Qualifies an entity type name with the bundle's namespace when it has none.
+    pub(crate) fn entity_type(&self, name: &str) -> Result<EntityTypeName, String> {
+        let qualified = match (&self.options.namespace, name.contains("::")) {
+            (Some(ns), false) => format!("{ns}::{name}"),
+            _ => name.to_owned(),
+        };
+        qualified
+            .parse()
+            .map_err(|_| format!("`{name}` is not a valid entity type name"))
+    }
+
+    /// The action entity uid for an action name.
+    pub(crate) fn action_uid(&self, name: &str) -> Result<EntityUid, String> {
+        let action_type = self.entity_type("Action")?;
+        let uid = EntityUid::from_type_name_and_id(action_type, name.parse().map_err(|_| {
+            format!("`{name}` is not a valid action name")
+        })?);
+        if self.action_entities.contains_key(&uid) {
+            Ok(uid)
+        } else {
+            Err(format!("unknown action `{name}`"))
+        }
+    }
+
+    /// Whether the schema declares the entity type.
+    pub(crate) fn declares_type(&self, ty: &EntityTypeName) -> bool {
+        self.schema.entity_types().any(|t| t == ty)
+    }
+}
+
+/// Parses every file, gives each policy its `@id` as id, and records which file it came from.
+fn parse_policy_files(
+    files: &[PolicyFile],
+) -> Result<(PolicySet, HashMap<PolicyId, usize>), BundleError> {
+    let mut problems = Vec::new();
+    let mut set = PolicySet::new();
+    let mut origin: HashMap<PolicyId, usize> = HashMap::new();
+    for (index, file) in files.iter().enumerate() {
+        let parsed = match file.text.parse::<PolicySet>() {
+            Ok(parsed) => parsed,
+            Err(errors) => {
+                problems.extend(errors.iter().map(|e| BundleProblem {
+                    policy_id: None,
+                    location: locate(first_label_offset(e), file),
+                    message: diagnostic_text(e),
+                }));
+                continue;
+            }
+        };
+        for (ordinal, policy) in parsed.policies().enumerate() {
+            let Some(id) = stable_id(policy) else {
+                problems.push(BundleProblem {
+                    policy_id: None,
+                    location: None,
+                    message: format!(
+                        "policy number {} in `{}` has no `@id(\"…\")` annotation; every policy needs one",
+                        ordinal + 1,
+                        file.name
+                    ),
+                });
+                continue;
+            };
+            if let Some(first) = origin.insert(id.clone(), index) {
+                problems.push(BundleProblem {
+                    policy_id: Some(id.to_string()),
+                    location: None,
+                    message: format!(
+                        "duplicate policy id `{id}` in `{}` (also in `{}`)",
+                        file.name, files[first].name
+                    ),
+                });
+                continue;
+            }
+            if let Err(e) = set.add(policy.new_id(id.clone())) {
+                problems.push(BundleProblem {
+                    policy_id: Some(id.to_string()),
+                    location: None,
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok((set, origin))
+    } else {
+        Err(BundleError::Policies(problems))
+    }
+}
+
+fn stable_id(policy: &Policy) -> Option<PolicyId> {
+    let id = policy.annotation("id").map(str::trim).unwrap_or("");
+    (!id.is_empty()).then(|| PolicyId::new(id))
+}
+
+fn validate(
+    schema: &Schema,
+    set: &PolicySet,
+    files: &[PolicyFile],
+    origin: &HashMap<PolicyId, usize>,
+) -> Result<(), BundleError> {
+    let result = Validator::new(schema.clone()).validate(set, ValidationMode::Strict);
+    if result.validation_passed() {
+        return Ok(());
+    }
+    let problems = result
+        .validation_errors()
+        .map(|e| {
+            let file = origin.get(e.policy_id()).and_then(|&i| files.get(i));
+            BundleProblem {
+                policy_id: Some(e.policy_id().to_string()),
+                location: file.and_then(|f| locate(first_label_offset(e), f)),
+                message: diagnostic_text(e),
+            }
+        })
+        .collect();
+    Err(BundleError::Policies(problems))
+}
+
+fn index_action_entities(schema: &Schema) -> Result<HashMap<EntityUid, cedar_policy::Entity>, BundleError> {
+    let entities: Entities = schema
+        .action_entities()
+        .map_err(|e| BundleError::Schema(diagnostic_text(&e)))?;
+    Ok(entities.iter().map(|e| (e.uid(), e.clone())).collect())
+}
+
+fn collect_obligations(set: &PolicySet) -> HashMap<PolicyId, Vec<String>> {
+    set.policies()
+        .filter_map(|p| {
+            let obligations: Vec<String> = p
+                .annotations()
+                .filter(|(key, _)| *key == "obligation")
+                .map(|(_, value)| value.to_owned())
+                .collect();
+            (!obligations.is_empty()).then(|| (p.id().clone(), obligations))
+        })
+        .collect()
+}
+
+fn first_label_offset(diagnostic: &dyn Diagnostic) -> Option<usize> {
+    diagnostic
+        .labels()
+        .and_then(|mut labels| labels.next())
+        .map(|label| label.offset())
+}
+
+fn locate(offset: Option<usize>, file: &PolicyFile) -> Option<SourceLocation> {
+    offset.map(|o| SourceLocation::at_offset(&file.name, &file.text, o))
+}
+
+/// The error's message followed by its help, as one line.
+pub(crate) fn diagnostic_text(diagnostic: &dyn Diagnostic) -> String {
+    match diagnostic.help() {
+        Some(help) => format!("{diagnostic}: {help}"),
+        None => diagnostic.to_string(),
+    }
+}

@@ -1,0 +1,24 @@
+//! The HMS-ACH policy decision point: Cedar policy bundles, entity snapshots,
+//! single and batch evaluation, searches and explanations.
+//!
+//! Pure: no HTTP and no SQL. A tenant's [`Pdp`] is an immutable pair of a
+//! compiled [`PolicyBundle`] and an [`EntitySnapshot`]; a change builds a new
+//! pair and the caller swaps it in atomically, so a decision never reads a
+//! database and never sees a half-applied change.
+
+mod bundle;
+pub mod cases;
+mod entities;
+mod error;
+mod location;
+mod pdp;
+mod request;
+mod search;
+
+pub use bundle::{BundleError, BundleOptions, BundleProblem, BundleSource, PolicyBundle, PolicyFile};
+pub use entities::{EntityError, EntityRecord, EntityRef, EntitySnapshot};
+pub use error::RequestError;
+pub use location::SourceLocation;
+pub use pdp::{Decision, Pdp, RequestTime};
+pub use request::{AccessRequest, Action, EvaluationsSemantic, PartialRequest, Resource, Subject};
+pub use search::{ActionSearch, EntitySearch, Page, SearchEntity, SearchPage};

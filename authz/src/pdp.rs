@@ -1,0 +1,185 @@
+//! The decision point of one tenant: a bundle and a snapshot, evaluated together.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cedar_policy::{Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityUid, Request};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::bundle::{PolicyBundle, diagnostic_text};
+use crate::entities::{EntitySnapshot, qualify_references, resolve_entity};
+use crate::error::RequestError;
+use crate::request::{AccessRequest, Subject};
+
+/// The PDP's clock reading for one request, in the forms policies use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestTime {
+    /// UTC instant as `YYYY-MM-DDThh:mm:ssZ`.
+    pub utc: String,
+    /// Hour of day (0–23) in the tenant's local time.
+    pub local_hour: u8,
+}
+
+/// The outcome of one evaluation, with what explains it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// Whether the action is permitted: Cedar allows it and no policy failed to evaluate.
+    pub allowed: bool,
+    /// Ids of the policies that determined the decision, sorted.
+    pub policies: Vec<String>,
+    /// Obligations the caller must honour (from the determining permits).
+    pub obligations: Vec<String>,
+    /// Policies that could not be evaluated for this request, and why.
+    pub errors: Vec<String>,
+}
+
+/// One tenant's decision point: immutable, cheap to clone, swapped whole on change.
+#[derive(Debug, Clone)]
+pub struct Pdp {
+    bundle: Arc<PolicyBundle>,
+    snapshot: Arc<EntitySnapshot>,
+    authorizer: Arc<Authorizer>,
+}
+
+impl Pdp {
+    /// A PDP over `bundle` and `snapshot`.
+    pub fn new(bundle: Arc<PolicyBundle>, snapshot: Arc<EntitySnapshot>) -> Self {
+        Self {
+            bundle,
+            snapshot,
+            authorizer: Arc::new(Authorizer::new()),
+        }
+    }
+
+    /// The bundle in force.
+    pub fn bundle(&self) -> &Arc<PolicyBundle> {
+        &self.bundle
+    }
+
+    /// The entity snapshot in force.
+    pub fn snapshot(&self) -> &Arc<EntitySnapshot> {
+        &self.snapshot
+    }
+
+    /// Evaluates one request at `time`.
+    pub fn evaluate(&self, request: &AccessRequest, time: &RequestTime) -> Result<Decision, RequestError> {
+        let (uids, cedar_request) = self.build_request(request, time)?;
+        let entities = self.entities_for(&uids, request)?;
+        Ok(self.decide(&cedar_request, &entities))
+    }
+
+    fn decide(&self, request: &Request, entities: &Entities) -> Decision {
+        let response = self
+            .authorizer
+            .is_authorized(request, &self.bundle.policies, entities);
+        // Cedar skips a policy whose evaluation fails; a guard that cannot be
+        // evaluated must not let a grant through, so any error denies.
+        let allowed = response.decision() == CedarDecision::Allow && response.diagnostics().errors().next().is_none();
+        let mut policies: Vec<String> = response.diagnostics().reason().map(ToString::to_string).collect();
+        policies.sort();
+        let mut obligations: Vec<String> = if allowed {
+            response
+                .diagnostics()
+                .reason()
+                .flat_map(|id| self.bundle.obligations_of(id).iter().cloned())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        obligations.sort();
+        obligations.dedup();
+        let errors = response.diagnostics().errors().map(|e| diagnostic_text(e)).collect();
+        Decision {
+            allowed,
+            policies,
+            obligations,
+            errors,
+        }
+    }
+
+    fn build_request(
+        &self,
+        request: &AccessRequest,
+        time: &RequestTime,
+    ) -> Result<(RequestUids, Request), RequestError> {
+        let uids = RequestUids {
+            principal: self.uid(&request.subject)?,
+            action: self.bundle.action_uid(&request.action.name).map_err(RequestError::UnknownAction)?,
+            resource: self.uid(&request.resource)?,
+        };
+        let context = self.context(request, &uids.action, time)?;
+        let cedar = Request::new(
+            uids.principal.clone(),
+            uids.action.clone(),
+            uids.resource.clone(),
+            context,
+            Some(&self.bundle.schema),
+        )
+        .map_err(|e| RequestError::InvalidRequest(diagnostic_text(&e)))?;
+        Ok((uids, cedar))
+    }
+
+    /// The uid of a subject or resource, whose type the schema must declare.
+    pub(crate) fn uid(&self, entity: &Subject) -> Result<EntityUid, RequestError> {
+        let ty = self
+            .bundle
+            .entity_type(&entity.kind)
+            .map_err(RequestError::Malformed)?;
+        if !self.bundle.declares_type(&ty) {
+            return Err(RequestError::UnknownEntityType(entity.kind.clone()));
+        }
+        Ok(EntityUid::from_type_name_and_id(ty, EntityId::new(&entity.id)))
+    }
+
+    fn context(&self, request: &AccessRequest, action: &EntityUid, time: &RequestTime) -> Result<Context, RequestError> {
+        let mut context: Map<String, Value> = request.context.clone();
+        if !request.action.properties.is_empty() {
+            context.insert("action".into(), Value::Object(request.action.properties.clone()));
+        }
+        if self.bundle.options.context_clock {
+            // The PDP's clock is authoritative; a caller cannot set these.
+            context.insert("now".into(), json!({"__extn": {"fn": "datetime", "arg": time.utc}}));
+            context.insert("local_hour".into(), json!(time.local_hour));
+        }
+        let mut context = Value::Object(context);
+        qualify_references(&mut context, &self.bundle);
+        Context::from_json_value(context, Some((&self.bundle.schema, action)))
+            .map_err(|e| RequestError::InvalidContext(diagnostic_text(&e)))
+    }
+
+    /// The entities one request can see: principal, resource, what their
+    /// attributes point at, and the action with its groups.
+    fn entities_for(&self, uids: &RequestUids, request: &AccessRequest) -> Result<Entities, RequestError> {
+        let mut slice: HashMap<EntityUid, Entity> = HashMap::with_capacity(6);
+        let mut referenced = Vec::new();
+        for (uid, properties) in [
+            (&uids.principal, &request.subject.properties),
+            (&uids.resource, &request.resource.properties),
+        ] {
+            if slice.contains_key(uid) {
+                continue;
+            }
+            if let Some((entity, references)) = resolve_entity(uid, properties, &self.snapshot, &self.bundle)? {
+                referenced.extend(references);
+                slice.insert(uid.clone(), entity);
+            }
+        }
+        for uid in referenced {
+            if let Some(stored) = self.snapshot.get(&uid) {
+                slice.entry(uid).or_insert_with(|| stored.entity.clone());
+            }
+        }
+        if let Some(action) = self.bundle.action_entities.get(&uids.action) {
+            slice.insert(uids.action.clone(), action.clone());
+        }
+        Entities::from_entities(slice.into_values(), None)
+            .map_err(|e| RequestError::InvalidRequest(diagnostic_text(&e)))
+    }
+}
+
+struct RequestUids {
+    principal: EntityUid,
+    action: EntityUid,
+    resource: EntityUid,
+}
