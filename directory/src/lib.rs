@@ -1,1 +1,29 @@
-//! placeholder
+//! The credential and governance core of HMS-ACH: the tenant catalog and, per
+//! tenant, staff with roles and professional credentials, patients with care
+//! teams and encounters, API clients and policy versions.
+//!
+//! Each tenant has a database of its own: a SQLite file by default, a
+//! PostgreSQL database in production. The same SQL runs on both through
+//! `sqlx::Any`; migrations are embedded per backend and run on open.
+
+mod backend;
+mod catalog;
+mod clients;
+mod clock;
+mod error;
+mod ids;
+mod patients;
+mod policy_versions;
+mod staff;
+mod store;
+
+pub use backend::Backend;
+pub use catalog::{Catalog, TenantRecord};
+pub use clients::ApiClient;
+pub use clock::{normalise_instant, now_rfc3339};
+pub use error::StoreError;
+pub use ids::{TenantId, check_record_id};
+pub use patients::{Encounter, Patient};
+pub use policy_versions::PolicyVersion;
+pub use staff::{Credential, CredentialStatus, Shift, StaffMember};
+pub use store::TenantStore;

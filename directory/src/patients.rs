@@ -1,0 +1,220 @@
+//! Patients as the PDP needs them: sensitivity flags, consent, care team and active encounters.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sqlx::{Any, Transaction};
+
+use crate::clock::now_rfc3339;
+use crate::error::StoreError;
+use crate::ids::check_record_id;
+use crate::store::{TenantStore, decode_json, flag};
+
+/// A patient registered by the HMS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Patient {
+    /// The HMS patient id (MRN).
+    pub id: String,
+    /// Very important person: only the care team sees their records.
+    #[serde(default)]
+    pub vip: bool,
+    /// Confidential: clinical notes for the patient's own doctors only.
+    #[serde(default)]
+    pub confidential: bool,
+    /// The patient restricted disclosure to the direct care team.
+    #[serde(default)]
+    pub consent_restricted: bool,
+    /// Staff ids the patient has asked never to see their records.
+    #[serde(default)]
+    pub consent_denied_staff: Vec<String>,
+    /// Staff ids on the care team.
+    #[serde(default)]
+    pub care_team: Vec<String>,
+    /// Departments of the patient's active encounters (read-only, from encounters).
+    #[serde(default, skip_deserializing)]
+    pub active_encounter_departments: Vec<String>,
+}
+
+/// An encounter (admission, visit) of a patient in a department.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Encounter {
+    /// The HMS encounter id.
+    pub id: String,
+    /// The patient.
+    pub patient_id: String,
+    /// Department where it takes place.
+    pub department: String,
+    /// Whether it is ongoing.
+    #[serde(default = "ongoing")]
+    pub active: bool,
+}
+
+fn ongoing() -> bool {
+    true
+}
+
+type PatientRow = (String, i64, i64, i64, String);
+
+impl TenantStore {
+    /// Creates or replaces patients and their care teams, all or nothing.
+    pub async fn upsert_patients(&self, patients: &[Patient]) -> Result<(), StoreError> {
+        for patient in patients {
+            check_record_id("patient", &patient.id)?;
+            for staff in patient.care_team.iter().chain(&patient.consent_denied_staff) {
+                check_record_id("staff", staff)?;
+            }
+        }
+        let mut tx = self.pool().begin().await?;
+        for patient in patients {
+            write_patient(&mut tx, patient).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Creates or replaces encounters, all or nothing; returns the patients concerned.
+    pub async fn upsert_encounters(&self, encounters: &[Encounter]) -> Result<Vec<String>, StoreError> {
+        for encounter in encounters {
+            check_record_id("encounter", &encounter.id)?;
+            check_record_id("patient", &encounter.patient_id)?;
+        }
+        let mut tx = self.pool().begin().await?;
+        let mut patients = Vec::new();
+        for encounter in encounters {
+            sqlx::query(
+                "INSERT INTO encounters (id, patient_id, department, active, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (id) DO UPDATE SET patient_id = excluded.patient_id, department = excluded.department, \
+                 active = excluded.active, updated_at = excluded.updated_at",
+            )
+            .bind(&encounter.id)
+            .bind(&encounter.patient_id)
+            .bind(&encounter.department)
+            .bind(flag(encounter.active))
+            .bind(now_rfc3339())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| unknown_patient(e, &encounter.patient_id))?;
+            patients.push(encounter.patient_id.clone());
+        }
+        tx.commit().await?;
+        patients.sort();
+        patients.dedup();
+        Ok(patients)
+    }
+
+    /// Patients by id (missing ids are skipped), or all of them when `ids` is `None`.
+    pub async fn load_patients(&self, ids: Option<&[String]>) -> Result<Vec<Patient>, StoreError> {
+        const COLUMNS: &str = "SELECT id, vip, confidential, consent_restricted, consent_denied_staff FROM patients";
+        let rows: Vec<PatientRow> = match ids {
+            None => sqlx::query_as(&format!("{COLUMNS} ORDER BY id")).fetch_all(self.pool()).await?,
+            Some(ids) => {
+                let mut rows = Vec::with_capacity(ids.len());
+                for id in ids {
+                    rows.extend(
+                        sqlx::query_as::<_, PatientRow>(&format!("{COLUMNS} WHERE id = $1"))
+                            .bind(id)
+                            .fetch_optional(self.pool())
+                            .await?,
+                    );
+                }
+                rows
+            }
+        };
+        let (mut care_teams, mut departments) = self.care_teams_and_encounters(ids).await?;
+        rows.into_iter()
+            .map(|(id, vip, confidential, consent_restricted, denied)| {
+                Ok(Patient {
+                    care_team: care_teams.remove(&id).unwrap_or_default(),
+                    active_encounter_departments: departments.remove(&id).unwrap_or_default(),
+                    consent_denied_staff: decode_json(&denied, "patients.consent_denied_staff")?,
+                    vip: vip != 0,
+                    confidential: confidential != 0,
+                    consent_restricted: consent_restricted != 0,
+                    id,
+                })
+            })
+            .collect()
+    }
+
+    async fn care_teams_and_encounters(
+        &self,
+        ids: Option<&[String]>,
+    ) -> Result<(BTreeMap<String, Vec<String>>, BTreeMap<String, Vec<String>>), StoreError> {
+        const TEAM: &str = "SELECT patient_id, staff_id FROM care_team";
+        const ACTIVE: &str = "SELECT DISTINCT patient_id, department FROM encounters WHERE active = 1";
+        let (team_rows, encounter_rows): (Vec<(String, String)>, Vec<(String, String)>) = match ids {
+            None => (
+                sqlx::query_as(&format!("{TEAM} ORDER BY patient_id, staff_id")).fetch_all(self.pool()).await?,
+                sqlx::query_as(&format!("{ACTIVE} ORDER BY patient_id, department")).fetch_all(self.pool()).await?,
+            ),
+            Some(ids) => {
+                let (mut team, mut encounters) = (Vec::new(), Vec::new());
+                for id in ids {
+                    team.extend(
+                        sqlx::query_as(&format!("{TEAM} WHERE patient_id = $1 ORDER BY staff_id"))
+                            .bind(id)
+                            .fetch_all(self.pool())
+                            .await?,
+                    );
+                    encounters.extend(
+                        sqlx::query_as(&format!("{ACTIVE} AND patient_id = $1 ORDER BY department"))
+                            .bind(id)
+                            .fetch_all(self.pool())
+                            .await?,
+                    );
+                }
+                (team, encounters)
+            }
+        };
+        Ok((group(team_rows), group(encounter_rows)))
+    }
+}
+
+fn group(rows: Vec<(String, String)>) -> BTreeMap<String, Vec<String>> {
+    let mut grouped: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (key, value) in rows {
+        grouped.entry(key).or_default().push(value);
+    }
+    grouped
+}
+
+async fn write_patient(tx: &mut Transaction<'_, Any>, patient: &Patient) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO patients (id, vip, confidential, consent_restricted, consent_denied_staff, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (id) DO UPDATE SET vip = excluded.vip, confidential = excluded.confidential, \
+         consent_restricted = excluded.consent_restricted, consent_denied_staff = excluded.consent_denied_staff, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(&patient.id)
+    .bind(flag(patient.vip))
+    .bind(flag(patient.confidential))
+    .bind(flag(patient.consent_restricted))
+    .bind(serde_json::to_string(&patient.consent_denied_staff).unwrap_or_else(|_| "[]".into()))
+    .bind(now_rfc3339())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM care_team WHERE patient_id = $1").bind(&patient.id).execute(&mut **tx).await?;
+    let mut team = patient.care_team.clone();
+    team.sort();
+    team.dedup();
+    for staff in team {
+        sqlx::query("INSERT INTO care_team (patient_id, staff_id) VALUES ($1, $2)")
+            .bind(&patient.id)
+            .bind(staff)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+fn unknown_patient(e: sqlx::Error, patient: &str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            StoreError::Invalid(format!("unknown patient `{patient}`"))
+        }
+        _ => e.into(),
+    }
+}

@@ -1,0 +1,338 @@
+//! Staff members, their roles and their professional credentials.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sqlx::{Any, Transaction};
+
+use crate::clock::{normalise_instant, now_rfc3339};
+use crate::error::StoreError;
+use crate::ids::check_record_id;
+use crate::store::{TenantStore, decode_json, flag};
+
+/// A staff member as the directory holds them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffMember {
+    /// Stable id (e.g. the HR employee id).
+    pub id: String,
+    /// Given name.
+    #[serde(default)]
+    pub given_name: String,
+    /// Family name.
+    #[serde(default)]
+    pub family_name: String,
+    /// Name shown to people; defaults to given and family name.
+    #[serde(default)]
+    pub display_name: String,
+    /// Email addresses.
+    #[serde(default)]
+    pub emails: Vec<String>,
+    /// Whether the account may act at all.
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// Department, e.g. `cardiology`.
+    #[serde(default)]
+    pub department: Option<String>,
+    /// Usual work location.
+    #[serde(default)]
+    pub location: Option<String>,
+    /// Sites this person is restricted to; `None` means unrestricted.
+    #[serde(default)]
+    pub allowed_locations: Option<Vec<String>>,
+    /// Working hours in tenant local time; `None` means unrestricted.
+    #[serde(default)]
+    pub shift: Option<Shift>,
+    /// HMS roles, e.g. `nurse`.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Professional credentials.
+    #[serde(default)]
+    pub credentials: Vec<Credential>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Working hours: `start_hour` inclusive, `end_hour` exclusive; may wrap past midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shift {
+    /// First hour on shift (0–23).
+    pub start_hour: i64,
+    /// First hour off shift (0–23).
+    pub end_hour: i64,
+}
+
+/// A professional credential, e.g. a nursing licence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credential {
+    /// Kind, e.g. `nursing_licence`; kinds ending in `licence`/`license` are professional licences.
+    pub kind: String,
+    /// Registration number.
+    pub number: String,
+    /// Status.
+    pub status: CredentialStatus,
+    /// Expiry, RFC 3339 or `YYYY-MM-DD`; stored as UTC.
+    pub expires: String,
+}
+
+/// The states a credential can be in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CredentialStatus {
+    /// In good standing.
+    Active,
+    /// Suspended by the regulator or employer.
+    Suspended,
+    /// Revoked.
+    Revoked,
+    /// Not renewed.
+    Lapsed,
+}
+
+impl CredentialStatus {
+    /// The stored and policy-visible name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Revoked => "revoked",
+            Self::Lapsed => "lapsed",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, StoreError> {
+        serde_json::from_value(serde_json::Value::String(text.to_owned()))
+            .map_err(|_| StoreError::Corrupt("credentials.status"))
+    }
+}
+
+impl Credential {
+    /// Whether this credential is a professional licence.
+    pub fn is_licence(&self) -> bool {
+        self.kind.ends_with("licence") || self.kind.ends_with("license")
+    }
+}
+
+impl StaffMember {
+    /// The professional licence clinical work depends on: the active one
+    /// expiring last, else the one expiring last.
+    pub fn licence(&self) -> Option<&Credential> {
+        let licences = self.credentials.iter().filter(|c| c.is_licence());
+        licences.max_by_key(|c| (c.status == CredentialStatus::Active, c.expires.clone()))
+    }
+
+    /// Checks and normalises the record; nothing is written when this fails.
+    fn normalise(mut self) -> Result<Self, StoreError> {
+        check_record_id("staff", &self.id)?;
+        if self.display_name.trim().is_empty() {
+            let full = format!("{} {}", self.given_name.trim(), self.family_name.trim());
+            self.display_name = if full.trim().is_empty() { self.id.clone() } else { full.trim().to_owned() };
+        }
+        if let Some(bad) = self.emails.iter().find(|e| !e.contains('@') || e.chars().any(char::is_whitespace)) {
+            return Err(StoreError::Invalid(format!("`{bad}` is not an email address")));
+        }
+        if let Some(bad) = self.roles.iter().find(|r| !valid_role(r)) {
+            return Err(StoreError::Invalid(format!("`{bad}` is not a valid role name (lowercase letters, digits, `_`)")));
+        }
+        if let Some(shift) = self.shift
+            && !((0..24).contains(&shift.start_hour) && (0..24).contains(&shift.end_hour))
+        {
+            return Err(StoreError::Invalid("shift hours must be between 0 and 23".into()));
+        }
+        for credential in &mut self.credentials {
+            credential.expires = normalise_instant(&credential.expires).ok_or_else(|| {
+                StoreError::Invalid(format!("credential expiry `{}` is not a date or RFC 3339 time", credential.expires))
+            })?;
+        }
+        self.roles.sort();
+        self.roles.dedup();
+        Ok(self)
+    }
+}
+
+fn valid_role(role: &str) -> bool {
+    !role.is_empty() && role.len() <= 64 && role.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+type StaffRow = (String, String, String, String, String, i64, Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>);
+
+const STAFF_COLUMNS: &str = "id, given_name, family_name, display_name, emails, active, department, location, \
+                             allowed_locations, shift_start_hour, shift_end_hour";
+
+impl TenantStore {
+    /// Creates or replaces staff members, their roles and credentials, all or nothing.
+    ///
+    /// Roles a member already had keep their original source; new ones get `source`.
+    pub async fn upsert_staff(&self, members: Vec<StaffMember>, source: &str) -> Result<Vec<StaffMember>, StoreError> {
+        let members: Vec<StaffMember> = members.into_iter().map(StaffMember::normalise).collect::<Result<_, _>>()?;
+        let mut tx = self.pool().begin().await?;
+        for member in &members {
+            write_staff(&mut tx, member, source).await?;
+        }
+        tx.commit().await?;
+        Ok(members)
+    }
+
+    /// Staff members by id (missing ids are skipped), or all of them when `ids` is `None`.
+    pub async fn load_staff(&self, ids: Option<&[String]>) -> Result<Vec<StaffMember>, StoreError> {
+        let rows: Vec<StaffRow> = match ids {
+            None => sqlx::query_as(&format!("SELECT {STAFF_COLUMNS} FROM staff ORDER BY id")).fetch_all(self.pool()).await?,
+            Some(ids) => {
+                let mut rows = Vec::with_capacity(ids.len());
+                for id in ids {
+                    let row: Option<StaffRow> = sqlx::query_as(&format!("SELECT {STAFF_COLUMNS} FROM staff WHERE id = $1"))
+                        .bind(id)
+                        .fetch_optional(self.pool())
+                        .await?;
+                    rows.extend(row);
+                }
+                rows
+            }
+        };
+        let (mut roles, mut credentials) = self.roles_and_credentials(ids).await?;
+        rows.into_iter()
+            .map(|row| {
+                let mut member = staff_from_row(row)?;
+                member.roles = roles.remove(&member.id).unwrap_or_default();
+                member.credentials = credentials.remove(&member.id).unwrap_or_default();
+                Ok(member)
+            })
+            .collect()
+    }
+
+    async fn roles_and_credentials(
+        &self,
+        ids: Option<&[String]>,
+    ) -> Result<(BTreeMap<String, Vec<String>>, BTreeMap<String, Vec<Credential>>), StoreError> {
+        const ROLES: &str = "SELECT staff_id, role FROM staff_roles";
+        const CREDENTIALS: &str = "SELECT staff_id, kind, number, status, expires_at FROM credentials";
+        let (role_rows, credential_rows): (Vec<(String, String)>, Vec<CredentialRow>) = match ids {
+            None => (
+                sqlx::query_as(&format!("{ROLES} ORDER BY staff_id, role")).fetch_all(self.pool()).await?,
+                sqlx::query_as(&format!("{CREDENTIALS} ORDER BY staff_id, kind")).fetch_all(self.pool()).await?,
+            ),
+            Some(ids) => {
+                let (mut roles, mut credentials) = (Vec::new(), Vec::new());
+                for id in ids {
+                    roles.extend(
+                        sqlx::query_as(&format!("{ROLES} WHERE staff_id = $1 ORDER BY role"))
+                            .bind(id)
+                            .fetch_all(self.pool())
+                            .await?,
+                    );
+                    credentials.extend(
+                        sqlx::query_as(&format!("{CREDENTIALS} WHERE staff_id = $1 ORDER BY kind"))
+                            .bind(id)
+                            .fetch_all(self.pool())
+                            .await?,
+                    );
+                }
+                (roles, credentials)
+            }
+        };
+        let mut roles: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (staff_id, role) in role_rows {
+            roles.entry(staff_id).or_default().push(role);
+        }
+        let mut credentials: BTreeMap<String, Vec<Credential>> = BTreeMap::new();
+        for (staff_id, kind, number, status, expires) in credential_rows {
+            let credential = Credential { kind, number, status: CredentialStatus::parse(&status)?, expires };
+            credentials.entry(staff_id).or_default().push(credential);
+        }
+        Ok((roles, credentials))
+    }
+}
+
+type CredentialRow = (String, String, String, String, String);
+
+async fn write_staff(tx: &mut Transaction<'_, Any>, member: &StaffMember, source: &str) -> Result<(), StoreError> {
+    let now = now_rfc3339();
+    sqlx::query(
+        "INSERT INTO staff (id, given_name, family_name, display_name, emails, active, department, location, \
+         allowed_locations, shift_start_hour, shift_end_hour, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         ON CONFLICT (id) DO UPDATE SET given_name = excluded.given_name, family_name = excluded.family_name, \
+         display_name = excluded.display_name, emails = excluded.emails, active = excluded.active, \
+         department = excluded.department, location = excluded.location, \
+         allowed_locations = excluded.allowed_locations, shift_start_hour = excluded.shift_start_hour, \
+         shift_end_hour = excluded.shift_end_hour, updated_at = excluded.updated_at",
+    )
+    .bind(&member.id)
+    .bind(&member.given_name)
+    .bind(&member.family_name)
+    .bind(&member.display_name)
+    .bind(serde_json::to_string(&member.emails).unwrap_or_else(|_| "[]".into()))
+    .bind(flag(member.active))
+    .bind(&member.department)
+    .bind(&member.location)
+    .bind(member.allowed_locations.as_ref().map(|l| serde_json::to_string(l).unwrap_or_else(|_| "[]".into())))
+    .bind(member.shift.map(|s| s.start_hour))
+    .bind(member.shift.map(|s| s.end_hour))
+    .bind(&now)
+    .execute(&mut **tx)
+    .await?;
+    let existing: Vec<(String,)> = sqlx::query_as("SELECT role FROM staff_roles WHERE staff_id = $1")
+        .bind(&member.id)
+        .fetch_all(&mut **tx)
+        .await?;
+    for (role,) in existing.iter().filter(|(r,)| !member.roles.contains(r)) {
+        sqlx::query("DELETE FROM staff_roles WHERE staff_id = $1 AND role = $2")
+            .bind(&member.id)
+            .bind(role)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for role in member.roles.iter().filter(|r| !existing.iter().any(|(e,)| e == *r)) {
+        sqlx::query("INSERT INTO staff_roles (staff_id, role, source, granted_at) VALUES ($1, $2, $3, $4)")
+            .bind(&member.id)
+            .bind(role)
+            .bind(source)
+            .bind(&now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query("DELETE FROM credentials WHERE staff_id = $1").bind(&member.id).execute(&mut **tx).await?;
+    for credential in &member.credentials {
+        sqlx::query("INSERT INTO credentials (staff_id, kind, number, status, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&member.id)
+            .bind(&credential.kind)
+            .bind(&credential.number)
+            .bind(credential.status.as_str())
+            .bind(&credential.expires)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| duplicate_as_invalid(e, &credential.kind))?;
+    }
+    Ok(())
+}
+
+fn duplicate_as_invalid(e: sqlx::Error, kind: &str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Invalid(format!("credential kind `{kind}` appears twice"))
+        }
+        _ => e.into(),
+    }
+}
+
+fn staff_from_row(row: StaffRow) -> Result<StaffMember, StoreError> {
+    let (id, given_name, family_name, display_name, emails, active, department, location, allowed, start, end) = row;
+    Ok(StaffMember {
+        id,
+        given_name,
+        family_name,
+        display_name,
+        emails: decode_json(&emails, "staff.emails")?,
+        active: active != 0,
+        department,
+        location,
+        allowed_locations: allowed.map(|a| decode_json(&a, "staff.allowed_locations")).transpose()?,
+        shift: start.zip(end).map(|(start_hour, end_hour)| Shift { start_hour, end_hour }),
+        roles: Vec::new(),
+        credentials: Vec::new(),
+    })
+}
