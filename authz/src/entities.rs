@@ -77,13 +77,12 @@ impl EntitySnapshot {
         Ok(snapshot)
     }
 
-    /// A copy of this snapshot with `upserts` replacing or adding entities and `removals` gone.
+    /// A copy of this snapshot with `upserts` replacing or adding entities.
     ///
     /// Entities are shared between the two versions, so the cost is that of the index, not of parsing.
     pub fn with_changes(
         &self,
         upserts: impl IntoIterator<Item = EntityRecord>,
-        removals: &[EntityRef],
         bundle: &PolicyBundle,
     ) -> Result<Self, EntityError> {
         let parsed: Vec<StoredEntity> = upserts
@@ -94,11 +93,6 @@ impl EntitySnapshot {
             entities: self.entities.clone(),
             ids_by_type: self.ids_by_type.clone(),
         };
-        for removed in removals {
-            if let Ok(uid) = uid_of(removed) {
-                next.remove(&uid);
-            }
-        }
         for stored in parsed {
             next.insert(stored);
         }
@@ -146,14 +140,6 @@ impl EntitySnapshot {
             .or_default()
             .insert(uid.id().unescaped().to_owned());
         self.entities.insert(uid, Arc::new(stored));
-    }
-
-    fn remove(&mut self, uid: &EntityUid) {
-        if self.entities.remove(uid).is_some()
-            && let Some(ids) = self.ids_by_type.get_mut(uid.type_name())
-        {
-            ids.remove(uid.id().unescaped());
-        }
     }
 }
 

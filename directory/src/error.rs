@@ -22,3 +22,13 @@ pub enum StoreError {
     #[error("corrupt stored value in `{0}`")]
     Corrupt(&'static str),
 }
+
+impl StoreError {
+    /// Whether the database could not be reached (as opposed to refusing the request).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Self::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
+        )
+    }
+}

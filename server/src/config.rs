@@ -1,0 +1,120 @@
+//! Typed configuration: defaults, then a TOML file, then `HMS_ACH__…` environment variables, then flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Everything the service can be told.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// `sqlite://DIR` (default `sqlite://data`) or `postgres://user@host:port`.
+    #[serde(default = "default_database_url")]
+    pub database_url: String,
+    /// PostgreSQL database name prefix: `{prefix}` is the catalog, `{prefix}_t_{tenant}` each tenant.
+    #[serde(default = "default_prefix")]
+    pub database_prefix: String,
+    /// Serve HTTPS with this certificate and key (PEM).
+    #[serde(default)]
+    pub tls: Option<TlsSettings>,
+    /// Largest request body accepted, in bytes.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Most evaluations in one batch.
+    #[serde(default = "default_max_batch")]
+    pub max_batch: usize,
+    /// Create a demo tenant, directory and credential when there is no tenant at all.
+    #[serde(default = "default_true")]
+    pub demo: bool,
+    /// `json` (default) or `pretty` logs.
+    #[serde(default = "default_log_format")]
+    pub log_format: String,
+    /// Public base URL used in discovery documents; defaults to the listen address.
+    #[serde(default)]
+    pub public_url: Option<String>,
+}
+
+/// Certificate and key files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_database_url() -> String {
+    "sqlite://data".into()
+}
+fn default_prefix() -> String {
+    "hms_ach".into()
+}
+fn default_max_body() -> usize {
+    1024 * 1024
+}
+fn default_max_batch() -> usize {
+    1000
+}
+fn default_true() -> bool {
+    true
+}
+fn default_log_format() -> String {
+    "json".into()
+}
+
+/// Values given as command-line flags, which override everything else.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--database-url`.
+    pub database_url: Option<String>,
+    /// `--tls-cert` and `--tls-key`.
+    pub tls: Option<TlsSettings>,
+}
+
+impl Settings {
+    /// Loads defaults, the optional file, the environment and the overrides, in that order.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Self> {
+        let mut builder = config::Config::builder();
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file).required(true));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("HMS_ACH")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        );
+        let mut settings: Settings = builder.build()?.try_deserialize()?;
+        if let Some(listen) = overrides.listen {
+            settings.listen = listen;
+        }
+        if let Some(url) = overrides.database_url {
+            settings.database_url = url;
+        }
+        if overrides.tls.is_some() {
+            settings.tls = overrides.tls;
+        }
+        Ok(settings)
+    }
+
+    /// The base URL callers reach this service at.
+    pub fn public_base(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => {
+                let scheme = if self.tls.is_some() { "https" } else { "http" };
+                format!("{scheme}://{}", self.listen)
+            }
+        }
+    }
+}

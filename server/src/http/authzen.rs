@@ -1,0 +1,156 @@
+//! The OpenID AuthZEN Authorization API 1.0: evaluation, evaluations, searches and metadata.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use hms_authz::{AccessRequest, ActionSearch, EntitySearch, EvaluationsSemantic, PartialRequest, SearchPage};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::decide::{IdentifiedDecision, decide};
+use super::error::ApiError;
+use super::gate::TenantContext;
+use super::json::ApiJson;
+use super::AppState;
+
+/// `POST /{tenant}/access/v1/evaluation`.
+pub async fn evaluation(
+    axum::Extension(ctx): axum::Extension<TenantContext>,
+    ApiJson(request): ApiJson<AccessRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let decided = decide(&ctx.tenant, &request)?;
+    Ok(Json(authzen_decision(&decided)))
+}
+
+/// The body of `POST /{tenant}/access/v1/evaluations`.
+#[derive(Debug, Deserialize)]
+pub struct EvaluationsRequest {
+    #[serde(flatten)]
+    defaults: PartialRequest,
+    #[serde(default)]
+    evaluations: Option<Vec<PartialRequest>>,
+    #[serde(default)]
+    options: EvaluationsOptions,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct EvaluationsOptions {
+    #[serde(default)]
+    evaluations_semantic: EvaluationsSemantic,
+}
+
+/// `POST /{tenant}/access/v1/evaluations`: items inherit the top-level defaults
+/// and are answered in request order; the semantic may stop early.
+pub async fn evaluations(
+    State(app): State<AppState>,
+    axum::Extension(ctx): axum::Extension<TenantContext>,
+    ApiJson(batch): ApiJson<EvaluationsRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let items = batch.evaluations.unwrap_or_default();
+    if items.is_empty() {
+        // Without items the call is a single evaluation (AuthZEN §7.1).
+        let request = complete(PartialRequest::default(), &batch.defaults, 0)?;
+        return Ok(Json(authzen_decision(&decide(&ctx.tenant, &request)?)));
+    }
+    if items.len() > app.settings.max_batch {
+        return Err(ApiError::bad_request(
+            "too_many",
+            format!("{} evaluations in one batch; at most {} are allowed", items.len(), app.settings.max_batch),
+        ));
+    }
+    let requests: Vec<AccessRequest> =
+        items.into_iter().enumerate().map(|(i, item)| complete(item, &batch.defaults, i)).collect::<Result<_, _>>()?;
+    let semantic = batch.options.evaluations_semantic;
+    let mut results = Vec::with_capacity(requests.len());
+    for request in &requests {
+        let (answer, allowed) = match decide(&ctx.tenant, request) {
+            Ok(decided) => (authzen_decision(&decided), decided.decision.allowed),
+            // An item that cannot be evaluated is denied, with the reason (AuthZEN §7.2.1).
+            Err(e) => (json!({"decision": false, "context": {"error": {"status": 400, "message": e.to_string()}}}), false),
+        };
+        results.push(answer);
+        if semantic.stops_after(allowed) {
+            break;
+        }
+    }
+    Ok(Json(json!({ "evaluations": results })))
+}
+
+fn complete(item: PartialRequest, defaults: &PartialRequest, index: usize) -> Result<AccessRequest, ApiError> {
+    item.complete(defaults).map_err(|missing| {
+        ApiError::bad_request(
+            "missing_field",
+            format!("evaluation {index} has no `{missing}` and the request gives no default for it"),
+        )
+    })
+}
+
+/// The AuthZEN decision object: `decision`, and a context with the decision id and any obligations.
+fn authzen_decision(decided: &IdentifiedDecision) -> Value {
+    let mut context = json!({ "decision_id": decided.decision_id });
+    if !decided.decision.obligations.is_empty() {
+        context["obligations"] = json!(decided.decision.obligations);
+    }
+    json!({ "decision": decided.decision.allowed, "context": context })
+}
+
+/// `POST /{tenant}/access/v1/search/subject`.
+pub async fn search_subject(
+    axum::Extension(ctx): axum::Extension<TenantContext>,
+    ApiJson(search): ApiJson<EntitySearch>,
+) -> Result<Json<Value>, ApiError> {
+    let pdp = ctx.tenant.pdp();
+    let time = ctx.tenant.request_time();
+    let page = blocking(move || pdp.search_subjects(&search, &time)).await??;
+    Ok(Json(search_response(page)))
+}
+
+/// `POST /{tenant}/access/v1/search/resource`.
+pub async fn search_resource(
+    axum::Extension(ctx): axum::Extension<TenantContext>,
+    ApiJson(search): ApiJson<EntitySearch>,
+) -> Result<Json<Value>, ApiError> {
+    let pdp = ctx.tenant.pdp();
+    let time = ctx.tenant.request_time();
+    let page = blocking(move || pdp.search_resources(&search, &time)).await??;
+    Ok(Json(search_response(page)))
+}
+
+/// `POST /{tenant}/access/v1/search/action`.
+pub async fn search_action(
+    axum::Extension(ctx): axum::Extension<TenantContext>,
+    ApiJson(search): ApiJson<ActionSearch>,
+) -> Result<Json<Value>, ApiError> {
+    let pdp = ctx.tenant.pdp();
+    let time = ctx.tenant.request_time();
+    let page = blocking(move || pdp.search_actions(&search, &time)).await??;
+    Ok(Json(search_response(page)))
+}
+
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Internal(e.into()))
+}
+
+fn search_response<T: Serialize>(page: SearchPage<T>) -> Value {
+    json!({
+        "page": { "next_token": page.next_token, "count": page.results.len() },
+        "results": page.results,
+    })
+}
+
+/// `GET /.well-known/authzen-configuration/{tenant}`: the tenant's PDP metadata (AuthZEN §9).
+pub async fn metadata(State(app): State<AppState>, Path(tenant): Path<String>) -> Result<Json<Value>, ApiError> {
+    app.tenants
+        .get(&tenant)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .ok_or_else(|| ApiError::NotFound(format!("unknown tenant `{tenant}`")))?;
+    let pdp = format!("{}/{tenant}", app.settings.public_base());
+    Ok(Json(json!({
+        "policy_decision_point": pdp,
+        "access_evaluation_endpoint": format!("{pdp}/access/v1/evaluation"),
+        "access_evaluations_endpoint": format!("{pdp}/access/v1/evaluations"),
+        "search_subject_endpoint": format!("{pdp}/access/v1/search/subject"),
+        "search_resource_endpoint": format!("{pdp}/access/v1/search/resource"),
+        "search_action_endpoint": format!("{pdp}/access/v1/search/action"),
+    })))
+}

@@ -1,0 +1,51 @@
+//! Directory administration: staff, patients and encounters, upserted in batches.
+
+use axum::extract::Path;
+use axum::{Extension, Json};
+use hms_directory::{Encounter, Patient, StaffMember};
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::gate::TenantContext;
+use super::json::ApiJson;
+
+/// `PUT /{tenant}/v1/directory/staff`: creates or replaces staff members, all or nothing.
+pub async fn put_staff(
+    Extension(ctx): Extension<TenantContext>,
+    ApiJson(members): ApiJson<Vec<StaffMember>>,
+) -> Result<Json<Value>, ApiError> {
+    let updated = ctx.tenant.upsert_staff(members, "admin").await?;
+    Ok(Json(json!({ "updated": updated })))
+}
+
+/// `GET /{tenant}/v1/directory/staff/{id}`.
+pub async fn get_staff(Extension(ctx): Extension<TenantContext>, Path((_, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+    let found = ctx.tenant.store.load_staff(Some(&[id.clone()])).await?;
+    let member = found.into_iter().next().ok_or_else(|| ApiError::NotFound(format!("staff member `{id}` not found")))?;
+    Ok(Json(json!(member)))
+}
+
+/// `PUT /{tenant}/v1/directory/patients`: creates or replaces patients and their care teams.
+pub async fn put_patients(
+    Extension(ctx): Extension<TenantContext>,
+    ApiJson(patients): ApiJson<Vec<Patient>>,
+) -> Result<Json<Value>, ApiError> {
+    let updated = ctx.tenant.upsert_patients(patients).await?;
+    Ok(Json(json!({ "updated": updated })))
+}
+
+/// `GET /{tenant}/v1/directory/patients/{id}`.
+pub async fn get_patient(Extension(ctx): Extension<TenantContext>, Path((_, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+    let found = ctx.tenant.store.load_patients(Some(&[id.clone()])).await?;
+    let patient = found.into_iter().next().ok_or_else(|| ApiError::NotFound(format!("patient `{id}` not found")))?;
+    Ok(Json(json!(patient)))
+}
+
+/// `PUT /{tenant}/v1/directory/encounters`: creates or replaces encounters.
+pub async fn put_encounters(
+    Extension(ctx): Extension<TenantContext>,
+    ApiJson(encounters): ApiJson<Vec<Encounter>>,
+) -> Result<Json<Value>, ApiError> {
+    let updated = ctx.tenant.upsert_encounters(encounters).await?;
+    Ok(Json(json!({ "updated": updated })))
+}

@@ -1,0 +1,131 @@
+//! The one HTTP error type: a status and a machine-readable body for every failure.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hms_authz::{BundleError, BundleProblem, RequestError};
+use hms_directory::StoreError;
+use serde_json::{Value, json};
+
+/// Every way a request can fail. Bodies are `{"error": {"code", "message", "details"?}}`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed or names something that does not fit.
+    #[error("{message}")]
+    BadRequest {
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// What is wrong, for a person.
+        message: String,
+    },
+    /// No or an invalid credential.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The credential may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such tenant, route or record.
+    #[error("{0}")]
+    NotFound(String),
+    /// The record exists already.
+    #[error("{0}")]
+    Conflict(String),
+    /// The body is larger than allowed.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The body is not JSON.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// Policies or entities that fail validation; nothing was changed.
+    #[error("{message}")]
+    Unprocessable {
+        /// Summary.
+        message: String,
+        /// Each problem, located where possible.
+        problems: Vec<BundleProblem>,
+    },
+    /// The method is not served on this path.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// A dependency (database) is not available.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything else: logged with its cause, opaque to the caller.
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// A 400 with the given code.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest { code, message: message.into() }
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            Self::Unprocessable { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if let Self::Internal(cause) = &self {
+            tracing::error!(error = format!("{cause:#}"), "request failed");
+        }
+        let mut error = json!({ "code": code, "message": self.to_string() });
+        if let Self::Unprocessable { problems, .. } = &self {
+            error["details"] = serde_json::to_value(problems).unwrap_or(Value::Null);
+        }
+        let mut response = (status, Json(json!({ "error": error }))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"hms-ach\""));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Invalid(message) => Self::bad_request("invalid_input", message),
+            StoreError::NotFound(what) => Self::NotFound(format!("{what} not found")),
+            StoreError::Conflict(what) => Self::Conflict(format!("{what} already exists")),
+            e if e.is_unavailable() => Self::Unavailable("database unavailable".into()),
+            other => Self::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl From<RequestError> for ApiError {
+    fn from(e: RequestError) -> Self {
+        let code = match &e {
+            RequestError::UnknownEntityType(_) => "unknown_entity_type",
+            RequestError::UnknownAction(_) => "unknown_action",
+            RequestError::InvalidEntity { .. } => "invalid_entity",
+            RequestError::InvalidContext(_) => "invalid_context",
+            RequestError::InvalidRequest(_) => "invalid_request",
+            RequestError::Malformed(_) => "malformed",
+        };
+        Self::bad_request(code, e.to_string())
+    }
+}
+
+impl From<BundleError> for ApiError {
+    fn from(e: BundleError) -> Self {
+        Self::Unprocessable { message: e.to_string(), problems: e.problems() }
+    }
+}

@@ -1,0 +1,131 @@
+//! The HTTP surface: every router composed into one app, with request ids, tracing, limits and metrics.
+
+mod authzen;
+mod clients;
+mod decide;
+mod directory;
+mod error;
+mod gate;
+mod health;
+mod json;
+mod native;
+mod policies;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::HeaderName;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+pub use health::OPENAPI;
+
+use crate::auth::Scope;
+use crate::config::Settings;
+use crate::metrics::{HTTP_REQUESTS, HTTP_SECONDS};
+use crate::tenancy::Tenants;
+use gate::{Gate, require_tenant_client};
+
+/// Shared application state.
+#[derive(Clone)]
+pub struct AppState(Arc<AppInner>);
+
+/// What every handler can reach.
+pub struct AppInner {
+    /// Configuration.
+    pub settings: Settings,
+    /// The tenants served.
+    pub tenants: Tenants,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Wraps settings and tenants.
+    pub fn new(settings: Settings, tenants: Tenants) -> Self {
+        Self(Arc::new(AppInner { settings, tenants }))
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    let pdp = Router::new()
+        .route("/{tenant}/access/v1/evaluation", post(authzen::evaluation))
+        .route("/{tenant}/access/v1/evaluations", post(authzen::evaluations))
+        .route("/{tenant}/access/v1/search/subject", post(authzen::search_subject))
+        .route("/{tenant}/access/v1/search/resource", post(authzen::search_resource))
+        .route("/{tenant}/access/v1/search/action", post(authzen::search_action))
+        .route("/{tenant}/v1/decisions", post(native::decisions))
+        .route_layer(middleware::from_fn_with_state(Gate { app: state.clone(), scope: Scope::Pdp }, require_tenant_client));
+    let admin = Router::new()
+        .route("/{tenant}/v1/policies", get(policies::current).put(policies::upload))
+        .route("/{tenant}/v1/policies/validate", post(policies::validate))
+        .route("/{tenant}/v1/policies/versions", get(policies::versions))
+        .route("/{tenant}/v1/policies/rollback", post(policies::rollback))
+        .route("/{tenant}/v1/directory/staff", put(directory::put_staff))
+        .route("/{tenant}/v1/directory/staff/{id}", get(directory::get_staff))
+        .route("/{tenant}/v1/directory/patients", put(directory::put_patients))
+        .route("/{tenant}/v1/directory/patients/{id}", get(directory::get_patient))
+        .route("/{tenant}/v1/directory/encounters", put(directory::put_encounters))
+        .route("/{tenant}/v1/clients", get(clients::list).post(clients::create))
+        .route("/{tenant}/v1/clients/{id}", delete(clients::revoke))
+        .route_layer(middleware::from_fn_with_state(Gate { app: state.clone(), scope: Scope::Admin }, require_tenant_client));
+    let public = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(health::openapi))
+        .route("/.well-known/authzen-configuration/{tenant}", get(authzen::metadata));
+    let max_body = state.settings.max_body_bytes;
+    Router::new()
+        .merge(pdp)
+        .merge(admin)
+        .merge(public)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(record_http_metrics))
+        .layer(CatchPanicLayer::custom(|_| ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let request_id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route".into())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+async fn record_http_metrics(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(HTTP_REQUESTS, "method" => method, "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!(HTTP_SECONDS, "route" => route).record(started.elapsed().as_secs_f64());
+    response
+}
