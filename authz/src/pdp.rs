@@ -3,7 +3,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use cedar_policy::{Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityUid, Request};
+use cedar_policy::{
+    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityUid, Request,
+    RequestValidationError,
+};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -116,7 +119,12 @@ impl Pdp {
             context,
             Some(&self.bundle.schema),
         )
-        .map_err(|e| RequestError::InvalidRequest(diagnostic_text(&e)))?;
+        .map_err(|e| match e {
+            RequestValidationError::InvalidContext(_) | RequestValidationError::TypeOfContext(_) => {
+                RequestError::InvalidContext(diagnostic_text(&e))
+            }
+            _ => RequestError::InvalidRequest(diagnostic_text(&e)),
+        })?;
         Ok((uids, cedar))
     }
 

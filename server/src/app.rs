@@ -26,6 +26,7 @@ pub struct Application {
 impl Application {
     /// Opens every tenant, binds the listener (port 0 picks a free port) and loads TLS material.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        crate::metrics::handle();
         let backend = Backend::from_url(&settings.database_url, &settings.database_prefix)?;
         let tenants = Tenants::open(backend).await.context("cannot open the tenant catalog")?;
         let tls = settings.tls.as_ref().map(rustls_config).transpose()?;

@@ -1,0 +1,127 @@
+//! Starting the app on a fresh database, with a seeded tenant, for each backend.
+
+use hms_ach::app::Application;
+use hms_ach::auth::Scope;
+use hms_ach::config::Settings;
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+
+/// A running app with one seeded tenant and credentials for it.
+pub struct TestApp {
+    pub base: String,
+    pub http: Client,
+    pub tenant: String,
+    /// Token with `pdp` and `admin` scopes.
+    pub admin_token: String,
+    /// Token with the `pdp` scope only.
+    pub pdp_token: String,
+    pub state: hms_ach::http::AppState,
+    pub backend: &'static str,
+    _dir: tempfile::TempDir,
+}
+
+/// Both backends, each with a fresh app.
+pub async fn apps() -> Vec<TestApp> {
+    vec![spawn("sqlite").await, spawn("postgres").await]
+}
+
+fn postgres_url() -> String {
+    std::env::var("HMS_ACH_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+pub fn settings_for(backend: &str, dir: &std::path::Path) -> Settings {
+    let unique = format!(
+        "hmst_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_000_000
+    );
+    let database_url = match backend {
+        "sqlite" => format!("sqlite://{}", dir.display()),
+        _ => postgres_url(),
+    };
+    let toml = format!("listen = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\ndatabase_prefix = \"{unique}\"\ndemo = false\n");
+    let file = dir.join("hms-ach.toml");
+    std::fs::write(&file, toml).unwrap();
+    Settings::load(Some(&file), Default::default()).unwrap()
+}
+
+pub async fn spawn(backend: &'static str) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings_for(backend, dir.path());
+    let app = Application::build(settings).await.expect("app builds");
+    let base = format!("http://{}", app.local_addr());
+    let state = app.state().clone();
+    tokio::spawn(app.run());
+    let tenant = state.tenants.create(&"st-marys".parse().unwrap(), "St Mary's", 0).await.unwrap();
+    let (_, admin_token) = tenant.create_client("test-admin", &[Scope::Pdp, Scope::Admin]).await.unwrap();
+    let (_, pdp_token) = tenant.create_client("test-emr", &[Scope::Pdp]).await.unwrap();
+    let app = TestApp { base, http: Client::new(), tenant: "st-marys".into(), admin_token, pdp_token, state, backend, _dir: dir };
+    app.seed().await;
+    app
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/{}{}", self.base, self.tenant, path)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.http.post(self.url(path)).bearer_auth(&self.admin_token).json(body).send().await.unwrap()
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Response {
+        self.http.put(self.url(path)).bearer_auth(&self.admin_token).json(body).send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.http.get(self.url(path)).bearer_auth(&self.admin_token).send().await.unwrap()
+    }
+
+    /// The AuthZEN decision for a request.
+    pub async fn evaluate(&self, request: &Value) -> bool {
+        let response = self.post("/access/v1/evaluation", request).await;
+        assert_eq!(response.status(), StatusCode::OK, "{}", self.backend);
+        response.json::<Value>().await.unwrap()["decision"].as_bool().unwrap()
+    }
+
+    async fn seed(&self) {
+        let staff = json!([
+            staff("dr-heart", "doctor", "cardiology", Some("medical_licence")),
+            staff("dr-bone", "doctor", "orthopaedics", Some("medical_licence")),
+            staff("nurse-heart", "nurse", "cardiology", Some("nursing_licence")),
+            staff("desk", "receptionist", "front-desk", None),
+        ]);
+        assert_eq!(self.put("/v1/directory/staff", &staff).await.status(), StatusCode::OK);
+        let patients = json!([
+            {"id": "p1", "care_team": ["dr-heart"]},
+            {"id": "p2", "care_team": ["dr-bone"]},
+        ]);
+        assert_eq!(self.put("/v1/directory/patients", &patients).await.status(), StatusCode::OK);
+        let encounters = json!([{"id": "e1", "patient_id": "p1", "department": "cardiology"}]);
+        assert_eq!(self.put("/v1/directory/encounters", &encounters).await.status(), StatusCode::OK);
+    }
+}
+
+pub fn staff(id: &str, role: &str, department: &str, licence: Option<&str>) -> Value {
+    let credentials: Vec<Value> = licence
+        .map(|kind| json!({"kind": kind, "number": format!("{id}-1"), "status": "active", "expires": "2035-01-01"}))
+        .into_iter()
+        .collect();
+    json!({"id": id, "given_name": id, "family_name": "Test", "roles": [role], "department": department, "credentials": credentials})
+}
+
+/// An AuthZEN request for a patient-owned record.
+pub fn record_request(staff: &str, action: &str, kind: &str, patient: &str) -> Value {
+    json!({
+        "subject": {"type": "Staff", "id": staff},
+        "action": {"name": action},
+        "resource": {"type": kind, "id": "r-1", "properties": {"patient": {"type": "Patient", "id": patient}}}
+    })
+}
+
+/// The error code of an error response, checking the status.
+pub async fn error_code(response: Response, status: StatusCode) -> String {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().await.unwrap();
+    body["error"]["code"].as_str().unwrap_or_default().to_owned()
+}
