@@ -1,14 +1,17 @@
 //! Policy bundles: a schema and its policies, parsed, given stable ids and validated once per version.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use cedar_policy::{
     Entities, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet, Schema, ValidationMode,
     Validator,
 };
+use cedar_policy_core::ast::Entity as CoreEntity;
 use miette::Diagnostic;
 use serde::{Deserialize, Serialize};
 
+use crate::error::RequestError;
 use crate::location::SourceLocation;
 
 /// How a bundle is to be used by the PDP.
@@ -94,7 +97,11 @@ pub struct PolicyBundle {
     pub(crate) schema: Schema,
     pub(crate) policies: PolicySet,
     pub(crate) options: BundleOptions,
-    pub(crate) action_entities: HashMap<EntityUid, cedar_policy::Entity>,
+    pub(crate) action_entities: HashMap<EntityUid, Arc<CoreEntity>>,
+    /// Declared entity types by qualified and, within the namespace, short name.
+    types_by_name: HashMap<String, EntityTypeName>,
+    /// Declared actions by name.
+    actions_by_name: HashMap<String, EntityUid>,
     obligations: HashMap<PolicyId, Vec<String>>,
     source: BundleSource,
 }
@@ -107,12 +114,19 @@ impl PolicyBundle {
         let (policies, origin) = parse_policy_files(&source.policies)?;
         validate(&schema, &policies, &source.policies, &origin)?;
         let action_entities = index_action_entities(&schema)?;
+        let types_by_name = index_types(&schema, source.options.namespace.as_deref());
+        let actions_by_name = action_entities
+            .keys()
+            .map(|uid| (uid.id().unescaped().to_owned(), uid.clone()))
+            .collect();
         let obligations = collect_obligations(&policies);
         Ok(Self {
             schema,
             policies,
             options: source.options.clone(),
             action_entities,
+            types_by_name,
+            actions_by_name,
             obligations,
             source,
         })
@@ -151,6 +165,9 @@ impl PolicyBundle {
 
     /// Qualifies an entity type name with the bundle's namespace when it has none.
     pub(crate) fn entity_type(&self, name: &str) -> Result<EntityTypeName, String> {
+        if let Some(ty) = self.types_by_name.get(name) {
+            return Ok(ty.clone());
+        }
         let qualified = match (&self.options.namespace, name.contains("::")) {
             (Some(ns), false) => format!("{ns}::{name}"),
             _ => name.to_owned(),
@@ -160,26 +177,26 @@ impl PolicyBundle {
             .map_err(|_| format!("`{name}` is not a valid entity type name"))
     }
 
-    /// The action entity uid for an action name.
-    pub(crate) fn action_uid(&self, name: &str) -> Result<EntityUid, String> {
-        let action_type = self.entity_type("Action")?;
-        let uid = EntityUid::from_type_name_and_id(action_type, name.parse().map_err(|_| {
-            format!("`{name}` is not a valid action name")
-        })?);
-        if self.action_entities.contains_key(&uid) {
-            Ok(uid)
-        } else {
-            Err(format!("unknown action `{name}`"))
+    /// A type the schema declares, by short or qualified name.
+    pub(crate) fn declared_type(&self, name: &str) -> Result<EntityTypeName, RequestError> {
+        match self.types_by_name.get(name) {
+            Some(ty) => Ok(ty.clone()),
+            None => {
+                self.entity_type(name).map_err(RequestError::Malformed)?;
+                Err(RequestError::UnknownEntityType(name.to_owned()))
+            }
         }
     }
 
-    /// Whether the schema declares the entity type.
-    pub(crate) fn declares_type(&self, ty: &EntityTypeName) -> bool {
-        self.schema.entity_types().any(|t| t == ty)
+    /// The action entity uid for an action name the schema declares.
+    pub(crate) fn action_uid(&self, name: &str) -> Result<EntityUid, RequestError> {
+        self.actions_by_name
+            .get(name)
+            .cloned()
+            .ok_or_else(|| RequestError::UnknownAction(format!("unknown action `{name}`")))
     }
 }
 
-/// Parses every file, gives each policy its `@id` as id, and records which file it came from.
 fn parse_policy_files(
     files: &[PolicyFile],
 ) -> Result<(PolicySet, HashMap<PolicyId, usize>), BundleError> {
@@ -267,11 +284,29 @@ fn validate(
     Err(BundleError::Policies(problems))
 }
 
-fn index_action_entities(schema: &Schema) -> Result<HashMap<EntityUid, cedar_policy::Entity>, BundleError> {
+fn index_types(schema: &Schema, namespace: Option<&str>) -> HashMap<String, EntityTypeName> {
+    let mut names = HashMap::new();
+    for ty in schema.entity_types() {
+        let qualified = ty.to_string();
+        if let Some(short) = namespace.and_then(|ns| qualified.strip_prefix(&format!("{ns}::"))) {
+            names.insert(short.to_owned(), ty.clone());
+        }
+        names.insert(qualified, ty.clone());
+    }
+    names
+}
+
+/// The schema's action entities, closed under their groups, shared by every request.
+fn index_action_entities(
+    schema: &Schema,
+) -> Result<HashMap<EntityUid, Arc<CoreEntity>>, BundleError> {
     let entities: Entities = schema
         .action_entities()
         .map_err(|e| BundleError::Schema(diagnostic_text(&e)))?;
-    Ok(entities.iter().map(|e| (e.uid(), e.clone())).collect())
+    Ok(entities
+        .iter()
+        .map(|e| (e.uid(), Arc::new(e.as_ref().clone())))
+        .collect())
 }
 
 fn collect_obligations(set: &PolicySet) -> HashMap<PolicyId, Vec<String>> {

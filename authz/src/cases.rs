@@ -112,7 +112,10 @@ pub struct CaseFileError {
 
 /// Runs every `*.json` case file directly in `dir`, in name order.
 pub fn run_dir(dir: &Path, bundle: &Arc<PolicyBundle>) -> Result<Vec<CaseOutcome>, CaseFileError> {
-    let error = |file: &Path, message: String| CaseFileError { file: file.to_owned(), message };
+    let error = |file: &Path, message: String| CaseFileError {
+        file: file.to_owned(),
+        message,
+    };
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| error(dir, e.to_string()))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -127,8 +130,14 @@ pub fn run_dir(dir: &Path, bundle: &Arc<PolicyBundle>) -> Result<Vec<CaseOutcome
 }
 
 /// Runs the cases of one file.
-pub fn run_file(file: &Path, bundle: &Arc<PolicyBundle>) -> Result<Vec<CaseOutcome>, CaseFileError> {
-    let error = |message: String| CaseFileError { file: file.to_owned(), message };
+pub fn run_file(
+    file: &Path,
+    bundle: &Arc<PolicyBundle>,
+) -> Result<Vec<CaseOutcome>, CaseFileError> {
+    let error = |message: String| CaseFileError {
+        file: file.to_owned(),
+        message,
+    };
     let cases: CaseFile = read_json(file).map_err(error)?;
     let mut entities = cases.entities;
     if let Some(shared) = &cases.entities_file {
@@ -138,7 +147,10 @@ pub fn run_file(file: &Path, bundle: &Arc<PolicyBundle>) -> Result<Vec<CaseOutco
     }
     let snapshot = EntitySnapshot::build(entities, bundle).map_err(|e| error(e.to_string()))?;
     let pdp = Pdp::new(Arc::clone(bundle), Arc::new(snapshot));
-    let time = RequestTime { utc: cases.time.utc, local_hour: cases.time.local_hour };
+    let time = RequestTime {
+        utc: cases.time.utc,
+        local_hour: cases.time.local_hour,
+    };
     Ok(cases
         .cases
         .into_iter()
@@ -168,12 +180,18 @@ fn check(pdp: &Pdp, case: &Case, time: &RequestTime) -> Option<String> {
     if let Some(expected) = &case.expect.policies
         && sorted(expected) != decision.policies
     {
-        return Some(format!("expected policies {expected:?}, got {:?}", decision.policies));
+        return Some(format!(
+            "expected policies {expected:?}, got {:?}",
+            decision.policies
+        ));
     }
     if let Some(expected) = &case.expect.obligations
         && sorted(expected) != decision.obligations
     {
-        return Some(format!("expected obligations {expected:?}, got {:?}", decision.obligations));
+        return Some(format!(
+            "expected obligations {expected:?}, got {:?}",
+            decision.obligations
+        ));
     }
     None
 }
@@ -185,6 +203,7 @@ fn sorted(items: &[String]) -> Vec<String> {
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("invalid case file `{}`: {e}", path.display()))
 }

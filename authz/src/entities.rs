@@ -1,14 +1,21 @@
-//! Entity snapshots: the directory's entities, parsed once per version, and per-request entity slices.
+//! Entity snapshots: the directory's entities, checked and closed under ancestry once per
+//! version, and the small entity set each request is evaluated against.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use cedar_policy::{Entity, EntityId, EntityTypeName, EntityUid};
+use cedar_policy::{Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
+use cedar_policy_core::ast::Entity as CoreEntity;
+use cedar_policy_core::entities::conformance::EntitySchemaConformanceChecker;
+use cedar_policy_core::entities::{Entities as CoreEntities, NoEntitiesSchema, TCComputation};
+use cedar_policy_core::extensions::Extensions;
+use cedar_policy_core::validator::CoreSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::bundle::{PolicyBundle, diagnostic_text};
 use crate::error::RequestError;
+use crate::values::to_cedar;
 
 /// A typed entity reference in Cedar's JSON form, e.g. `{"type": "Hms::Staff", "id": "n1"}`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -43,20 +50,22 @@ pub struct EntityError {
     pub message: String,
 }
 
-/// One parsed entity, with what a request needs to assemble around it.
+/// One entity, closed under ancestry, with what a request needs around it.
 #[derive(Debug)]
 pub(crate) struct StoredEntity {
-    pub(crate) entity: Entity,
+    pub(crate) entity: Arc<CoreEntity>,
     pub(crate) record: EntityRecord,
     /// Entities its attributes point at (one hop).
     pub(crate) references: Vec<EntityUid>,
 }
 
-/// An immutable set of parsed entities; a new version replaces it whole.
+/// An immutable set of checked entities; a new version replaces it whole.
 #[derive(Debug, Default)]
 pub struct EntitySnapshot {
     entities: HashMap<EntityUid, Arc<StoredEntity>>,
     ids_by_type: HashMap<EntityTypeName, BTreeSet<String>>,
+    /// Entities that are parents of others: changing one means recomputing ancestry.
+    parents: HashSet<EntityUid>,
 }
 
 impl EntitySnapshot {
@@ -65,41 +74,57 @@ impl EntitySnapshot {
         Self::default()
     }
 
-    /// Parses and validates `records` against the bundle's schema.
+    /// Checks `records` against the bundle's schema and closes them under ancestry.
     pub fn build(
         records: impl IntoIterator<Item = EntityRecord>,
         bundle: &PolicyBundle,
     ) -> Result<Self, EntityError> {
+        let parsed: Vec<(Entity, EntityRecord)> = records
+            .into_iter()
+            .map(|r| Ok((record_entity(&r, bundle)?, r)))
+            .collect::<Result<_, EntityError>>()?;
         let mut snapshot = Self::default();
-        for record in records {
-            snapshot.insert(parse_record(record, bundle)?);
+        for stored in close_under_ancestry(parsed, &HashMap::new())? {
+            snapshot.insert(stored);
         }
         Ok(snapshot)
     }
 
     /// A copy of this snapshot with `upserts` replacing or adding entities.
     ///
-    /// Entities are shared between the two versions, so the cost is that of the index, not of parsing.
+    /// Unchanged entities are shared between the two versions. When a changed
+    /// entity is a parent of others, ancestry is recomputed for all.
     pub fn with_changes(
         &self,
         upserts: impl IntoIterator<Item = EntityRecord>,
         bundle: &PolicyBundle,
     ) -> Result<Self, EntityError> {
-        let parsed: Vec<StoredEntity> = upserts
-            .into_iter()
-            .map(|r| parse_record(r, bundle))
-            .collect::<Result<_, _>>()?;
+        let upserts: Vec<EntityRecord> = upserts.into_iter().collect();
+        let changed: Vec<(Entity, EntityRecord)> = upserts
+            .iter()
+            .map(|r| Ok((record_entity(r, bundle)?, r.clone())))
+            .collect::<Result<_, EntityError>>()?;
+        if changed.iter().any(|(e, _)| self.parents.contains(&e.uid())) {
+            let replaced: HashSet<EntityUid> = changed.iter().map(|(e, _)| e.uid()).collect();
+            let kept = self
+                .entities
+                .iter()
+                .filter(|(uid, _)| !replaced.contains(*uid))
+                .map(|(_, s)| s.record.clone());
+            return Self::build(kept.chain(upserts), bundle);
+        }
         let mut next = Self {
             entities: self.entities.clone(),
             ids_by_type: self.ids_by_type.clone(),
+            parents: self.parents.clone(),
         };
-        for stored in parsed {
+        for stored in close_under_ancestry(changed, &self.entities)? {
             next.insert(stored);
         }
         Ok(next)
     }
 
-    /// Every record, for re-validation under a new schema.
+    /// Every record, for re-checking under a new schema.
     pub fn records(&self) -> impl Iterator<Item = &EntityRecord> {
         self.entities.values().map(|s| &s.record)
     }
@@ -134,40 +159,113 @@ impl EntitySnapshot {
     }
 
     fn insert(&mut self, stored: StoredEntity) {
-        let uid = stored.entity.uid();
+        let uid: EntityUid = stored.entity.uid().clone().into();
         self.ids_by_type
             .entry(uid.type_name().clone())
             .or_default()
             .insert(uid.id().unescaped().to_owned());
+        self.parents
+            .extend(stored.entity.parents().map(|p| EntityUid::from(p.clone())));
         self.entities.insert(uid, Arc::new(stored));
     }
 }
 
-fn parse_record(record: EntityRecord, bundle: &PolicyBundle) -> Result<StoredEntity, EntityError> {
-    let entity = parse_entity_json(&record, bundle).map_err(|message| EntityError {
-        uid: format!("{}::\"{}\"", record.uid.kind, record.uid.id),
-        message,
+/// Computes each entity's ancestors, from its parents and the ancestors `known` already has.
+fn close_under_ancestry(
+    parsed: Vec<(Entity, EntityRecord)>,
+    known: &HashMap<EntityUid, Arc<StoredEntity>>,
+) -> Result<Vec<StoredEntity>, EntityError> {
+    let mut records: HashMap<EntityUid, EntityRecord> = HashMap::with_capacity(parsed.len());
+    let mut entities: Vec<Entity> = Vec::with_capacity(parsed.len());
+    for (entity, record) in parsed {
+        records.insert(entity.uid(), record);
+        entities.push(entity);
+    }
+    // Parents outside this batch bring their own (already closed) ancestry.
+    let mut known_parents: HashMap<EntityUid, Entity> = HashMap::new();
+    for entity in &entities {
+        for parent in entity
+            .as_ref()
+            .parents()
+            .map(|p| EntityUid::from(p.clone()))
+        {
+            if let Some(stored) = known
+                .get(&parent)
+                .filter(|_| !records.contains_key(&parent))
+            {
+                known_parents
+                    .entry(parent)
+                    .or_insert_with(|| Entity::from(CoreEntity::clone(&stored.entity)));
+            }
+        }
+    }
+    let closed = cedar_policy::Entities::from_entities(
+        entities.into_iter().chain(known_parents.into_values()),
+        None,
+    )
+    .map_err(|e| EntityError {
+        uid: String::new(),
+        message: diagnostic_text(&e),
     })?;
-    let references = references_in(&Value::Object(record.attrs.clone()));
-    Ok(StoredEntity {
-        entity,
-        record,
-        references,
-    })
+    Ok(closed
+        .iter()
+        .filter_map(|entity| {
+            let record = records.remove(&entity.uid())?;
+            let references = references_in(&Value::Object(record.attrs.clone()));
+            Some(StoredEntity {
+                entity: Arc::new(entity.as_ref().clone()),
+                record,
+                references,
+            })
+        })
+        .collect())
 }
 
-fn parse_entity_json(record: &EntityRecord, bundle: &PolicyBundle) -> Result<Entity, String> {
-    let value = json!({ "uid": record.uid, "attrs": record.attrs, "parents": record.parents });
-    Entity::from_json_value(value, Some(&bundle.schema)).map_err(|e| diagnostic_text(&e))
+/// Builds and schema-checks the entity a record describes.
+fn record_entity(record: &EntityRecord, bundle: &PolicyBundle) -> Result<Entity, EntityError> {
+    let error = |message: String| EntityError {
+        uid: format!("{}::\"{}\"", record.uid.kind, record.uid.id),
+        message,
+    };
+    let uid = uid_of(&record.uid).map_err(|e| error(e.to_string()))?;
+    let parents = record
+        .parents
+        .iter()
+        .map(uid_of)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| error(e.to_string()))?;
+    let attrs = record
+        .attrs
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), to_cedar(v, k)?)))
+        .collect::<Result<Vec<(String, RestrictedExpression)>, String>>()
+        .map_err(error)?;
+    let entity =
+        Entity::new_with_tags(uid, attrs, parents, []).map_err(|e| error(diagnostic_text(&e)))?;
+    conform(entity.as_ref(), bundle).map_err(error)?;
+    Ok(entity)
+}
+
+/// Checks an entity against the bundle's schema, as Cedar's entity parser would.
+fn conform(entity: &CoreEntity, bundle: &PolicyBundle) -> Result<(), String> {
+    let schema = CoreSchema::new(bundle.schema.as_ref());
+    EntitySchemaConformanceChecker::new(&schema, Extensions::all_available())
+        .validate_entity(entity)
+        .map_err(|e| diagnostic_text(&e))
 }
 
 /// The uid of a reference; fails on a malformed type name.
 pub(crate) fn uid_of(reference: &EntityRef) -> Result<EntityUid, RequestError> {
-    let ty: EntityTypeName = reference
-        .kind
-        .parse()
-        .map_err(|_| RequestError::Malformed(format!("`{}` is not a valid entity type name", reference.kind)))?;
-    Ok(EntityUid::from_type_name_and_id(ty, EntityId::new(&reference.id)))
+    let ty: EntityTypeName = reference.kind.parse().map_err(|_| {
+        RequestError::Malformed(format!(
+            "`{}` is not a valid entity type name",
+            reference.kind
+        ))
+    })?;
+    Ok(EntityUid::from_type_name_and_id(
+        ty,
+        EntityId::new(&reference.id),
+    ))
 }
 
 /// Entity uids named anywhere in a Cedar JSON value, in `__entity` or `{type, id}` form.
@@ -180,15 +278,10 @@ pub(crate) fn references_in(value: &Value) -> Vec<EntityUid> {
 fn collect_references(value: &Value, found: &mut Vec<EntityUid>) {
     match value {
         Value::Array(items) => items.iter().for_each(|v| collect_references(v, found)),
-        Value::Object(map) => {
-            if let Some(reference) = as_reference(map) {
-                if let Ok(uid) = uid_of(&reference) {
-                    found.push(uid);
-                }
-            } else {
-                map.values().for_each(|v| collect_references(v, found));
-            }
-        }
+        Value::Object(map) => match as_reference(map) {
+            Some(reference) => found.extend(uid_of(&reference).ok()),
+            None => map.values().for_each(|v| collect_references(v, found)),
+        },
         _ => {}
     }
 }
@@ -226,43 +319,84 @@ pub(crate) fn qualify_references(value: &mut Value, bundle: &PolicyBundle) {
     }
 }
 
-/// The entity for `uid` as a request sees it: the snapshot's, extended by request
-/// properties that the snapshot does not hold; `None` when neither knows it.
+/// An entity as one request sees it, and the entities its attributes name.
+pub(crate) struct Resolved {
+    pub(crate) entity: Arc<CoreEntity>,
+    pub(crate) references: Vec<EntityUid>,
+}
+
+/// The entity for `uid` as a request sees it — the snapshot's, extended by request
+/// properties the snapshot does not hold — and what it references; `None` when
+/// neither knows it.
 pub(crate) fn resolve_entity(
     uid: &EntityUid,
     properties: &Map<String, Value>,
     snapshot: &EntitySnapshot,
     bundle: &PolicyBundle,
-) -> Result<Option<(Entity, Vec<EntityUid>)>, RequestError> {
+) -> Result<Option<Resolved>, RequestError> {
     let stored = snapshot.get(uid);
     if properties.is_empty() {
-        return Ok(stored.map(|s| (s.entity.clone(), s.references.clone())));
+        return Ok(stored.map(|s| Resolved {
+            entity: Arc::clone(&s.entity),
+            references: s.references.clone(),
+        }));
     }
-    let mut attrs: BTreeMap<String, Value> = properties.clone().into_iter().collect();
-    let parents = match stored {
-        Some(s) => {
-            // The directory is authoritative: its attributes replace the caller's.
-            attrs.extend(s.record.attrs.clone());
-            s.record.parents.clone()
-        }
-        None => Vec::new(),
-    };
-    let mut attrs = Value::Object(attrs.into_iter().collect());
-    qualify_references(&mut attrs, bundle);
-    let record = EntityRecord {
-        uid: EntityRef {
-            kind: uid.type_name().to_string(),
-            id: uid.id().unescaped().to_owned(),
-        },
-        attrs: match attrs {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        },
-        parents,
-    };
-    let entity = parse_entity_json(&record, bundle).map_err(|message| RequestError::InvalidEntity {
+    let invalid = |message: String| RequestError::InvalidEntity {
         uid: uid.to_string(),
         message,
-    })?;
-    Ok(Some((entity, references_in(&Value::Object(record.attrs)))))
+    };
+    let mut added = Value::Object(properties.clone());
+    qualify_references(&mut added, bundle);
+    let Value::Object(added) = added else {
+        return Ok(None);
+    };
+    let attrs = added
+        .iter()
+        .filter(|(k, _)| stored.is_none_or(|s| !s.record.attrs.contains_key(*k)))
+        .map(|(k, v)| Ok((k.clone(), to_cedar(v, k)?)))
+        .collect::<Result<Vec<(String, RestrictedExpression)>, String>>()
+        .map_err(invalid)?;
+    let from_request = Entity::new_with_tags(uid.clone(), attrs, [], [])
+        .map_err(|e| invalid(diagnostic_text(&e)))?;
+    let mut references = references_in(&Value::Object(added));
+    let entity = match stored {
+        // The directory is authoritative: its attributes and ancestry stay; the request only adds.
+        Some(s) => {
+            references.extend(s.references.iter().cloned());
+            let core = from_request.as_ref();
+            let attrs = s
+                .entity
+                .attrs()
+                .chain(core.attrs())
+                .map(|(k, v)| (k.clone(), v.clone()));
+            CoreEntity::new_with_attr_partial_value(
+                s.entity.uid().clone(),
+                attrs,
+                s.entity.indirect_ancestors().cloned().collect(),
+                s.entity.parents().cloned().collect(),
+                [],
+            )
+        }
+        None => from_request.as_ref().clone(),
+    };
+    conform(&entity, bundle).map_err(invalid)?;
+    Ok(Some(Resolved {
+        entity: Arc::new(entity),
+        references,
+    }))
+}
+
+/// The Cedar entity set of one request, from entities already closed under ancestry.
+pub(crate) fn request_entities(
+    slice: Vec<Arc<CoreEntity>>,
+) -> Result<cedar_policy::Entities, RequestError> {
+    CoreEntities::new()
+        .add_entities(
+            slice,
+            None::<&NoEntitiesSchema>,
+            TCComputation::AssumeAlreadyComputed,
+            Extensions::all_available(),
+        )
+        .map(cedar_policy::Entities::from)
+        .map_err(|e| RequestError::InvalidRequest(diagnostic_text(&e)))
 }

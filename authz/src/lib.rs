@@ -14,8 +14,11 @@ mod location;
 mod pdp;
 mod request;
 mod search;
+mod values;
 
-pub use bundle::{BundleError, BundleOptions, BundleProblem, BundleSource, PolicyBundle, PolicyFile};
+pub use bundle::{
+    BundleError, BundleOptions, BundleProblem, BundleSource, PolicyBundle, PolicyFile,
+};
 pub use entities::{EntityError, EntityRecord, EntityRef, EntitySnapshot};
 pub use error::RequestError;
 pub use location::SourceLocation;

@@ -4,16 +4,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityUid, Request,
-    RequestValidationError,
+    Authorizer, Context, Decision as CedarDecision, Entities, EntityId, EntityUid, Request,
+    RequestValidationError, RestrictedExpression,
 };
+use cedar_policy_core::ast::Entity as CoreEntity;
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use crate::bundle::{PolicyBundle, diagnostic_text};
-use crate::entities::{EntitySnapshot, qualify_references, resolve_entity};
+use crate::entities::{EntitySnapshot, qualify_references, request_entities, resolve_entity};
 use crate::error::RequestError;
 use crate::request::{AccessRequest, Subject};
+use crate::values::to_cedar;
 
 /// The PDP's clock reading for one request, in the forms policies use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +68,11 @@ impl Pdp {
     }
 
     /// Evaluates one request at `time`.
-    pub fn evaluate(&self, request: &AccessRequest, time: &RequestTime) -> Result<Decision, RequestError> {
+    pub fn evaluate(
+        &self,
+        request: &AccessRequest,
+        time: &RequestTime,
+    ) -> Result<Decision, RequestError> {
         let (uids, cedar_request) = self.build_request(request, time)?;
         let entities = self.entities_for(&uids, request)?;
         Ok(self.decide(&cedar_request, &entities))
@@ -78,8 +84,13 @@ impl Pdp {
             .is_authorized(request, &self.bundle.policies, entities);
         // Cedar skips a policy whose evaluation fails; a guard that cannot be
         // evaluated must not let a grant through, so any error denies.
-        let allowed = response.decision() == CedarDecision::Allow && response.diagnostics().errors().next().is_none();
-        let mut policies: Vec<String> = response.diagnostics().reason().map(ToString::to_string).collect();
+        let allowed = response.decision() == CedarDecision::Allow
+            && response.diagnostics().errors().next().is_none();
+        let mut policies: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .map(ToString::to_string)
+            .collect();
         policies.sort();
         let mut obligations: Vec<String> = if allowed {
             response
@@ -92,7 +103,11 @@ impl Pdp {
         };
         obligations.sort();
         obligations.dedup();
-        let errors = response.diagnostics().errors().map(|e| diagnostic_text(e)).collect();
+        let errors = response
+            .diagnostics()
+            .errors()
+            .map(|e| diagnostic_text(e))
+            .collect();
         Decision {
             allowed,
             policies,
@@ -108,10 +123,10 @@ impl Pdp {
     ) -> Result<(RequestUids, Request), RequestError> {
         let uids = RequestUids {
             principal: self.uid(&request.subject)?,
-            action: self.bundle.action_uid(&request.action.name).map_err(RequestError::UnknownAction)?,
+            action: self.bundle.action_uid(&request.action.name)?,
             resource: self.uid(&request.resource)?,
         };
-        let context = self.context(request, &uids.action, time)?;
+        let context = self.context(request, time)?;
         let cedar = Request::new(
             uids.principal.clone(),
             uids.action.clone(),
@@ -120,7 +135,8 @@ impl Pdp {
             Some(&self.bundle.schema),
         )
         .map_err(|e| match e {
-            RequestValidationError::InvalidContext(_) | RequestValidationError::TypeOfContext(_) => {
+            RequestValidationError::InvalidContext(_)
+            | RequestValidationError::TypeOfContext(_) => {
                 RequestError::InvalidContext(diagnostic_text(&e))
             }
             _ => RequestError::InvalidRequest(diagnostic_text(&e)),
@@ -130,36 +146,57 @@ impl Pdp {
 
     /// The uid of a subject or resource, whose type the schema must declare.
     pub(crate) fn uid(&self, entity: &Subject) -> Result<EntityUid, RequestError> {
-        let ty = self
-            .bundle
-            .entity_type(&entity.kind)
-            .map_err(RequestError::Malformed)?;
-        if !self.bundle.declares_type(&ty) {
-            return Err(RequestError::UnknownEntityType(entity.kind.clone()));
-        }
-        Ok(EntityUid::from_type_name_and_id(ty, EntityId::new(&entity.id)))
+        let ty = self.bundle.declared_type(&entity.kind)?;
+        Ok(EntityUid::from_type_name_and_id(
+            ty,
+            EntityId::new(&entity.id),
+        ))
     }
 
-    fn context(&self, request: &AccessRequest, action: &EntityUid, time: &RequestTime) -> Result<Context, RequestError> {
-        let mut context: Map<String, Value> = request.context.clone();
-        if !request.action.properties.is_empty() {
-            context.insert("action".into(), Value::Object(request.action.properties.clone()));
-        }
-        if self.bundle.options.context_clock {
+    /// The request context as Cedar values; its conformance to the schema is
+    /// checked with the whole request, in `Request::new`.
+    fn context(
+        &self,
+        request: &AccessRequest,
+        time: &RequestTime,
+    ) -> Result<Context, RequestError> {
+        let clock = self.bundle.options.context_clock;
+        let mut pairs = Vec::with_capacity(request.context.len() + 3);
+        for (key, value) in &request.context {
             // The PDP's clock is authoritative; a caller cannot set these.
-            context.insert("now".into(), json!({"__extn": {"fn": "datetime", "arg": time.utc}}));
-            context.insert("local_hour".into(), json!(time.local_hour));
+            if !(clock && (key == "now" || key == "local_hour")) {
+                pairs.push((key.clone(), self.value(value, key)?));
+            }
         }
-        let mut context = Value::Object(context);
-        qualify_references(&mut context, &self.bundle);
-        Context::from_json_value(context, Some((&self.bundle.schema, action)))
-            .map_err(|e| RequestError::InvalidContext(diagnostic_text(&e)))
+        if !request.action.properties.is_empty() {
+            let properties = Value::Object(request.action.properties.clone());
+            pairs.push(("action".into(), self.value(&properties, "action")?));
+        }
+        if clock {
+            pairs.push(("now".into(), datetime(&time.utc)));
+            pairs.push((
+                "local_hour".into(),
+                RestrictedExpression::new_long(i64::from(time.local_hour)),
+            ));
+        }
+        Context::from_pairs(pairs).map_err(|e| RequestError::InvalidContext(diagnostic_text(&e)))
+    }
+
+    /// A context value, with `{type, id}` references qualified into the bundle's namespace.
+    fn value(&self, value: &Value, path: &str) -> Result<RestrictedExpression, RequestError> {
+        let mut value = value.clone();
+        qualify_references(&mut value, &self.bundle);
+        to_cedar(&value, path).map_err(RequestError::InvalidContext)
     }
 
     /// The entities one request can see: principal, resource, what their
     /// attributes point at, and the action with its groups.
-    fn entities_for(&self, uids: &RequestUids, request: &AccessRequest) -> Result<Entities, RequestError> {
-        let mut slice: HashMap<EntityUid, Entity> = HashMap::with_capacity(6);
+    fn entities_for(
+        &self,
+        uids: &RequestUids,
+        request: &AccessRequest,
+    ) -> Result<Entities, RequestError> {
+        let mut slice: HashMap<EntityUid, Arc<CoreEntity>> = HashMap::with_capacity(6);
         let mut referenced = Vec::new();
         for (uid, properties) in [
             (&uids.principal, &request.subject.properties),
@@ -168,21 +205,22 @@ impl Pdp {
             if slice.contains_key(uid) {
                 continue;
             }
-            if let Some((entity, references)) = resolve_entity(uid, properties, &self.snapshot, &self.bundle)? {
-                referenced.extend(references);
-                slice.insert(uid.clone(), entity);
+            if let Some(resolved) = resolve_entity(uid, properties, &self.snapshot, &self.bundle)? {
+                referenced.extend(resolved.references);
+                slice.insert(uid.clone(), resolved.entity);
             }
         }
         for uid in referenced {
             if let Some(stored) = self.snapshot.get(&uid) {
-                slice.entry(uid).or_insert_with(|| stored.entity.clone());
+                slice
+                    .entry(uid)
+                    .or_insert_with(|| Arc::clone(&stored.entity));
             }
         }
         if let Some(action) = self.bundle.action_entities.get(&uids.action) {
-            slice.insert(uids.action.clone(), action.clone());
+            slice.insert(uids.action.clone(), Arc::clone(action));
         }
-        Entities::from_entities(slice.into_values(), None)
-            .map_err(|e| RequestError::InvalidRequest(diagnostic_text(&e)))
+        request_entities(slice.into_values().collect())
     }
 }
 
@@ -190,4 +228,21 @@ struct RequestUids {
     principal: EntityUid,
     action: EntityUid,
     resource: EntityUid,
+}
+
+thread_local! {
+    /// The last `now` built on this thread: requests in the same second share it.
+    static NOW: std::cell::RefCell<Option<(String, RestrictedExpression)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A Cedar `datetime` for an instant, built once per second per thread.
+fn datetime(utc: &str) -> RestrictedExpression {
+    NOW.with_borrow_mut(|cached| match cached {
+        Some((at, value)) if at == utc => value.clone(),
+        _ => {
+            let value = RestrictedExpression::new_datetime(utc);
+            *cached = Some((utc.to_owned(), value.clone()));
+            value
+        }
+    })
 }

@@ -90,17 +90,29 @@ enum Side {
 
 impl Pdp {
     /// Subjects of the given type that may perform the action on the resource.
-    pub fn search_subjects(&self, search: &EntitySearch, time: &RequestTime) -> Result<SearchPage<Subject>, RequestError> {
+    pub fn search_subjects(
+        &self,
+        search: &EntitySearch,
+        time: &RequestTime,
+    ) -> Result<SearchPage<Subject>, RequestError> {
         self.search_entities(search, Side::Subject, time)
     }
 
     /// Resources of the given type the subject may perform the action on.
-    pub fn search_resources(&self, search: &EntitySearch, time: &RequestTime) -> Result<SearchPage<Subject>, RequestError> {
+    pub fn search_resources(
+        &self,
+        search: &EntitySearch,
+        time: &RequestTime,
+    ) -> Result<SearchPage<Subject>, RequestError> {
         self.search_entities(search, Side::Resource, time)
     }
 
     /// Actions the subject may perform on the resource.
-    pub fn search_actions(&self, search: &ActionSearch, time: &RequestTime) -> Result<SearchPage<Action>, RequestError> {
+    pub fn search_actions(
+        &self,
+        search: &ActionSearch,
+        time: &RequestTime,
+    ) -> Result<SearchPage<Action>, RequestError> {
         let principal = self.uid(&search.subject)?;
         let resource = self.uid(&search.resource)?;
         let after = decode_token(search.page.token.as_deref())?;
@@ -116,16 +128,31 @@ impl Pdp {
         let candidates = names.into_iter().map(|name| {
             let request = AccessRequest {
                 subject: search.subject.clone(),
-                action: Action { name: name.clone(), properties: Map::new() },
+                action: Action {
+                    name: name.clone(),
+                    properties: Map::new(),
+                },
                 resource: search.resource.clone(),
                 context: search.context.clone(),
             };
-            (name.clone(), request, Action { name, properties: Map::new() })
+            (
+                name.clone(),
+                request,
+                Action {
+                    name,
+                    properties: Map::new(),
+                },
+            )
         });
         self.collect_page(candidates, &search.page, time)
     }
 
-    fn search_entities(&self, search: &EntitySearch, side: Side, time: &RequestTime) -> Result<SearchPage<Subject>, RequestError> {
+    fn search_entities(
+        &self,
+        search: &EntitySearch,
+        side: Side,
+        time: &RequestTime,
+    ) -> Result<SearchPage<Subject>, RequestError> {
         let (searched, fixed) = match side {
             Side::Subject => (&search.subject, &search.resource),
             Side::Resource => (&search.resource, &search.subject),
@@ -133,22 +160,41 @@ impl Pdp {
         let fixed = Subject {
             kind: fixed.kind.clone(),
             id: fixed.id.clone().ok_or_else(|| {
-                RequestError::Malformed(format!("the {} needs an `id` in this search", side.other()))
+                RequestError::Malformed(format!(
+                    "the {} needs an `id` in this search",
+                    side.other()
+                ))
             })?,
             properties: fixed.properties.clone(),
         };
-        let probe = Subject { kind: searched.kind.clone(), id: String::new(), properties: Map::new() };
+        let probe = Subject {
+            kind: searched.kind.clone(),
+            id: String::new(),
+            properties: Map::new(),
+        };
         let ty = self.uid(&probe)?.type_name().clone();
         let after = decode_token(search.page.token.as_deref())?;
-        let candidates = self.snapshot().ids_of_type(&ty, after.as_deref()).map(|id| {
-            let found = Subject { kind: searched.kind.clone(), id: id.clone(), properties: Map::new() };
-            let (subject, resource) = match side {
-                Side::Subject => (found.clone(), fixed.clone()),
-                Side::Resource => (fixed.clone(), found.clone()),
-            };
-            let request = AccessRequest { subject, action: search.action.clone(), resource, context: search.context.clone() };
-            (id.clone(), request, found)
-        });
+        let candidates = self
+            .snapshot()
+            .ids_of_type(&ty, after.as_deref())
+            .map(|id| {
+                let found = Subject {
+                    kind: searched.kind.clone(),
+                    id: id.clone(),
+                    properties: Map::new(),
+                };
+                let (subject, resource) = match side {
+                    Side::Subject => (found.clone(), fixed.clone()),
+                    Side::Resource => (fixed.clone(), found.clone()),
+                };
+                let request = AccessRequest {
+                    subject,
+                    action: search.action.clone(),
+                    resource,
+                    context: search.context.clone(),
+                };
+                (id.clone(), request, found)
+            });
         self.collect_page(candidates, &search.page, time)
     }
 
@@ -164,7 +210,7 @@ impl Pdp {
         let mut last_key = None;
         let mut candidates = candidates.peekable();
         let mut scanned = 0;
-        while let Some((key, request, found)) = candidates.next() {
+        for (key, request, found) in candidates.by_ref() {
             scanned += 1;
             if self.evaluate(&request, time)?.allowed {
                 results.push(found);
@@ -178,7 +224,10 @@ impl Pdp {
             (Some(_), Some(key)) => encode_token(&key),
             _ => String::new(),
         };
-        Ok(SearchPage { results, next_token })
+        Ok(SearchPage {
+            results,
+            next_token,
+        })
     }
 }
 
@@ -206,7 +255,12 @@ fn decode_token(token: Option<&str>) -> Result<Option<String>, RequestError> {
     }
     let bytes = (0..token.len())
         .step_by(2)
-        .map(|i| token.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()).ok_or_else(invalid))
+        .map(|i| {
+            token
+                .get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(invalid)
+        })
         .collect::<Result<Vec<u8>, _>>()?;
     String::from_utf8(bytes).map(Some).map_err(|_| invalid())
 }
@@ -218,7 +272,10 @@ mod tests {
     #[test]
     fn tokens_round_trip() {
         let token = encode_token("nurse-ü");
-        assert_eq!(decode_token(Some(&token)).unwrap().as_deref(), Some("nurse-ü"));
+        assert_eq!(
+            decode_token(Some(&token)).unwrap().as_deref(),
+            Some("nurse-ü")
+        );
         assert!(decode_token(Some("zz")).is_err());
         assert_eq!(decode_token(Some("")).unwrap(), None);
     }

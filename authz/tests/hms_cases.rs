@@ -1,5 +1,8 @@
 //! Runs every HMS decision case under `policies/cases` against the base bundle.
 
+// Tests fail by panicking; helpers outside `#[test]` functions do too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::path::Path;
@@ -9,29 +12,54 @@ use hms_authz::cases;
 #[test]
 fn every_hms_decision_case_passes() {
     let bundle = common::hms_bundle();
-    let outcomes = cases::run_dir(Path::new(hms_policies::CASES_DIR), &bundle).expect("case files load");
+    let outcomes =
+        cases::run_dir(Path::new(hms_policies::CASES_DIR), &bundle).expect("case files load");
     let failures: Vec<String> = outcomes
         .iter()
         .filter_map(|o| {
-            o.failure
-                .as_ref()
-                .map(|f| format!("{} / {}: {f}", o.file.file_name().unwrap_or_default().to_string_lossy(), o.name))
+            o.failure.as_ref().map(|f| {
+                format!(
+                    "{} / {}: {f}",
+                    o.file.file_name().unwrap_or_default().to_string_lossy(),
+                    o.name
+                )
+            })
         })
         .collect();
-    assert!(failures.is_empty(), "{} case(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} case(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(outcomes.len() >= 80, "only {} cases", outcomes.len());
 }
 
 #[test]
 fn every_role_and_rule_is_exercised() {
     let bundle = common::hms_bundle();
-    let outcomes = cases::run_dir(Path::new(hms_policies::CASES_DIR), &bundle).expect("case files load");
-    let names: Vec<String> = outcomes.iter().map(|o| o.file.to_string_lossy().into_owned()).collect();
+    let outcomes =
+        cases::run_dir(Path::new(hms_policies::CASES_DIR), &bundle).expect("case files load");
+    let names: Vec<String> = outcomes
+        .iter()
+        .map(|o| o.file.to_string_lossy().into_owned())
+        .collect();
     for topic in [
-        "roles-doctor", "roles-nurse", "roles-front-desk", "roles-laboratory", "roles-pharmacy",
-        "roles-radiology", "roles-billing", "roles-admin", "break-glass", "tenant-boundary",
+        "roles-doctor",
+        "roles-nurse",
+        "roles-front-desk",
+        "roles-laboratory",
+        "roles-pharmacy",
+        "roles-radiology",
+        "roles-billing",
+        "roles-admin",
+        "break-glass",
+        "tenant-boundary",
     ] {
-        assert!(names.iter().any(|n| n.contains(topic)), "no cases for {topic}");
+        assert!(
+            names.iter().any(|n| n.contains(topic)),
+            "no cases for {topic}"
+        );
     }
 }
 
@@ -51,7 +79,13 @@ fn a_wrong_expectation_is_reported_as_a_failure() {
     std::fs::write(dir.join("wrong.json"), case.to_string()).unwrap();
     let outcomes = cases::run_dir(&dir, &common::hms_bundle()).unwrap();
     assert_eq!(outcomes.len(), 1);
-    assert!(outcomes[0].failure.as_deref().unwrap().contains("expected Allow, got deny"));
+    assert!(
+        outcomes[0]
+            .failure
+            .as_deref()
+            .unwrap()
+            .contains("expected Allow, got deny")
+    );
 }
 
 fn tempfile_dir() -> std::path::PathBuf {

@@ -37,10 +37,16 @@ impl Backend {
     /// Reads a database URL: `sqlite://DIR` or `postgres://user@host:port`.
     pub fn from_url(url: &str, prefix: &str) -> Result<Self, StoreError> {
         install_default_drivers();
-        if let Some(dir) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
-            return Ok(Self::Sqlite { dir: PathBuf::from(dir) });
+        if let Some(dir) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            return Ok(Self::Sqlite {
+                dir: PathBuf::from(dir),
+            });
         }
-        let parsed = Url::parse(url).map_err(|e| StoreError::Invalid(format!("invalid database url: {e}")))?;
+        let parsed = Url::parse(url)
+            .map_err(|e| StoreError::Invalid(format!("invalid database url: {e}")))?;
         if !matches!(parsed.scheme(), "postgres" | "postgresql") {
             return Err(StoreError::Invalid(format!(
                 "unsupported database url scheme `{}` (use sqlite:// or postgres://)",
@@ -48,11 +54,18 @@ impl Backend {
             )));
         }
         let valid_prefix = !prefix.is_empty()
-            && prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            && prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !valid_prefix {
-            return Err(StoreError::Invalid(format!("invalid database prefix `{prefix}`")));
+            return Err(StoreError::Invalid(format!(
+                "invalid database prefix `{prefix}`"
+            )));
         }
-        Ok(Self::Postgres { server: parsed, prefix: prefix.to_owned() })
+        Ok(Self::Postgres {
+            server: parsed,
+            prefix: prefix.to_owned(),
+        })
     }
 
     /// Opens (creating and migrating if needed) the tenant catalog.
@@ -73,14 +86,20 @@ impl Backend {
     }
 
     /// Opens a tenant's database, creating it when `create` is set, and migrates it.
-    pub async fn tenant_pool(&self, tenant: &TenantId, create: bool) -> Result<AnyPool, StoreError> {
+    pub async fn tenant_pool(
+        &self,
+        tenant: &TenantId,
+        create: bool,
+    ) -> Result<AnyPool, StoreError> {
         match self {
             Self::Sqlite { dir } => {
                 let tenants = dir.join("tenants");
                 std::fs::create_dir_all(&tenants).map_err(|e| io_error(&tenants, e))?;
                 let file = tenants.join(format!("{tenant}.db"));
                 if !create && !file.exists() {
-                    return Err(StoreError::NotFound(format!("database of tenant `{tenant}`")));
+                    return Err(StoreError::NotFound(format!(
+                        "database of tenant `{tenant}`"
+                    )));
                 }
                 let pool = sqlite_pool(&file).await?;
                 TENANT_SQLITE.run(&pool).await?;
@@ -115,14 +134,19 @@ impl Backend {
 async fn create_postgres_database(server: &Url, database: &str) -> Result<(), StoreError> {
     let mut admin_url = server.clone();
     admin_url.set_path("postgres");
-    let admin = AnyPoolOptions::new().max_connections(1).connect(admin_url.as_str()).await?;
+    let admin = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(admin_url.as_str())
+        .await?;
     let exists: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM pg_database WHERE datname = $1")
         .bind(database)
         .fetch_optional(&admin)
         .await?;
     if exists.is_none() {
         // The name is built from a checked tenant id and prefix: safe to quote in.
-        let created = admin.execute(format!("CREATE DATABASE \"{database}\"").as_str()).await;
+        let created = admin
+            .execute(format!("CREATE DATABASE \"{database}\"").as_str())
+            .await;
         match created {
             Ok(_) => {}
             // Another node created it first.

@@ -28,7 +28,13 @@ type ClientRow = (String, String, String, String, String, Option<String>);
 
 impl TenantStore {
     /// Stores a new client.
-    pub async fn insert_client(&self, id: &str, name: &str, secret_hash: &str, scopes: &[String]) -> Result<ApiClient, StoreError> {
+    pub async fn insert_client(
+        &self,
+        id: &str,
+        name: &str,
+        secret_hash: &str,
+        scopes: &[String],
+    ) -> Result<ApiClient, StoreError> {
         let created_at = now_rfc3339();
         let scopes_json = serde_json::to_string(scopes).unwrap_or_else(|_| "[]".into());
         sqlx::query("INSERT INTO api_clients (id, name, secret_hash, scopes, created_at) VALUES ($1, $2, $3, $4, $5)")
@@ -61,18 +67,27 @@ impl TenantStore {
                 .await?;
         rows.into_iter()
             .map(|(id, name, secret_hash, scopes, created_at, revoked_at)| {
-                Ok(ApiClient { id, name, secret_hash, scopes: decode_json(&scopes, "api_clients.scopes")?, created_at, revoked_at })
+                Ok(ApiClient {
+                    id,
+                    name,
+                    secret_hash,
+                    scopes: decode_json(&scopes, "api_clients.scopes")?,
+                    created_at,
+                    revoked_at,
+                })
             })
             .collect()
     }
 
     /// Revokes a client; it can no longer authenticate.
     pub async fn revoke_client(&self, id: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE api_clients SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now_rfc3339())
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+        let done = sqlx::query(
+            "UPDATE api_clients SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now_rfc3339())
+        .bind(id)
+        .execute(self.pool())
+        .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("active client `{id}`")));
         }

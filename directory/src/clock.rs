@@ -28,7 +28,10 @@ mod tests {
 
     #[test]
     fn instants_are_normalised_to_utc_seconds() {
-        assert_eq!(normalise_instant("2027-03-01").as_deref(), Some("2027-03-01T00:00:00Z"));
+        assert_eq!(
+            normalise_instant("2027-03-01").as_deref(),
+            Some("2027-03-01T00:00:00Z")
+        );
         assert_eq!(
             normalise_instant("2027-03-01T10:30:00.123+02:00").as_deref(),
             Some("2027-03-01T08:30:00Z")

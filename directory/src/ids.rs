@@ -15,7 +15,9 @@ impl FromStr for TenantId {
     type Err = StoreError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let valid_chars = s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let valid_chars = s
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         let valid_start = s.bytes().next().is_some_and(|b| b != b'-');
         if (2..=63).contains(&s.len()) && valid_chars && valid_start {
             Ok(Self(s.to_owned()))
@@ -29,7 +31,9 @@ impl FromStr for TenantId {
 
 impl<'de> Deserialize<'de> for TenantId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 

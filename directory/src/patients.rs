@@ -62,7 +62,11 @@ impl TenantStore {
     pub async fn upsert_patients(&self, patients: &[Patient]) -> Result<(), StoreError> {
         for patient in patients {
             check_record_id("patient", &patient.id)?;
-            for staff in patient.care_team.iter().chain(&patient.consent_denied_staff) {
+            for staff in patient
+                .care_team
+                .iter()
+                .chain(&patient.consent_denied_staff)
+            {
                 check_record_id("staff", staff)?;
             }
         }
@@ -75,7 +79,10 @@ impl TenantStore {
     }
 
     /// Creates or replaces encounters, all or nothing; returns the patients concerned.
-    pub async fn upsert_encounters(&self, encounters: &[Encounter]) -> Result<Vec<String>, StoreError> {
+    pub async fn upsert_encounters(
+        &self,
+        encounters: &[Encounter],
+    ) -> Result<Vec<String>, StoreError> {
         for encounter in encounters {
             check_record_id("encounter", &encounter.id)?;
             check_record_id("patient", &encounter.patient_id)?;
@@ -106,23 +113,31 @@ impl TenantStore {
 
     /// Patients by id (missing ids are skipped), or all of them when `ids` is `None`.
     pub async fn load_patients(&self, ids: Option<&[String]>) -> Result<Vec<Patient>, StoreError> {
-        const COLUMNS: &str = "SELECT id, vip, confidential, consent_restricted, consent_denied_staff FROM patients";
-        let rows: Vec<PatientRow> = match ids {
-            None => sqlx::query_as(&format!("{COLUMNS} ORDER BY id")).fetch_all(self.pool()).await?,
-            Some(ids) => {
-                let mut rows = Vec::with_capacity(ids.len());
-                for id in ids {
-                    rows.extend(
-                        sqlx::query_as::<_, PatientRow>(&format!("{COLUMNS} WHERE id = $1"))
-                            .bind(id)
-                            .fetch_optional(self.pool())
-                            .await?,
-                    );
-                }
-                rows
-            }
-        };
-        let (mut care_teams, mut departments) = self.care_teams_and_encounters(ids).await?;
+        let rows: Vec<PatientRow> = self
+            .rows_for(
+                "SELECT id, vip, confidential, consent_restricted, consent_denied_staff FROM patients WHERE 1 = 1",
+                "id",
+                "id",
+                ids,
+            )
+            .await?;
+        let team = self
+            .rows_for(
+                "SELECT patient_id, staff_id FROM care_team WHERE 1 = 1",
+                "patient_id",
+                "patient_id, staff_id",
+                ids,
+            )
+            .await?;
+        let encounters = self
+            .rows_for(
+                "SELECT DISTINCT patient_id, department FROM encounters WHERE active = 1",
+                "patient_id",
+                "patient_id, department",
+                ids,
+            )
+            .await?;
+        let (mut care_teams, mut departments) = (group(team), group(encounters));
         rows.into_iter()
             .map(|(id, vip, confidential, consent_restricted, denied)| {
                 Ok(Patient {
@@ -136,39 +151,6 @@ impl TenantStore {
                 })
             })
             .collect()
-    }
-
-    async fn care_teams_and_encounters(
-        &self,
-        ids: Option<&[String]>,
-    ) -> Result<(BTreeMap<String, Vec<String>>, BTreeMap<String, Vec<String>>), StoreError> {
-        const TEAM: &str = "SELECT patient_id, staff_id FROM care_team";
-        const ACTIVE: &str = "SELECT DISTINCT patient_id, department FROM encounters WHERE active = 1";
-        let (team_rows, encounter_rows): (Vec<(String, String)>, Vec<(String, String)>) = match ids {
-            None => (
-                sqlx::query_as(&format!("{TEAM} ORDER BY patient_id, staff_id")).fetch_all(self.pool()).await?,
-                sqlx::query_as(&format!("{ACTIVE} ORDER BY patient_id, department")).fetch_all(self.pool()).await?,
-            ),
-            Some(ids) => {
-                let (mut team, mut encounters) = (Vec::new(), Vec::new());
-                for id in ids {
-                    team.extend(
-                        sqlx::query_as(&format!("{TEAM} WHERE patient_id = $1 ORDER BY staff_id"))
-                            .bind(id)
-                            .fetch_all(self.pool())
-                            .await?,
-                    );
-                    encounters.extend(
-                        sqlx::query_as(&format!("{ACTIVE} AND patient_id = $1 ORDER BY department"))
-                            .bind(id)
-                            .fetch_all(self.pool())
-                            .await?,
-                    );
-                }
-                (team, encounters)
-            }
-        };
-        Ok((group(team_rows), group(encounter_rows)))
     }
 }
 
@@ -196,7 +178,10 @@ async fn write_patient(tx: &mut Transaction<'_, Any>, patient: &Patient) -> Resu
     .bind(now_rfc3339())
     .execute(&mut **tx)
     .await?;
-    sqlx::query("DELETE FROM care_team WHERE patient_id = $1").bind(&patient.id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM care_team WHERE patient_id = $1")
+        .bind(&patient.id)
+        .execute(&mut **tx)
+        .await?;
     let mut team = patient.care_team.clone();
     team.sort();
     team.dedup();

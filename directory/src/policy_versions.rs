@@ -28,9 +28,16 @@ const COLUMNS: &str = "SELECT version, source, author, comment, created_at FROM 
 
 impl TenantStore {
     /// Stores a new version after the latest and returns it.
-    pub async fn insert_policy_version(&self, source: &str, author: &str, comment: &str) -> Result<PolicyVersion, StoreError> {
+    pub async fn insert_policy_version(
+        &self,
+        source: &str,
+        author: &str,
+        comment: &str,
+    ) -> Result<PolicyVersion, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let (latest,): (Option<i64>,) = sqlx::query_as("SELECT MAX(version) FROM policy_versions").fetch_one(&mut *tx).await?;
+        let (latest,): (Option<i64>,) = sqlx::query_as("SELECT MAX(version) FROM policy_versions")
+            .fetch_one(&mut *tx)
+            .await?;
         let version = latest.unwrap_or(0) + 1;
         let created_at = now_rfc3339();
         sqlx::query("INSERT INTO policy_versions (version, source, author, comment, created_at) VALUES ($1, $2, $3, $4, $5)")
@@ -42,14 +49,21 @@ impl TenantStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(PolicyVersion { version, source: source.to_owned(), author: author.to_owned(), comment: comment.to_owned(), created_at })
+        Ok(PolicyVersion {
+            version,
+            source: source.to_owned(),
+            author: author.to_owned(),
+            comment: comment.to_owned(),
+            created_at,
+        })
     }
 
     /// The version in force: the latest.
     pub async fn latest_policy_version(&self) -> Result<Option<PolicyVersion>, StoreError> {
-        let row: Option<VersionRow> = sqlx::query_as(&format!("{COLUMNS} ORDER BY version DESC LIMIT 1"))
-            .fetch_optional(self.pool())
-            .await?;
+        let row: Option<VersionRow> =
+            sqlx::query_as(&format!("{COLUMNS} ORDER BY version DESC LIMIT 1"))
+                .fetch_optional(self.pool())
+                .await?;
         Ok(row.map(version_from_row))
     }
 
@@ -59,16 +73,25 @@ impl TenantStore {
             .bind(version)
             .fetch_optional(self.pool())
             .await?;
-        row.map(version_from_row).ok_or_else(|| StoreError::NotFound(format!("policy version {version}")))
+        row.map(version_from_row)
+            .ok_or_else(|| StoreError::NotFound(format!("policy version {version}")))
     }
 
     /// Every version, newest first.
     pub async fn list_policy_versions(&self) -> Result<Vec<PolicyVersion>, StoreError> {
-        let rows: Vec<VersionRow> = sqlx::query_as(&format!("{COLUMNS} ORDER BY version DESC")).fetch_all(self.pool()).await?;
+        let rows: Vec<VersionRow> = sqlx::query_as(&format!("{COLUMNS} ORDER BY version DESC"))
+            .fetch_all(self.pool())
+            .await?;
         Ok(rows.into_iter().map(version_from_row).collect())
     }
 }
 
 fn version_from_row((version, source, author, comment, created_at): VersionRow) -> PolicyVersion {
-    PolicyVersion { version, source, author, comment, created_at }
+    PolicyVersion {
+        version,
+        source,
+        author,
+        comment,
+        created_at,
+    }
 }

@@ -130,22 +130,39 @@ impl StaffMember {
         check_record_id("staff", &self.id)?;
         if self.display_name.trim().is_empty() {
             let full = format!("{} {}", self.given_name.trim(), self.family_name.trim());
-            self.display_name = if full.trim().is_empty() { self.id.clone() } else { full.trim().to_owned() };
+            self.display_name = if full.trim().is_empty() {
+                self.id.clone()
+            } else {
+                full.trim().to_owned()
+            };
         }
-        if let Some(bad) = self.emails.iter().find(|e| !e.contains('@') || e.chars().any(char::is_whitespace)) {
-            return Err(StoreError::Invalid(format!("`{bad}` is not an email address")));
+        if let Some(bad) = self
+            .emails
+            .iter()
+            .find(|e| !e.contains('@') || e.chars().any(char::is_whitespace))
+        {
+            return Err(StoreError::Invalid(format!(
+                "`{bad}` is not an email address"
+            )));
         }
         if let Some(bad) = self.roles.iter().find(|r| !valid_role(r)) {
-            return Err(StoreError::Invalid(format!("`{bad}` is not a valid role name (lowercase letters, digits, `_`)")));
+            return Err(StoreError::Invalid(format!(
+                "`{bad}` is not a valid role name (lowercase letters, digits, `_`)"
+            )));
         }
         if let Some(shift) = self.shift
             && !((0..24).contains(&shift.start_hour) && (0..24).contains(&shift.end_hour))
         {
-            return Err(StoreError::Invalid("shift hours must be between 0 and 23".into()));
+            return Err(StoreError::Invalid(
+                "shift hours must be between 0 and 23".into(),
+            ));
         }
         for credential in &mut self.credentials {
             credential.expires = normalise_instant(&credential.expires).ok_or_else(|| {
-                StoreError::Invalid(format!("credential expiry `{}` is not a date or RFC 3339 time", credential.expires))
+                StoreError::Invalid(format!(
+                    "credential expiry `{}` is not a date or RFC 3339 time",
+                    credential.expires
+                ))
             })?;
         }
         self.roles.sort();
@@ -155,10 +172,26 @@ impl StaffMember {
 }
 
 fn valid_role(role: &str) -> bool {
-    !role.is_empty() && role.len() <= 64 && role.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    !role.is_empty()
+        && role.len() <= 64
+        && role
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
-type StaffRow = (String, String, String, String, String, i64, Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>);
+type StaffRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+);
 
 const STAFF_COLUMNS: &str = "id, given_name, family_name, display_name, emails, active, department, location, \
                              allowed_locations, shift_start_hour, shift_end_hour";
@@ -167,8 +200,15 @@ impl TenantStore {
     /// Creates or replaces staff members, their roles and credentials, all or nothing.
     ///
     /// Roles a member already had keep their original source; new ones get `source`.
-    pub async fn upsert_staff(&self, members: Vec<StaffMember>, source: &str) -> Result<Vec<StaffMember>, StoreError> {
-        let members: Vec<StaffMember> = members.into_iter().map(StaffMember::normalise).collect::<Result<_, _>>()?;
+    pub async fn upsert_staff(
+        &self,
+        members: Vec<StaffMember>,
+        source: &str,
+    ) -> Result<Vec<StaffMember>, StoreError> {
+        let members: Vec<StaffMember> = members
+            .into_iter()
+            .map(StaffMember::normalise)
+            .collect::<Result<_, _>>()?;
         let mut tx = self.pool().begin().await?;
         for member in &members {
             write_staff(&mut tx, member, source).await?;
@@ -179,21 +219,44 @@ impl TenantStore {
 
     /// Staff members by id (missing ids are skipped), or all of them when `ids` is `None`.
     pub async fn load_staff(&self, ids: Option<&[String]>) -> Result<Vec<StaffMember>, StoreError> {
-        let rows: Vec<StaffRow> = match ids {
-            None => sqlx::query_as(&format!("SELECT {STAFF_COLUMNS} FROM staff ORDER BY id")).fetch_all(self.pool()).await?,
-            Some(ids) => {
-                let mut rows = Vec::with_capacity(ids.len());
-                for id in ids {
-                    let row: Option<StaffRow> = sqlx::query_as(&format!("SELECT {STAFF_COLUMNS} FROM staff WHERE id = $1"))
-                        .bind(id)
-                        .fetch_optional(self.pool())
-                        .await?;
-                    rows.extend(row);
-                }
-                rows
-            }
-        };
-        let (mut roles, mut credentials) = self.roles_and_credentials(ids).await?;
+        let rows: Vec<StaffRow> = self
+            .rows_for(
+                &format!("SELECT {STAFF_COLUMNS} FROM staff WHERE 1 = 1"),
+                "id",
+                "id",
+                ids,
+            )
+            .await?;
+        let role_rows: Vec<(String, String)> = self
+            .rows_for(
+                "SELECT staff_id, role FROM staff_roles WHERE 1 = 1",
+                "staff_id",
+                "staff_id, role",
+                ids,
+            )
+            .await?;
+        let credential_rows: Vec<CredentialRow> = self
+            .rows_for(
+                "SELECT staff_id, kind, number, status, expires_at FROM credentials WHERE 1 = 1",
+                "staff_id",
+                "staff_id, kind",
+                ids,
+            )
+            .await?;
+        let mut roles: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (staff_id, role) in role_rows {
+            roles.entry(staff_id).or_default().push(role);
+        }
+        let mut credentials: BTreeMap<String, Vec<Credential>> = BTreeMap::new();
+        for (staff_id, kind, number, status, expires) in credential_rows {
+            let credential = Credential {
+                kind,
+                number,
+                status: CredentialStatus::parse(&status)?,
+                expires,
+            };
+            credentials.entry(staff_id).or_default().push(credential);
+        }
         rows.into_iter()
             .map(|row| {
                 let mut member = staff_from_row(row)?;
@@ -203,53 +266,15 @@ impl TenantStore {
             })
             .collect()
     }
-
-    async fn roles_and_credentials(
-        &self,
-        ids: Option<&[String]>,
-    ) -> Result<(BTreeMap<String, Vec<String>>, BTreeMap<String, Vec<Credential>>), StoreError> {
-        const ROLES: &str = "SELECT staff_id, role FROM staff_roles";
-        const CREDENTIALS: &str = "SELECT staff_id, kind, number, status, expires_at FROM credentials";
-        let (role_rows, credential_rows): (Vec<(String, String)>, Vec<CredentialRow>) = match ids {
-            None => (
-                sqlx::query_as(&format!("{ROLES} ORDER BY staff_id, role")).fetch_all(self.pool()).await?,
-                sqlx::query_as(&format!("{CREDENTIALS} ORDER BY staff_id, kind")).fetch_all(self.pool()).await?,
-            ),
-            Some(ids) => {
-                let (mut roles, mut credentials) = (Vec::new(), Vec::new());
-                for id in ids {
-                    roles.extend(
-                        sqlx::query_as(&format!("{ROLES} WHERE staff_id = $1 ORDER BY role"))
-                            .bind(id)
-                            .fetch_all(self.pool())
-                            .await?,
-                    );
-                    credentials.extend(
-                        sqlx::query_as(&format!("{CREDENTIALS} WHERE staff_id = $1 ORDER BY kind"))
-                            .bind(id)
-                            .fetch_all(self.pool())
-                            .await?,
-                    );
-                }
-                (roles, credentials)
-            }
-        };
-        let mut roles: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (staff_id, role) in role_rows {
-            roles.entry(staff_id).or_default().push(role);
-        }
-        let mut credentials: BTreeMap<String, Vec<Credential>> = BTreeMap::new();
-        for (staff_id, kind, number, status, expires) in credential_rows {
-            let credential = Credential { kind, number, status: CredentialStatus::parse(&status)?, expires };
-            credentials.entry(staff_id).or_default().push(credential);
-        }
-        Ok((roles, credentials))
-    }
 }
 
 type CredentialRow = (String, String, String, String, String);
 
-async fn write_staff(tx: &mut Transaction<'_, Any>, member: &StaffMember, source: &str) -> Result<(), StoreError> {
+async fn write_staff(
+    tx: &mut Transaction<'_, Any>,
+    member: &StaffMember,
+    source: &str,
+) -> Result<(), StoreError> {
     let now = now_rfc3339();
     sqlx::query(
         "INSERT INTO staff (id, given_name, family_name, display_name, emails, active, department, location, \
@@ -275,10 +300,11 @@ async fn write_staff(tx: &mut Transaction<'_, Any>, member: &StaffMember, source
     .bind(&now)
     .execute(&mut **tx)
     .await?;
-    let existing: Vec<(String,)> = sqlx::query_as("SELECT role FROM staff_roles WHERE staff_id = $1")
-        .bind(&member.id)
-        .fetch_all(&mut **tx)
-        .await?;
+    let existing: Vec<(String,)> =
+        sqlx::query_as("SELECT role FROM staff_roles WHERE staff_id = $1")
+            .bind(&member.id)
+            .fetch_all(&mut **tx)
+            .await?;
     for (role,) in existing.iter().filter(|(r,)| !member.roles.contains(r)) {
         sqlx::query("DELETE FROM staff_roles WHERE staff_id = $1 AND role = $2")
             .bind(&member.id)
@@ -286,16 +312,25 @@ async fn write_staff(tx: &mut Transaction<'_, Any>, member: &StaffMember, source
             .execute(&mut **tx)
             .await?;
     }
-    for role in member.roles.iter().filter(|r| !existing.iter().any(|(e,)| e == *r)) {
-        sqlx::query("INSERT INTO staff_roles (staff_id, role, source, granted_at) VALUES ($1, $2, $3, $4)")
-            .bind(&member.id)
-            .bind(role)
-            .bind(source)
-            .bind(&now)
-            .execute(&mut **tx)
-            .await?;
+    for role in member
+        .roles
+        .iter()
+        .filter(|r| !existing.iter().any(|(e,)| e == *r))
+    {
+        sqlx::query(
+            "INSERT INTO staff_roles (staff_id, role, source, granted_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&member.id)
+        .bind(role)
+        .bind(source)
+        .bind(&now)
+        .execute(&mut **tx)
+        .await?;
     }
-    sqlx::query("DELETE FROM credentials WHERE staff_id = $1").bind(&member.id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM credentials WHERE staff_id = $1")
+        .bind(&member.id)
+        .execute(&mut **tx)
+        .await?;
     for credential in &member.credentials {
         sqlx::query("INSERT INTO credentials (staff_id, kind, number, status, expires_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&member.id)
@@ -320,7 +355,19 @@ fn duplicate_as_invalid(e: sqlx::Error, kind: &str) -> StoreError {
 }
 
 fn staff_from_row(row: StaffRow) -> Result<StaffMember, StoreError> {
-    let (id, given_name, family_name, display_name, emails, active, department, location, allowed, start, end) = row;
+    let (
+        id,
+        given_name,
+        family_name,
+        display_name,
+        emails,
+        active,
+        department,
+        location,
+        allowed,
+        start,
+        end,
+    ) = row;
     Ok(StaffMember {
         id,
         given_name,
@@ -330,8 +377,13 @@ fn staff_from_row(row: StaffRow) -> Result<StaffMember, StoreError> {
         active: active != 0,
         department,
         location,
-        allowed_locations: allowed.map(|a| decode_json(&a, "staff.allowed_locations")).transpose()?,
-        shift: start.zip(end).map(|(start_hour, end_hour)| Shift { start_hour, end_hour }),
+        allowed_locations: allowed
+            .map(|a| decode_json(&a, "staff.allowed_locations"))
+            .transpose()?,
+        shift: start.zip(end).map(|(start_hour, end_hour)| Shift {
+            start_hour,
+            end_hour,
+        }),
         roles: Vec::new(),
         credentials: Vec::new(),
     })

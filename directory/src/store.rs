@@ -1,7 +1,8 @@
 //! One tenant's database handle and the helpers its tables share.
 
 use serde::de::DeserializeOwned;
-use sqlx::AnyPool;
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, FromRow};
 
 use crate::error::StoreError;
 
@@ -27,6 +28,36 @@ impl TenantStore {
         Ok(())
     }
 
+    /// Rows of `select` (which has a `WHERE` clause) for every record, or only for
+    /// those whose `key` column is one of `ids`, ordered by `order`.
+    pub(crate) async fn rows_for<T>(
+        &self,
+        select: &str,
+        key: &str,
+        order: &str,
+        ids: Option<&[String]>,
+    ) -> Result<Vec<T>, StoreError>
+    where
+        T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+    {
+        let Some(ids) = ids else {
+            return Ok(sqlx::query_as(&format!("{select} ORDER BY {order}"))
+                .fetch_all(&self.pool)
+                .await?);
+        };
+        let filtered = format!("{select} AND {key} = $1 ORDER BY {order}");
+        let mut rows = Vec::new();
+        for id in ids {
+            rows.extend(
+                sqlx::query_as::<_, T>(&filtered)
+                    .bind(id)
+                    .fetch_all(&self.pool)
+                    .await?,
+            );
+        }
+        Ok(rows)
+    }
+
     /// Closes every connection.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -39,6 +70,9 @@ pub(crate) fn flag(value: bool) -> i64 {
 }
 
 /// Decodes a JSON column.
-pub(crate) fn decode_json<T: DeserializeOwned>(text: &str, column: &'static str) -> Result<T, StoreError> {
+pub(crate) fn decode_json<T: DeserializeOwned>(
+    text: &str,
+    column: &'static str,
+) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|_| StoreError::Corrupt(column))
 }

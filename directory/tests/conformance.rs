@@ -1,21 +1,34 @@
 //! The same store behaviour, checked on SQLite and on a real PostgreSQL server.
 
+// Tests fail by panicking; helpers outside `#[test]` functions do too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use hms_directory::{
-    Backend, Catalog, Credential, CredentialStatus, Encounter, Patient, StaffMember, StoreError, TenantId, TenantStore,
+    Backend, Catalog, Credential, CredentialStatus, Encounter, Patient, StaffMember, StoreError,
+    TenantId, TenantStore,
 };
 
 /// PostgreSQL server used by the tests; the test command starts one when none runs.
 fn postgres_url() -> String {
-    std::env::var("HMS_ACH_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    std::env::var("HMS_ACH_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
 fn unique_prefix(name: &str) -> String {
-    format!("hmst_{}_{name}_{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos())
+    format!(
+        "hmst_{}_{name}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    )
 }
 
 async fn backends(name: &str) -> Vec<(Backend, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = Backend::from_url(&format!("sqlite://{}", dir.path().display()), "unused").unwrap();
+    let sqlite =
+        Backend::from_url(&format!("sqlite://{}", dir.path().display()), "unused").unwrap();
     let postgres = Backend::from_url(&postgres_url(), &unique_prefix(name)).unwrap();
     vec![(sqlite, Some(dir)), (postgres, None)]
 }
@@ -59,7 +72,9 @@ async fn tenants_are_catalogued_once() {
         let listed = catalog.list().await.unwrap();
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].utc_offset_minutes, 60);
-        let missing = backend.tenant_pool(&"nowhere".parse().unwrap(), false).await;
+        let missing = backend
+            .tenant_pool(&"nowhere".parse().unwrap(), false)
+            .await;
         if matches!(backend, Backend::Sqlite { .. }) {
             assert!(matches!(missing, Err(StoreError::NotFound(_))));
         } else {
@@ -72,7 +87,10 @@ async fn tenants_are_catalogued_once() {
 async fn staff_round_trip_with_roles_and_credentials() {
     for (backend, _dir) in backends("staff").await {
         let (_catalog, store) = tenant(&backend).await;
-        store.upsert_staff(vec![nurse("n1"), nurse("n2")], "admin").await.unwrap();
+        store
+            .upsert_staff(vec![nurse("n1"), nurse("n2")], "admin")
+            .await
+            .unwrap();
         let mut moved = nurse("n1");
         moved.department = Some("oncology".into());
         moved.roles = vec!["nurse".into(), "admin".into()];
@@ -87,7 +105,10 @@ async fn staff_round_trip_with_roles_and_credentials() {
         assert!(!n1.active);
         assert_eq!(n1.roles, vec!["admin".to_string(), "nurse".to_string()]);
         assert_eq!(n1.credentials[0].expires, "2027-05-01T00:00:00Z");
-        assert_eq!(n1.allowed_locations.as_deref(), Some(&["north".to_string()][..]));
+        assert_eq!(
+            n1.allowed_locations.as_deref(),
+            Some(&["north".to_string()][..])
+        );
         assert_eq!(n1.licence().unwrap().number, "RN-1");
     }
 }
@@ -119,16 +140,39 @@ async fn patients_carry_care_teams_and_active_encounter_departments() {
         };
         store.upsert_patients(&[patient]).await.unwrap();
         let encounters = [
-            Encounter { id: "e1".into(), patient_id: "p1".into(), department: "cardiology".into(), active: true },
-            Encounter { id: "e2".into(), patient_id: "p1".into(), department: "radiology".into(), active: false },
+            Encounter {
+                id: "e1".into(),
+                patient_id: "p1".into(),
+                department: "cardiology".into(),
+                active: true,
+            },
+            Encounter {
+                id: "e2".into(),
+                patient_id: "p1".into(),
+                department: "radiology".into(),
+                active: false,
+            },
         ];
-        assert_eq!(store.upsert_encounters(&encounters).await.unwrap(), vec!["p1".to_string()]);
-        let orphan = Encounter { id: "e3".into(), patient_id: "ghost".into(), department: "x".into(), active: true };
-        assert!(matches!(store.upsert_encounters(&[orphan]).await, Err(StoreError::Invalid(m)) if m.contains("ghost")));
+        assert_eq!(
+            store.upsert_encounters(&encounters).await.unwrap(),
+            vec!["p1".to_string()]
+        );
+        let orphan = Encounter {
+            id: "e3".into(),
+            patient_id: "ghost".into(),
+            department: "x".into(),
+            active: true,
+        };
+        assert!(
+            matches!(store.upsert_encounters(&[orphan]).await, Err(StoreError::Invalid(m)) if m.contains("ghost"))
+        );
         let loaded = &store.load_patients(Some(&["p1".into()])).await.unwrap()[0];
         assert!(loaded.vip);
         assert_eq!(loaded.care_team, vec!["d1".to_string(), "n1".to_string()]);
-        assert_eq!(loaded.active_encounter_departments, vec!["cardiology".to_string()]);
+        assert_eq!(
+            loaded.active_encounter_departments,
+            vec!["cardiology".to_string()]
+        );
         assert_eq!(loaded.consent_denied_staff, vec!["n2".to_string()]);
     }
 }
@@ -137,17 +181,35 @@ async fn patients_carry_care_teams_and_active_encounter_departments() {
 async fn clients_and_policy_versions() {
     for (backend, _dir) in backends("clients").await {
         let (_catalog, store) = tenant(&backend).await;
-        store.insert_client("c1", "emr", "$argon2id$fake", &["pdp".into()]).await.unwrap();
-        assert!(matches!(store.insert_client("c1", "x", "h", &[]).await, Err(StoreError::Conflict(_))));
+        store
+            .insert_client("c1", "emr", "$argon2id$fake", &["pdp".into()])
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.insert_client("c1", "x", "h", &[]).await,
+            Err(StoreError::Conflict(_))
+        ));
         store.revoke_client("c1").await.unwrap();
         assert!(store.list_clients().await.unwrap()[0].revoked_at.is_some());
-        assert!(matches!(store.revoke_client("c1").await, Err(StoreError::NotFound(_))));
+        assert!(matches!(
+            store.revoke_client("c1").await,
+            Err(StoreError::NotFound(_))
+        ));
 
         assert!(store.latest_policy_version().await.unwrap().is_none());
-        let v1 = store.insert_policy_version("{\"a\":1}", "alice", "first").await.unwrap();
-        let v2 = store.insert_policy_version("{\"a\":2}", "bob", "second").await.unwrap();
+        let v1 = store
+            .insert_policy_version("{\"a\":1}", "alice", "first")
+            .await
+            .unwrap();
+        let v2 = store
+            .insert_policy_version("{\"a\":2}", "bob", "second")
+            .await
+            .unwrap();
         assert_eq!((v1.version, v2.version), (1, 2));
-        assert_eq!(store.latest_policy_version().await.unwrap().unwrap().author, "bob");
+        assert_eq!(
+            store.latest_policy_version().await.unwrap().unwrap().author,
+            "bob"
+        );
         assert_eq!(store.policy_version(1).await.unwrap().source, "{\"a\":1}");
         assert_eq!(store.list_policy_versions().await.unwrap().len(), 2);
     }

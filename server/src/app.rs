@@ -28,7 +28,9 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         crate::metrics::handle();
         let backend = Backend::from_url(&settings.database_url, &settings.database_prefix)?;
-        let tenants = Tenants::open(backend).await.context("cannot open the tenant catalog")?;
+        let tenants = Tenants::open(backend)
+            .await
+            .context("cannot open the tenant catalog")?;
         let tls = settings.tls.as_ref().map(rustls_config).transpose()?;
         let listener = std::net::TcpListener::bind(settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -36,11 +38,17 @@ impl Application {
         let mut settings = settings;
         settings.listen = listener.local_addr()?;
         if settings.demo && tenants.list().await?.is_empty() {
-            let token = demo::install(&tenants).await.context("cannot install the demo tenant")?;
+            let token = demo::install(&tenants)
+                .await
+                .context("cannot install the demo tenant")?;
             println!("{}", demo::instructions(&settings.public_base(), &token));
         }
         tracing::info!(listen = %settings.listen, data = describe_data_location(&settings), "hms-ach ready");
-        Ok(Self { listener, state: AppState::new(settings, tenants), tls })
+        Ok(Self {
+            listener,
+            state: AppState::new(settings, tenants),
+            tls,
+        })
     }
 
     /// The bound address.
@@ -59,8 +67,18 @@ impl Application {
         let handle = axum_server::Handle::new();
         tokio::spawn(shutdown_on_signal(handle.clone()));
         match self.tls {
-            Some(tls) => axum_server::from_tcp_rustls(self.listener, tls).handle(handle).serve(app).await?,
-            None => axum_server::from_tcp(self.listener).handle(handle).serve(app).await?,
+            Some(tls) => {
+                axum_server::from_tcp_rustls(self.listener, tls)
+                    .handle(handle)
+                    .serve(app)
+                    .await?
+            }
+            None => {
+                axum_server::from_tcp(self.listener)
+                    .handle(handle)
+                    .serve(app)
+                    .await?
+            }
         }
         Ok(())
     }
@@ -72,7 +90,8 @@ fn rustls_config(tls: &TlsSettings) -> anyhow::Result<RustlsConfig> {
         .with_context(|| format!("cannot read certificate `{}`", tls.cert.display()))?
         .collect::<Result<_, _>>()
         .with_context(|| format!("invalid certificate `{}`", tls.cert.display()))?;
-    let key = PrivateKeyDer::from_pem_file(&tls.key).with_context(|| format!("cannot read key `{}`", tls.key.display()))?;
+    let key = PrivateKeyDer::from_pem_file(&tls.key)
+        .with_context(|| format!("cannot read key `{}`", tls.key.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
@@ -87,7 +106,9 @@ async fn shutdown_on_signal(handle: axum_server::Handle) {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             signal.recv().await;
         }
     };

@@ -8,9 +8,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
-use argon2::Argon2;
 use arc_swap::ArcSwap;
+use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
@@ -84,11 +86,23 @@ pub fn issue_credential() -> Result<IssuedCredential, argon2::password_hash::Err
     let mut secret_bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut id_bytes);
     rand::rngs::OsRng.fill_bytes(&mut secret_bytes);
-    let client_id = format!("cl_{}", id_bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let client_id = format!(
+        "cl_{}",
+        id_bytes
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
     let secret = URL_SAFE_NO_PAD.encode(secret_bytes);
     let salt = SaltString::generate(&mut OsRng);
-    let secret_hash = Argon2::default().hash_password(secret.as_bytes(), &salt)?.to_string();
-    Ok(IssuedCredential { token: format!("{client_id}.{secret}"), client_id, secret_hash })
+    let secret_hash = Argon2::default()
+        .hash_password(secret.as_bytes(), &salt)?
+        .to_string();
+    Ok(IssuedCredential {
+        token: format!("{client_id}.{secret}"),
+        client_id,
+        secret_hash,
+    })
 }
 
 struct KnownClient {
@@ -140,20 +154,34 @@ impl ClientTable {
     }
 
     /// Checks a bearer token and the scope it needs.
-    pub async fn authenticate(&self, store: &TenantStore, token: &str, needed: Scope) -> Result<Caller, AuthError> {
+    pub async fn authenticate(
+        &self,
+        store: &TenantStore,
+        token: &str,
+        needed: Scope,
+    ) -> Result<Caller, AuthError> {
         let (client_id, secret) = token.split_once('.').ok_or(AuthError::Invalid)?;
         let client = match self.clients.load().get(client_id).cloned() {
             Some(client) => client,
-            None => self.reload_for_unknown(store, client_id).await.ok_or(AuthError::Invalid)?,
+            None => self
+                .reload_for_unknown(store, client_id)
+                .await
+                .ok_or(AuthError::Invalid)?,
         };
         verify_secret(&client, secret).await?;
         if !client.scopes.contains(&needed) {
             return Err(AuthError::Scope(needed.as_str()));
         }
-        Ok(Caller { client_id: client_id.to_owned() })
+        Ok(Caller {
+            client_id: client_id.to_owned(),
+        })
     }
 
-    async fn reload_for_unknown(&self, store: &TenantStore, client_id: &str) -> Option<Arc<KnownClient>> {
+    async fn reload_for_unknown(
+        &self,
+        store: &TenantStore,
+        client_id: &str,
+    ) -> Option<Arc<KnownClient>> {
         let due = {
             let mut last = self.last_reload.lock().ok()?;
             let due = last.elapsed() >= RELOAD_INTERVAL;
@@ -172,7 +200,11 @@ impl ClientTable {
 fn known_client(client: &ApiClient) -> KnownClient {
     KnownClient {
         secret_hash: client.secret_hash.clone(),
-        scopes: client.scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
+        scopes: client
+            .scopes
+            .iter()
+            .filter_map(|s| Scope::parse(s))
+            .collect(),
         verified: OnceLock::new(),
     }
 }
@@ -180,13 +212,19 @@ fn known_client(client: &ApiClient) -> KnownClient {
 async fn verify_secret(client: &Arc<KnownClient>, secret: &str) -> Result<(), AuthError> {
     let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
     if let Some(known) = client.verified.get() {
-        return if bool::from(known.ct_eq(&digest)) { Ok(()) } else { Err(AuthError::Invalid) };
+        return if bool::from(known.ct_eq(&digest)) {
+            Ok(())
+        } else {
+            Err(AuthError::Invalid)
+        };
     }
     let client = Arc::clone(client);
     let secret = secret.to_owned();
     let checked = tokio::task::spawn_blocking(move || {
         let hash = PasswordHash::new(&client.secret_hash).ok()?;
-        Argon2::default().verify_password(secret.as_bytes(), &hash).ok()?;
+        Argon2::default()
+            .verify_password(secret.as_bytes(), &hash)
+            .ok()?;
         let _ = client.verified.set(digest);
         Some(())
     })
@@ -208,7 +246,11 @@ mod tests {
         assert_eq!(id, issued.client_id);
         assert!(!issued.secret_hash.contains(secret));
         let hash = PasswordHash::new(&issued.secret_hash).unwrap();
-        assert!(Argon2::default().verify_password(secret.as_bytes(), &hash).is_ok());
+        assert!(
+            Argon2::default()
+                .verify_password(secret.as_bytes(), &hash)
+                .is_ok()
+        );
         assert!(Argon2::default().verify_password(b"guess", &hash).is_err());
     }
 }

@@ -109,34 +109,78 @@ enum PolicyCommand {
 impl Cli {
     /// Runs the command; returns the process exit code.
     pub async fn run(self) -> anyhow::Result<i32> {
-        let overrides = Overrides { database_url: self.database_url.clone(), ..Overrides::default() };
-        match self.command.unwrap_or(Command::Serve { listen: None, tls_cert: None, tls_key: None }) {
-            Command::Serve { listen, tls_cert, tls_key } => {
-                let tls = tls_cert.zip(tls_key).map(|(cert, key)| TlsSettings { cert, key });
-                let settings = Settings::load(self.config.as_deref(), Overrides { listen, tls, ..overrides })?;
+        let overrides = Overrides {
+            database_url: self.database_url.clone(),
+            ..Overrides::default()
+        };
+        match self.command.unwrap_or(Command::Serve {
+            listen: None,
+            tls_cert: None,
+            tls_key: None,
+        }) {
+            Command::Serve {
+                listen,
+                tls_cert,
+                tls_key,
+            } => {
+                let tls = tls_cert
+                    .zip(tls_key)
+                    .map(|(cert, key)| TlsSettings { cert, key });
+                let settings = Settings::load(
+                    self.config.as_deref(),
+                    Overrides {
+                        listen,
+                        tls,
+                        ..overrides
+                    },
+                )?;
                 telemetry::init(&settings.log_format);
                 Application::build(settings).await?.run().await?;
                 Ok(0)
             }
             Command::Migrate => {
                 let tenants = open_tenants(self.config.as_deref(), overrides).await?;
-                println!("migrated the catalog and {} tenant database(s)", tenants.list().await?.len());
+                println!(
+                    "migrated the catalog and {} tenant database(s)",
+                    tenants.list().await?.len()
+                );
                 Ok(0)
             }
-            Command::Tenant(command) => tenant_command(command, open_tenants(self.config.as_deref(), overrides).await?).await,
-            Command::Client(ClientCommand::Create { tenant, name, scopes }) => {
+            Command::Tenant(command) => {
+                tenant_command(
+                    command,
+                    open_tenants(self.config.as_deref(), overrides).await?,
+                )
+                .await
+            }
+            Command::Client(ClientCommand::Create {
+                tenant,
+                name,
+                scopes,
+            }) => {
                 let tenants = open_tenants(self.config.as_deref(), overrides).await?;
-                let tenant = tenants.get(&tenant).await?.with_context(|| format!("unknown tenant `{tenant}`"))?;
+                let tenant = tenants
+                    .get(&tenant)
+                    .await?
+                    .with_context(|| format!("unknown tenant `{tenant}`"))?;
                 let scopes = scopes
                     .iter()
-                    .map(|s| Scope::parse(s).with_context(|| format!("unknown scope `{s}` (pdp, admin)")))
+                    .map(|s| {
+                        Scope::parse(s).with_context(|| format!("unknown scope `{s}` (pdp, admin)"))
+                    })
                     .collect::<anyhow::Result<Vec<_>>>()?;
                 let (client, token) = tenant.create_client(&name, &scopes).await?;
-                println!("client {} created for tenant {}; its token (shown once):\n{token}", client.id, tenant.id());
+                println!(
+                    "client {} created for tenant {}; its token (shown once):\n{token}",
+                    client.id,
+                    tenant.id()
+                );
                 Ok(0)
             }
             Command::Policy(PolicyCommand::Validate { dir }) => validate_bundle(dir.as_deref()),
-            Command::Policy(PolicyCommand::Test { dir, bundle }) => test_cases(&dir, bundle.as_deref()),
+            Command::Policy(PolicyCommand::Test { dir, bundle }) => {
+                test_cases(&dir, bundle.as_deref())
+            }
         }
     }
 }
@@ -150,12 +194,24 @@ async fn open_tenants(config: Option<&Path>, overrides: Overrides) -> anyhow::Re
 
 async fn tenant_command(command: TenantCommand, tenants: Tenants) -> anyhow::Result<i32> {
     match command {
-        TenantCommand::Create { id, name, utc_offset_minutes } => {
+        TenantCommand::Create {
+            id,
+            name,
+            utc_offset_minutes,
+        } => {
             let id: TenantId = id.parse()?;
-            let tenant = tenants.create(&id, name.as_deref().unwrap_or(id.as_str()), utc_offset_minutes).await?;
+            let tenant = tenants
+                .create(
+                    &id,
+                    name.as_deref().unwrap_or(id.as_str()),
+                    utc_offset_minutes,
+                )
+                .await?;
             println!("{}", serde_json::to_string_pretty(&tenant.record)?);
         }
-        TenantCommand::List => println!("{}", serde_json::to_string_pretty(&tenants.list().await?)?),
+        TenantCommand::List => {
+            println!("{}", serde_json::to_string_pretty(&tenants.list().await?)?)
+        }
     }
     Ok(0)
 }
@@ -171,13 +227,23 @@ fn load_bundle(dir: Option<&Path>) -> anyhow::Result<Result<PolicyBundle, hms_au
 fn validate_bundle(dir: Option<&Path>) -> anyhow::Result<i32> {
     match load_bundle(dir)? {
         Ok(bundle) => {
-            println!("valid: {} policies ({})", bundle.policy_count(), bundle.policy_ids().join(", "));
+            println!(
+                "valid: {} policies ({})",
+                bundle.policy_count(),
+                bundle.policy_ids().join(", ")
+            );
             Ok(0)
         }
         Err(e) => {
             for problem in e.problems() {
-                let at = problem.location.map(|l| format!("{}:{}:{}: ", l.file, l.line, l.column)).unwrap_or_default();
-                let id = problem.policy_id.map(|id| format!("[{id}] ")).unwrap_or_default();
+                let at = problem
+                    .location
+                    .map(|l| format!("{}:{}:{}: ", l.file, l.line, l.column))
+                    .unwrap_or_default();
+                let id = problem
+                    .policy_id
+                    .map(|id| format!("[{id}] "))
+                    .unwrap_or_default();
                 eprintln!("{at}{id}{}", problem.message);
             }
             Ok(1)
@@ -193,9 +259,21 @@ fn test_cases(dir: &Path, bundle_dir: Option<&Path>) -> anyhow::Result<i32> {
     let outcomes = cases::run_dir(dir, &bundle)?;
     let failed: Vec<_> = outcomes.iter().filter(|o| o.failure.is_some()).collect();
     for outcome in &failed {
-        let file = outcome.file.file_name().unwrap_or_default().to_string_lossy();
-        eprintln!("FAIL {file} / {}: {}", outcome.name, outcome.failure.as_deref().unwrap_or_default());
+        let file = outcome
+            .file
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy();
+        eprintln!(
+            "FAIL {file} / {}: {}",
+            outcome.name,
+            outcome.failure.as_deref().unwrap_or_default()
+        );
     }
-    println!("{} passed, {} failed", outcomes.len() - failed.len(), failed.len());
+    println!(
+        "{} passed, {} failed",
+        outcomes.len() - failed.len(),
+        failed.len()
+    );
     Ok(i32::from(!failed.is_empty()))
 }

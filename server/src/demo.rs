@@ -18,7 +18,12 @@ pub async fn install(tenants: &Tenants) -> Result<String, ChangeError> {
         status: CredentialStatus::Active,
         expires: "2030-12-31".into(),
     };
-    let member = |id: &str, given: &str, family: &str, role: &str, department: &str, credential: Option<Credential>| StaffMember {
+    let member = |id: &str,
+                  given: &str,
+                  family: &str,
+                  role: &str,
+                  department: &str,
+                  credential: Option<Credential>| StaffMember {
         id: id.into(),
         given_name: given.into(),
         family_name: family.into(),
@@ -35,10 +40,38 @@ pub async fn install(tenants: &Tenants) -> Result<String, ChangeError> {
     tenant
         .upsert_staff(
             vec![
-                member("dr-grey", "Meredith", "Grey", "doctor", "cardiology", Some(licence("medical_licence", "MD-1001"))),
-                member("nurse-joy", "Joy", "Parker", "nurse", "cardiology", Some(licence("nursing_licence", "RN-2002"))),
-                member("front-desk", "Sam", "Lee", "receptionist", "registration", None),
-                member("lab-kim", "Kim", "Cho", "lab_technician", "laboratory", Some(licence("lab_licence", "LT-3003"))),
+                member(
+                    "dr-grey",
+                    "Meredith",
+                    "Grey",
+                    "doctor",
+                    "cardiology",
+                    Some(licence("medical_licence", "MD-1001")),
+                ),
+                member(
+                    "nurse-joy",
+                    "Joy",
+                    "Parker",
+                    "nurse",
+                    "cardiology",
+                    Some(licence("nursing_licence", "RN-2002")),
+                ),
+                member(
+                    "front-desk",
+                    "Sam",
+                    "Lee",
+                    "receptionist",
+                    "registration",
+                    None,
+                ),
+                member(
+                    "lab-kim",
+                    "Kim",
+                    "Cho",
+                    "lab_technician",
+                    "laboratory",
+                    Some(licence("lab_licence", "LT-3003")),
+                ),
             ],
             "admin",
         )
@@ -62,7 +95,9 @@ pub async fn install(tenants: &Tenants) -> Result<String, ChangeError> {
             active: true,
         }])
         .await?;
-    let (_, token) = tenant.create_client("demo-console", &[Scope::Pdp, Scope::Admin]).await?;
+    let (_, token) = tenant
+        .create_client("demo-console", &[Scope::Pdp, Scope::Admin])
+        .await?;
     Ok(token)
 }
 

@@ -20,8 +20,8 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 pub fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
         let buckets = [
-            0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-            0.5, 1.0,
+            0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01,
+            0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
         ];
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &buckets)
@@ -38,5 +38,6 @@ pub fn handle() -> &'static PrometheusHandle {
 pub fn record_decision(tenant: &str, allowed: bool, elapsed: Duration) {
     let outcome = if allowed { "permit" } else { "deny" };
     metrics::counter!(DECISIONS, "tenant" => tenant.to_owned(), "outcome" => outcome).increment(1);
-    metrics::histogram!(DECISION_SECONDS, "tenant" => tenant.to_owned()).record(elapsed.as_secs_f64());
+    metrics::histogram!(DECISION_SECONDS, "tenant" => tenant.to_owned())
+        .record(elapsed.as_secs_f64());
 }

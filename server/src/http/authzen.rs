@@ -2,15 +2,17 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use hms_authz::{AccessRequest, ActionSearch, EntitySearch, EvaluationsSemantic, PartialRequest, SearchPage};
+use hms_authz::{
+    AccessRequest, ActionSearch, EntitySearch, EvaluationsSemantic, PartialRequest, SearchPage,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::AppState;
 use super::decide::{IdentifiedDecision, decide};
 use super::error::ApiError;
 use super::gate::TenantContext;
 use super::json::ApiJson;
-use super::AppState;
 
 /// `POST /{tenant}/access/v1/evaluation`.
 pub async fn evaluation(
@@ -54,18 +56,28 @@ pub async fn evaluations(
     if items.len() > app.settings.max_batch {
         return Err(ApiError::bad_request(
             "too_many",
-            format!("{} evaluations in one batch; at most {} are allowed", items.len(), app.settings.max_batch),
+            format!(
+                "{} evaluations in one batch; at most {} are allowed",
+                items.len(),
+                app.settings.max_batch
+            ),
         ));
     }
-    let requests: Vec<AccessRequest> =
-        items.into_iter().enumerate().map(|(i, item)| complete(item, &batch.defaults, i)).collect::<Result<_, _>>()?;
+    let requests: Vec<AccessRequest> = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| complete(item, &batch.defaults, i))
+        .collect::<Result<_, _>>()?;
     let semantic = batch.options.evaluations_semantic;
     let mut results = Vec::with_capacity(requests.len());
     for request in &requests {
         let (answer, allowed) = match decide(&ctx.tenant, request) {
             Ok(decided) => (authzen_decision(&decided), decided.decision.allowed),
             // An item that cannot be evaluated is denied, with the reason (AuthZEN §7.2.1).
-            Err(e) => (json!({"decision": false, "context": {"error": {"status": 400, "message": e.to_string()}}}), false),
+            Err(e) => (
+                json!({"decision": false, "context": {"error": {"status": 400, "message": e.to_string()}}}),
+                false,
+            ),
         };
         results.push(answer);
         if semantic.stops_after(allowed) {
@@ -75,11 +87,17 @@ pub async fn evaluations(
     Ok(Json(json!({ "evaluations": results })))
 }
 
-fn complete(item: PartialRequest, defaults: &PartialRequest, index: usize) -> Result<AccessRequest, ApiError> {
+fn complete(
+    item: PartialRequest,
+    defaults: &PartialRequest,
+    index: usize,
+) -> Result<AccessRequest, ApiError> {
     item.complete(defaults).map_err(|missing| {
         ApiError::bad_request(
             "missing_field",
-            format!("evaluation {index} has no `{missing}` and the request gives no default for it"),
+            format!(
+                "evaluation {index} has no `{missing}` and the request gives no default for it"
+            ),
         )
     })
 }
@@ -126,8 +144,12 @@ pub async fn search_action(
     Ok(Json(search_response(page)))
 }
 
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Internal(e.into()))
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))
 }
 
 fn search_response<T: Serialize>(page: SearchPage<T>) -> Value {
@@ -138,7 +160,10 @@ fn search_response<T: Serialize>(page: SearchPage<T>) -> Value {
 }
 
 /// `GET /.well-known/authzen-configuration/{tenant}`: the tenant's PDP metadata (AuthZEN §9).
-pub async fn metadata(State(app): State<AppState>, Path(tenant): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn metadata(
+    State(app): State<AppState>,
+    Path(tenant): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     app.tenants
         .get(&tenant)
         .await

@@ -27,19 +27,31 @@ pub async fn create(
     let scopes = body
         .scopes
         .iter()
-        .map(|s| Scope::parse(s).ok_or_else(|| ApiError::bad_request("invalid_scope", format!("unknown scope `{s}` (pdp, admin)"))))
+        .map(|s| {
+            Scope::parse(s).ok_or_else(|| {
+                ApiError::bad_request("invalid_scope", format!("unknown scope `{s}` (pdp, admin)"))
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let (client, token) = ctx.tenant.create_client(&body.name, &scopes).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "client": client, "token": token }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "client": client, "token": token })),
+    ))
 }
 
 /// `GET /{tenant}/v1/clients`.
 pub async fn list(Extension(ctx): Extension<TenantContext>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "clients": ctx.tenant.store.list_clients().await? })))
+    Ok(Json(
+        json!({ "clients": ctx.tenant.store.list_clients().await? }),
+    ))
 }
 
 /// `DELETE /{tenant}/v1/clients/{id}`: revoked at once on this node.
-pub async fn revoke(Extension(ctx): Extension<TenantContext>, Path((_, id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+pub async fn revoke(
+    Extension(ctx): Extension<TenantContext>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
     ctx.tenant.store.revoke_client(&id).await?;
     ctx.tenant.clients().reload(&ctx.tenant.store).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -20,9 +20,15 @@ pub struct IdentifiedDecision {
 }
 
 /// Evaluates one request for `tenant`.
-pub fn decide(tenant: &Tenant, request: &AccessRequest) -> Result<IdentifiedDecision, RequestError> {
+pub fn decide(
+    tenant: &Tenant,
+    request: &AccessRequest,
+) -> Result<IdentifiedDecision, RequestError> {
     let started = Instant::now();
     let decision = tenant.pdp().evaluate(request, &tenant.request_time())?;
     record_decision(tenant.id(), decision.allowed, started.elapsed());
-    Ok(IdentifiedDecision { decision_id: Uuid::now_v7().to_string(), decision })
+    Ok(IdentifiedDecision {
+        decision_id: Uuid::now_v7().to_string(),
+        decision,
+    })
 }

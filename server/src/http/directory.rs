@@ -19,9 +19,19 @@ pub async fn put_staff(
 }
 
 /// `GET /{tenant}/v1/directory/staff/{id}`.
-pub async fn get_staff(Extension(ctx): Extension<TenantContext>, Path((_, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
-    let found = ctx.tenant.store.load_staff(Some(&[id.clone()])).await?;
-    let member = found.into_iter().next().ok_or_else(|| ApiError::NotFound(format!("staff member `{id}` not found")))?;
+pub async fn get_staff(
+    Extension(ctx): Extension<TenantContext>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let found = ctx
+        .tenant
+        .store
+        .load_staff(Some(std::slice::from_ref(&id)))
+        .await?;
+    let member = found
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::NotFound(format!("staff member `{id}` not found")))?;
     Ok(Json(json!(member)))
 }
 
@@ -35,9 +45,19 @@ pub async fn put_patients(
 }
 
 /// `GET /{tenant}/v1/directory/patients/{id}`.
-pub async fn get_patient(Extension(ctx): Extension<TenantContext>, Path((_, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
-    let found = ctx.tenant.store.load_patients(Some(&[id.clone()])).await?;
-    let patient = found.into_iter().next().ok_or_else(|| ApiError::NotFound(format!("patient `{id}` not found")))?;
+pub async fn get_patient(
+    Extension(ctx): Extension<TenantContext>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let found = ctx
+        .tenant
+        .store
+        .load_patients(Some(std::slice::from_ref(&id)))
+        .await?;
+    let patient = found
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::NotFound(format!("patient `{id}` not found")))?;
     Ok(Json(json!(patient)))
 }
 

@@ -7,8 +7,8 @@ use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::error::ApiError;
 use super::AppState;
+use super::error::ApiError;
 use crate::auth::{AuthError, Caller, Scope};
 use crate::tenancy::Tenant;
 
@@ -32,8 +32,19 @@ pub struct Gate {
 
 /// Resolves the tenant (404 when unknown), authenticates the caller against that
 /// tenant's clients only (401), checks the scope (403), then runs the handler.
-pub async fn require_tenant_client(State(gate): State<Gate>, mut request: Request, next: Next) -> Result<Response, ApiError> {
-    let tenant_id = request.uri().path().trim_start_matches('/').split('/').next().unwrap_or_default().to_owned();
+pub async fn require_tenant_client(
+    State(gate): State<Gate>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let tenant_id = request
+        .uri()
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     let tenant = gate
         .app
         .tenants
@@ -41,17 +52,27 @@ pub async fn require_tenant_client(State(gate): State<Gate>, mut request: Reques
         .await
         .map_err(|e| ApiError::Internal(e.into()))?
         .ok_or_else(|| ApiError::NotFound(format!("unknown tenant `{tenant_id}`")))?;
-    let token = bearer_token(&request).ok_or(ApiError::Unauthorized(AuthError::Missing.to_string()))?;
-    let caller = tenant.clients().authenticate(&tenant.store, token, gate.scope).await.map_err(|e| match e {
-        AuthError::Scope(_) => ApiError::Forbidden(e.to_string()),
-        AuthError::Missing | AuthError::Invalid => ApiError::Unauthorized(e.to_string()),
-    })?;
-    request.extensions_mut().insert(TenantContext { tenant, caller });
+    let token =
+        bearer_token(&request).ok_or(ApiError::Unauthorized(AuthError::Missing.to_string()))?;
+    let caller = tenant
+        .clients()
+        .authenticate(&tenant.store, token, gate.scope)
+        .await
+        .map_err(|e| match e {
+            AuthError::Scope(_) => ApiError::Forbidden(e.to_string()),
+            AuthError::Missing | AuthError::Invalid => ApiError::Unauthorized(e.to_string()),
+        })?;
+    request
+        .extensions_mut()
+        .insert(TenantContext { tenant, caller });
     Ok(next.run(request).await)
 }
 
 fn bearer_token(request: &Request) -> Option<&str> {
     let value = request.headers().get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }

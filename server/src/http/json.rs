@@ -24,13 +24,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
 fn rejection_to_error(rejection: JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => {
-            ApiError::UnsupportedMediaType("expected a body with `Content-Type: application/json`".into())
-        }
-        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("malformed_json", format!("malformed JSON: {}", e.body_text())),
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
+            "expected a body with `Content-Type: application/json`".into(),
+        ),
+        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
+            "malformed_json",
+            format!("malformed JSON: {}", e.body_text()),
+        ),
         JsonRejection::JsonDataError(e) => {
             // The serde path error ("subject: missing field `id` at line 1 column 27") says it all.
-            let detail = std::error::Error::source(&e).map_or_else(|| e.body_text(), ToString::to_string);
+            let detail =
+                std::error::Error::source(&e).map_or_else(|| e.body_text(), ToString::to_string);
             ApiError::bad_request("invalid_body", format!("invalid request body: {detail}"))
         }
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {

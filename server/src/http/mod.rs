@@ -14,12 +14,12 @@ mod policies;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::HeaderName;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -66,31 +66,76 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     let pdp = Router::new()
         .route("/{tenant}/access/v1/evaluation", post(authzen::evaluation))
-        .route("/{tenant}/access/v1/evaluations", post(authzen::evaluations))
-        .route("/{tenant}/access/v1/search/subject", post(authzen::search_subject))
-        .route("/{tenant}/access/v1/search/resource", post(authzen::search_resource))
-        .route("/{tenant}/access/v1/search/action", post(authzen::search_action))
+        .route(
+            "/{tenant}/access/v1/evaluations",
+            post(authzen::evaluations),
+        )
+        .route(
+            "/{tenant}/access/v1/search/subject",
+            post(authzen::search_subject),
+        )
+        .route(
+            "/{tenant}/access/v1/search/resource",
+            post(authzen::search_resource),
+        )
+        .route(
+            "/{tenant}/access/v1/search/action",
+            post(authzen::search_action),
+        )
         .route("/{tenant}/v1/decisions", post(native::decisions))
-        .route_layer(middleware::from_fn_with_state(Gate { app: state.clone(), scope: Scope::Pdp }, require_tenant_client));
+        .route_layer(middleware::from_fn_with_state(
+            Gate {
+                app: state.clone(),
+                scope: Scope::Pdp,
+            },
+            require_tenant_client,
+        ));
     let admin = Router::new()
-        .route("/{tenant}/v1/policies", get(policies::current).put(policies::upload))
+        .route(
+            "/{tenant}/v1/policies",
+            get(policies::current).put(policies::upload),
+        )
         .route("/{tenant}/v1/policies/validate", post(policies::validate))
         .route("/{tenant}/v1/policies/versions", get(policies::versions))
         .route("/{tenant}/v1/policies/rollback", post(policies::rollback))
         .route("/{tenant}/v1/directory/staff", put(directory::put_staff))
-        .route("/{tenant}/v1/directory/staff/{id}", get(directory::get_staff))
-        .route("/{tenant}/v1/directory/patients", put(directory::put_patients))
-        .route("/{tenant}/v1/directory/patients/{id}", get(directory::get_patient))
-        .route("/{tenant}/v1/directory/encounters", put(directory::put_encounters))
-        .route("/{tenant}/v1/clients", get(clients::list).post(clients::create))
+        .route(
+            "/{tenant}/v1/directory/staff/{id}",
+            get(directory::get_staff),
+        )
+        .route(
+            "/{tenant}/v1/directory/patients",
+            put(directory::put_patients),
+        )
+        .route(
+            "/{tenant}/v1/directory/patients/{id}",
+            get(directory::get_patient),
+        )
+        .route(
+            "/{tenant}/v1/directory/encounters",
+            put(directory::put_encounters),
+        )
+        .route(
+            "/{tenant}/v1/clients",
+            get(clients::list).post(clients::create),
+        )
         .route("/{tenant}/v1/clients/{id}", delete(clients::revoke))
-        .route_layer(middleware::from_fn_with_state(Gate { app: state.clone(), scope: Scope::Admin }, require_tenant_client));
+        .route_layer(middleware::from_fn_with_state(
+            Gate {
+                app: state.clone(),
+                scope: Scope::Admin,
+            },
+            require_tenant_client,
+        ));
     let public = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(health::openapi))
-        .route("/.well-known/authzen-configuration/{tenant}", get(authzen::metadata));
+        .route(
+            "/.well-known/authzen-configuration/{tenant}",
+            get(authzen::metadata),
+        );
     let max_body = state.settings.max_body_bytes;
     Router::new()
         .merge(pdp)
@@ -121,7 +166,11 @@ async fn method_not_allowed() -> ApiError {
 
 async fn record_http_metrics(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
     let method = request.method().as_str().to_owned();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();

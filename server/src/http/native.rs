@@ -1,16 +1,16 @@
 //! The native decision API: batches with explanations (determining policies, errors, obligations).
 
-use axum::{Extension, Json};
 use axum::extract::State;
+use axum::{Extension, Json};
 use hms_authz::AccessRequest;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::AppState;
 use super::decide::decide;
 use super::error::ApiError;
 use super::gate::TenantContext;
 use super::json::ApiJson;
-use super::AppState;
 
 /// The body of `POST /{tenant}/v1/decisions`.
 #[derive(Debug, Deserialize)]
@@ -31,7 +31,11 @@ pub async fn decisions(
     if body.requests.is_empty() || body.requests.len() > app.settings.max_batch {
         return Err(ApiError::bad_request(
             "invalid_batch",
-            format!("a batch holds 1 to {} requests, not {}", app.settings.max_batch, body.requests.len()),
+            format!(
+                "a batch holds 1 to {} requests, not {}",
+                app.settings.max_batch,
+                body.requests.len()
+            ),
         ));
     }
     let version = ctx.tenant.policy_version();
@@ -59,5 +63,7 @@ pub async fn decisions(
             }
         })
         .collect();
-    Ok(Json(json!({ "policy_version": version, "decisions": decisions })))
+    Ok(Json(
+        json!({ "policy_version": version, "decisions": decisions }),
+    ))
 }

@@ -54,7 +54,10 @@ pub async fn upload(
     ApiJson(upload): ApiJson<PolicyUpload>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (source, comment) = upload.into_source(ctx.tenant.pdp().bundle().source());
-    let version = ctx.tenant.install_policies(source, &ctx.caller.client_id, &comment).await?;
+    let version = ctx
+        .tenant
+        .install_policies(source, &ctx.caller.client_id, &comment)
+        .await?;
     Ok((StatusCode::CREATED, Json(json!(version))))
 }
 
@@ -65,13 +68,17 @@ pub async fn validate(
 ) -> Result<Json<Value>, ApiError> {
     let (source, _) = upload.into_source(ctx.tenant.pdp().bundle().source());
     let bundle = ctx.tenant.check_policies(source).await?;
-    Ok(Json(json!({ "valid": true, "policy_ids": bundle.policy_ids() })))
+    Ok(Json(
+        json!({ "valid": true, "policy_ids": bundle.policy_ids() }),
+    ))
 }
 
 /// `GET /{tenant}/v1/policies/versions`: every version, newest first.
 pub async fn versions(Extension(ctx): Extension<TenantContext>) -> Result<Json<Value>, ApiError> {
     let versions = ctx.tenant.store.list_policy_versions().await?;
-    Ok(Json(json!({ "active": ctx.tenant.policy_version(), "versions": versions })))
+    Ok(Json(
+        json!({ "active": ctx.tenant.policy_version(), "versions": versions }),
+    ))
 }
 
 /// The body of a rollback.
@@ -86,7 +93,10 @@ pub async fn rollback(
     Extension(ctx): Extension<TenantContext>,
     ApiJson(body): ApiJson<Rollback>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let version = ctx.tenant.rollback_policies(body.version, &ctx.caller.client_id).await?;
+    let version = ctx
+        .tenant
+        .rollback_policies(body.version, &ctx.caller.client_id)
+        .await?;
     Ok((StatusCode::CREATED, Json(json!(version))))
 }
 
@@ -99,7 +109,9 @@ impl From<ChangeError> for ApiError {
                 message: format!("the directory does not fit this schema: {e}"),
                 problems: Vec::new(),
             },
-            ChangeError::ClientName => ApiError::bad_request("invalid_input", ChangeError::ClientName.to_string()),
+            ChangeError::ClientName => {
+                ApiError::bad_request("invalid_input", ChangeError::ClientName.to_string())
+            }
             other => ApiError::Internal(other.into()),
         }
     }

@@ -58,12 +58,20 @@ impl Tenants {
     }
 
     /// Registers a tenant, creates its database and starts serving it.
-    pub async fn create(&self, id: &TenantId, display_name: &str, utc_offset_minutes: i64) -> Result<Arc<Tenant>, ChangeError> {
+    pub async fn create(
+        &self,
+        id: &TenantId,
+        display_name: &str,
+        utc_offset_minutes: i64,
+    ) -> Result<Arc<Tenant>, ChangeError> {
         if self.catalog.list().await?.iter().any(|t| &t.id == id) {
             return Err(StoreError::Conflict(format!("tenant `{id}`")).into());
         }
         let store = TenantStore::new(self.backend.tenant_pool(id, true).await?);
-        let record = self.catalog.insert(id, display_name, utc_offset_minutes).await?;
+        let record = self
+            .catalog
+            .insert(id, display_name, utc_offset_minutes)
+            .await?;
         let tenant = Arc::new(Tenant::open(record, store).await?);
         self.insert(Arc::clone(&tenant));
         Ok(tenant)

@@ -14,11 +14,17 @@ pub struct EntityMapper {
 impl EntityMapper {
     /// A mapper for `tenant` into `namespace` (the HMS namespace when `None`).
     pub fn new(tenant: &TenantId, namespace: Option<&str>) -> Self {
-        Self { namespace: namespace.unwrap_or("Hms").to_owned(), organization: tenant.to_string() }
+        Self {
+            namespace: namespace.unwrap_or("Hms").to_owned(),
+            organization: tenant.to_string(),
+        }
     }
 
     fn reference(&self, kind: &str, id: &str) -> EntityRef {
-        EntityRef { kind: format!("{}::{kind}", self.namespace), id: id.to_owned() }
+        EntityRef {
+            kind: format!("{}::{kind}", self.namespace),
+            id: id.to_owned(),
+        }
     }
 
     fn reference_json(&self, kind: &str, id: &str) -> Value {
@@ -58,13 +64,23 @@ impl EntityMapper {
         EntityRecord {
             uid: self.reference("Staff", &member.id),
             attrs,
-            parents: member.roles.iter().map(|role| self.reference("Role", role)).collect(),
+            parents: member
+                .roles
+                .iter()
+                .map(|role| self.reference("Role", role))
+                .collect(),
         }
     }
 
     /// A patient with care team, consent and active encounter departments.
     pub fn patient(&self, patient: &Patient) -> EntityRecord {
-        let staff_set = |ids: &[String]| Value::Array(ids.iter().map(|id| self.reference_json("Staff", id)).collect());
+        let staff_set = |ids: &[String]| {
+            Value::Array(
+                ids.iter()
+                    .map(|id| self.reference_json("Staff", id))
+                    .collect(),
+            )
+        };
         let attrs = json!({
             "organization": self.organization,
             "vip": patient.vip,

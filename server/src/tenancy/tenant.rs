@@ -4,8 +4,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use arc_swap::ArcSwap;
-use hms_authz::{BundleError, BundleSource, EntityError, EntitySnapshot, Pdp, PolicyBundle, RequestTime};
-use hms_directory::{ApiClient, Encounter, Patient, PolicyVersion, StaffMember, StoreError, TenantRecord, TenantStore};
+use hms_authz::{
+    BundleError, BundleSource, EntityError, EntitySnapshot, Pdp, PolicyBundle, RequestTime,
+};
+use hms_directory::{
+    ApiClient, Encounter, Patient, PolicyVersion, StaffMember, StoreError, TenantRecord,
+    TenantStore,
+};
 use time::{OffsetDateTime, UtcOffset};
 
 use super::bundles;
@@ -58,12 +63,18 @@ impl Tenant {
             Some(version) => version,
             None => {
                 let source = serde_json::to_string(&bundles::hms_default()).unwrap_or_default();
-                store.insert_policy_version(&source, "system", "HMS base policy set").await?
+                store
+                    .insert_policy_version(&source, "system", "HMS base policy set")
+                    .await?
             }
         };
         let bundle = compile_version(&version).await?;
         let mapper = EntityMapper::new(&record.id, bundle.options().namespace.as_deref());
-        let records = if bundle.options().directory_entities { load_directory(&store, &mapper).await? } else { Vec::new() };
+        let records = if bundle.options().directory_entities {
+            load_directory(&store, &mapper).await?
+        } else {
+            Vec::new()
+        };
         let snapshot = build_snapshot(records, Arc::clone(&bundle)).await?;
         let clients = ClientTable::load(&store).await?;
         Ok(Self {
@@ -97,14 +108,23 @@ impl Tenant {
     }
 
     /// Issues a new API client; the token is returned here and nowhere else.
-    pub async fn create_client(&self, name: &str, scopes: &[Scope]) -> Result<(ApiClient, String), ChangeError> {
+    pub async fn create_client(
+        &self,
+        name: &str,
+        scopes: &[Scope],
+    ) -> Result<(ApiClient, String), ChangeError> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(ChangeError::ClientName);
         }
-        let issued = tokio::task::spawn_blocking(issue_credential).await?.map_err(|_| ChangeError::Hashing)?;
+        let issued = tokio::task::spawn_blocking(issue_credential)
+            .await?
+            .map_err(|_| ChangeError::Hashing)?;
         let scopes: Vec<String> = scopes.iter().map(|s| s.as_str().to_owned()).collect();
-        let client = self.store.insert_client(&issued.client_id, name, &issued.secret_hash, &scopes).await?;
+        let client = self
+            .store
+            .insert_client(&issued.client_id, name, &issued.secret_hash, &scopes)
+            .await?;
         self.clients.reload(&self.store).await?;
         Ok((client, issued.token))
     }
@@ -112,7 +132,8 @@ impl Tenant {
     /// The PDP clock: now in UTC, and the hour in the tenant's local time.
     pub fn request_time(&self) -> RequestTime {
         let now = OffsetDateTime::now_utc();
-        let offset = UtcOffset::from_whole_seconds((self.record.utc_offset_minutes * 60) as i32).unwrap_or(UtcOffset::UTC);
+        let offset = UtcOffset::from_whole_seconds((self.record.utc_offset_minutes * 60) as i32)
+            .unwrap_or(UtcOffset::UTC);
         let utc = format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
             now.year(),
@@ -122,42 +143,74 @@ impl Tenant {
             now.minute(),
             now.second()
         );
-        RequestTime { utc, local_hour: now.to_offset(offset).hour() }
+        RequestTime {
+            utc,
+            local_hour: now.to_offset(offset).hour(),
+        }
     }
 
     /// Compiles `source`, checks the directory still fits, stores it as a new version and puts it in force.
-    pub async fn install_policies(&self, source: BundleSource, author: &str, comment: &str) -> Result<PolicyVersion, ChangeError> {
+    pub async fn install_policies(
+        &self,
+        source: BundleSource,
+        author: &str,
+        comment: &str,
+    ) -> Result<PolicyVersion, ChangeError> {
         let _guard = self.writer.lock().await;
         let bundle = compile(source.clone()).await?;
         let snapshot = self.snapshot_for(&bundle).await?;
         let text = serde_json::to_string(&source).unwrap_or_default();
-        let version = self.store.insert_policy_version(&text, author, comment).await?;
-        self.pdp.store(Arc::new(Pdp::new(bundle, Arc::new(snapshot))));
-        self.policy_version.store(version.version, Ordering::Release);
+        let version = self
+            .store
+            .insert_policy_version(&text, author, comment)
+            .await?;
+        self.pdp
+            .store(Arc::new(Pdp::new(bundle, Arc::new(snapshot))));
+        self.policy_version
+            .store(version.version, Ordering::Release);
         Ok(version)
     }
 
     /// Compiles `source` against this tenant's directory without storing anything.
-    pub async fn check_policies(&self, source: BundleSource) -> Result<Arc<PolicyBundle>, ChangeError> {
+    pub async fn check_policies(
+        &self,
+        source: BundleSource,
+    ) -> Result<Arc<PolicyBundle>, ChangeError> {
         let bundle = compile(source).await?;
         self.snapshot_for(&bundle).await?;
         Ok(bundle)
     }
 
     /// Puts an earlier version back in force, as a new version.
-    pub async fn rollback_policies(&self, to: i64, author: &str) -> Result<PolicyVersion, ChangeError> {
+    pub async fn rollback_policies(
+        &self,
+        to: i64,
+        author: &str,
+    ) -> Result<PolicyVersion, ChangeError> {
         let old = self.store.policy_version(to).await?;
-        let source: BundleSource = serde_json::from_str(&old.source).map_err(|_| ChangeError::CorruptVersion(to))?;
-        self.install_policies(source, author, &format!("rollback to version {to}")).await
+        let source: BundleSource =
+            serde_json::from_str(&old.source).map_err(|_| ChangeError::CorruptVersion(to))?;
+        self.install_policies(source, author, &format!("rollback to version {to}"))
+            .await
     }
 
     /// Writes staff and puts the changed entities in force.
-    pub async fn upsert_staff(&self, members: Vec<StaffMember>, source: &str) -> Result<usize, ChangeError> {
+    pub async fn upsert_staff(
+        &self,
+        members: Vec<StaffMember>,
+        source: &str,
+    ) -> Result<usize, ChangeError> {
         let _guard = self.writer.lock().await;
         let written = self.store.upsert_staff(members, source).await?;
         let ids: Vec<String> = written.iter().map(|m| m.id.clone()).collect();
         let mapper = self.mapper();
-        let records = self.store.load_staff(Some(&ids)).await?.iter().map(|m| mapper.staff(m)).collect();
+        let records = self
+            .store
+            .load_staff(Some(&ids))
+            .await?
+            .iter()
+            .map(|m| mapper.staff(m))
+            .collect();
         self.apply(records).await?;
         Ok(ids.len())
     }
@@ -172,7 +225,10 @@ impl Tenant {
     }
 
     /// Writes encounters and refreshes the patients they belong to.
-    pub async fn upsert_encounters(&self, encounters: Vec<Encounter>) -> Result<usize, ChangeError> {
+    pub async fn upsert_encounters(
+        &self,
+        encounters: Vec<Encounter>,
+    ) -> Result<usize, ChangeError> {
         let _guard = self.writer.lock().await;
         let patients = self.store.upsert_encounters(&encounters).await?;
         self.refresh_patients(&patients).await?;
@@ -181,7 +237,13 @@ impl Tenant {
 
     async fn refresh_patients(&self, ids: &[String]) -> Result<(), ChangeError> {
         let mapper = self.mapper();
-        let records = self.store.load_patients(Some(ids)).await?.iter().map(|p| mapper.patient(p)).collect();
+        let records = self
+            .store
+            .load_patients(Some(ids))
+            .await?
+            .iter()
+            .map(|p| mapper.patient(p))
+            .collect();
         self.apply(records).await
     }
 
@@ -193,17 +255,27 @@ impl Tenant {
         }
         let bundle = Arc::clone(current.bundle());
         let snapshot = Arc::clone(current.snapshot());
-        let next = tokio::task::spawn_blocking(move || snapshot.with_changes(records, &bundle)).await??;
-        self.pdp.store(Arc::new(Pdp::new(Arc::clone(current.bundle()), Arc::new(next))));
+        let next =
+            tokio::task::spawn_blocking(move || snapshot.with_changes(records, &bundle)).await??;
+        self.pdp.store(Arc::new(Pdp::new(
+            Arc::clone(current.bundle()),
+            Arc::new(next),
+        )));
         Ok(())
     }
 
     fn mapper(&self) -> EntityMapper {
-        EntityMapper::new(&self.record.id, self.pdp().bundle().options().namespace.as_deref())
+        EntityMapper::new(
+            &self.record.id,
+            self.pdp().bundle().options().namespace.as_deref(),
+        )
     }
 
     /// The directory as entities of `bundle`, validated against its schema.
-    async fn snapshot_for(&self, bundle: &Arc<PolicyBundle>) -> Result<EntitySnapshot, ChangeError> {
+    async fn snapshot_for(
+        &self,
+        bundle: &Arc<PolicyBundle>,
+    ) -> Result<EntitySnapshot, ChangeError> {
         if !bundle.options().directory_entities {
             return Ok(EntitySnapshot::empty());
         }
@@ -214,21 +286,33 @@ impl Tenant {
 }
 
 async fn compile(source: BundleSource) -> Result<Arc<PolicyBundle>, ChangeError> {
-    Ok(Arc::new(tokio::task::spawn_blocking(move || PolicyBundle::compile(source)).await??))
+    Ok(Arc::new(
+        tokio::task::spawn_blocking(move || PolicyBundle::compile(source)).await??,
+    ))
 }
 
 async fn compile_version(version: &PolicyVersion) -> Result<Arc<PolicyBundle>, ChangeError> {
-    let source: BundleSource =
-        serde_json::from_str(&version.source).map_err(|_| ChangeError::CorruptVersion(version.version))?;
+    let source: BundleSource = serde_json::from_str(&version.source)
+        .map_err(|_| ChangeError::CorruptVersion(version.version))?;
     compile(source).await
 }
 
-async fn load_directory(store: &TenantStore, mapper: &EntityMapper) -> Result<Vec<hms_authz::EntityRecord>, ChangeError> {
+async fn load_directory(
+    store: &TenantStore,
+    mapper: &EntityMapper,
+) -> Result<Vec<hms_authz::EntityRecord>, ChangeError> {
     let staff = store.load_staff(None).await?;
     let patients = store.load_patients(None).await?;
-    Ok(staff.iter().map(|m| mapper.staff(m)).chain(patients.iter().map(|p| mapper.patient(p))).collect())
+    Ok(staff
+        .iter()
+        .map(|m| mapper.staff(m))
+        .chain(patients.iter().map(|p| mapper.patient(p)))
+        .collect())
 }
 
-async fn build_snapshot(records: Vec<hms_authz::EntityRecord>, bundle: Arc<PolicyBundle>) -> Result<EntitySnapshot, ChangeError> {
+async fn build_snapshot(
+    records: Vec<hms_authz::EntityRecord>,
+    bundle: Arc<PolicyBundle>,
+) -> Result<EntitySnapshot, ChangeError> {
     Ok(tokio::task::spawn_blocking(move || EntitySnapshot::build(records, &bundle)).await??)
 }

@@ -8,12 +8,47 @@ use crate::helpers::{apps, error_code, record_request};
 #[tokio::test]
 async fn care_team_doctor_is_permitted_and_receptionist_denied() {
     for app in apps().await {
-        assert!(app.evaluate(&record_request("dr-heart", "read_lab_result", "LabResult", "p1")).await);
-        assert!(!app.evaluate(&record_request("dr-bone", "read_lab_result", "LabResult", "p1")).await);
-        assert!(!app.evaluate(&record_request("desk", "read_vitals", "Vitals", "p1")).await);
+        assert!(
+            app.evaluate(&record_request(
+                "dr-heart",
+                "read_lab_result",
+                "LabResult",
+                "p1"
+            ))
+            .await
+        );
+        assert!(
+            !app.evaluate(&record_request(
+                "dr-bone",
+                "read_lab_result",
+                "LabResult",
+                "p1"
+            ))
+            .await
+        );
+        assert!(
+            !app.evaluate(&record_request("desk", "read_vitals", "Vitals", "p1"))
+                .await
+        );
         // A nurse of the encounter's department is in, one of another is not.
-        assert!(app.evaluate(&record_request("nurse-heart", "read_vitals", "Vitals", "p1")).await);
-        assert!(!app.evaluate(&record_request("nurse-heart", "read_vitals", "Vitals", "p2")).await);
+        assert!(
+            app.evaluate(&record_request(
+                "nurse-heart",
+                "read_vitals",
+                "Vitals",
+                "p1"
+            ))
+            .await
+        );
+        assert!(
+            !app.evaluate(&record_request(
+                "nurse-heart",
+                "read_vitals",
+                "Vitals",
+                "p2"
+            ))
+            .await
+        );
     }
 }
 
@@ -21,10 +56,19 @@ async fn care_team_doctor_is_permitted_and_receptionist_denied() {
 async fn decisions_carry_an_id_and_break_glass_obligations() {
     for app in apps().await {
         let mut request = record_request("dr-bone", "read_lab_result", "LabResult", "p1");
-        request["context"] = json!({"break_glass": true, "break_glass_reason": "unconscious in ED", "mfa": true});
-        let body: Value = app.post("/access/v1/evaluation", &request).await.json().await.unwrap();
+        request["context"] =
+            json!({"break_glass": true, "break_glass_reason": "unconscious in ED", "mfa": true});
+        let body: Value = app
+            .post("/access/v1/evaluation", &request)
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(body["decision"], true);
-        assert_eq!(body["context"]["obligations"], json!(["break_glass_review"]));
+        assert_eq!(
+            body["context"]["obligations"],
+            json!(["break_glass_review"])
+        );
         assert_eq!(body["context"]["decision_id"].as_str().unwrap().len(), 36);
     }
 }
@@ -42,7 +86,11 @@ async fn directory_attributes_cannot_be_overridden_by_the_request() {
         assert!(app.evaluate(&request).await);
         // One the schema does not know is refused precisely.
         request["subject"]["properties"] = json!({"shoe_size": 44});
-        let code = error_code(app.post("/access/v1/evaluation", &request).await, StatusCode::BAD_REQUEST).await;
+        let code = error_code(
+            app.post("/access/v1/evaluation", &request).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
         assert_eq!(code, "invalid_entity");
     }
 }
@@ -61,10 +109,25 @@ async fn evaluations_inherit_defaults_and_answer_in_order() {
                 {"action": {"name": "no_such_action"}, "resource": {"type": "Vitals", "id": "d"}}
             ]
         });
-        let body: Value = app.post("/access/v1/evaluations", &batch).await.json().await.unwrap();
-        let decisions: Vec<bool> = body["evaluations"].as_array().unwrap().iter().map(|d| d["decision"].as_bool().unwrap()).collect();
+        let body: Value = app
+            .post("/access/v1/evaluations", &batch)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let decisions: Vec<bool> = body["evaluations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["decision"].as_bool().unwrap())
+            .collect();
         assert_eq!(decisions, vec![true, false, true, false]);
-        assert!(body["evaluations"][3]["context"]["error"]["message"].as_str().unwrap().contains("no_such_action"));
+        assert!(
+            body["evaluations"][3]["context"]["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("no_such_action")
+        );
     }
 }
 
@@ -81,16 +144,34 @@ async fn evaluations_semantics_stop_where_the_specification_says() {
             ],
             "options": {"evaluations_semantic": "deny_on_first_deny"}
         });
-        let body: Value = app.post("/access/v1/evaluations", &batch).await.json().await.unwrap();
+        let body: Value = app
+            .post("/access/v1/evaluations", &batch)
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(body["evaluations"].as_array().unwrap().len(), 2);
         batch["options"]["evaluations_semantic"] = json!("permit_on_first_permit");
-        let body: Value = app.post("/access/v1/evaluations", &batch).await.json().await.unwrap();
+        let body: Value = app
+            .post("/access/v1/evaluations", &batch)
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(body["evaluations"].as_array().unwrap().len(), 1);
         batch["options"]["evaluations_semantic"] = json!("execute_all");
-        let body: Value = app.post("/access/v1/evaluations", &batch).await.json().await.unwrap();
+        let body: Value = app
+            .post("/access/v1/evaluations", &batch)
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(body["evaluations"].as_array().unwrap().len(), 3);
         batch["options"]["evaluations_semantic"] = json!("whatever");
-        assert_eq!(app.post("/access/v1/evaluations", &batch).await.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            app.post("/access/v1/evaluations", &batch).await.status(),
+            StatusCode::BAD_REQUEST
+        );
     }
 }
 
@@ -99,10 +180,19 @@ async fn evaluations_without_items_behave_as_one_evaluation() {
     for app in apps().await {
         let mut single = record_request("dr-heart", "read_vitals", "Vitals", "p1");
         single["evaluations"] = json!([]);
-        let body: Value = app.post("/access/v1/evaluations", &single).await.json().await.unwrap();
+        let body: Value = app
+            .post("/access/v1/evaluations", &single)
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(body["decision"], true);
         let missing = json!({"action": {"name": "read_vitals"}, "evaluations": [{"resource": {"type": "Vitals", "id": "x"}}]});
-        let code = error_code(app.post("/access/v1/evaluations", &missing).await, StatusCode::BAD_REQUEST).await;
+        let code = error_code(
+            app.post("/access/v1/evaluations", &missing).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
         assert_eq!(code, "missing_field");
     }
 }
@@ -120,7 +210,12 @@ async fn the_request_id_is_echoed() {
         .await
         .unwrap();
     assert_eq!(response.headers()["x-request-id"], "pep-req-42");
-    let generated = app.post("/access/v1/evaluation", &record_request("dr-heart", "read_vitals", "Vitals", "p1")).await;
+    let generated = app
+        .post(
+            "/access/v1/evaluation",
+            &record_request("dr-heart", "read_vitals", "Vitals", "p1"),
+        )
+        .await;
     assert!(!generated.headers()["x-request-id"].is_empty());
 }
 
@@ -129,21 +224,82 @@ async fn bad_input_gets_a_precise_client_error() {
     let app = crate::helpers::spawn("sqlite").await;
     let url = app.url("/access/v1/evaluation");
     let send = |body: &'static str, content_type: &'static str| {
-        app.http.post(&url).bearer_auth(&app.pdp_token).header("content-type", content_type).body(body).send()
+        app.http
+            .post(&url)
+            .bearer_auth(&app.pdp_token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
     };
-    assert_eq!(error_code(send("{not json", "application/json").await.unwrap(), StatusCode::BAD_REQUEST).await, "malformed_json");
-    assert_eq!(error_code(send("{}", "text/plain").await.unwrap(), StatusCode::UNSUPPORTED_MEDIA_TYPE).await, "unsupported_media_type");
+    assert_eq!(
+        error_code(
+            send("{not json", "application/json").await.unwrap(),
+            StatusCode::BAD_REQUEST
+        )
+        .await,
+        "malformed_json"
+    );
+    assert_eq!(
+        error_code(
+            send("{}", "text/plain").await.unwrap(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        )
+        .await,
+        "unsupported_media_type"
+    );
     let wrong_type = r#"{"subject":{"type":"Staff","id":7},"action":{"name":"read_vitals"},"resource":{"type":"Vitals","id":"x"}}"#;
-    assert_eq!(error_code(send(wrong_type, "application/json").await.unwrap(), StatusCode::BAD_REQUEST).await, "invalid_body");
+    assert_eq!(
+        error_code(
+            send(wrong_type, "application/json").await.unwrap(),
+            StatusCode::BAD_REQUEST
+        )
+        .await,
+        "invalid_body"
+    );
     let unknown_type = r#"{"subject":{"type":"Robot","id":"r"},"action":{"name":"read_vitals"},"resource":{"type":"Vitals","id":"x"}}"#;
-    assert_eq!(error_code(send(unknown_type, "application/json").await.unwrap(), StatusCode::BAD_REQUEST).await, "unknown_entity_type");
+    assert_eq!(
+        error_code(
+            send(unknown_type, "application/json").await.unwrap(),
+            StatusCode::BAD_REQUEST
+        )
+        .await,
+        "unknown_entity_type"
+    );
     let unknown_action = r#"{"subject":{"type":"Staff","id":"s"},"action":{"name":"teleport"},"resource":{"type":"Vitals","id":"x"}}"#;
-    assert_eq!(error_code(send(unknown_action, "application/json").await.unwrap(), StatusCode::BAD_REQUEST).await, "unknown_action");
+    assert_eq!(
+        error_code(
+            send(unknown_action, "application/json").await.unwrap(),
+            StatusCode::BAD_REQUEST
+        )
+        .await,
+        "unknown_action"
+    );
     let bad_context = r#"{"subject":{"type":"Staff","id":"s"},"action":{"name":"read_vitals"},"resource":{"type":"Vitals","id":"x","properties":{"patient":{"type":"Patient","id":"p1"}}},"context":{"mfa":"yes"}}"#;
-    assert_eq!(error_code(send(bad_context, "application/json").await.unwrap(), StatusCode::BAD_REQUEST).await, "invalid_context");
-    let huge = format!(r#"{{"subject":{{"type":"Staff","id":"{}"}}}}"#, "x".repeat(2 * 1024 * 1024));
-    let response = app.http.post(&url).bearer_auth(&app.pdp_token).header("content-type", "application/json").body(huge).send().await.unwrap();
-    assert_eq!(error_code(response, StatusCode::PAYLOAD_TOO_LARGE).await, "payload_too_large");
+    assert_eq!(
+        error_code(
+            send(bad_context, "application/json").await.unwrap(),
+            StatusCode::BAD_REQUEST
+        )
+        .await,
+        "invalid_context"
+    );
+    let huge = format!(
+        r#"{{"subject":{{"type":"Staff","id":"{}"}}}}"#,
+        "x".repeat(2 * 1024 * 1024)
+    );
+    let response = app
+        .http
+        .post(&url)
+        .bearer_auth(&app.pdp_token)
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(response, StatusCode::PAYLOAD_TOO_LARGE).await,
+        "payload_too_large"
+    );
     // The PDP clock cannot be set by the caller: were this forged `now` (past the licence
     // expiry) trusted, the doctor would be denied.
     let mut forged = record_request("dr-heart", "read_vitals", "Vitals", "p1");

@@ -8,13 +8,40 @@ use crate::helpers::{record_request, spawn};
 #[tokio::test]
 async fn health_readiness_and_metrics() {
     let app = spawn("postgres").await;
-    let health: Value = app.http.get(format!("{}/healthz", app.base)).send().await.unwrap().json().await.unwrap();
+    let health: Value = app
+        .http
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["status"], "ok");
-    let ready = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap();
+    let ready = app
+        .http
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
-    assert!(app.evaluate(&record_request("dr-heart", "read_vitals", "Vitals", "p1")).await);
-    let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("hms_decisions_total{tenant=\"st-marys\",outcome=\"permit\"}"), "{metrics}");
+    assert!(
+        app.evaluate(&record_request("dr-heart", "read_vitals", "Vitals", "p1"))
+            .await
+    );
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("hms_decisions_total{tenant=\"st-marys\",outcome=\"permit\"}"),
+        "{metrics}"
+    );
     assert!(metrics.contains("hms_decision_duration_seconds_bucket"));
     assert!(metrics.contains("hms_http_requests_total"));
 }
@@ -22,16 +49,45 @@ async fn health_readiness_and_metrics() {
 #[tokio::test]
 async fn every_documented_route_is_served_and_every_route_documented() {
     let app = spawn("sqlite").await;
-    let doc: Value = app.http.get(format!("{}/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
+    let doc: Value = app
+        .http
+        .get(format!("{}/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let mut documented = Vec::new();
     for (path, operations) in doc["paths"].as_object().unwrap() {
-        for method in operations.as_object().unwrap().keys().filter(|m| *m != "parameters") {
+        for method in operations
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|m| *m != "parameters")
+        {
             documented.push(format!("{} {path}", method.to_uppercase()));
-            let url = format!("{}{}", app.base, path.replace("{tenant}", "st-marys").replace("{id}", "x"));
-            let request = app.http.request(method.to_uppercase().parse().unwrap(), url).bearer_auth(&app.admin_token);
-            let response = request.header("content-type", "application/json").body("{}").send().await.unwrap();
-            assert_ne!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            let url = format!(
+                "{}{}",
+                app.base,
+                path.replace("{tenant}", "st-marys").replace("{id}", "x")
+            );
+            let request = app
+                .http
+                .request(method.to_uppercase().parse().unwrap(), url)
+                .bearer_auth(&app.admin_token);
+            let response = request
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            assert_ne!(
+                response.status(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}"
+            );
             let body: Value = response.json().await.unwrap_or(Value::Null);
             assert_ne!(body["error"]["message"], "no such route", "{method} {path}");
         }
@@ -73,9 +129,26 @@ const SERVED: &[&str] = &[
 #[tokio::test]
 async fn the_authzen_metadata_names_this_tenants_endpoints() {
     let app = spawn("sqlite").await;
-    let doc: Value = app.http.get(format!("{}/.well-known/authzen-configuration/st-marys", app.base)).send().await.unwrap().json().await.unwrap();
+    let doc: Value = app
+        .http
+        .get(format!(
+            "{}/.well-known/authzen-configuration/st-marys",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let pdp = format!("{}/st-marys", app.base);
     assert_eq!(doc["policy_decision_point"], pdp.as_str());
-    assert_eq!(doc["access_evaluation_endpoint"], format!("{pdp}/access/v1/evaluation").as_str());
-    assert_eq!(doc["search_action_endpoint"], format!("{pdp}/access/v1/search/action").as_str());
+    assert_eq!(
+        doc["access_evaluation_endpoint"],
+        format!("{pdp}/access/v1/evaluation").as_str()
+    );
+    assert_eq!(
+        doc["search_action_endpoint"],
+        format!("{pdp}/access/v1/search/action").as_str()
+    );
 }

@@ -26,20 +26,27 @@ pub async fn apps() -> Vec<TestApp> {
 }
 
 fn postgres_url() -> String {
-    std::env::var("HMS_ACH_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    std::env::var("HMS_ACH_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
 pub fn settings_for(backend: &str, dir: &std::path::Path) -> Settings {
     let unique = format!(
         "hmst_{}_{}",
         std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_000_000
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+            % 1_000_000_000_000
     );
     let database_url = match backend {
         "sqlite" => format!("sqlite://{}", dir.display()),
         _ => postgres_url(),
     };
-    let toml = format!("listen = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\ndatabase_prefix = \"{unique}\"\ndemo = false\n");
+    let toml = format!(
+        "listen = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\ndatabase_prefix = \"{unique}\"\ndemo = false\n"
+    );
     let file = dir.join("hms-ach.toml");
     std::fs::write(&file, toml).unwrap();
     Settings::load(Some(&file), Default::default()).unwrap()
@@ -52,10 +59,29 @@ pub async fn spawn(backend: &'static str) -> TestApp {
     let base = format!("http://{}", app.local_addr());
     let state = app.state().clone();
     tokio::spawn(app.run());
-    let tenant = state.tenants.create(&"st-marys".parse().unwrap(), "St Mary's", 0).await.unwrap();
-    let (_, admin_token) = tenant.create_client("test-admin", &[Scope::Pdp, Scope::Admin]).await.unwrap();
-    let (_, pdp_token) = tenant.create_client("test-emr", &[Scope::Pdp]).await.unwrap();
-    let app = TestApp { base, http: Client::new(), tenant: "st-marys".into(), admin_token, pdp_token, state, backend, _dir: dir };
+    let tenant = state
+        .tenants
+        .create(&"st-marys".parse().unwrap(), "St Mary's", 0)
+        .await
+        .unwrap();
+    let (_, admin_token) = tenant
+        .create_client("test-admin", &[Scope::Pdp, Scope::Admin])
+        .await
+        .unwrap();
+    let (_, pdp_token) = tenant
+        .create_client("test-emr", &[Scope::Pdp])
+        .await
+        .unwrap();
+    let app = TestApp {
+        base,
+        http: Client::new(),
+        tenant: "st-marys".into(),
+        admin_token,
+        pdp_token,
+        state,
+        backend,
+        _dir: dir,
+    };
     app.seed().await;
     app
 }
@@ -66,39 +92,74 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Response {
-        self.http.post(self.url(path)).bearer_auth(&self.admin_token).json(body).send().await.unwrap()
+        self.http
+            .post(self.url(path))
+            .bearer_auth(&self.admin_token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn put(&self, path: &str, body: &Value) -> Response {
-        self.http.put(self.url(path)).bearer_auth(&self.admin_token).json(body).send().await.unwrap()
+        self.http
+            .put(self.url(path))
+            .bearer_auth(&self.admin_token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn get(&self, path: &str) -> Response {
-        self.http.get(self.url(path)).bearer_auth(&self.admin_token).send().await.unwrap()
+        self.http
+            .get(self.url(path))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// The AuthZEN decision for a request.
     pub async fn evaluate(&self, request: &Value) -> bool {
         let response = self.post("/access/v1/evaluation", request).await;
         assert_eq!(response.status(), StatusCode::OK, "{}", self.backend);
-        response.json::<Value>().await.unwrap()["decision"].as_bool().unwrap()
+        response.json::<Value>().await.unwrap()["decision"]
+            .as_bool()
+            .unwrap()
     }
 
     async fn seed(&self) {
         let staff = json!([
             staff("dr-heart", "doctor", "cardiology", Some("medical_licence")),
             staff("dr-bone", "doctor", "orthopaedics", Some("medical_licence")),
-            staff("nurse-heart", "nurse", "cardiology", Some("nursing_licence")),
+            staff(
+                "nurse-heart",
+                "nurse",
+                "cardiology",
+                Some("nursing_licence")
+            ),
             staff("desk", "receptionist", "front-desk", None),
         ]);
-        assert_eq!(self.put("/v1/directory/staff", &staff).await.status(), StatusCode::OK);
+        assert_eq!(
+            self.put("/v1/directory/staff", &staff).await.status(),
+            StatusCode::OK
+        );
         let patients = json!([
             {"id": "p1", "care_team": ["dr-heart"]},
             {"id": "p2", "care_team": ["dr-bone"]},
         ]);
-        assert_eq!(self.put("/v1/directory/patients", &patients).await.status(), StatusCode::OK);
+        assert_eq!(
+            self.put("/v1/directory/patients", &patients).await.status(),
+            StatusCode::OK
+        );
         let encounters = json!([{"id": "e1", "patient_id": "p1", "department": "cardiology"}]);
-        assert_eq!(self.put("/v1/directory/encounters", &encounters).await.status(), StatusCode::OK);
+        assert_eq!(
+            self.put("/v1/directory/encounters", &encounters)
+                .await
+                .status(),
+            StatusCode::OK
+        );
     }
 }
 
@@ -123,5 +184,8 @@ pub fn record_request(staff: &str, action: &str, kind: &str, patient: &str) -> V
 pub async fn error_code(response: Response, status: StatusCode) -> String {
     assert_eq!(response.status(), status);
     let body: Value = response.json().await.unwrap();
-    body["error"]["code"].as_str().unwrap_or_default().to_owned()
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }

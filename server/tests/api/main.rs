@@ -1,5 +1,8 @@
 //! Black-box tests: the service on port 0, called over HTTP, on SQLite and on PostgreSQL.
 
+// Tests fail by panicking; helpers outside `#[test]` functions do too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod authzen;
 mod cli;
 mod directory;

@@ -27,14 +27,23 @@ async fn invalid_policies_are_rejected_with_locations_and_change_nothing() {
         let body: Value = response.json().await.unwrap();
         let problem = &body["error"]["details"][0];
         assert_eq!(problem["policy_id"], "nurse-shoe-size");
-        assert_eq!((problem["file"].as_str(), problem["line"].as_u64()), (Some("typo.cedar"), Some(4)));
+        assert_eq!(
+            (problem["file"].as_str(), problem["line"].as_u64()),
+            (Some("typo.cedar"), Some(4))
+        );
 
         let unnamed = json!({"policies": [{"name": "a.cedar", "text": "permit (principal, action, resource);"}]});
-        assert_eq!(app.put("/v1/policies", &unnamed).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            app.put("/v1/policies", &unnamed).await.status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
 
         let current: Value = app.get("/v1/policies").await.json().await.unwrap();
         assert_eq!(current["version"], 1);
-        assert!(app.evaluate(&record_request("dr-heart", "read_vitals", "Vitals", "p1")).await);
+        assert!(
+            app.evaluate(&record_request("dr-heart", "read_vitals", "Vitals", "p1"))
+                .await
+        );
     }
 }
 
@@ -44,11 +53,24 @@ async fn uploads_are_versioned_take_effect_at_once_and_roll_back() {
         let request = record_request("dr-heart", "read_vitals", "Vitals", "p1");
         let mut files = current_files(&app).await;
         files.push(json!({"name": "freeze.cedar", "text": "@id(\"vitals-freeze\")\nforbid (principal, action == Hms::Action::\"read_vitals\", resource);"}));
-        let checked: Value = app.post("/v1/policies/validate", &json!({"policies": files})).await.json().await.unwrap();
+        let checked: Value = app
+            .post("/v1/policies/validate", &json!({"policies": files}))
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(checked["valid"], true);
-        assert!(app.evaluate(&request).await, "validation alone changes nothing");
+        assert!(
+            app.evaluate(&request).await,
+            "validation alone changes nothing"
+        );
 
-        let response = app.put("/v1/policies", &json!({"policies": files, "comment": "freeze vitals"})).await;
+        let response = app
+            .put(
+                "/v1/policies",
+                &json!({"policies": files, "comment": "freeze vitals"}),
+            )
+            .await;
         assert_eq!(response.status(), StatusCode::CREATED);
         let version: Value = response.json().await.unwrap();
         assert_eq!(version["version"], 2);
@@ -59,14 +81,26 @@ async fn uploads_are_versioned_take_effect_at_once_and_roll_back() {
         let admin_client = app.admin_token.split_once('.').unwrap().0;
         assert_eq!(versions["versions"][0]["author"], admin_client);
         assert_eq!(versions["versions"][0]["comment"], "freeze vitals");
-        assert!(versions["versions"][0]["created_at"].as_str().unwrap().starts_with("20"));
+        assert!(
+            versions["versions"][0]["created_at"]
+                .as_str()
+                .unwrap()
+                .starts_with("20")
+        );
 
-        let response = app.post("/v1/policies/rollback", &json!({"version": 1})).await;
+        let response = app
+            .post("/v1/policies/rollback", &json!({"version": 1}))
+            .await;
         assert_eq!(response.status(), StatusCode::CREATED);
         assert!(app.evaluate(&request).await);
         let versions: Value = app.get("/v1/policies/versions").await.json().await.unwrap();
         assert_eq!(versions["active"], 3);
-        assert_eq!(app.post("/v1/policies/rollback", &json!({"version": 99})).await.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            app.post("/v1/policies/rollback", &json!({"version": 99}))
+                .await
+                .status(),
+            StatusCode::NOT_FOUND
+        );
     }
 }
 
@@ -74,11 +108,14 @@ async fn uploads_are_versioned_take_effect_at_once_and_roll_back() {
 async fn any_cedar_schema_works_through_the_same_api() {
     let app = spawn("sqlite").await;
     let upload = json!({
-        "schema": "namespace Docs { entity User = { clearance: Long }; entity Document = { level: Long }; action read appliesTo { principal: User, resource: Document }; }",
-        "policies": [{"name": "docs.cedar", "text": "@id(\"clearance\")\npermit (principal, action == Docs::Action::\"read\", resource) when { principal.clearance >= resource.level };"}],
+        "schema": "namespace Docs { entity User = { clearance: Long }; entity Document = { level: Long }; action read appliesTo { principal: User, resource: Document, context: { action?: { urgent: Bool } } }; }",
+        "policies": [{"name": "docs.cedar", "text": "@id(\"clearance\")\npermit (principal, action == Docs::Action::\"read\", resource) when { principal.clearance >= resource.level || (context has action && context.action.urgent) };"}],
         "options": {"namespace": "Docs", "context_clock": false, "directory_entities": false}
     });
-    assert_eq!(app.put("/v1/policies", &upload).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.put("/v1/policies", &upload).await.status(),
+        StatusCode::CREATED
+    );
     let request = |level: i64| {
         json!({
             "subject": {"type": "User", "id": "u1", "properties": {"clearance": 3}},
@@ -88,7 +125,19 @@ async fn any_cedar_schema_works_through_the_same_api() {
     };
     assert!(app.evaluate(&request(2)).await);
     assert!(!app.evaluate(&request(5)).await);
-    let explained: Value = app.post("/v1/decisions", &json!({"requests": [request(2)], "explain": true})).await.json().await.unwrap();
+    // Action properties reach the policies as `context.action`.
+    let mut urgent = request(5);
+    urgent["action"]["properties"] = json!({"urgent": true});
+    assert!(app.evaluate(&urgent).await);
+    let explained: Value = app
+        .post(
+            "/v1/decisions",
+            &json!({"requests": [request(2)], "explain": true}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(explained["decisions"][0]["policies"], json!(["clearance"]));
 }
 
@@ -98,18 +147,36 @@ async fn a_policy_swap_fails_no_request_in_flight() {
     let files = current_files(&app).await;
     let request = record_request("dr-heart", "read_vitals", "Vitals", "p1");
     let load = (0..8).map(|_| {
-        let (http, url, token, request) = (app.http.clone(), app.url("/access/v1/evaluation"), app.pdp_token.clone(), request.clone());
+        let (http, url, token, request) = (
+            app.http.clone(),
+            app.url("/access/v1/evaluation"),
+            app.pdp_token.clone(),
+            request.clone(),
+        );
         tokio::spawn(async move {
             let mut statuses = Vec::new();
             for _ in 0..40 {
-                statuses.push(http.post(&url).bearer_auth(&token).json(&request).send().await.unwrap().status());
+                statuses.push(
+                    http.post(&url)
+                        .bearer_auth(&token)
+                        .json(&request)
+                        .send()
+                        .await
+                        .unwrap()
+                        .status(),
+                );
             }
             statuses
         })
     });
     let load: Vec<_> = load.collect();
     for round in 0..3 {
-        let response = app.put("/v1/policies", &json!({"policies": files, "comment": format!("round {round}")})).await;
+        let response = app
+            .put(
+                "/v1/policies",
+                &json!({"policies": files, "comment": format!("round {round}")}),
+            )
+            .await;
         assert_eq!(response.status(), StatusCode::CREATED);
     }
     for task in load {
@@ -131,7 +198,18 @@ async fn native_decisions_explain_themselves() {
     assert_eq!(decisions[0]["policies"], json!(["licence-required"]));
     // An unknown patient makes guards fail to evaluate: denied, with the errors shown.
     assert_eq!(decisions[1]["decision"], false);
-    assert!(decisions[1]["errors"].as_array().unwrap().iter().any(|e| e.as_str().unwrap().contains("p-unknown")));
+    assert!(
+        decisions[1]["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e.as_str().unwrap().contains("p-unknown"))
+    );
     assert_eq!(decisions[2]["error"]["code"], "unknown_action");
-    assert_eq!(app.post("/v1/decisions", &json!({"requests": []})).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.post("/v1/decisions", &json!({"requests": []}))
+            .await
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
 }

@@ -6,7 +6,12 @@ use serde_json::{Value, json};
 use crate::helpers::apps;
 
 fn ids(body: &Value) -> Vec<String> {
-    body["results"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect()
+    body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
@@ -18,20 +23,40 @@ async fn subject_search_finds_who_may_act_page_by_page() {
             "resource": {"type": "Vitals", "id": "v1", "properties": {"patient": {"type": "Patient", "id": "p1"}}},
             "page": {"limit": 1}
         });
-        let first: Value = app.post("/access/v1/search/subject", &search).await.json().await.unwrap();
+        let first: Value = app
+            .post("/access/v1/search/subject", &search)
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(ids(&first), vec!["dr-heart"]);
         let token = first["page"]["next_token"].as_str().unwrap().to_owned();
         assert!(!token.is_empty());
         search["page"] = json!({"limit": 1, "token": token});
-        let second: Value = app.post("/access/v1/search/subject", &search).await.json().await.unwrap();
+        let second: Value = app
+            .post("/access/v1/search/subject", &search)
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(ids(&second), vec!["nurse-heart"]);
         // The last page says so with an empty token.
         assert_eq!(second["page"]["next_token"], "");
         search["page"] = json!({"limit": 10});
-        let all: Value = app.post("/access/v1/search/subject", &search).await.json().await.unwrap();
+        let all: Value = app
+            .post("/access/v1/search/subject", &search)
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(ids(&all), vec!["dr-heart", "nurse-heart"]);
         search["page"] = json!({"token": "not-hex"});
-        assert_eq!(app.post("/access/v1/search/subject", &search).await.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            app.post("/access/v1/search/subject", &search)
+                .await
+                .status(),
+            StatusCode::BAD_REQUEST
+        );
     }
 }
 
@@ -43,7 +68,12 @@ async fn resource_search_finds_the_patients_a_doctor_cares_for() {
             "action": {"name": "read_demographics"},
             "resource": {"type": "Patient"}
         });
-        let body: Value = app.post("/access/v1/search/resource", &search).await.json().await.unwrap();
+        let body: Value = app
+            .post("/access/v1/search/resource", &search)
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(ids(&body), vec!["p1"]);
         assert_eq!(body["results"][0]["type"], "Patient");
     }
@@ -56,8 +86,18 @@ async fn action_search_lists_what_a_nurse_may_do_to_vitals() {
             "subject": {"type": "Staff", "id": "nurse-heart"},
             "resource": {"type": "Vitals", "id": "v1", "properties": {"patient": {"type": "Patient", "id": "p1"}}}
         });
-        let body: Value = app.post("/access/v1/search/action", &search).await.json().await.unwrap();
-        let names: Vec<&str> = body["results"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+        let body: Value = app
+            .post("/access/v1/search/action", &search)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let names: Vec<&str> = body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
         assert_eq!(names, vec!["read_vitals", "write_vitals"]);
     }
 }

@@ -19,10 +19,22 @@ async fn serves_https_with_the_given_certificate() {
     tokio::spawn(app.run());
 
     let trusted = reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).unwrap();
-    let client = reqwest::Client::builder().add_root_certificate(trusted).build().unwrap();
-    let response = client.get(format!("https://localhost:{port}/healthz")).send().await.unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(trusted)
+        .build()
+        .unwrap();
+    let response = client
+        .get(format!("https://localhost:{port}/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), reqwest::StatusCode::OK);
-    assert!(reqwest::get(format!("http://localhost:{port}/healthz")).await.is_err(), "plain HTTP must not be answered");
+    assert!(
+        reqwest::get(format!("http://localhost:{port}/healthz"))
+            .await
+            .is_err(),
+        "plain HTTP must not be answered"
+    );
 }
 
 #[tokio::test]

@@ -1,5 +1,8 @@
 //! Shared test helpers: the HMS bundle compiled from the `policies` crate.
 
+// Each test crate including this module uses part of it; a broken fixture should panic.
+#![allow(clippy::expect_used, dead_code)]
+
 use std::sync::Arc;
 
 use hms_authz::{BundleSource, PolicyBundle, PolicyFile};
@@ -10,7 +13,10 @@ pub fn hms_source() -> BundleSource {
         schema: hms_policies::SCHEMA.to_owned(),
         policies: hms_policies::POLICY_FILES
             .iter()
-            .map(|(name, text)| PolicyFile { name: (*name).to_owned(), text: (*text).to_owned() })
+            .map(|(name, text)| PolicyFile {
+                name: (*name).to_owned(),
+                text: (*text).to_owned(),
+            })
             .collect(),
         options: serde_json::from_str(hms_policies::BUNDLE_OPTIONS).expect("bundle options parse"),
     }
