@@ -12,6 +12,7 @@ use miette::Diagnostic;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RequestError;
+use crate::index::PolicyIndex;
 use crate::location::SourceLocation;
 
 /// How a bundle is to be used by the PDP.
@@ -103,6 +104,7 @@ pub struct PolicyBundle {
     /// Declared actions by name.
     actions_by_name: HashMap<String, EntityUid>,
     obligations: HashMap<PolicyId, Vec<String>>,
+    pub(crate) index: PolicyIndex,
     source: BundleSource,
 }
 
@@ -120,6 +122,7 @@ impl PolicyBundle {
             .map(|uid| (uid.id().unescaped().to_owned(), uid.clone()))
             .collect();
         let obligations = collect_obligations(&policies);
+        let index = PolicyIndex::new(&policies);
         Ok(Self {
             schema,
             policies,
@@ -128,6 +131,7 @@ impl PolicyBundle {
             types_by_name,
             actions_by_name,
             obligations,
+            index,
             source,
         })
     }

@@ -10,6 +10,7 @@ mod bundle;
 pub mod cases;
 mod entities;
 mod error;
+mod index;
 mod location;
 mod pdp;
 mod request;

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, EntityId, EntityUid, Request,
-    RequestValidationError, RestrictedExpression,
+    Authorizer, Context, Decision as CedarDecision, Entities, EntityId, EntityUid, PolicySet,
+    Request, RequestValidationError, RestrictedExpression,
 };
 use cedar_policy_core::ast::Entity as CoreEntity;
 use serde::Serialize;
@@ -74,14 +74,12 @@ impl Pdp {
         time: &RequestTime,
     ) -> Result<Decision, RequestError> {
         let (uids, cedar_request) = self.build_request(request, time)?;
-        let entities = self.entities_for(&uids, request)?;
-        Ok(self.decide(&cedar_request, &entities))
+        let (entities, policies) = self.entities_and_policies(&uids, request)?;
+        Ok(self.decide(&cedar_request, &entities, &policies))
     }
 
-    fn decide(&self, request: &Request, entities: &Entities) -> Decision {
-        let response = self
-            .authorizer
-            .is_authorized(request, &self.bundle.policies, entities);
+    fn decide(&self, request: &Request, entities: &Entities, policies: &PolicySet) -> Decision {
+        let response = self.authorizer.is_authorized(request, policies, entities);
         // Cedar skips a policy whose evaluation fails; a guard that cannot be
         // evaluated must not let a grant through, so any error denies.
         let allowed = response.decision() == CedarDecision::Allow
@@ -189,13 +187,14 @@ impl Pdp {
         to_cedar(&value, path).map_err(RequestError::InvalidContext)
     }
 
-    /// The entities one request can see: principal, resource, what their
-    /// attributes point at, and the action with its groups.
-    fn entities_for(
+    /// The entities one request can see — principal, resource, what their
+    /// attributes point at, and the action with its groups — and the policies
+    /// whose scope can match it.
+    fn entities_and_policies(
         &self,
         uids: &RequestUids,
         request: &AccessRequest,
-    ) -> Result<Entities, RequestError> {
+    ) -> Result<(Entities, Arc<PolicySet>), RequestError> {
         let mut slice: HashMap<EntityUid, Arc<CoreEntity>> = HashMap::with_capacity(6);
         let mut referenced = Vec::new();
         for (uid, properties) in [
@@ -217,10 +216,20 @@ impl Pdp {
                     .or_insert_with(|| Arc::clone(&stored.entity));
             }
         }
-        if let Some(action) = self.bundle.action_entities.get(&uids.action) {
-            slice.insert(uids.action.clone(), Arc::clone(action));
-        }
-        request_entities(slice.into_values().collect())
+        let action = self
+            .bundle
+            .action_entities
+            .get(&uids.action)
+            .ok_or_else(|| {
+                RequestError::UnknownAction(format!("unknown action `{}`", uids.action))
+            })?;
+        let policies = self.bundle.index.select(
+            &uids.principal,
+            slice.get(&uids.principal).map(AsRef::as_ref),
+            action,
+        );
+        slice.insert(uids.action.clone(), Arc::clone(action));
+        Ok((request_entities(slice.into_values().collect())?, policies))
     }
 }
 

@@ -13,7 +13,10 @@ use std::sync::Arc;
 use cedar_policy::{
     Authorizer, Context, Decision, Entities, EntityUid, PolicyId, PolicySet, Request, Schema,
 };
-use hms_authz::{AccessRequest, EntityRecord, EntitySnapshot, Pdp, RequestTime};
+use hms_authz::{
+    AccessRequest, BundleSource, EntityRecord, EntitySnapshot, Pdp, PolicyBundle, PolicyFile,
+    RequestTime,
+};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -60,8 +63,7 @@ struct Reference {
 }
 
 impl Reference {
-    fn new(records: Vec<EntityRecord>) -> Self {
-        let source = common::hms_source();
+    fn new(records: Vec<EntityRecord>, source: &BundleSource) -> Self {
         let (schema, _) = Schema::from_cedarschema_str(&source.schema).unwrap();
         let mut policies = PolicySet::new();
         for file in &source.policies {
@@ -191,13 +193,52 @@ proptest! {
 
     #[test]
     fn decisions_match_plain_cedar((request, hour) in request_strategy(ids("Hms::Staff"), ids("Hms::Patient"))) {
-        let (pdp, reference) = setup();
-        let time = RequestTime { utc: format!("2026-06-01T{hour:02}:00:00Z"), local_hour: hour };
-        let ours = pdp.evaluate(&request, &time).unwrap();
-        let (allowed, reasons) = reference.decide(&request, &time);
-        prop_assert_eq!(ours.allowed, allowed, "{:?}", request);
-        prop_assert_eq!(ours.policies, reasons, "{:?}", request);
+        let (pdp, reference) = setup(0);
+        check(pdp, reference, &request, hour)?;
     }
+
+    #[test]
+    fn decisions_match_plain_cedar_with_many_more_policies((request, hour) in request_strategy(ids("Hms::Staff"), ids("Hms::Patient"))) {
+        let (pdp, reference) = setup(1);
+        check(pdp, reference, &request, hour)?;
+    }
+}
+
+fn check(
+    pdp: &Pdp,
+    reference: &Reference,
+    request: &AccessRequest,
+    hour: u8,
+) -> Result<(), TestCaseError> {
+    let time = RequestTime {
+        utc: format!("2026-06-01T{hour:02}:00:00Z"),
+        local_hour: hour,
+    };
+    let ours = pdp.evaluate(request, &time).unwrap();
+    let (allowed, reasons) = reference.decide(request, &time);
+    prop_assert_eq!(ours.allowed, allowed, "{:?}", request);
+    prop_assert_eq!(ours.policies, reasons, "{:?}", request);
+    Ok(())
+}
+
+/// The HMS set with 20 more copies of its role grants: most for roles nobody
+/// holds, some for the real roles (so they join the determining policies).
+fn many_policies() -> BundleSource {
+    let mut source = common::hms_source();
+    let (_, roles) = hms_policies::POLICY_FILES[0];
+    for copy in 0..20 {
+        let renamed = roles.replace("@id(\"", &format!("@id(\"copy{copy}-"));
+        let text = if copy % 5 == 0 {
+            renamed
+        } else {
+            renamed.replace("Role::\"", &format!("Role::\"copy{copy}_"))
+        };
+        source.policies.push(PolicyFile {
+            name: format!("copy{copy}.cedar"),
+            text,
+        });
+    }
+    source
 }
 
 fn ids(kind: &str) -> Vec<String> {
@@ -210,15 +251,20 @@ fn ids(kind: &str) -> Vec<String> {
     ids
 }
 
-fn setup() -> (&'static Pdp, &'static Reference) {
-    static SHARED: std::sync::OnceLock<(Pdp, Reference)> = std::sync::OnceLock::new();
-    let (pdp, reference) = SHARED.get_or_init(|| {
-        let bundle = common::hms_bundle();
-        let snapshot = EntitySnapshot::build(fixture(), &bundle).unwrap();
-        (
-            Pdp::new(Arc::clone(&bundle), Arc::new(snapshot)),
-            Reference::new(fixture()),
-        )
+/// The PDP and reference for the HMS set (0) or the larger set (1), built once.
+fn setup(which: usize) -> (&'static Pdp, &'static Reference) {
+    static SHARED: std::sync::OnceLock<Vec<(Pdp, Reference)>> = std::sync::OnceLock::new();
+    let shared = SHARED.get_or_init(|| {
+        [common::hms_source(), many_policies()]
+            .into_iter()
+            .map(|source| {
+                let reference = Reference::new(fixture(), &source);
+                let bundle = Arc::new(PolicyBundle::compile(source).unwrap());
+                let snapshot = EntitySnapshot::build(fixture(), &bundle).unwrap();
+                (Pdp::new(bundle, Arc::new(snapshot)), reference)
+            })
+            .collect()
     });
+    let (pdp, reference) = &shared[which];
     (pdp, reference)
 }
