@@ -21,6 +21,10 @@ use hms_authz::{
 };
 use serde_json::{Value, json};
 
+/// The allocator the service runs with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const STAFF: usize = 10_000;
 const PATIENTS: usize = 100_000;
 const ROLES: [&str; 8] = [

@@ -54,7 +54,8 @@ fn parse_args() -> Args {
     args
 }
 
-#[tokio::main]
+/// One thread is plenty for the client side and leaves the other core to the server.
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args = Arc::new(parse_args());
     let client = reqwest::Client::builder()
@@ -117,26 +118,38 @@ async fn open_loop(
     latencies: &Arc<Mutex<Vec<Duration>>>,
     errors: &Arc<std::sync::atomic::AtomicU64>,
 ) {
+    // Tokio's timers tick in milliseconds; a dedicated thread paces sends with
+    // the OS's finer sleep and hands each scheduled instant over.
+    let (schedule, mut due) = tokio::sync::mpsc::unbounded_channel::<Instant>();
     let interval = Duration::from_nanos(1_000_000_000 / rate);
-    let mut scheduled = Instant::now();
+    std::thread::spawn(move || {
+        let mut next = Instant::now();
+        while next < deadline {
+            let now = Instant::now();
+            if next > now {
+                std::thread::sleep(next - now);
+            }
+            if schedule.send(next).is_err() {
+                break;
+            }
+            next += interval;
+        }
+    });
     let mut tasks = Vec::new();
-    while scheduled < deadline {
-        tokio::time::sleep_until(scheduled.into()).await;
+    while let Some(scheduled) = due.recv().await {
         let (args, client, latencies, errors) = (
             Arc::clone(args),
             client.clone(),
             Arc::clone(latencies),
             Arc::clone(errors),
         );
-        let due = scheduled;
         tasks.push(tokio::spawn(async move {
             if send(&args, &client).await {
-                latencies.lock().await.push(due.elapsed());
+                latencies.lock().await.push(scheduled.elapsed());
             } else {
                 errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         }));
-        scheduled += interval;
     }
     for task in tasks {
         let _ = task.await;
