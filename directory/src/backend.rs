@@ -11,10 +11,9 @@ use url::Url;
 use crate::error::StoreError;
 use crate::ids::TenantId;
 
-static CATALOG_SQLITE: Migrator = sqlx::migrate!("./migrations/catalog-sqlite");
-static CATALOG_POSTGRES: Migrator = sqlx::migrate!("./migrations/catalog-postgres");
-static TENANT_SQLITE: Migrator = sqlx::migrate!("./migrations/tenant-sqlite");
-static TENANT_POSTGRES: Migrator = sqlx::migrate!("./migrations/tenant-postgres");
+/// Migrations, the same on both backends.
+static CATALOG: Migrator = sqlx::migrate!("./migrations/catalog");
+static TENANT: Migrator = sqlx::migrate!("./migrations/tenant");
 
 /// The storage backend, chosen by the database URL.
 #[derive(Debug, Clone)]
@@ -70,19 +69,15 @@ impl Backend {
 
     /// Opens (creating and migrating if needed) the tenant catalog.
     pub async fn catalog_pool(&self) -> Result<AnyPool, StoreError> {
-        match self {
+        let pool = match self {
             Self::Sqlite { dir } => {
                 std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
-                let pool = sqlite_pool(&dir.join("catalog.db")).await?;
-                CATALOG_SQLITE.run(&pool).await?;
-                Ok(pool)
+                sqlite_pool(&dir.join("catalog.db")).await?
             }
-            Self::Postgres { prefix, .. } => {
-                let pool = self.postgres_pool(prefix, true).await?;
-                CATALOG_POSTGRES.run(&pool).await?;
-                Ok(pool)
-            }
-        }
+            Self::Postgres { prefix, .. } => self.postgres_pool(prefix, true).await?,
+        };
+        CATALOG.run(&pool).await?;
+        Ok(pool)
     }
 
     /// Opens a tenant's database, creating it when `create` is set, and migrates it.
@@ -91,7 +86,7 @@ impl Backend {
         tenant: &TenantId,
         create: bool,
     ) -> Result<AnyPool, StoreError> {
-        match self {
+        let pool = match self {
             Self::Sqlite { dir } => {
                 let tenants = dir.join("tenants");
                 std::fs::create_dir_all(&tenants).map_err(|e| io_error(&tenants, e))?;
@@ -101,17 +96,15 @@ impl Backend {
                         "database of tenant `{tenant}`"
                     )));
                 }
-                let pool = sqlite_pool(&file).await?;
-                TENANT_SQLITE.run(&pool).await?;
-                Ok(pool)
+                sqlite_pool(&file).await?
             }
             Self::Postgres { prefix, .. } => {
                 let name = format!("{prefix}_t_{}", tenant.as_str().replace('-', "_"));
-                let pool = self.postgres_pool(&name, create).await?;
-                TENANT_POSTGRES.run(&pool).await?;
-                Ok(pool)
+                self.postgres_pool(&name, create).await?
             }
-        }
+        };
+        TENANT.run(&pool).await?;
+        Ok(pool)
     }
 
     async fn postgres_pool(&self, database: &str, create: bool) -> Result<AnyPool, StoreError> {

@@ -4,7 +4,7 @@
 //!
 //! Each tenant has a database of its own: a SQLite file by default, a
 //! PostgreSQL database in production. The same SQL runs on both through
-//! `sqlx::Any`; migrations are embedded per backend and run on open.
+//! `sqlx::Any`; migrations are embedded (one set for both) and run on open.
 
 mod backend;
 mod catalog;

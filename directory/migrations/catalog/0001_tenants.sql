@@ -1,4 +1,5 @@
 -- The catalog: which tenants exist. Each tenant's data lives in its own database.
+-- The same SQL serves SQLite and PostgreSQL: BIGINT has integer affinity in SQLite.
 CREATE TABLE tenants (
     id TEXT PRIMARY KEY,
     display_name TEXT NOT NULL,

@@ -1,4 +1,5 @@
 -- One tenant's directory, API clients and policy versions.
+-- The same SQL serves SQLite and PostgreSQL: BIGINT has integer affinity in SQLite.
 -- Flags are 0/1 integers and times RFC 3339 text, identically on every backend.
 
 CREATE TABLE staff (
