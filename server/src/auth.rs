@@ -110,7 +110,14 @@ struct KnownClient {
     scopes: Vec<Scope>,
     /// SHA-256 of the secret once it has been verified against the hash.
     verified: OnceLock<[u8; 32]>,
+    /// One password-hash check at a time per client: concurrent first uses
+    /// wait for it and then compare digests.
+    verifying: tokio::sync::Mutex<()>,
 }
+
+/// Password-hash checks running at once, at most: each takes ~19 MiB and a
+/// core for tens of milliseconds, so a flood of guesses cannot exhaust the node.
+static HASH_CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// One tenant's active clients, in memory.
 pub struct ClientTable {
@@ -206,18 +213,30 @@ fn known_client(client: &ApiClient) -> KnownClient {
             .filter_map(|s| Scope::parse(s))
             .collect(),
         verified: OnceLock::new(),
+        verifying: tokio::sync::Mutex::new(()),
     }
 }
 
 async fn verify_secret(client: &Arc<KnownClient>, secret: &str) -> Result<(), AuthError> {
     let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-    if let Some(known) = client.verified.get() {
-        return if bool::from(known.ct_eq(&digest)) {
+    let compare = |known: &[u8; 32]| {
+        if bool::from(known.ct_eq(&digest)) {
             Ok(())
         } else {
             Err(AuthError::Invalid)
-        };
+        }
+    };
+    if let Some(known) = client.verified.get() {
+        return compare(known);
     }
+    let _turn = client.verifying.lock().await;
+    if let Some(known) = client.verified.get() {
+        return compare(known);
+    }
+    let _permit = HASH_CHECKS
+        .acquire()
+        .await
+        .map_err(|_| AuthError::Invalid)?;
     let client = Arc::clone(client);
     let secret = secret.to_owned();
     let checked = tokio::task::spawn_blocking(move || {
@@ -252,5 +271,35 @@ mod tests {
                 .is_ok()
         );
         assert!(Argon2::default().verify_password(b"guess", &hash).is_err());
+    }
+
+    #[tokio::test]
+    async fn concurrent_first_uses_share_one_check_and_guesses_fail() {
+        let issued = issue_credential().unwrap();
+        let (_, secret) = issued.token.split_once('.').unwrap();
+        let client = Arc::new(KnownClient {
+            secret_hash: issued.secret_hash.clone(),
+            scopes: vec![Scope::Pdp],
+            verified: OnceLock::new(),
+            verifying: tokio::sync::Mutex::new(()),
+        });
+        let attempts: Vec<_> = (0..8)
+            .map(|i| {
+                let client = Arc::clone(&client);
+                let secret = if i % 2 == 0 {
+                    secret.to_owned()
+                } else {
+                    format!("guess-{i}")
+                };
+                tokio::spawn(
+                    async move { (i % 2 == 0, verify_secret(&client, &secret).await.is_ok()) },
+                )
+            })
+            .collect();
+        for attempt in attempts {
+            let (right, accepted) = attempt.await.unwrap();
+            assert_eq!(right, accepted);
+        }
+        assert!(client.verified.get().is_some());
     }
 }
