@@ -3,7 +3,8 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use hms_authz::{
-    AccessRequest, ActionSearch, EntitySearch, EvaluationsSemantic, PartialRequest, SearchPage,
+    AccessRequest, ActionSearch, EntitySearch, EvaluationsSemantic, PartialRequest, Pdp,
+    RequestError, RequestTime, SearchPage,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -116,10 +117,7 @@ pub async fn search_subject(
     axum::Extension(ctx): axum::Extension<TenantContext>,
     ApiJson(search): ApiJson<EntitySearch>,
 ) -> Result<Json<Value>, ApiError> {
-    let pdp = ctx.tenant.pdp();
-    let time = ctx.tenant.request_time();
-    let page = blocking(move || pdp.search_subjects(&search, &time)).await??;
-    Ok(Json(search_response(page)))
+    run_search(&ctx, search, Pdp::search_subjects).await
 }
 
 /// `POST /{tenant}/access/v1/search/resource`.
@@ -127,10 +125,7 @@ pub async fn search_resource(
     axum::Extension(ctx): axum::Extension<TenantContext>,
     ApiJson(search): ApiJson<EntitySearch>,
 ) -> Result<Json<Value>, ApiError> {
-    let pdp = ctx.tenant.pdp();
-    let time = ctx.tenant.request_time();
-    let page = blocking(move || pdp.search_resources(&search, &time)).await??;
-    Ok(Json(search_response(page)))
+    run_search(&ctx, search, Pdp::search_resources).await
 }
 
 /// `POST /{tenant}/access/v1/search/action`.
@@ -138,25 +133,29 @@ pub async fn search_action(
     axum::Extension(ctx): axum::Extension<TenantContext>,
     ApiJson(search): ApiJson<ActionSearch>,
 ) -> Result<Json<Value>, ApiError> {
+    run_search(&ctx, search, Pdp::search_actions).await
+}
+
+/// Runs a search off the async workers (it may evaluate thousands of candidates)
+/// and answers with an AuthZEN page (`next_token` empty on the last page).
+async fn run_search<S, T>(
+    ctx: &TenantContext,
+    search: S,
+    find: fn(&Pdp, &S, &RequestTime) -> Result<SearchPage<T>, RequestError>,
+) -> Result<Json<Value>, ApiError>
+where
+    S: Send + 'static,
+    T: Serialize + Send + 'static,
+{
     let pdp = ctx.tenant.pdp();
     let time = ctx.tenant.request_time();
-    let page = blocking(move || pdp.search_actions(&search, &time)).await??;
-    Ok(Json(search_response(page)))
-}
-
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
+    let page = tokio::task::spawn_blocking(move || find(&pdp, &search, &time))
         .await
-        .map_err(|e| ApiError::Internal(e.into()))
-}
-
-fn search_response<T: Serialize>(page: SearchPage<T>) -> Value {
-    json!({
+        .map_err(|e| ApiError::Internal(e.into()))??;
+    Ok(Json(json!({
         "page": { "next_token": page.next_token, "count": page.results.len() },
         "results": page.results,
-    })
+    })))
 }
 
 /// `GET /.well-known/authzen-configuration/{tenant}`: the tenant's PDP metadata (AuthZEN §9).
