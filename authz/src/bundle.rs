@@ -8,12 +8,14 @@ use cedar_policy::{
     Validator,
 };
 use cedar_policy_core::ast::Entity as CoreEntity;
+use cedar_policy_core::validator::{ValidatorEntityTypeKind, ValidatorSchema};
 use miette::Diagnostic;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RequestError;
 use crate::index::PolicyIndex;
 use crate::location::SourceLocation;
+use crate::shapes::ConformingShapes;
 
 /// How a bundle is to be used by the PDP.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +107,8 @@ pub struct PolicyBundle {
     actions_by_name: HashMap<String, EntityUid>,
     obligations: HashMap<PolicyId, Vec<String>>,
     pub(crate) index: PolicyIndex,
+    /// Context and entity shapes that passed the schema's checks.
+    pub(crate) shapes: ConformingShapes,
     source: BundleSource,
 }
 
@@ -123,6 +127,7 @@ impl PolicyBundle {
             .collect();
         let obligations = collect_obligations(&policies);
         let index = PolicyIndex::new(&policies);
+        let shapes = ConformingShapes::new(has_enumerated_types(&schema));
         Ok(Self {
             schema,
             policies,
@@ -132,6 +137,7 @@ impl PolicyBundle {
             actions_by_name,
             obligations,
             index,
+            shapes,
             source,
         })
     }
@@ -286,6 +292,14 @@ fn validate(
         })
         .collect();
     Err(BundleError::Policies(problems))
+}
+
+/// Whether the schema declares enumerated entity types, whose checks depend on ids.
+fn has_enumerated_types(schema: &Schema) -> bool {
+    let validator: &ValidatorSchema = schema.as_ref();
+    validator
+        .entity_types()
+        .any(|t| matches!(t.kind, ValidatorEntityTypeKind::Enum(_)))
 }
 
 fn index_types(schema: &Schema, namespace: Option<&str>) -> HashMap<String, EntityTypeName> {

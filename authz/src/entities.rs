@@ -358,6 +358,13 @@ pub(crate) fn resolve_entity(
         .map_err(invalid)?;
     let from_request = Entity::new_with_tags(uid.clone(), attrs, [], [])
         .map_err(|e| invalid(diagnostic_text(&e)))?;
+    // Request-built entities of a shape that conformed before conform again; an
+    // extended directory entity is always checked.
+    let shape = stored.is_none().then(|| {
+        let mut shape = format!("E|{}|", uid.type_name());
+        bundle.shapes.record(&added, &mut shape);
+        shape
+    });
     let mut references = references_in(&Value::Object(added));
     let entity = match stored {
         // The directory is authoritative: its attributes and ancestry stay; the request only adds.
@@ -379,7 +386,12 @@ pub(crate) fn resolve_entity(
         }
         None => from_request.as_ref().clone(),
     };
-    conform(&entity, bundle).map_err(invalid)?;
+    if shape.as_deref().is_none_or(|s| !bundle.shapes.contains(s)) {
+        conform(&entity, bundle).map_err(invalid)?;
+        if let Some(shape) = shape {
+            bundle.shapes.insert(shape);
+        }
+    }
     Ok(Some(Resolved {
         entity: Arc::new(entity),
         references,

@@ -15,6 +15,7 @@ mod location;
 mod pdp;
 mod request;
 mod search;
+mod shapes;
 mod values;
 
 pub use bundle::{

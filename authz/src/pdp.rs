@@ -9,7 +9,7 @@ use cedar_policy::{
 };
 use cedar_policy_core::ast::Entity as CoreEntity;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::bundle::{PolicyBundle, diagnostic_text};
 use crate::entities::{EntitySnapshot, qualify_references, request_entities, resolve_entity};
@@ -124,13 +124,22 @@ impl Pdp {
             action: self.bundle.action_uid(&request.action.name)?,
             resource: self.uid(&request.resource)?,
         };
-        let context = self.context(request, time)?;
+        let (context, shape) = self.context(request, time)?;
+        let shape = format!(
+            "C|{}|{}|{}|{shape}",
+            uids.action,
+            uids.principal.type_name(),
+            uids.resource.type_name()
+        );
+        // A request of a shape that passed the schema's checks passes them again.
+        let known = self.bundle.shapes.contains(&shape);
+        let schema = (!known).then_some(&self.bundle.schema);
         let cedar = Request::new(
             uids.principal.clone(),
             uids.action.clone(),
             uids.resource.clone(),
             context,
-            Some(&self.bundle.schema),
+            schema,
         )
         .map_err(|e| match e {
             RequestValidationError::InvalidContext(_)
@@ -139,6 +148,9 @@ impl Pdp {
             }
             _ => RequestError::InvalidRequest(diagnostic_text(&e)),
         })?;
+        if !known {
+            self.bundle.shapes.insert(shape);
+        }
         Ok((uids, cedar))
     }
 
@@ -151,40 +163,52 @@ impl Pdp {
         ))
     }
 
-    /// The request context as Cedar values; its conformance to the schema is
-    /// checked with the whole request, in `Request::new`.
+    /// The request context as Cedar values, and its shape. Its conformance to
+    /// the schema is checked with the whole request, in `Request::new`.
     fn context(
         &self,
         request: &AccessRequest,
         time: &RequestTime,
-    ) -> Result<Context, RequestError> {
+    ) -> Result<(Context, String), RequestError> {
         let clock = self.bundle.options.context_clock;
-        let mut pairs = Vec::with_capacity(request.context.len() + 3);
+        let mut values = Map::new();
         for (key, value) in &request.context {
             // The PDP's clock is authoritative; a caller cannot set these.
             if !(clock && (key == "now" || key == "local_hour")) {
-                pairs.push((key.clone(), self.value(value, key)?));
+                values.insert(key.clone(), self.qualified(value));
             }
         }
         if !request.action.properties.is_empty() {
-            let properties = Value::Object(request.action.properties.clone());
-            pairs.push(("action".into(), self.value(&properties, "action")?));
+            values.insert(
+                "action".into(),
+                self.qualified(&Value::Object(request.action.properties.clone())),
+            );
         }
+        let mut shape = String::with_capacity(64);
+        self.bundle.shapes.record(&values, &mut shape);
+        let mut pairs = values
+            .iter()
+            .map(|(key, value)| Ok((key.clone(), to_cedar(value, key)?)))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(RequestError::InvalidContext)?;
         if clock {
+            shape.push_str("+clock");
             pairs.push(("now".into(), datetime(&time.utc)));
             pairs.push((
                 "local_hour".into(),
                 RestrictedExpression::new_long(i64::from(time.local_hour)),
             ));
         }
-        Context::from_pairs(pairs).map_err(|e| RequestError::InvalidContext(diagnostic_text(&e)))
+        let context = Context::from_pairs(pairs)
+            .map_err(|e| RequestError::InvalidContext(diagnostic_text(&e)))?;
+        Ok((context, shape))
     }
 
     /// A context value, with `{type, id}` references qualified into the bundle's namespace.
-    fn value(&self, value: &Value, path: &str) -> Result<RestrictedExpression, RequestError> {
+    fn qualified(&self, value: &Value) -> Value {
         let mut value = value.clone();
         qualify_references(&mut value, &self.bundle);
-        to_cedar(&value, path).map_err(RequestError::InvalidContext)
+        value
     }
 
     /// The entities one request can see — principal, resource, what their
