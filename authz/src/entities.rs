@@ -4,18 +4,19 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use cedar_policy::{Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
-use cedar_policy_core::ast::Entity as CoreEntity;
+use cedar_policy::{Entity, EntityId, EntityTypeName, EntityUid};
+use cedar_policy_core::ast::{Entity as CoreEntity, EntityUID, PartialValue, Value as CedarValue};
 use cedar_policy_core::entities::conformance::EntitySchemaConformanceChecker;
 use cedar_policy_core::entities::{Entities as CoreEntities, NoEntitiesSchema, TCComputation};
 use cedar_policy_core::extensions::Extensions;
 use cedar_policy_core::validator::CoreSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use smol_str::SmolStr;
 
 use crate::bundle::{PolicyBundle, diagnostic_text};
 use crate::error::RequestError;
-use crate::values::to_cedar;
+use crate::values::to_fields;
 
 /// A typed entity reference in Cedar's JSON form, e.g. `{"type": "Hms::Staff", "id": "n1"}`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -234,16 +235,25 @@ fn record_entity(record: &EntityRecord, bundle: &PolicyBundle) -> Result<Entity,
         .map(uid_of)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| error(e.to_string()))?;
-    let attrs = record
-        .attrs
-        .iter()
-        .map(|(k, v)| Ok((k.clone(), to_cedar(v, k)?)))
-        .collect::<Result<Vec<(String, RestrictedExpression)>, String>>()
-        .map_err(error)?;
-    let entity =
-        Entity::new_with_tags(uid, attrs, parents, []).map_err(|e| error(diagnostic_text(&e)))?;
-    conform(entity.as_ref(), bundle).map_err(error)?;
-    Ok(entity)
+    let attrs = to_fields(&record.attrs).map_err(error)?;
+    let entity = core_entity(uid, attrs, parents);
+    conform(&entity, bundle).map_err(error)?;
+    Ok(Entity::from(entity))
+}
+
+/// An entity with evaluated attributes and direct parents.
+fn core_entity(
+    uid: EntityUid,
+    attrs: Vec<(SmolStr, CedarValue)>,
+    parents: impl IntoIterator<Item = EntityUid>,
+) -> CoreEntity {
+    CoreEntity::new_with_attr_partial_value(
+        uid.into(),
+        attrs.into_iter().map(|(k, v)| (k, PartialValue::from(v))),
+        HashSet::new(),
+        parents.into_iter().map(EntityUID::from).collect(),
+        [],
+    )
 }
 
 /// Checks an entity against the bundle's schema, as Cedar's entity parser would.
@@ -350,14 +360,12 @@ pub(crate) fn resolve_entity(
     let Value::Object(added) = added else {
         return Ok(None);
     };
-    let attrs = added
-        .iter()
-        .filter(|(k, _)| stored.is_none_or(|s| !s.record.attrs.contains_key(*k)))
-        .map(|(k, v)| Ok((k.clone(), to_cedar(v, k)?)))
-        .collect::<Result<Vec<(String, RestrictedExpression)>, String>>()
-        .map_err(invalid)?;
-    let from_request = Entity::new_with_tags(uid.clone(), attrs, [], [])
-        .map_err(|e| invalid(diagnostic_text(&e)))?;
+    let attrs = to_fields(
+        added
+            .iter()
+            .filter(|(k, _)| stored.is_none_or(|s| !s.record.attrs.contains_key(*k))),
+    )
+    .map_err(invalid)?;
     // Request-built entities of a shape that conformed before conform again; an
     // extended directory entity is always checked.
     let shape = stored.is_none().then(|| {
@@ -370,21 +378,16 @@ pub(crate) fn resolve_entity(
         // The directory is authoritative: its attributes and ancestry stay; the request only adds.
         Some(s) => {
             references.extend(s.references.iter().cloned());
-            let core = from_request.as_ref();
-            let attrs = s
-                .entity
-                .attrs()
-                .chain(core.attrs())
-                .map(|(k, v)| (k.clone(), v.clone()));
+            let known = s.entity.attrs().map(|(k, v)| (k.clone(), v.clone()));
             CoreEntity::new_with_attr_partial_value(
                 s.entity.uid().clone(),
-                attrs,
+                known.chain(attrs.into_iter().map(|(k, v)| (k, PartialValue::from(v)))),
                 s.entity.indirect_ancestors().cloned().collect(),
                 s.entity.parents().cloned().collect(),
                 [],
             )
         }
-        None => from_request.as_ref().clone(),
+        None => core_entity(uid.clone(), attrs, []),
     };
     if shape.as_deref().is_none_or(|s| !bundle.shapes.contains(s)) {
         conform(&entity, bundle).map_err(invalid)?;

@@ -1,21 +1,22 @@
 //! The decision point of one tenant: a bundle and a snapshot, evaluated together.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use cedar_policy::{
     Authorizer, Context, Decision as CedarDecision, Entities, EntityId, EntityUid, PolicySet,
     Request, RequestValidationError, RestrictedExpression,
 };
-use cedar_policy_core::ast::Entity as CoreEntity;
+use cedar_policy_core::ast::{Context as CoreContext, Entity as CoreEntity, Value as CedarValue};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use smol_str::SmolStr;
 
 use crate::bundle::{PolicyBundle, diagnostic_text};
 use crate::entities::{EntitySnapshot, qualify_references, request_entities, resolve_entity};
 use crate::error::RequestError;
 use crate::request::{AccessRequest, Subject};
-use crate::values::to_cedar;
+use crate::values::{evaluate, to_fields};
 
 /// The PDP's clock reading for one request, in the forms policies use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,21 +187,19 @@ impl Pdp {
         }
         let mut shape = String::with_capacity(64);
         self.bundle.shapes.record(&values, &mut shape);
-        let mut pairs = values
-            .iter()
-            .map(|(key, value)| Ok((key.clone(), to_cedar(value, key)?)))
-            .collect::<Result<Vec<_>, String>>()
-            .map_err(RequestError::InvalidContext)?;
+        let mut fields: BTreeMap<SmolStr, CedarValue> = to_fields(&values)
+            .map_err(RequestError::InvalidContext)?
+            .into_iter()
+            .collect();
         if clock {
             shape.push_str("+clock");
-            pairs.push(("now".into(), datetime(&time.utc)));
-            pairs.push((
+            fields.insert("now".into(), datetime(&time.utc)?);
+            fields.insert(
                 "local_hour".into(),
-                RestrictedExpression::new_long(i64::from(time.local_hour)),
-            ));
+                CedarValue::from(i64::from(time.local_hour)),
+            );
         }
-        let context = Context::from_pairs(pairs)
-            .map_err(|e| RequestError::InvalidContext(diagnostic_text(&e)))?;
+        let context = Context::from(CoreContext::Value(Arc::new(fields)));
         Ok((context, shape))
     }
 
@@ -265,17 +264,18 @@ struct RequestUids {
 
 thread_local! {
     /// The last `now` built on this thread: requests in the same second share it.
-    static NOW: std::cell::RefCell<Option<(String, RestrictedExpression)>> = const { std::cell::RefCell::new(None) };
+    static NOW: std::cell::RefCell<Option<(String, CedarValue)>> = const { std::cell::RefCell::new(None) };
 }
 
-/// A Cedar `datetime` for an instant, built once per second per thread.
-fn datetime(utc: &str) -> RestrictedExpression {
+/// A Cedar `datetime` value for an instant, parsed once per second per thread.
+fn datetime(utc: &str) -> Result<CedarValue, RequestError> {
     NOW.with_borrow_mut(|cached| match cached {
-        Some((at, value)) if at == utc => value.clone(),
+        Some((at, value)) if at == utc => Ok(value.clone()),
         _ => {
-            let value = RestrictedExpression::new_datetime(utc);
+            let value = evaluate(&RestrictedExpression::new_datetime(utc))
+                .map_err(RequestError::InvalidContext)?;
             *cached = Some((utc.to_owned(), value.clone()));
-            value
+            Ok(value)
         }
     })
 }

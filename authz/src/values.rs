@@ -2,46 +2,67 @@
 //!
 //! Accepts the forms of Cedar's JSON value format: strings, booleans, integers,
 //! arrays (sets), records, `{"__entity": {"type", "id"}}` or `{"type", "id"}` entity
-//! references and `{"__extn": {"fn", "arg"}}` extension values. Type conformance is
-//! checked by Cedar afterwards, against the schema.
+//! references and `{"__extn": {"fn", "arg"}}` extension values. Only extension
+//! values go through Cedar's evaluator (to parse a datetime, an address…); type
+//! conformance is checked by Cedar afterwards, against the schema.
 
 use cedar_policy::{EntityId, EntityUid, RestrictedExpression};
+use cedar_policy_core::ast::{EntityUID, Value as CedarValue};
+use cedar_policy_core::evaluator::RestrictedEvaluator;
+use cedar_policy_core::extensions::Extensions;
 use serde_json::{Map, Value};
+use smol_str::SmolStr;
 
-/// Converts a JSON value to a Cedar restricted expression; `path` names it in errors.
-pub(crate) fn to_cedar(value: &Value, path: &str) -> Result<RestrictedExpression, String> {
+/// Converts a JSON value to a Cedar value; `path` names it in errors.
+pub(crate) fn to_value(value: &Value, path: &str) -> Result<CedarValue, String> {
     match value {
-        Value::String(s) => Ok(RestrictedExpression::new_string(s.clone())),
-        Value::Bool(b) => Ok(RestrictedExpression::new_bool(*b)),
+        Value::String(s) => Ok(CedarValue::from(SmolStr::from(s.as_str()))),
+        Value::Bool(b) => Ok(CedarValue::from(*b)),
         Value::Number(n) => n
             .as_i64()
-            .map(RestrictedExpression::new_long)
+            .map(CedarValue::from)
             .ok_or_else(|| format!("`{path}` is `{n}`, but Cedar numbers are 64-bit integers")),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| to_cedar(v, &format!("{path}[{i}]")))
-            .collect::<Result<Vec<_>, _>>()
-            .map(RestrictedExpression::new_set),
-        Value::Object(map) => object_to_cedar(map, path),
+        Value::Array(items) => {
+            let items = items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| to_value(v, &format!("{path}[{i}]")));
+            Ok(CedarValue::set(items.collect::<Result<Vec<_>, _>>()?, None))
+        }
+        Value::Object(map) => object_to_value(map, path),
         Value::Null => Err(format!(
             "`{path}` is null; leave an optional attribute out instead"
         )),
     }
 }
 
-fn object_to_cedar(map: &Map<String, Value>, path: &str) -> Result<RestrictedExpression, String> {
+/// The fields of a JSON record as Cedar attribute values.
+pub(crate) fn to_fields<'a>(
+    fields: impl IntoIterator<Item = (&'a String, &'a Value)>,
+) -> Result<Vec<(SmolStr, CedarValue)>, String> {
+    fields
+        .into_iter()
+        .map(|(k, v)| Ok((SmolStr::from(k.as_str()), to_value(v, k)?)))
+        .collect()
+}
+
+fn object_to_value(map: &Map<String, Value>, path: &str) -> Result<CedarValue, String> {
     if let Some(Value::Object(extension)) = map.get("__extn") {
-        return extension_to_cedar(extension, path);
+        return extension_to_value(extension, path);
     }
     if let Some(uid) = entity_reference(map) {
-        return Ok(RestrictedExpression::new_entity_uid(uid?));
+        return Ok(CedarValue::from(EntityUID::from(uid?)));
     }
-    let fields = map
-        .iter()
-        .map(|(k, v)| Ok((k.clone(), to_cedar(v, &format!("{path}.{k}"))?)))
-        .collect::<Result<Vec<_>, String>>()?;
-    RestrictedExpression::new_record(fields).map_err(|e| format!("`{path}`: {e}"))
+    let fields = map.iter().map(|(k, v)| {
+        Ok((
+            SmolStr::from(k.as_str()),
+            to_value(v, &format!("{path}.{k}"))?,
+        ))
+    });
+    Ok(CedarValue::record(
+        fields.collect::<Result<Vec<_>, String>>()?,
+        None,
+    ))
 }
 
 fn entity_reference(map: &Map<String, Value>) -> Option<Result<EntityUid, String>> {
@@ -59,10 +80,7 @@ fn entity_reference(map: &Map<String, Value>) -> Option<Result<EntityUid, String
     )
 }
 
-fn extension_to_cedar(
-    extension: &Map<String, Value>,
-    path: &str,
-) -> Result<RestrictedExpression, String> {
+fn extension_to_value(extension: &Map<String, Value>, path: &str) -> Result<CedarValue, String> {
     let function = extension
         .get("fn")
         .and_then(Value::as_str)
@@ -71,13 +89,21 @@ fn extension_to_cedar(
         .get("arg")
         .and_then(Value::as_str)
         .ok_or_else(|| format!("`{path}`: an extension value needs a string `arg`"))?;
-    match function {
-        "ip" | "ipaddr" => Ok(RestrictedExpression::new_ip(argument)),
-        "decimal" => Ok(RestrictedExpression::new_decimal(argument)),
-        "datetime" => Ok(RestrictedExpression::new_datetime(argument)),
-        "duration" => Ok(RestrictedExpression::new_duration(argument)),
-        other => Err(format!("`{path}`: unknown extension function `{other}`")),
-    }
+    let expression = match function {
+        "ip" | "ipaddr" => RestrictedExpression::new_ip(argument),
+        "decimal" => RestrictedExpression::new_decimal(argument),
+        "datetime" => RestrictedExpression::new_datetime(argument),
+        "duration" => RestrictedExpression::new_duration(argument),
+        other => return Err(format!("`{path}`: unknown extension function `{other}`")),
+    };
+    evaluate(&expression).map_err(|e| format!("`{path}`: {e}"))
+}
+
+/// Evaluates a restricted expression (an extension constructor) to its value.
+pub(crate) fn evaluate(expression: &RestrictedExpression) -> Result<CedarValue, String> {
+    RestrictedEvaluator::new(Extensions::all_available())
+        .interpret(expression.as_ref().as_borrowed())
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -97,15 +123,22 @@ mod tests {
             json!({"__entity": {"type": "Hms::Patient", "id": "p1"}}),
             json!({"__extn": {"fn": "datetime", "arg": "2026-01-01T00:00:00Z"}}),
         ] {
-            assert!(to_cedar(&ok, "v").is_ok(), "{ok}");
+            assert!(to_value(&ok, "v").is_ok(), "{ok}");
         }
-        assert!(to_cedar(&json!(1.5), "v").unwrap_err().contains("64-bit"));
-        assert!(to_cedar(&json!(null), "v").unwrap_err().contains("null"));
+        assert!(to_value(&json!(1.5), "v").unwrap_err().contains("64-bit"));
+        assert!(to_value(&json!(null), "v").unwrap_err().contains("null"));
         assert!(
-            to_cedar(&json!({"__extn": {"fn": "nope", "arg": "x"}}), "v")
+            to_value(&json!({"__extn": {"fn": "nope", "arg": "x"}}), "v")
                 .unwrap_err()
                 .contains("nope")
         );
-        assert!(to_cedar(&json!({"type": "not a type", "id": "x"}), "v").is_err());
+        assert!(
+            to_value(
+                &json!({"__extn": {"fn": "datetime", "arg": "yesterday"}}),
+                "v"
+            )
+            .is_err()
+        );
+        assert!(to_value(&json!({"type": "not a type", "id": "x"}), "v").is_err());
     }
 }
