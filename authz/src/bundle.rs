@@ -12,6 +12,7 @@ use cedar_policy_core::validator::{ValidatorEntityTypeKind, ValidatorSchema};
 use miette::Diagnostic;
 use serde::{Deserialize, Serialize};
 
+use crate::FastMap;
 use crate::error::RequestError;
 use crate::index::PolicyIndex;
 use crate::location::SourceLocation;
@@ -100,11 +101,11 @@ pub struct PolicyBundle {
     pub(crate) schema: Schema,
     pub(crate) policies: PolicySet,
     pub(crate) options: BundleOptions,
-    pub(crate) action_entities: HashMap<EntityUid, Arc<CoreEntity>>,
+    pub(crate) action_entities: FastMap<EntityUid, Arc<CoreEntity>>,
     /// Declared entity types by qualified and, within the namespace, short name.
-    types_by_name: HashMap<String, EntityTypeName>,
+    types_by_name: FastMap<String, EntityTypeName>,
     /// Declared actions by name.
-    actions_by_name: HashMap<String, EntityUid>,
+    actions_by_name: FastMap<String, EntityUid>,
     obligations: HashMap<PolicyId, Vec<String>>,
     pub(crate) index: PolicyIndex,
     /// Context and entity shapes that passed the schema's checks.
@@ -302,8 +303,8 @@ fn has_enumerated_types(schema: &Schema) -> bool {
         .any(|t| matches!(t.kind, ValidatorEntityTypeKind::Enum(_)))
 }
 
-fn index_types(schema: &Schema, namespace: Option<&str>) -> HashMap<String, EntityTypeName> {
-    let mut names = HashMap::new();
+fn index_types(schema: &Schema, namespace: Option<&str>) -> FastMap<String, EntityTypeName> {
+    let mut names = FastMap::default();
     for ty in schema.entity_types() {
         let qualified = ty.to_string();
         if let Some(short) = namespace.and_then(|ns| qualified.strip_prefix(&format!("{ns}::"))) {
@@ -317,7 +318,7 @@ fn index_types(schema: &Schema, namespace: Option<&str>) -> HashMap<String, Enti
 /// The schema's action entities, closed under their groups, shared by every request.
 fn index_action_entities(
     schema: &Schema,
-) -> Result<HashMap<EntityUid, Arc<CoreEntity>>, BundleError> {
+) -> Result<FastMap<EntityUid, Arc<CoreEntity>>, BundleError> {
     let entities: Entities = schema
         .action_entities()
         .map_err(|e| BundleError::Schema(diagnostic_text(&e)))?;

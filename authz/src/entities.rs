@@ -16,7 +16,8 @@ use smol_str::SmolStr;
 
 use crate::bundle::{PolicyBundle, diagnostic_text};
 use crate::error::RequestError;
-use crate::values::to_fields;
+use crate::values::{references_in, to_fields};
+use crate::{FastMap, FastSet};
 
 /// A typed entity reference in Cedar's JSON form, e.g. `{"type": "Hms::Staff", "id": "n1"}`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -63,10 +64,10 @@ pub(crate) struct StoredEntity {
 /// An immutable set of checked entities; a new version replaces it whole.
 #[derive(Debug, Default)]
 pub struct EntitySnapshot {
-    entities: HashMap<EntityUid, Arc<StoredEntity>>,
-    ids_by_type: HashMap<EntityTypeName, BTreeSet<String>>,
+    entities: FastMap<EntityUid, Arc<StoredEntity>>,
+    ids_by_type: FastMap<EntityTypeName, BTreeSet<String>>,
     /// Entities that are parents of others: changing one means recomputing ancestry.
-    parents: HashSet<EntityUid>,
+    parents: FastSet<EntityUid>,
 }
 
 impl EntitySnapshot {
@@ -85,7 +86,7 @@ impl EntitySnapshot {
             .map(|r| Ok((record_entity(&r, bundle)?, r)))
             .collect::<Result<_, EntityError>>()?;
         let mut snapshot = Self::default();
-        for stored in close_under_ancestry(parsed, &HashMap::new())? {
+        for stored in close_under_ancestry(parsed, &FastMap::default(), bundle)? {
             snapshot.insert(stored);
         }
         Ok(snapshot)
@@ -119,7 +120,7 @@ impl EntitySnapshot {
             ids_by_type: self.ids_by_type.clone(),
             parents: self.parents.clone(),
         };
-        for stored in close_under_ancestry(changed, &self.entities)? {
+        for stored in close_under_ancestry(changed, &self.entities, bundle)? {
             next.insert(stored);
         }
         Ok(next)
@@ -174,7 +175,8 @@ impl EntitySnapshot {
 /// Computes each entity's ancestors, from its parents and the ancestors `known` already has.
 fn close_under_ancestry(
     parsed: Vec<(Entity, EntityRecord)>,
-    known: &HashMap<EntityUid, Arc<StoredEntity>>,
+    known: &FastMap<EntityUid, Arc<StoredEntity>>,
+    bundle: &PolicyBundle,
 ) -> Result<Vec<StoredEntity>, EntityError> {
     let mut records: HashMap<EntityUid, EntityRecord> = HashMap::with_capacity(parsed.len());
     let mut entities: Vec<Entity> = Vec::with_capacity(parsed.len());
@@ -212,7 +214,7 @@ fn close_under_ancestry(
         .iter()
         .filter_map(|entity| {
             let record = records.remove(&entity.uid())?;
-            let references = references_in(&Value::Object(record.attrs.clone()));
+            let references = references_in(record.attrs.values(), bundle);
             Some(StoredEntity {
                 entity: Arc::new(entity.as_ref().clone()),
                 record,
@@ -235,7 +237,7 @@ fn record_entity(record: &EntityRecord, bundle: &PolicyBundle) -> Result<Entity,
         .map(uid_of)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| error(e.to_string()))?;
-    let attrs = to_fields(&record.attrs).map_err(error)?;
+    let attrs = to_fields(&record.attrs, bundle).map_err(error)?;
     let entity = core_entity(uid, attrs, parents);
     conform(&entity, bundle).map_err(error)?;
     Ok(Entity::from(entity))
@@ -278,57 +280,6 @@ pub(crate) fn uid_of(reference: &EntityRef) -> Result<EntityUid, RequestError> {
     ))
 }
 
-/// Entity uids named anywhere in a Cedar JSON value, in `__entity` or `{type, id}` form.
-pub(crate) fn references_in(value: &Value) -> Vec<EntityUid> {
-    let mut found = Vec::new();
-    collect_references(value, &mut found);
-    found
-}
-
-fn collect_references(value: &Value, found: &mut Vec<EntityUid>) {
-    match value {
-        Value::Array(items) => items.iter().for_each(|v| collect_references(v, found)),
-        Value::Object(map) => match as_reference(map) {
-            Some(reference) => found.extend(uid_of(&reference).ok()),
-            None => map.values().for_each(|v| collect_references(v, found)),
-        },
-        _ => {}
-    }
-}
-
-fn as_reference(map: &Map<String, Value>) -> Option<EntityRef> {
-    let inner = match map.get("__entity") {
-        Some(Value::Object(inner)) => inner,
-        _ => map,
-    };
-    if inner.len() != 2 {
-        return None;
-    }
-    Some(EntityRef {
-        kind: inner.get("type")?.as_str()?.to_owned(),
-        id: inner.get("id")?.as_str()?.to_owned(),
-    })
-}
-
-/// Rewrites `{type, id}` references whose type is unqualified into the bundle's namespace.
-pub(crate) fn qualify_references(value: &mut Value, bundle: &PolicyBundle) {
-    match value {
-        Value::Array(items) => items.iter_mut().for_each(|v| qualify_references(v, bundle)),
-        Value::Object(map) => {
-            if as_reference(map).is_some() && !map.contains_key("__entity") {
-                if let Some(Value::String(kind)) = map.get_mut("type")
-                    && let Ok(qualified) = bundle.entity_type(kind)
-                {
-                    *kind = qualified.to_string();
-                }
-            } else {
-                map.values_mut().for_each(|v| qualify_references(v, bundle));
-            }
-        }
-        _ => {}
-    }
-}
-
 /// An entity as one request sees it, and the entities its attributes name.
 pub(crate) struct Resolved {
     pub(crate) entity: Arc<CoreEntity>,
@@ -355,25 +306,18 @@ pub(crate) fn resolve_entity(
         uid: uid.to_string(),
         message,
     };
-    let mut added = Value::Object(properties.clone());
-    qualify_references(&mut added, bundle);
-    let Value::Object(added) = added else {
-        return Ok(None);
-    };
-    let attrs = to_fields(
-        added
-            .iter()
-            .filter(|(k, _)| stored.is_none_or(|s| !s.record.attrs.contains_key(*k))),
-    )
-    .map_err(invalid)?;
+    let added = properties
+        .iter()
+        .filter(|(k, _)| stored.is_none_or(|s| !s.record.attrs.contains_key(*k)));
+    let attrs = to_fields(added, bundle).map_err(invalid)?;
     // Request-built entities of a shape that conformed before conform again; an
     // extended directory entity is always checked.
     let shape = stored.is_none().then(|| {
         let mut shape = format!("E|{}|", uid.type_name());
-        bundle.shapes.record(&added, &mut shape);
+        bundle.shapes.record(properties, &mut shape);
         shape
     });
-    let mut references = references_in(&Value::Object(added));
+    let mut references = references_in(properties.values(), bundle);
     let entity = match stored {
         // The directory is authoritative: its attributes and ancestry stay; the request only adds.
         Some(s) => {

@@ -8,11 +8,13 @@
 //! shared. Over-inclusion is always safe (Cedar still checks the full scope), so
 //! `==` scopes are indexed like `in` scopes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
 use cedar_policy::{ActionConstraint, EntityUid, Policy, PolicySet, PrincipalConstraint};
 use cedar_policy_core::ast::{Entity as CoreEntity, EntityUID};
+
+use crate::{FastMap, FastSet};
 
 /// Distinct selections kept at most; beyond this, selections are built per request.
 const MAX_CACHED: usize = 4_096;
@@ -34,8 +36,8 @@ type Key = (Vec<EntityUID>, EntityUID);
 pub(crate) struct PolicyIndex {
     policies: Vec<(Policy, Scope)>,
     /// Every entity some principal scope names.
-    principal_keys: HashSet<EntityUID>,
-    selections: RwLock<HashMap<Key, Arc<PolicySet>>>,
+    principal_keys: FastSet<EntityUID>,
+    selections: RwLock<FastMap<Key, Arc<PolicySet>>>,
 }
 
 impl PolicyIndex {
@@ -50,7 +52,7 @@ impl PolicyIndex {
         Self {
             policies,
             principal_keys,
-            selections: RwLock::new(HashMap::new()),
+            selections: RwLock::default(),
         }
     }
 

@@ -18,6 +18,12 @@ mod search;
 mod shapes;
 mod values;
 
+/// Hash maps keyed by entity uids and names: a fast seeded hasher. Their keys come
+/// from the directory and the schema, or number a handful per request.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// The set counterpart of [`FastMap`].
+pub(crate) type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
 pub use bundle::{
     BundleError, BundleOptions, BundleProblem, BundleSource, PolicyBundle, PolicyFile,
 };

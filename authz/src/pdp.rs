@@ -1,6 +1,6 @@
 //! The decision point of one tenant: a bundle and a snapshot, evaluated together.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use cedar_policy::{
@@ -9,11 +9,12 @@ use cedar_policy::{
 };
 use cedar_policy_core::ast::{Context as CoreContext, Entity as CoreEntity, Value as CedarValue};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use smol_str::SmolStr;
 
+use crate::FastMap;
 use crate::bundle::{PolicyBundle, diagnostic_text};
-use crate::entities::{EntitySnapshot, qualify_references, request_entities, resolve_entity};
+use crate::entities::{EntitySnapshot, request_entities, resolve_entity};
 use crate::error::RequestError;
 use crate::request::{AccessRequest, Subject};
 use crate::values::{evaluate, to_fields};
@@ -172,22 +173,24 @@ impl Pdp {
         time: &RequestTime,
     ) -> Result<(Context, String), RequestError> {
         let clock = self.bundle.options.context_clock;
-        let mut values = Map::new();
-        for (key, value) in &request.context {
-            // The PDP's clock is authoritative; a caller cannot set these.
-            if !(clock && (key == "now" || key == "local_hour")) {
-                values.insert(key.clone(), self.qualified(value));
-            }
-        }
-        if !request.action.properties.is_empty() {
-            values.insert(
-                "action".into(),
-                self.qualified(&Value::Object(request.action.properties.clone())),
-            );
-        }
+        // The PDP's clock is authoritative; a caller cannot set these.
+        let given = request
+            .context
+            .iter()
+            .filter(|(key, _)| !(clock && (*key == "now" || *key == "local_hour")));
+        let action = (!request.action.properties.is_empty()).then(|| {
+            (
+                "action".to_owned(),
+                Value::Object(request.action.properties.clone()),
+            )
+        });
+        let values: Vec<(&String, &Value)> =
+            given.chain(action.as_ref().map(|(k, v)| (k, v))).collect();
         let mut shape = String::with_capacity(64);
-        self.bundle.shapes.record(&values, &mut shape);
-        let mut fields: BTreeMap<SmolStr, CedarValue> = to_fields(&values)
+        self.bundle
+            .shapes
+            .record(values.iter().copied(), &mut shape);
+        let mut fields: BTreeMap<SmolStr, CedarValue> = to_fields(values, &self.bundle)
             .map_err(RequestError::InvalidContext)?
             .into_iter()
             .collect();
@@ -199,15 +202,7 @@ impl Pdp {
                 CedarValue::from(i64::from(time.local_hour)),
             );
         }
-        let context = Context::from(CoreContext::Value(Arc::new(fields)));
-        Ok((context, shape))
-    }
-
-    /// A context value, with `{type, id}` references qualified into the bundle's namespace.
-    fn qualified(&self, value: &Value) -> Value {
-        let mut value = value.clone();
-        qualify_references(&mut value, &self.bundle);
-        value
+        Ok((Context::from(CoreContext::Value(Arc::new(fields))), shape))
     }
 
     /// The entities one request can see — principal, resource, what their
@@ -218,7 +213,8 @@ impl Pdp {
         uids: &RequestUids,
         request: &AccessRequest,
     ) -> Result<(Entities, Arc<PolicySet>), RequestError> {
-        let mut slice: HashMap<EntityUid, Arc<CoreEntity>> = HashMap::with_capacity(6);
+        let mut slice: FastMap<EntityUid, Arc<CoreEntity>> =
+            FastMap::with_capacity_and_hasher(6, Default::default());
         let mut referenced = Vec::new();
         for (uid, properties) in [
             (&uids.principal, &request.subject.properties),

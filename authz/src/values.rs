@@ -13,8 +13,15 @@ use cedar_policy_core::extensions::Extensions;
 use serde_json::{Map, Value};
 use smol_str::SmolStr;
 
-/// Converts a JSON value to a Cedar value; `path` names it in errors.
-pub(crate) fn to_value(value: &Value, path: &str) -> Result<CedarValue, String> {
+use crate::bundle::PolicyBundle;
+
+/// Converts a JSON value to a Cedar value; `path` names it in errors. The
+/// `{type, id}` shorthand for references takes the bundle's namespace.
+pub(crate) fn to_value(
+    value: &Value,
+    path: &str,
+    bundle: &PolicyBundle,
+) -> Result<CedarValue, String> {
     match value {
         Value::String(s) => Ok(CedarValue::from(SmolStr::from(s.as_str()))),
         Value::Bool(b) => Ok(CedarValue::from(*b)),
@@ -26,10 +33,10 @@ pub(crate) fn to_value(value: &Value, path: &str) -> Result<CedarValue, String> 
             let items = items
                 .iter()
                 .enumerate()
-                .map(|(i, v)| to_value(v, &format!("{path}[{i}]")));
+                .map(|(i, v)| to_value(v, &format!("{path}[{i}]"), bundle));
             Ok(CedarValue::set(items.collect::<Result<Vec<_>, _>>()?, None))
         }
-        Value::Object(map) => object_to_value(map, path),
+        Value::Object(map) => object_to_value(map, path, bundle),
         Value::Null => Err(format!(
             "`{path}` is null; leave an optional attribute out instead"
         )),
@@ -39,24 +46,56 @@ pub(crate) fn to_value(value: &Value, path: &str) -> Result<CedarValue, String> 
 /// The fields of a JSON record as Cedar attribute values.
 pub(crate) fn to_fields<'a>(
     fields: impl IntoIterator<Item = (&'a String, &'a Value)>,
+    bundle: &PolicyBundle,
 ) -> Result<Vec<(SmolStr, CedarValue)>, String> {
     fields
         .into_iter()
-        .map(|(k, v)| Ok((SmolStr::from(k.as_str()), to_value(v, k)?)))
+        .map(|(k, v)| Ok((SmolStr::from(k.as_str()), to_value(v, k, bundle)?)))
         .collect()
 }
 
-fn object_to_value(map: &Map<String, Value>, path: &str) -> Result<CedarValue, String> {
+/// Entity uids named anywhere in JSON values, qualified as [`to_value`] qualifies them.
+pub(crate) fn references_in<'a>(
+    values: impl IntoIterator<Item = &'a Value>,
+    bundle: &PolicyBundle,
+) -> Vec<EntityUid> {
+    let mut found = Vec::new();
+    values
+        .into_iter()
+        .for_each(|v| collect_references(v, bundle, &mut found));
+    found
+}
+
+fn collect_references(value: &Value, bundle: &PolicyBundle, found: &mut Vec<EntityUid>) {
+    match value {
+        Value::Array(items) => items
+            .iter()
+            .for_each(|v| collect_references(v, bundle, found)),
+        Value::Object(map) if !map.contains_key("__extn") => match entity_reference(map, bundle) {
+            Some(uid) => found.extend(uid.ok()),
+            None => map
+                .values()
+                .for_each(|v| collect_references(v, bundle, found)),
+        },
+        _ => {}
+    }
+}
+
+fn object_to_value(
+    map: &Map<String, Value>,
+    path: &str,
+    bundle: &PolicyBundle,
+) -> Result<CedarValue, String> {
     if let Some(Value::Object(extension)) = map.get("__extn") {
         return extension_to_value(extension, path);
     }
-    if let Some(uid) = entity_reference(map) {
+    if let Some(uid) = entity_reference(map, bundle) {
         return Ok(CedarValue::from(EntityUID::from(uid?)));
     }
     let fields = map.iter().map(|(k, v)| {
         Ok((
             SmolStr::from(k.as_str()),
-            to_value(v, &format!("{path}.{k}"))?,
+            to_value(v, &format!("{path}.{k}"), bundle)?,
         ))
     });
     Ok(CedarValue::record(
@@ -65,19 +104,26 @@ fn object_to_value(map: &Map<String, Value>, path: &str) -> Result<CedarValue, S
     ))
 }
 
-fn entity_reference(map: &Map<String, Value>) -> Option<Result<EntityUid, String>> {
-    let inner = match map.get("__entity") {
-        Some(Value::Object(inner)) => inner,
-        _ if map.len() == 2 => map,
+/// An entity reference: `{"__entity": {"type", "id"}}` with a qualified type, or the
+/// `{type, id}` shorthand whose type may be unqualified.
+fn entity_reference(
+    map: &Map<String, Value>,
+    bundle: &PolicyBundle,
+) -> Option<Result<EntityUid, String>> {
+    let (inner, shorthand) = match map.get("__entity") {
+        Some(Value::Object(inner)) => (inner, false),
+        _ if map.len() == 2 => (map, true),
         _ => return None,
     };
     let kind = inner.get("type")?.as_str()?;
     let id = inner.get("id")?.as_str()?;
-    Some(
+    let ty = if shorthand {
+        bundle.entity_type(kind)
+    } else {
         kind.parse()
-            .map(|ty| EntityUid::from_type_name_and_id(ty, EntityId::new(id)))
-            .map_err(|_| format!("`{kind}` is not a valid entity type name")),
-    )
+            .map_err(|_| format!("`{kind}` is not a valid entity type name"))
+    };
+    Some(ty.map(|ty| EntityUid::from_type_name_and_id(ty, EntityId::new(id))))
 }
 
 fn extension_to_value(extension: &Map<String, Value>, path: &str) -> Result<CedarValue, String> {
@@ -109,36 +155,62 @@ pub(crate) fn evaluate(expression: &RestrictedExpression) -> Result<CedarValue, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{BundleOptions, BundleSource, PolicyFile};
     use serde_json::json;
+
+    fn bundle() -> PolicyBundle {
+        PolicyBundle::compile(BundleSource {
+            schema: "namespace Hms { entity Patient; }".into(),
+            policies: vec![PolicyFile {
+                name: "p.cedar".into(),
+                text: "@id(\"p\") permit (principal, action, resource);".into(),
+            }],
+            options: BundleOptions {
+                namespace: Some("Hms".into()),
+                ..BundleOptions::default()
+            },
+        })
+        .unwrap()
+    }
 
     #[test]
     fn json_forms_convert_or_explain() {
+        let bundle = bundle();
+        let convert = |v: Value| to_value(&v, "v", &bundle);
         for ok in [
             json!("x"),
             json!(true),
             json!(3),
             json!(["a", "b"]),
             json!({"a": {"b": 1}}),
-            json!({"type": "Hms::Patient", "id": "p1"}),
+            json!({"type": "Patient", "id": "p1"}),
             json!({"__entity": {"type": "Hms::Patient", "id": "p1"}}),
             json!({"__extn": {"fn": "datetime", "arg": "2026-01-01T00:00:00Z"}}),
         ] {
-            assert!(to_value(&ok, "v").is_ok(), "{ok}");
+            assert!(convert(ok.clone()).is_ok(), "{ok}");
         }
-        assert!(to_value(&json!(1.5), "v").unwrap_err().contains("64-bit"));
-        assert!(to_value(&json!(null), "v").unwrap_err().contains("null"));
+        assert!(convert(json!(1.5)).unwrap_err().contains("64-bit"));
+        assert!(convert(json!(null)).unwrap_err().contains("null"));
         assert!(
-            to_value(&json!({"__extn": {"fn": "nope", "arg": "x"}}), "v")
+            convert(json!({"__extn": {"fn": "nope", "arg": "x"}}))
                 .unwrap_err()
                 .contains("nope")
         );
-        assert!(
-            to_value(
-                &json!({"__extn": {"fn": "datetime", "arg": "yesterday"}}),
-                "v"
-            )
-            .is_err()
+        assert!(convert(json!({"__extn": {"fn": "datetime", "arg": "yesterday"}})).is_err());
+        assert!(convert(json!({"__entity": {"type": "not a type", "id": "x"}})).is_err());
+    }
+
+    #[test]
+    fn shorthand_references_take_the_namespace() {
+        let bundle = bundle();
+        let value = json!({"p": {"type": "Patient", "id": "p1"}, "q": [{"__entity": {"type": "Hms::Patient", "id": "p2"}}]});
+        let found: Vec<String> = references_in([&value], &bundle)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            found,
+            vec![r#"Hms::Patient::"p1""#, r#"Hms::Patient::"p2""#]
         );
-        assert!(to_value(&json!({"type": "not a type", "id": "x"}), "v").is_err());
     }
 }
