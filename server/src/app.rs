@@ -5,7 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::accept::NoDelayAcceptor;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use hms_directory::Backend;
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
@@ -66,19 +67,16 @@ impl Application {
         let app = router(self.state).into_make_service();
         let handle = axum_server::Handle::new();
         tokio::spawn(shutdown_on_signal(handle.clone()));
+        // Small request/response exchanges: do not let Nagle's algorithm hold replies back.
+        let server = axum_server::from_tcp(self.listener).handle(handle);
         match self.tls {
             Some(tls) => {
-                axum_server::from_tcp_rustls(self.listener, tls)
-                    .handle(handle)
+                server
+                    .acceptor(RustlsAcceptor::new(tls).acceptor(NoDelayAcceptor::new()))
                     .serve(app)
                     .await?
             }
-            None => {
-                axum_server::from_tcp(self.listener)
-                    .handle(handle)
-                    .serve(app)
-                    .await?
-            }
+            None => server.acceptor(NoDelayAcceptor::new()).serve(app).await?,
         }
         Ok(())
     }
