@@ -16,6 +16,7 @@ use smol_str::SmolStr;
 
 use crate::bundle::{PolicyBundle, diagnostic_text};
 use crate::error::RequestError;
+use crate::request::Subject;
 use crate::values::{references_in, to_fields};
 use crate::{FastMap, FastSet};
 
@@ -291,11 +292,12 @@ pub(crate) struct Resolved {
 /// neither knows it.
 pub(crate) fn resolve_entity(
     uid: &EntityUid,
-    properties: &Map<String, Value>,
+    given: &Subject,
     snapshot: &EntitySnapshot,
     bundle: &PolicyBundle,
 ) -> Result<Option<Resolved>, RequestError> {
     let stored = snapshot.get(uid);
+    let properties = &given.properties;
     if properties.is_empty() {
         return Ok(stored.map(|s| Resolved {
             entity: Arc::clone(&s.entity),
@@ -313,7 +315,7 @@ pub(crate) fn resolve_entity(
     // Request-built entities of a shape that conformed before conform again; an
     // extended directory entity is always checked.
     let shape = stored.is_none().then(|| {
-        let mut shape = format!("E|{}|", uid.type_name());
+        let mut shape = ["E|", &given.kind, "|"].concat();
         bundle.shapes.record(properties, &mut shape);
         shape
     });

@@ -127,12 +127,18 @@ impl Pdp {
             resource: self.uid(&request.resource)?,
         };
         let (context, shape) = self.context(request, time)?;
-        let shape = format!(
-            "C|{}|{}|{}|{shape}",
-            uids.action,
-            uids.principal.type_name(),
-            uids.resource.type_name()
-        );
+        // Keyed by the names as given: within a bundle they name the same types every time.
+        let shape = [
+            "C|",
+            &request.action.name,
+            "|",
+            &request.subject.kind,
+            "|",
+            &request.resource.kind,
+            "|",
+            &shape,
+        ]
+        .concat();
         // A request of a shape that passed the schema's checks passes them again.
         let known = self.bundle.shapes.contains(&shape);
         let schema = (!known).then_some(&self.bundle.schema);
@@ -216,14 +222,14 @@ impl Pdp {
         let mut slice: FastMap<EntityUid, Arc<CoreEntity>> =
             FastMap::with_capacity_and_hasher(6, Default::default());
         let mut referenced = Vec::new();
-        for (uid, properties) in [
-            (&uids.principal, &request.subject.properties),
-            (&uids.resource, &request.resource.properties),
+        for (uid, given) in [
+            (&uids.principal, &request.subject),
+            (&uids.resource, &request.resource),
         ] {
             if slice.contains_key(uid) {
                 continue;
             }
-            if let Some(resolved) = resolve_entity(uid, properties, &self.snapshot, &self.bundle)? {
+            if let Some(resolved) = resolve_entity(uid, given, &self.snapshot, &self.bundle)? {
                 referenced.extend(resolved.references);
                 slice.insert(uid.clone(), resolved.entity);
             }
