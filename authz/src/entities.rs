@@ -17,7 +17,7 @@ use smol_str::SmolStr;
 use crate::bundle::{PolicyBundle, diagnostic_text};
 use crate::error::RequestError;
 use crate::request::Subject;
-use crate::values::{references_in, to_fields};
+use crate::values::{references_in, references_of, to_fields};
 use crate::{FastMap, FastSet};
 
 /// A typed entity reference in Cedar's JSON form, e.g. `{"type": "Hms::Staff", "id": "n1"}`.
@@ -319,7 +319,7 @@ pub(crate) fn resolve_entity(
         bundle.shapes.record(properties, &mut shape);
         shape
     });
-    let mut references = references_in(properties.values(), bundle);
+    let mut references = references_of(attrs.iter().map(|(_, v)| v));
     let entity = match stored {
         // The directory is authoritative: its attributes and ancestry stay; the request only adds.
         Some(s) => {

@@ -12,7 +12,6 @@ use serde::Serialize;
 use serde_json::Value;
 use smol_str::SmolStr;
 
-use crate::FastMap;
 use crate::bundle::{PolicyBundle, diagnostic_text};
 use crate::entities::{EntitySnapshot, request_entities, resolve_entity};
 use crate::error::RequestError;
@@ -219,26 +218,26 @@ impl Pdp {
         uids: &RequestUids,
         request: &AccessRequest,
     ) -> Result<(Entities, Arc<PolicySet>), RequestError> {
-        let mut slice: FastMap<EntityUid, Arc<CoreEntity>> =
-            FastMap::with_capacity_and_hasher(6, Default::default());
+        // A handful of entities: a vector searched linearly beats hashing their uids.
+        let mut slice: Vec<(EntityUid, Arc<CoreEntity>)> = Vec::with_capacity(6);
         let mut referenced = Vec::new();
         for (uid, given) in [
             (&uids.principal, &request.subject),
             (&uids.resource, &request.resource),
         ] {
-            if slice.contains_key(uid) {
+            if slice.iter().any(|(known, _)| known == uid) {
                 continue;
             }
             if let Some(resolved) = resolve_entity(uid, given, &self.snapshot, &self.bundle)? {
                 referenced.extend(resolved.references);
-                slice.insert(uid.clone(), resolved.entity);
+                slice.push((uid.clone(), resolved.entity));
             }
         }
         for uid in referenced {
-            if let Some(stored) = self.snapshot.get(&uid) {
-                slice
-                    .entry(uid)
-                    .or_insert_with(|| Arc::clone(&stored.entity));
+            if !slice.iter().any(|(known, _)| *known == uid)
+                && let Some(stored) = self.snapshot.get(&uid)
+            {
+                slice.push((uid, Arc::clone(&stored.entity)));
             }
         }
         let action = self
@@ -248,13 +247,16 @@ impl Pdp {
             .ok_or_else(|| {
                 RequestError::UnknownAction(format!("unknown action `{}`", uids.action))
             })?;
-        let policies = self.bundle.index.select(
-            &uids.principal,
-            slice.get(&uids.principal).map(AsRef::as_ref),
-            action,
-        );
-        slice.insert(uids.action.clone(), Arc::clone(action));
-        Ok((request_entities(slice.into_values().collect())?, policies))
+        let principal = slice
+            .iter()
+            .find(|(uid, _)| *uid == uids.principal)
+            .map(|(_, e)| e.as_ref());
+        let policies = self.bundle.index.select(&uids.principal, principal, action);
+        slice.push((uids.action.clone(), Arc::clone(action)));
+        Ok((
+            request_entities(slice.into_iter().map(|(_, e)| e).collect())?,
+            policies,
+        ))
     }
 }
 

@@ -7,7 +7,7 @@
 //! conformance is checked by Cedar afterwards, against the schema.
 
 use cedar_policy::{EntityId, EntityUid, RestrictedExpression};
-use cedar_policy_core::ast::{EntityUID, Value as CedarValue};
+use cedar_policy_core::ast::{EntityUID, Literal, Value as CedarValue, ValueKind};
 use cedar_policy_core::evaluator::RestrictedEvaluator;
 use cedar_policy_core::extensions::Extensions;
 use serde_json::{Map, Value};
@@ -52,6 +52,26 @@ pub(crate) fn to_fields<'a>(
         .into_iter()
         .map(|(k, v)| Ok((SmolStr::from(k.as_str()), to_value(v, k, bundle)?)))
         .collect()
+}
+
+/// Entity uids named anywhere in converted values.
+pub(crate) fn references_of<'a>(
+    values: impl IntoIterator<Item = &'a CedarValue>,
+) -> Vec<EntityUid> {
+    let mut found = Vec::new();
+    values.into_iter().for_each(|v| collect_uids(v, &mut found));
+    found
+}
+
+fn collect_uids(value: &CedarValue, found: &mut Vec<EntityUid>) {
+    match value.value_kind() {
+        ValueKind::Lit(Literal::EntityUID(uid)) => {
+            found.push(EntityUid::from(EntityUID::clone(uid)))
+        }
+        ValueKind::Set(set) => set.iter().for_each(|v| collect_uids(v, found)),
+        ValueKind::Record(fields) => fields.values().for_each(|v| collect_uids(v, found)),
+        ValueKind::Lit(_) | ValueKind::ExtensionValue(_) => {}
+    }
 }
 
 /// Entity uids named anywhere in JSON values, qualified as [`to_value`] qualifies them.
