@@ -127,21 +127,6 @@ impl EntitySnapshot {
         Ok(next)
     }
 
-    /// Every record, for re-checking under a new schema.
-    pub fn records(&self) -> impl Iterator<Item = &EntityRecord> {
-        self.entities.values().map(|s| &s.record)
-    }
-
-    /// Number of entities.
-    pub fn len(&self) -> usize {
-        self.entities.len()
-    }
-
-    /// Whether the snapshot holds no entity.
-    pub fn is_empty(&self) -> bool {
-        self.entities.is_empty()
-    }
-
     pub(crate) fn get(&self, uid: &EntityUid) -> Option<&Arc<StoredEntity>> {
         self.entities.get(uid)
     }

@@ -57,11 +57,6 @@ impl TenantStore {
         }
         Ok(rows)
     }
-
-    /// Closes every connection.
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
 }
 
 /// A boolean as stored: 0 or 1.
