@@ -28,11 +28,7 @@ pub async fn get_staff(
         .store
         .load_staff(Some(std::slice::from_ref(&id)))
         .await?;
-    let member = found
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::NotFound(format!("staff member `{id}` not found")))?;
-    Ok(Json(json!(member)))
+    only(found, || format!("staff member `{id}`"))
 }
 
 /// `PUT /{tenant}/v1/directory/patients`: creates or replaces patients and their care teams.
@@ -54,11 +50,7 @@ pub async fn get_patient(
         .store
         .load_patients(Some(std::slice::from_ref(&id)))
         .await?;
-    let patient = found
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::NotFound(format!("patient `{id}` not found")))?;
-    Ok(Json(json!(patient)))
+    only(found, || format!("patient `{id}`"))
 }
 
 /// `PUT /{tenant}/v1/directory/encounters`: creates or replaces encounters.
@@ -68,4 +60,16 @@ pub async fn put_encounters(
 ) -> Result<Json<Value>, ApiError> {
     let updated = ctx.tenant.upsert_encounters(encounters).await?;
     Ok(Json(json!({ "updated": updated })))
+}
+
+/// The one record a lookup by id found, or a 404 naming what was looked for.
+fn only<T: serde::Serialize>(
+    found: Vec<T>,
+    what: impl FnOnce() -> String,
+) -> Result<Json<Value>, ApiError> {
+    let record = found
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::NotFound(format!("{} not found", what())))?;
+    Ok(Json(json!(record)))
 }
