@@ -13,7 +13,12 @@ use crate::ids::TenantId;
 
 /// Migrations, the same on both backends.
 static CATALOG: Migrator = sqlx::migrate!("./migrations/catalog");
-static TENANT: Migrator = sqlx::migrate!("./migrations/tenant");
+/// The tenant set; the audit ledger adds its own tables to the same database.
+fn tenant_migrations() -> Migrator {
+    let mut migrator = sqlx::migrate!("./migrations/tenant");
+    migrator.set_ignore_missing(true);
+    migrator
+}
 
 /// The storage backend, chosen by the database URL.
 #[derive(Debug, Clone)]
@@ -103,7 +108,7 @@ impl Backend {
                 self.postgres_pool(&name, create).await?
             }
         };
-        TENANT.run(&pool).await?;
+        tenant_migrations().run(&pool).await?;
         Ok(pool)
     }
 

@@ -1,6 +1,7 @@
 //! API clients: the callers of a tenant's APIs and the hashes of their secrets.
 
 use serde::Serialize;
+use sqlx::AnyConnection;
 
 use crate::clock::now_rfc3339;
 use crate::error::StoreError;
@@ -27,9 +28,10 @@ pub struct ApiClient {
 type ClientRow = (String, String, String, String, String, Option<String>);
 
 impl TenantStore {
-    /// Stores a new client.
+    /// Stores a new client, in the caller's transaction.
     pub async fn insert_client(
         &self,
+        tx: &mut AnyConnection,
         id: &str,
         name: &str,
         secret_hash: &str,
@@ -43,7 +45,7 @@ impl TenantStore {
             .bind(secret_hash)
             .bind(&scopes_json)
             .bind(&created_at)
-            .execute(self.pool())
+            .execute(tx)
             .await
             .map_err(|e| match &e {
                 sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(format!("client `{id}`")),
@@ -79,14 +81,14 @@ impl TenantStore {
             .collect()
     }
 
-    /// Revokes a client; it can no longer authenticate.
-    pub async fn revoke_client(&self, id: &str) -> Result<(), StoreError> {
+    /// Revokes a client, in the caller's transaction; it can no longer authenticate.
+    pub async fn revoke_client(&self, tx: &mut AnyConnection, id: &str) -> Result<(), StoreError> {
         let done = sqlx::query(
             "UPDATE api_clients SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
         )
         .bind(now_rfc3339())
         .bind(id)
-        .execute(self.pool())
+        .execute(tx)
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("active client `{id}`")));

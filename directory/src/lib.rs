@@ -24,5 +24,5 @@ pub use error::StoreError;
 pub use ids::TenantId;
 pub use patients::{Encounter, Patient};
 pub use policy_versions::PolicyVersion;
-pub use staff::{Credential, CredentialStatus, Shift, StaffMember};
+pub use staff::{Credential, CredentialStatus, Shift, StaffChange, StaffMember};
 pub use store::TenantStore;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sqlx::{Any, Transaction};
+use sqlx::AnyConnection;
 
 use crate::clock::now_rfc3339;
 use crate::error::StoreError;
@@ -59,7 +59,12 @@ type PatientRow = (String, i64, i64, i64, String);
 
 impl TenantStore {
     /// Creates or replaces patients and their care teams, all or nothing.
-    pub async fn upsert_patients(&self, patients: &[Patient]) -> Result<(), StoreError> {
+    /// Writes in the caller's transaction.
+    pub async fn upsert_patients(
+        &self,
+        tx: &mut AnyConnection,
+        patients: &[Patient],
+    ) -> Result<(), StoreError> {
         for patient in patients {
             check_record_id("patient", &patient.id)?;
             for staff in patient
@@ -70,24 +75,22 @@ impl TenantStore {
                 check_record_id("staff", staff)?;
             }
         }
-        let mut tx = self.pool().begin().await?;
         for patient in patients {
-            write_patient(&mut tx, patient).await?;
+            write_patient(tx, patient).await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 
-    /// Creates or replaces encounters, all or nothing; returns the patients concerned.
+    /// Creates or replaces encounters in the caller's transaction; returns the patients concerned.
     pub async fn upsert_encounters(
         &self,
+        tx: &mut AnyConnection,
         encounters: &[Encounter],
     ) -> Result<Vec<String>, StoreError> {
         for encounter in encounters {
             check_record_id("encounter", &encounter.id)?;
             check_record_id("patient", &encounter.patient_id)?;
         }
-        let mut tx = self.pool().begin().await?;
         let mut patients = Vec::new();
         for encounter in encounters {
             sqlx::query(
@@ -105,7 +108,6 @@ impl TenantStore {
             .map_err(|e| unknown_patient(e, &encounter.patient_id))?;
             patients.push(encounter.patient_id.clone());
         }
-        tx.commit().await?;
         patients.sort();
         patients.dedup();
         Ok(patients)
@@ -162,7 +164,7 @@ fn group(rows: Vec<(String, String)>) -> BTreeMap<String, Vec<String>> {
     grouped
 }
 
-async fn write_patient(tx: &mut Transaction<'_, Any>, patient: &Patient) -> Result<(), StoreError> {
+async fn write_patient(tx: &mut AnyConnection, patient: &Patient) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO patients (id, vip, confidential, consent_restricted, consent_denied_staff, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6) \
@@ -176,11 +178,11 @@ async fn write_patient(tx: &mut Transaction<'_, Any>, patient: &Patient) -> Resu
     .bind(flag(patient.consent_restricted))
     .bind(serde_json::to_string(&patient.consent_denied_staff).unwrap_or_else(|_| "[]".into()))
     .bind(now_rfc3339())
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     sqlx::query("DELETE FROM care_team WHERE patient_id = $1")
         .bind(&patient.id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     let mut team = patient.care_team.clone();
     team.sort();
@@ -189,7 +191,7 @@ async fn write_patient(tx: &mut Transaction<'_, Any>, patient: &Patient) -> Resu
         sqlx::query("INSERT INTO care_team (patient_id, staff_id) VALUES ($1, $2)")
             .bind(&patient.id)
             .bind(staff)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! Versions of a tenant's policy bundle: every upload and rollback is a new version.
 
 use serde::Serialize;
+use sqlx::AnyConnection;
 
 use crate::clock::now_rfc3339;
 use crate::error::StoreError;
@@ -27,14 +28,14 @@ type VersionRow = (i64, String, String, String, String);
 const COLUMNS: &str = "SELECT version, source, author, comment, created_at FROM policy_versions";
 
 impl TenantStore {
-    /// Stores a new version after the latest and returns it.
+    /// Stores a new version after the latest, in the caller's transaction, and returns it.
     pub async fn insert_policy_version(
         &self,
+        tx: &mut AnyConnection,
         source: &str,
         author: &str,
         comment: &str,
     ) -> Result<PolicyVersion, StoreError> {
-        let mut tx = self.pool().begin().await?;
         let (latest,): (Option<i64>,) = sqlx::query_as("SELECT MAX(version) FROM policy_versions")
             .fetch_one(&mut *tx)
             .await?;
@@ -48,7 +49,6 @@ impl TenantStore {
             .bind(&created_at)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
         Ok(PolicyVersion {
             version,
             source: source.to_owned(),

@@ -3,12 +3,25 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sqlx::{Any, Transaction};
+use sqlx::AnyConnection;
 
 use crate::clock::{normalise_instant, now_rfc3339};
 use crate::error::StoreError;
 use crate::ids::check_record_id;
 use crate::store::{TenantStore, decode_json, flag};
+
+/// What one upsert did to a staff member.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaffChange {
+    /// The member as now stored.
+    pub member: StaffMember,
+    /// Whether they were active before; `None` when newly created.
+    pub was_active: Option<bool>,
+    /// Roles given by this change.
+    pub roles_added: Vec<String>,
+    /// Roles taken away by this change.
+    pub roles_removed: Vec<String>,
+}
 
 /// A staff member as the directory holds them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,21 +213,22 @@ impl TenantStore {
     /// Creates or replaces staff members, their roles and credentials, all or nothing.
     ///
     /// Roles a member already had keep their original source; new ones get `source`.
+    /// Writes in the caller's transaction and tells what changed for each member.
     pub async fn upsert_staff(
         &self,
+        tx: &mut AnyConnection,
         members: Vec<StaffMember>,
         source: &str,
-    ) -> Result<Vec<StaffMember>, StoreError> {
+    ) -> Result<Vec<StaffChange>, StoreError> {
         let members: Vec<StaffMember> = members
             .into_iter()
             .map(StaffMember::normalise)
             .collect::<Result<_, _>>()?;
-        let mut tx = self.pool().begin().await?;
-        for member in &members {
-            write_staff(&mut tx, member, source).await?;
+        let mut changes = Vec::with_capacity(members.len());
+        for member in members {
+            changes.push(write_staff(tx, member, source).await?);
         }
-        tx.commit().await?;
-        Ok(members)
+        Ok(changes)
     }
 
     /// Staff members by id (missing ids are skipped), or all of them when `ids` is `None`.
@@ -271,11 +285,15 @@ impl TenantStore {
 type CredentialRow = (String, String, String, String, String);
 
 async fn write_staff(
-    tx: &mut Transaction<'_, Any>,
-    member: &StaffMember,
+    tx: &mut AnyConnection,
+    member: StaffMember,
     source: &str,
-) -> Result<(), StoreError> {
+) -> Result<StaffChange, StoreError> {
     let now = now_rfc3339();
+    let before: Option<(i64,)> = sqlx::query_as("SELECT active FROM staff WHERE id = $1")
+        .bind(&member.id)
+        .fetch_optional(&mut *tx)
+        .await?;
     sqlx::query(
         "INSERT INTO staff (id, given_name, family_name, display_name, emails, active, department, location, \
          allowed_locations, shift_start_hour, shift_end_hour, updated_at) \
@@ -298,25 +316,32 @@ async fn write_staff(
     .bind(member.shift.map(|s| s.start_hour))
     .bind(member.shift.map(|s| s.end_hour))
     .bind(&now)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     let existing: Vec<(String,)> =
         sqlx::query_as("SELECT role FROM staff_roles WHERE staff_id = $1")
             .bind(&member.id)
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut *tx)
             .await?;
-    for (role,) in existing.iter().filter(|(r,)| !member.roles.contains(r)) {
+    let roles_removed: Vec<String> = existing
+        .iter()
+        .map(|(role,)| role.clone())
+        .filter(|role| !member.roles.contains(role))
+        .collect();
+    let roles_added: Vec<String> = member
+        .roles
+        .iter()
+        .filter(|role| !existing.iter().any(|(e,)| e == *role))
+        .cloned()
+        .collect();
+    for role in &roles_removed {
         sqlx::query("DELETE FROM staff_roles WHERE staff_id = $1 AND role = $2")
             .bind(&member.id)
             .bind(role)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
     }
-    for role in member
-        .roles
-        .iter()
-        .filter(|r| !existing.iter().any(|(e,)| e == *r))
-    {
+    for role in &roles_added {
         sqlx::query(
             "INSERT INTO staff_roles (staff_id, role, source, granted_at) VALUES ($1, $2, $3, $4)",
         )
@@ -324,12 +349,12 @@ async fn write_staff(
         .bind(role)
         .bind(source)
         .bind(&now)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
     sqlx::query("DELETE FROM credentials WHERE staff_id = $1")
         .bind(&member.id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     for credential in &member.credentials {
         sqlx::query("INSERT INTO credentials (staff_id, kind, number, status, expires_at) VALUES ($1, $2, $3, $4, $5)")
@@ -338,11 +363,16 @@ async fn write_staff(
             .bind(&credential.number)
             .bind(credential.status.as_str())
             .bind(&credential.expires)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await
             .map_err(|e| duplicate_as_invalid(e, &credential.kind))?;
     }
-    Ok(())
+    Ok(StaffChange {
+        was_active: before.map(|(active,)| active != 0),
+        roles_added,
+        roles_removed,
+        member,
+    })
 }
 
 fn duplicate_as_invalid(e: sqlx::Error, kind: &str) -> StoreError {

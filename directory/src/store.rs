@@ -18,7 +18,8 @@ impl TenantStore {
         Self { pool }
     }
 
-    pub(crate) fn pool(&self) -> &AnyPool {
+    /// The tenant's connection pool (the ledger shares it).
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 

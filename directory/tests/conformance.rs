@@ -87,15 +87,27 @@ async fn tenants_are_catalogued_once() {
 async fn staff_round_trip_with_roles_and_credentials() {
     for (backend, _dir) in backends("staff").await {
         let (_catalog, store) = tenant(&backend).await;
-        store
-            .upsert_staff(vec![nurse("n1"), nurse("n2")], "admin")
+        let mut tx = store.pool().begin().await.unwrap();
+        let created = store
+            .upsert_staff(&mut tx, vec![nurse("n1"), nurse("n2")], "admin")
             .await
             .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(created[0].was_active, None);
+        assert_eq!(created[0].roles_added, vec!["nurse".to_string()]);
         let mut moved = nurse("n1");
         moved.department = Some("oncology".into());
-        moved.roles = vec!["nurse".into(), "admin".into()];
+        moved.roles = vec!["admin".into()];
         moved.active = false;
-        store.upsert_staff(vec![moved], "hr").await.unwrap();
+        let mut tx = store.pool().begin().await.unwrap();
+        let changed = store
+            .upsert_staff(&mut tx, vec![moved], "hr")
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(changed[0].was_active, Some(true));
+        assert_eq!(changed[0].roles_added, vec!["admin".to_string()]);
+        assert_eq!(changed[0].roles_removed, vec!["nurse".to_string()]);
 
         let all = store.load_staff(None).await.unwrap();
         assert_eq!(all.len(), 2);
@@ -103,7 +115,7 @@ async fn staff_round_trip_with_roles_and_credentials() {
         assert_eq!(n1.display_name, "Ada Moss");
         assert_eq!(n1.department.as_deref(), Some("oncology"));
         assert!(!n1.active);
-        assert_eq!(n1.roles, vec!["admin".to_string(), "nurse".to_string()]);
+        assert_eq!(n1.roles, vec!["admin".to_string()]);
         assert_eq!(n1.credentials[0].expires, "2027-05-01T00:00:00Z");
         assert_eq!(
             n1.allowed_locations.as_deref(),
@@ -119,8 +131,12 @@ async fn a_bad_record_in_a_batch_writes_nothing() {
         let (_catalog, store) = tenant(&backend).await;
         let mut bad = nurse("n9");
         bad.credentials[0].expires = "someday".into();
-        let result = store.upsert_staff(vec![nurse("n8"), bad], "admin").await;
+        let mut tx = store.pool().begin().await.unwrap();
+        let result = store
+            .upsert_staff(&mut tx, vec![nurse("n8"), bad], "admin")
+            .await;
         assert!(matches!(result, Err(StoreError::Invalid(m)) if m.contains("someday")));
+        drop(tx);
         assert!(store.load_staff(None).await.unwrap().is_empty());
     }
 }
@@ -138,7 +154,8 @@ async fn patients_carry_care_teams_and_active_encounter_departments() {
             care_team: vec!["d1".into(), "n1".into()],
             active_encounter_departments: vec![],
         };
-        store.upsert_patients(&[patient]).await.unwrap();
+        let mut tx = store.pool().begin().await.unwrap();
+        store.upsert_patients(&mut tx, &[patient]).await.unwrap();
         let encounters = [
             Encounter {
                 id: "e1".into(),
@@ -154,9 +171,10 @@ async fn patients_carry_care_teams_and_active_encounter_departments() {
             },
         ];
         assert_eq!(
-            store.upsert_encounters(&encounters).await.unwrap(),
+            store.upsert_encounters(&mut tx, &encounters).await.unwrap(),
             vec!["p1".to_string()]
         );
+        tx.commit().await.unwrap();
         let orphan = Encounter {
             id: "e3".into(),
             patient_id: "ghost".into(),
@@ -164,7 +182,7 @@ async fn patients_carry_care_teams_and_active_encounter_departments() {
             active: true,
         };
         assert!(
-            matches!(store.upsert_encounters(&[orphan]).await, Err(StoreError::Invalid(m)) if m.contains("ghost"))
+            matches!(store.upsert_encounters(&mut store.pool().begin().await.unwrap(), &[orphan]).await, Err(StoreError::Invalid(m)) if m.contains("ghost"))
         );
         let loaded = &store.load_patients(Some(&["p1".into()])).await.unwrap()[0];
         assert!(loaded.vip);
@@ -181,28 +199,29 @@ async fn patients_carry_care_teams_and_active_encounter_departments() {
 async fn clients_and_policy_versions() {
     for (backend, _dir) in backends("clients").await {
         let (_catalog, store) = tenant(&backend).await;
+        let mut conn = store.pool().acquire().await.unwrap();
         store
-            .insert_client("c1", "emr", "$argon2id$fake", &["pdp".into()])
+            .insert_client(&mut conn, "c1", "emr", "$argon2id$fake", &["pdp".into()])
             .await
             .unwrap();
         assert!(matches!(
-            store.insert_client("c1", "x", "h", &[]).await,
+            store.insert_client(&mut conn, "c1", "x", "h", &[]).await,
             Err(StoreError::Conflict(_))
         ));
-        store.revoke_client("c1").await.unwrap();
+        store.revoke_client(&mut conn, "c1").await.unwrap();
         assert!(store.list_clients().await.unwrap()[0].revoked_at.is_some());
         assert!(matches!(
-            store.revoke_client("c1").await,
+            store.revoke_client(&mut conn, "c1").await,
             Err(StoreError::NotFound(_))
         ));
 
         assert!(store.latest_policy_version().await.unwrap().is_none());
         let v1 = store
-            .insert_policy_version("{\"a\":1}", "alice", "first")
+            .insert_policy_version(&mut conn, "{\"a\":1}", "alice", "first")
             .await
             .unwrap();
         let v2 = store
-            .insert_policy_version("{\"a\":2}", "bob", "second")
+            .insert_policy_version(&mut conn, "{\"a\":2}", "bob", "second")
             .await
             .unwrap();
         assert_eq!((v1.version, v2.version), (1, 2));

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum_server::accept::NoDelayAcceptor;
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
-use hms_directory::Backend;
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -28,8 +27,7 @@ impl Application {
     /// Opens every tenant, binds the listener (port 0 picks a free port) and loads TLS material.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         crate::metrics::handle();
-        let backend = Backend::from_url(&settings.database_url, &settings.database_prefix)?;
-        let tenants = Tenants::open(backend)
+        let tenants = Tenants::from_settings(&settings)
             .await
             .context("cannot open the tenant catalog")?;
         let tls = settings.tls.as_ref().map(rustls_config).transpose()?;
@@ -64,7 +62,7 @@ impl Application {
 
     /// Serves until SIGINT or SIGTERM.
     pub async fn run(self) -> anyhow::Result<()> {
-        let app = router(self.state).into_make_service();
+        let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let handle = axum_server::Handle::new();
         tokio::spawn(shutdown_on_signal(handle.clone()));
         // Small request/response exchanges: do not let Nagle's algorithm hold replies back.

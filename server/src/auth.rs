@@ -28,6 +28,8 @@ pub enum Scope {
     Pdp,
     /// Policies, directory and clients.
     Admin,
+    /// Reading the audit ledger: entries, checkpoints, proofs, exports.
+    Audit,
 }
 
 impl Scope {
@@ -36,6 +38,7 @@ impl Scope {
         match self {
             Self::Pdp => "pdp",
             Self::Admin => "admin",
+            Self::Audit => "audit",
         }
     }
 
@@ -44,6 +47,7 @@ impl Scope {
         match name {
             "pdp" => Some(Self::Pdp),
             "admin" => Some(Self::Admin),
+            "audit" => Some(Self::Audit),
             _ => None,
         }
     }

@@ -36,6 +36,40 @@ pub struct Settings {
     /// Public base URL used in discovery documents; defaults to the listen address.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// The audit ledger.
+    #[serde(default)]
+    pub ledger: LedgerConfig,
+}
+
+/// The audit ledger's keys and naming.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerConfig {
+    /// The master key (base64 of 32 bytes) that seals every tenant's signing key.
+    /// Prefer `master_key_file`; never log either.
+    #[serde(default)]
+    pub master_key: Option<String>,
+    /// A file holding the master key. With SQLite and no key configured,
+    /// `{data dir}/master.key` is used, and created (mode 0600) on first start.
+    #[serde(default)]
+    pub master_key_file: Option<PathBuf>,
+    /// Checkpoints of tenant `t` name their ledger `{origin}/t`.
+    #[serde(default = "default_origin")]
+    pub origin: String,
+}
+
+impl Default for LedgerConfig {
+    fn default() -> Self {
+        Self {
+            master_key: None,
+            master_key_file: None,
+            origin: default_origin(),
+        }
+    }
+}
+
+fn default_origin() -> String {
+    "hms-ach".into()
 }
 
 /// Certificate and key files.

@@ -2,6 +2,7 @@
 
 use hms_directory::{Credential, CredentialStatus, Encounter, Patient, StaffMember, TenantId};
 
+use crate::audit::Provenance;
 use crate::auth::Scope;
 use crate::tenancy::{ChangeError, Tenants};
 
@@ -11,7 +12,8 @@ pub const DEMO_TENANT: &str = "demo";
 /// Creates the demo tenant, its directory and an API client; returns the client's token.
 pub async fn install(tenants: &Tenants) -> Result<String, ChangeError> {
     let id: TenantId = DEMO_TENANT.parse()?;
-    let tenant = tenants.create(&id, "Demo General Hospital", 0).await?;
+    let by = Provenance::local("system");
+    let tenant = tenants.create(&id, "Demo General Hospital", 0, &by).await?;
     let licence = |kind: &str, number: &str| Credential {
         kind: kind.into(),
         number: number.into(),
@@ -74,29 +76,40 @@ pub async fn install(tenants: &Tenants) -> Result<String, ChangeError> {
                 ),
             ],
             "admin",
+            &by,
         )
         .await?;
     tenant
-        .upsert_patients(vec![Patient {
-            id: "p-1001".into(),
-            vip: false,
-            confidential: false,
-            consent_restricted: false,
-            consent_denied_staff: vec![],
-            care_team: vec!["dr-grey".into()],
-            active_encounter_departments: vec![],
-        }])
+        .upsert_patients(
+            vec![Patient {
+                id: "p-1001".into(),
+                vip: false,
+                confidential: false,
+                consent_restricted: false,
+                consent_denied_staff: vec![],
+                care_team: vec!["dr-grey".into()],
+                active_encounter_departments: vec![],
+            }],
+            &by,
+        )
         .await?;
     tenant
-        .upsert_encounters(vec![Encounter {
-            id: "enc-1".into(),
-            patient_id: "p-1001".into(),
-            department: "cardiology".into(),
-            active: true,
-        }])
+        .upsert_encounters(
+            vec![Encounter {
+                id: "enc-1".into(),
+                patient_id: "p-1001".into(),
+                department: "cardiology".into(),
+                active: true,
+            }],
+            &by,
+        )
         .await?;
     let (_, token) = tenant
-        .create_client("demo-console", &[Scope::Pdp, Scope::Admin])
+        .create_client(
+            "demo-console",
+            &[Scope::Pdp, Scope::Admin, Scope::Audit],
+            &by,
+        )
         .await?;
     Ok(token)
 }
@@ -114,6 +127,10 @@ Ask the PDP whether Dr Grey may read a lab result of her patient p-1001:
     -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \
     -d '{{"subject":{{"type":"Staff","id":"dr-grey"}},"action":{{"name":"read_lab_result"}},
          "resource":{{"type":"LabResult","id":"lr-1","properties":{{"patient":{{"type":"Patient","id":"p-1001"}}}}}}}}'
+
+Every decision is in the tenant's audit ledger:
+
+  curl -s '{base}/{DEMO_TENANT}/ledger/entries?kind=decision' -H 'Authorization: Bearer {token}'
 
 PDP metadata: {base}/.well-known/authzen-configuration/{DEMO_TENANT}
 API document: {base}/openapi.json

@@ -4,6 +4,7 @@
 //! build an [`app::Application`] on port 0 and call it over HTTP.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::decide::{IdentifiedDecision, decide};
+use super::decide::{IdentifiedDecision, Outcome, decide, evaluate, record};
 use super::error::ApiError;
 use super::gate::TenantContext;
 use super::json::ApiJson;
@@ -20,7 +20,7 @@ pub async fn evaluation(
     axum::Extension(ctx): axum::Extension<TenantContext>,
     ApiJson(request): ApiJson<AccessRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let decided = decide(&ctx.tenant, &request)?;
+    let decided = decide(&ctx, &request).await?;
     Ok(Json(authzen_decision(&decided)))
 }
 
@@ -52,7 +52,7 @@ pub async fn evaluations(
     if items.is_empty() {
         // Without items the call is a single evaluation (AuthZEN §7.1).
         let request = complete(PartialRequest::default(), &batch.defaults, 0)?;
-        return Ok(Json(authzen_decision(&decide(&ctx.tenant, &request)?)));
+        return Ok(Json(authzen_decision(&decide(&ctx, &request).await?)));
     }
     if items.len() > app.settings.max_batch {
         return Err(ApiError::bad_request(
@@ -70,21 +70,26 @@ pub async fn evaluations(
         .map(|(i, item)| complete(item, &batch.defaults, i))
         .collect::<Result<_, _>>()?;
     let semantic = batch.options.evaluations_semantic;
-    let mut results = Vec::with_capacity(requests.len());
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(requests.len());
     for request in &requests {
-        let (answer, allowed) = match decide(&ctx.tenant, request) {
-            Ok(decided) => (authzen_decision(&decided), decided.decision.allowed),
-            // An item that cannot be evaluated is denied, with the reason (AuthZEN §7.2.1).
-            Err(e) => (
-                json!({"decision": false, "context": {"error": {"status": 400, "message": e.to_string()}}}),
-                false,
-            ),
-        };
-        results.push(answer);
+        let outcome = evaluate(&ctx.tenant, request);
+        let allowed = outcome.as_ref().is_ok_and(|d| d.decision.allowed);
+        outcomes.push(outcome);
         if semantic.stops_after(allowed) {
             break;
         }
     }
+    record(&ctx, &requests[..outcomes.len()], &mut outcomes).await;
+    let results: Vec<Value> = outcomes
+        .iter()
+        .map(|outcome| match outcome {
+            Ok(decided) => authzen_decision(decided),
+            // An item that cannot be evaluated is denied, with the reason (AuthZEN §7.2.1).
+            Err(e) => {
+                json!({"decision": false, "context": {"error": {"status": 400, "message": e.to_string()}}})
+            }
+        })
+        .collect();
     Ok(Json(json!({ "evaluations": results })))
 }
 
@@ -103,11 +108,16 @@ fn complete(
     })
 }
 
-/// The AuthZEN decision object: `decision`, and a context with the decision id and any obligations.
+/// The AuthZEN decision object: `decision`, and a context with the decision id,
+/// any obligations, and why it was denied when the ledger could not record it.
 fn authzen_decision(decided: &IdentifiedDecision) -> Value {
     let mut context = json!({ "decision_id": decided.decision_id });
     if !decided.decision.obligations.is_empty() {
         context["obligations"] = json!(decided.decision.obligations);
+    }
+    if let Some(reason) = &decided.unrecorded {
+        context["error"] = json!({ "code": "audit_unavailable", "message": reason });
+        context["reason_admin"] = json!({ "en": reason });
     }
     json!({ "decision": decided.decision.allowed, "context": context })
 }

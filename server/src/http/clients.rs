@@ -29,11 +29,17 @@ pub async fn create(
         .iter()
         .map(|s| {
             Scope::parse(s).ok_or_else(|| {
-                ApiError::bad_request("invalid_scope", format!("unknown scope `{s}` (pdp, admin)"))
+                ApiError::bad_request(
+                    "invalid_scope",
+                    format!("unknown scope `{s}` (pdp, admin, audit)"),
+                )
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let (client, token) = ctx.tenant.create_client(&body.name, &scopes).await?;
+    let (client, token) = ctx
+        .tenant
+        .create_client(&body.name, &scopes, &ctx.provenance)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "client": client, "token": token })),
@@ -52,7 +58,6 @@ pub async fn revoke(
     Extension(ctx): Extension<TenantContext>,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    ctx.tenant.store.revoke_client(&id).await?;
-    ctx.tenant.clients().reload(&ctx.tenant.store).await?;
+    ctx.tenant.revoke_client(&id, &ctx.provenance).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,12 +1,16 @@
-//! One decision as every API makes it: evaluated, identified, measured.
+//! One decision as every API makes it: evaluated, identified, measured, and
+//! recorded in the tenant's ledger before anyone is told.
 
 use std::time::Instant;
 
+use hms_audit_ledger::Event;
 use hms_authz::{AccessRequest, Decision, RequestError};
 use serde::Serialize;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::metrics::record_decision;
+use super::gate::TenantContext;
+use crate::metrics::{record_decision, record_unrecorded_decisions};
 use crate::tenancy::Tenant;
 
 /// A decision with its id.
@@ -17,18 +21,126 @@ pub struct IdentifiedDecision {
     /// The decision and its explanation.
     #[serde(flatten)]
     pub decision: Decision,
+    /// Set when the ledger could not record the decision, which was therefore
+    /// turned into a denial (fail closed): why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unrecorded: Option<String>,
 }
 
-/// Evaluates one request for `tenant`.
-pub fn decide(
-    tenant: &Tenant,
-    request: &AccessRequest,
-) -> Result<IdentifiedDecision, RequestError> {
+/// A request's fate: a decision, or why it could not be evaluated.
+pub type Outcome = Result<IdentifiedDecision, RequestError>;
+
+/// Evaluates one request for `tenant`, without recording it.
+pub fn evaluate(tenant: &Tenant, request: &AccessRequest) -> Outcome {
     let started = Instant::now();
     let decision = tenant.pdp().evaluate(request, &tenant.request_time())?;
     record_decision(tenant.id(), decision.allowed, started.elapsed());
     Ok(IdentifiedDecision {
         decision_id: Uuid::now_v7().to_string(),
         decision,
+        unrecorded: None,
     })
+}
+
+/// Evaluates one request and records the decision; a request that cannot be
+/// evaluated is an error for the caller, not a decision.
+pub async fn decide(ctx: &TenantContext, request: &AccessRequest) -> Outcome {
+    let mut outcomes = [Ok(evaluate(&ctx.tenant, request)?)];
+    record(ctx, std::slice::from_ref(request), &mut outcomes).await;
+    let [outcome] = outcomes;
+    outcome
+}
+
+/// Records the outcomes of `requests` (pairwise, in order) in one ledger
+/// append and waits until it is durable. If the ledger cannot write, every
+/// decision becomes a denial that says why.
+pub async fn record(ctx: &TenantContext, requests: &[AccessRequest], outcomes: &mut [Outcome]) {
+    let version = ctx.tenant.policy_version();
+    let events = requests
+        .iter()
+        .zip(outcomes.iter())
+        .map(|(request, outcome)| decision_event(ctx, request, outcome.as_ref(), version))
+        .collect();
+    let Err(error) = ctx.tenant.ledger.append_all(events).await else {
+        return;
+    };
+    record_unrecorded_decisions(ctx.tenant.id(), outcomes.len());
+    let reason = error.to_string();
+    for decided in outcomes.iter_mut().flatten() {
+        decided.decision.allowed = false;
+        decided.decision.obligations.clear();
+        decided.unrecorded = Some(reason.clone());
+    }
+}
+
+/// The ledger entry for one decision (or refusal to evaluate).
+fn decision_event(
+    ctx: &TenantContext,
+    request: &AccessRequest,
+    outcome: Result<&IdentifiedDecision, &RequestError>,
+    policy_version: i64,
+) -> Event {
+    let mut details = json!({
+        "subject_type": request.subject.kind,
+        "policy_version": policy_version,
+    });
+    if !request.resource.properties.is_empty() {
+        details["resource_properties"] = json!(request.resource.properties);
+    }
+    if !request.context.is_empty() {
+        details["context"] = json!(request.context);
+    }
+    let (allowed, policies, decision_id) = match outcome {
+        Ok(decided) => {
+            let decision = &decided.decision;
+            if !decision.obligations.is_empty() {
+                details["obligations"] = json!(decision.obligations);
+            }
+            if !decision.errors.is_empty() {
+                details["errors"] = json!(decision.errors);
+            }
+            let allowed = decision.allowed && decided.unrecorded.is_none();
+            (
+                allowed,
+                decision.policies.clone(),
+                Some(decided.decision_id.clone()),
+            )
+        }
+        Err(error) => {
+            details["error"] = json!(error.to_string());
+            (false, Vec::new(), None)
+        }
+    };
+    Event {
+        subject: Some(request.subject.id.clone()),
+        patient: patient_of(request),
+        action: Some(request.action.name.clone()),
+        resource: Some(format!("{}:{}", request.resource.kind, request.resource.id)),
+        outcome: Some(if allowed { "permit" } else { "deny" }.into()),
+        policies,
+        decision_id,
+        details,
+        ..ctx.provenance.event("decision")
+    }
+}
+
+/// The patient a request concerns: the resource itself, or its `patient` property.
+fn patient_of(request: &AccessRequest) -> Option<String> {
+    let resource = &request.resource;
+    if is_patient_type(&resource.kind) {
+        return Some(resource.id.clone());
+    }
+    match resource.properties.get("patient")? {
+        Value::String(id) => Some(id.clone()),
+        Value::Object(reference) => {
+            let kind = reference.get("type").and_then(Value::as_str)?;
+            let id = reference.get("id").and_then(Value::as_str)?;
+            is_patient_type(kind).then(|| id.to_owned())
+        }
+        _ => None,
+    }
+}
+
+fn is_patient_type(kind: &str) -> bool {
+    kind.rsplit("::").next() == Some("Patient")
 }

@@ -14,7 +14,10 @@ pub async fn put_staff(
     Extension(ctx): Extension<TenantContext>,
     ApiJson(members): ApiJson<Vec<StaffMember>>,
 ) -> Result<Json<Value>, ApiError> {
-    let updated = ctx.tenant.upsert_staff(members, "admin").await?;
+    let updated = ctx
+        .tenant
+        .upsert_staff(members, "admin", &ctx.provenance)
+        .await?;
     Ok(Json(json!({ "updated": updated })))
 }
 
@@ -36,7 +39,10 @@ pub async fn put_patients(
     Extension(ctx): Extension<TenantContext>,
     ApiJson(patients): ApiJson<Vec<Patient>>,
 ) -> Result<Json<Value>, ApiError> {
-    let updated = ctx.tenant.upsert_patients(patients).await?;
+    let updated = ctx
+        .tenant
+        .upsert_patients(patients, &ctx.provenance)
+        .await?;
     Ok(Json(json!({ "updated": updated })))
 }
 
@@ -58,7 +64,10 @@ pub async fn put_encounters(
     Extension(ctx): Extension<TenantContext>,
     ApiJson(encounters): ApiJson<Vec<Encounter>>,
 ) -> Result<Json<Value>, ApiError> {
-    let updated = ctx.tenant.upsert_encounters(encounters).await?;
+    let updated = ctx
+        .tenant
+        .upsert_encounters(encounters, &ctx.provenance)
+        .await?;
     Ok(Json(json!({ "updated": updated })))
 }
 

@@ -2,13 +2,16 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::http::header::AUTHORIZATION;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::middleware::Next;
 use axum::response::Response;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::audit::Provenance;
 use crate::auth::{AuthError, Caller, Scope};
 use crate::tenancy::Tenant;
 
@@ -17,8 +20,8 @@ use crate::tenancy::Tenant;
 pub struct TenantContext {
     /// The tenant named in the path.
     pub tenant: Arc<Tenant>,
-    /// Who is calling.
-    pub caller: Caller,
+    /// Who is calling and from where, as the ledger records it.
+    pub provenance: Provenance,
 }
 
 /// Gate state: the application and the scope the routes behind it need.
@@ -62,10 +65,31 @@ pub async fn require_tenant_client(
             AuthError::Scope(_) => ApiError::Forbidden(e.to_string()),
             AuthError::Missing | AuthError::Invalid => ApiError::Unauthorized(e.to_string()),
         })?;
+    let provenance = provenance(&request, &caller);
     request
         .extensions_mut()
-        .insert(TenantContext { tenant, caller });
+        .insert(TenantContext { tenant, provenance });
     Ok(next.run(request).await)
+}
+
+/// The client, request id, peer address and user agent of `request`.
+fn provenance(request: &Request, caller: &Caller) -> Provenance {
+    let header = |name| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(256).collect())
+    };
+    Provenance {
+        actor: format!("client:{}", caller.client_id),
+        request_id: header(super::REQUEST_ID),
+        source_ip: request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip().to_string()),
+        user_agent: header(USER_AGENT),
+    }
 }
 
 fn bearer_token(request: &Request) -> Option<&str> {

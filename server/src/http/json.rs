@@ -43,3 +43,20 @@ fn rejection_to_error(rejection: JsonRejection) -> ApiError {
         other => ApiError::bad_request("invalid_body", other.body_text()),
     }
 }
+
+/// `Query<T>` whose rejection is a 400 [`ApiError`] naming the bad parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(query).map(Self).map_err(|e| {
+            ApiError::bad_request("invalid_query", format!("invalid query parameters: {e}"))
+        })
+    }
+}

@@ -8,6 +8,7 @@ mod error;
 mod gate;
 mod health;
 mod json;
+mod ledger;
 mod native;
 mod policies;
 
@@ -120,10 +121,36 @@ pub fn router(state: AppState) -> Router {
             get(clients::list).post(clients::create),
         )
         .route("/{tenant}/v1/clients/{id}", delete(clients::revoke))
+        .route("/{tenant}/ledger/keys/rotate", post(ledger::rotate_key))
         .route_layer(middleware::from_fn_with_state(
             Gate {
                 app: state.clone(),
                 scope: Scope::Admin,
+            },
+            require_tenant_client,
+        ));
+    let audit = Router::new()
+        .route("/{tenant}/ledger/entries", get(ledger::entries))
+        .route("/{tenant}/ledger/entries/{sequence}", get(ledger::entry))
+        .route(
+            "/{tenant}/ledger/checkpoint",
+            get(ledger::latest_checkpoint),
+        )
+        .route("/{tenant}/ledger/checkpoints", get(ledger::checkpoints))
+        .route(
+            "/{tenant}/ledger/proofs/inclusion",
+            get(ledger::inclusion_proof),
+        )
+        .route(
+            "/{tenant}/ledger/proofs/consistency",
+            get(ledger::consistency_proof),
+        )
+        .route("/{tenant}/ledger/keys", get(ledger::keys))
+        .route("/{tenant}/ledger/export", get(ledger::export))
+        .route_layer(middleware::from_fn_with_state(
+            Gate {
+                app: state.clone(),
+                scope: Scope::Audit,
             },
             require_tenant_client,
         ));
@@ -140,6 +167,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(pdp)
         .merge(admin)
+        .merge(audit)
         .merge(public)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

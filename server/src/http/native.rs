@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::decide::decide;
+use super::decide::{Outcome, evaluate, record};
 use super::error::ApiError;
 use super::gate::TenantContext;
 use super::json::ApiJson;
@@ -39,10 +39,15 @@ pub async fn decisions(
         ));
     }
     let version = ctx.tenant.policy_version();
-    let decisions: Vec<Value> = body
+    let mut outcomes: Vec<Outcome> = body
         .requests
         .iter()
-        .map(|request| match decide(&ctx.tenant, request) {
+        .map(|request| evaluate(&ctx.tenant, request))
+        .collect();
+    record(&ctx, &body.requests, &mut outcomes).await;
+    let decisions: Vec<Value> = outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
             Ok(decided) => {
                 let mut answer = json!({
                     "decision_id": decided.decision_id,
@@ -52,6 +57,9 @@ pub async fn decisions(
                 if body.explain {
                     answer["policies"] = json!(decided.decision.policies);
                     answer["errors"] = json!(decided.decision.errors);
+                }
+                if let Some(reason) = decided.unrecorded {
+                    answer["error"] = json!({ "code": "audit_unavailable", "message": reason });
                 }
                 answer
             }

@@ -56,7 +56,7 @@ pub async fn upload(
     let (source, comment) = upload.into_source(ctx.tenant.pdp().bundle().source());
     let version = ctx
         .tenant
-        .install_policies(source, &ctx.caller.client_id, &comment)
+        .install_policies(source, &ctx.provenance, &comment)
         .await?;
     Ok((StatusCode::CREATED, Json(json!(version))))
 }
@@ -95,7 +95,7 @@ pub async fn rollback(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let version = ctx
         .tenant
-        .rollback_policies(body.version, &ctx.caller.client_id)
+        .rollback_policies(body.version, &ctx.provenance)
         .await?;
     Ok((StatusCode::CREATED, Json(json!(version))))
 }
@@ -104,6 +104,7 @@ impl From<ChangeError> for ApiError {
     fn from(e: ChangeError) -> Self {
         match e {
             ChangeError::Store(e) => e.into(),
+            ChangeError::Ledger(e) => e.into(),
             ChangeError::Bundle(e) => e.into(),
             ChangeError::Entities(e) => ApiError::Unprocessable {
                 message: format!("the directory does not fit this schema: {e}"),

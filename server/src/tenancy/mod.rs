@@ -1,6 +1,7 @@
 //! Tenancy: the catalog of organisations and each one's loaded state, looked up per request.
 
 mod bundles;
+mod master_key;
 mod snapshot;
 mod tenant;
 
@@ -9,11 +10,41 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use hms_audit_ledger::store::{Ledger, LedgerError, MasterKey, WriterOptions};
 use hms_directory::{Backend, Catalog, StoreError, TenantId, TenantRecord, TenantStore};
 
 pub use bundles::{from_dir as bundle_from_dir, hms_default as hms_bundle};
 pub use snapshot::EntityMapper;
 pub use tenant::{ChangeError, Tenant};
+
+use crate::audit::{self, Provenance};
+use crate::config::{LedgerConfig, Settings};
+
+/// What every tenant's ledger is opened with.
+#[derive(Debug, Clone)]
+pub struct LedgerSettings {
+    /// Seals each tenant's signing key at rest.
+    pub master_key: MasterKey,
+    /// Tenant `t`'s ledger is named `{origin_prefix}/t` in its checkpoints.
+    pub origin_prefix: String,
+}
+
+impl LedgerSettings {
+    /// Settings from configuration, with the master key found or created.
+    pub fn from_config(config: &LedgerConfig, backend: &Backend) -> anyhow::Result<Self> {
+        Ok(Self {
+            master_key: master_key::load(config, backend)?,
+            origin_prefix: config.origin.clone(),
+        })
+    }
+
+    /// Opens a tenant's ledger in its database.
+    pub async fn open(&self, store: &TenantStore, tenant: &str) -> Result<Ledger, LedgerError> {
+        let origin = format!("{}/{tenant}", self.origin_prefix);
+        let pool = store.pool().clone();
+        Ledger::open(pool, &origin, &self.master_key, WriterOptions::default()).await
+    }
+}
 
 /// How often an unknown tenant id may trigger a catalog re-read.
 const CATALOG_RECHECK: Duration = Duration::from_secs(2);
@@ -21,6 +52,7 @@ const CATALOG_RECHECK: Duration = Duration::from_secs(2);
 /// Every tenant this node serves.
 pub struct Tenants {
     backend: Backend,
+    ledger: LedgerSettings,
     catalog: Catalog,
     loaded: ArcSwap<HashMap<String, Arc<Tenant>>>,
     last_catalog_read: tokio::sync::Mutex<Option<Instant>>,
@@ -28,16 +60,29 @@ pub struct Tenants {
 
 impl Tenants {
     /// Opens the catalog and every tenant in it.
-    pub async fn open(backend: Backend) -> Result<Self, ChangeError> {
+    pub async fn open(backend: Backend, ledger: LedgerSettings) -> Result<Self, ChangeError> {
         let catalog = Catalog::new(backend.catalog_pool().await?);
         let tenants = Self {
             backend,
+            ledger,
             catalog,
             loaded: ArcSwap::from_pointee(HashMap::new()),
             last_catalog_read: tokio::sync::Mutex::new(None),
         };
         tenants.load_new_tenants().await?;
         Ok(tenants)
+    }
+
+    /// Opens the tenants of the configured database, with their ledgers.
+    pub async fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        let backend = Backend::from_url(&settings.database_url, &settings.database_prefix)?;
+        let ledger = LedgerSettings::from_config(&settings.ledger, &backend)?;
+        Ok(Self::open(backend, ledger).await?)
+    }
+
+    /// The master key sealing the tenants' signing keys.
+    pub fn master_key(&self) -> &MasterKey {
+        &self.ledger.master_key
     }
 
     /// The tenant named in a request path, if it exists.
@@ -57,12 +102,13 @@ impl Tenants {
         Ok(self.loaded.load().get(id).cloned())
     }
 
-    /// Registers a tenant, creates its database and starts serving it.
+    /// Registers a tenant, creates its database, keys and ledger and starts serving it.
     pub async fn create(
         &self,
         id: &TenantId,
         display_name: &str,
         utc_offset_minutes: i64,
+        by: &Provenance,
     ) -> Result<Arc<Tenant>, ChangeError> {
         if self.catalog.list().await?.iter().any(|t| &t.id == id) {
             return Err(StoreError::Conflict(format!("tenant `{id}`")).into());
@@ -72,7 +118,11 @@ impl Tenants {
             .catalog
             .insert(id, display_name, utc_offset_minutes)
             .await?;
-        let tenant = Arc::new(Tenant::open(record, store).await?);
+        let tenant = Arc::new(Tenant::open(record, store, &self.ledger).await?);
+        tenant
+            .ledger
+            .append(audit::tenant_created_event(by, id.as_str(), display_name))
+            .await?;
         self.insert(Arc::clone(&tenant));
         Ok(tenant)
     }
@@ -97,7 +147,7 @@ impl Tenants {
                 continue;
             }
             let store = TenantStore::new(self.backend.tenant_pool(&record.id, false).await?);
-            self.insert(Arc::new(Tenant::open(record, store).await?));
+            self.insert(Arc::new(Tenant::open(record, store, &self.ledger).await?));
         }
         Ok(())
     }

@@ -4,6 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use arc_swap::ArcSwap;
+use hms_audit_ledger::Event;
+use hms_audit_ledger::store::{ChangeTransaction, Ledger, LedgerError};
 use hms_authz::{
     BundleError, BundleSource, EntityError, EntitySnapshot, Pdp, PolicyBundle, RequestTime,
 };
@@ -13,8 +15,10 @@ use hms_directory::{
 };
 use time::{OffsetDateTime, UtcOffset};
 
+use super::LedgerSettings;
 use super::bundles;
 use super::snapshot::EntityMapper;
+use crate::audit::{self, Provenance};
 use crate::auth::{ClientTable, Scope, issue_credential};
 
 /// Why a change to a tenant was refused; nothing was changed.
@@ -23,6 +27,9 @@ pub enum ChangeError {
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The change could not be recorded in the audit ledger, so it was not made.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
     /// The policies do not compile.
     #[error(transparent)]
     Bundle(#[from] BundleError),
@@ -49,6 +56,8 @@ pub struct Tenant {
     pub record: TenantRecord,
     /// Its database.
     pub store: TenantStore,
+    /// Its audit ledger, in the same database.
+    pub ledger: Ledger,
     pdp: ArcSwap<Pdp>,
     policy_version: AtomicI64,
     clients: ClientTable,
@@ -58,15 +67,15 @@ pub struct Tenant {
 
 impl Tenant {
     /// Loads the tenant's policies (installing the HMS set on first use), directory and clients.
-    pub async fn open(record: TenantRecord, store: TenantStore) -> Result<Self, ChangeError> {
+    pub async fn open(
+        record: TenantRecord,
+        store: TenantStore,
+        ledger: &LedgerSettings,
+    ) -> Result<Self, ChangeError> {
+        let ledger = ledger.open(&store, record.id.as_str()).await?;
         let version = match store.latest_policy_version().await? {
             Some(version) => version,
-            None => {
-                let source = serde_json::to_string(&bundles::hms_default()).unwrap_or_default();
-                store
-                    .insert_policy_version(&source, "system", "HMS base policy set")
-                    .await?
-            }
+            None => install_base_policies(&store, &ledger).await?,
         };
         let bundle = compile_version(&version).await?;
         let mapper = EntityMapper::new(&record.id, bundle.options().namespace.as_deref());
@@ -83,6 +92,7 @@ impl Tenant {
             clients,
             record,
             store,
+            ledger,
             writer: tokio::sync::Mutex::new(()),
         })
     }
@@ -112,6 +122,7 @@ impl Tenant {
         &self,
         name: &str,
         scopes: &[Scope],
+        by: &Provenance,
     ) -> Result<(ApiClient, String), ChangeError> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
@@ -121,12 +132,31 @@ impl Tenant {
             .await?
             .map_err(|_| ChangeError::Hashing)?;
         let scopes: Vec<String> = scopes.iter().map(|s| s.as_str().to_owned()).collect();
+        let mut tx = self.ledger.begin_change().await?;
         let client = self
             .store
-            .insert_client(&issued.client_id, name, &issued.secret_hash, &scopes)
+            .insert_client(
+                &mut tx,
+                &issued.client_id,
+                name,
+                &issued.secret_hash,
+                &scopes,
+            )
+            .await?;
+        self.record_and_commit(tx, vec![audit::client_created_event(by, &client)])
             .await?;
         self.clients.reload(&self.store).await?;
         Ok((client, issued.token))
+    }
+
+    /// Revokes an API client; it can no longer authenticate on this node.
+    pub async fn revoke_client(&self, id: &str, by: &Provenance) -> Result<(), ChangeError> {
+        let mut tx = self.ledger.begin_change().await?;
+        self.store.revoke_client(&mut tx, id).await?;
+        self.record_and_commit(tx, vec![audit::client_revoked_event(by, id)])
+            .await?;
+        self.clients.reload(&self.store).await?;
+        Ok(())
     }
 
     /// The PDP clock: now in UTC, and the hour in the tenant's local time.
@@ -153,17 +183,21 @@ impl Tenant {
     pub async fn install_policies(
         &self,
         source: BundleSource,
-        author: &str,
+        by: &Provenance,
         comment: &str,
     ) -> Result<PolicyVersion, ChangeError> {
         let _guard = self.writer.lock().await;
         let bundle = compile(source.clone()).await?;
         let snapshot = self.snapshot_for(&bundle).await?;
         let text = serde_json::to_string(&source).unwrap_or_default();
+        let previous = self.policy_version();
+        let mut tx = self.ledger.begin_change().await?;
         let version = self
             .store
-            .insert_policy_version(&text, author, comment)
+            .insert_policy_version(&mut tx, &text, &by.actor, comment)
             .await?;
+        let event = audit::policy_event(by, &version, Some(previous));
+        self.record_and_commit(tx, vec![event]).await?;
         self.pdp
             .store(Arc::new(Pdp::new(bundle, Arc::new(snapshot))));
         self.policy_version
@@ -185,12 +219,12 @@ impl Tenant {
     pub async fn rollback_policies(
         &self,
         to: i64,
-        author: &str,
+        by: &Provenance,
     ) -> Result<PolicyVersion, ChangeError> {
         let old = self.store.policy_version(to).await?;
         let source: BundleSource =
             serde_json::from_str(&old.source).map_err(|_| ChangeError::CorruptVersion(to))?;
-        self.install_policies(source, author, &format!("rollback to version {to}"))
+        self.install_policies(source, by, &format!("rollback to version {to}"))
             .await
     }
 
@@ -199,10 +233,17 @@ impl Tenant {
         &self,
         members: Vec<StaffMember>,
         source: &str,
+        by: &Provenance,
     ) -> Result<usize, ChangeError> {
         let _guard = self.writer.lock().await;
-        let written = self.store.upsert_staff(members, source).await?;
-        let ids: Vec<String> = written.iter().map(|m| m.id.clone()).collect();
+        let mut tx = self.ledger.begin_change().await?;
+        let changes = self.store.upsert_staff(&mut tx, members, source).await?;
+        let events = changes
+            .iter()
+            .map(|change| audit::staff_event(by, change, source))
+            .collect();
+        self.record_and_commit(tx, events).await?;
+        let ids: Vec<String> = changes.iter().map(|c| c.member.id.clone()).collect();
         let mapper = self.mapper();
         let records = self
             .store
@@ -216,9 +257,19 @@ impl Tenant {
     }
 
     /// Writes patients and puts the changed entities in force.
-    pub async fn upsert_patients(&self, patients: Vec<Patient>) -> Result<usize, ChangeError> {
+    pub async fn upsert_patients(
+        &self,
+        patients: Vec<Patient>,
+        by: &Provenance,
+    ) -> Result<usize, ChangeError> {
         let _guard = self.writer.lock().await;
-        self.store.upsert_patients(&patients).await?;
+        let mut tx = self.ledger.begin_change().await?;
+        self.store.upsert_patients(&mut tx, &patients).await?;
+        let events = patients
+            .iter()
+            .map(|p| audit::patient_event(by, p))
+            .collect();
+        self.record_and_commit(tx, events).await?;
         let ids: Vec<String> = patients.iter().map(|p| p.id.clone()).collect();
         self.refresh_patients(&ids).await?;
         Ok(ids.len())
@@ -228,11 +279,31 @@ impl Tenant {
     pub async fn upsert_encounters(
         &self,
         encounters: Vec<Encounter>,
+        by: &Provenance,
     ) -> Result<usize, ChangeError> {
         let _guard = self.writer.lock().await;
-        let patients = self.store.upsert_encounters(&encounters).await?;
+        let mut tx = self.ledger.begin_change().await?;
+        let patients = self.store.upsert_encounters(&mut tx, &encounters).await?;
+        let events = encounters
+            .iter()
+            .map(|e| audit::encounter_event(by, e))
+            .collect();
+        self.record_and_commit(tx, events).await?;
         self.refresh_patients(&patients).await?;
         Ok(encounters.len())
+    }
+
+    /// Records `events` in the change's transaction and commits both together.
+    async fn record_and_commit(
+        &self,
+        mut tx: ChangeTransaction,
+        events: Vec<Event>,
+    ) -> Result<(), ChangeError> {
+        if !events.is_empty() {
+            self.ledger.record_in(&mut tx, events).await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
     }
 
     async fn refresh_patients(&self, ids: &[String]) -> Result<(), ChangeError> {
@@ -283,6 +354,22 @@ impl Tenant {
         let records = load_directory(&self.store, &mapper).await?;
         build_snapshot(records, Arc::clone(bundle)).await
     }
+}
+
+/// Stores the HMS policy set as version 1 of a new tenant, recorded as done by the system.
+async fn install_base_policies(
+    store: &TenantStore,
+    ledger: &Ledger,
+) -> Result<PolicyVersion, ChangeError> {
+    let source = serde_json::to_string(&bundles::hms_default()).unwrap_or_default();
+    let mut tx = ledger.begin_change().await?;
+    let version = store
+        .insert_policy_version(&mut tx, &source, "system", "HMS base policy set")
+        .await?;
+    let event = audit::policy_event(&Provenance::local("system"), &version, None);
+    ledger.record_in(&mut tx, vec![event]).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(version)
 }
 
 async fn compile(source: BundleSource) -> Result<Arc<PolicyBundle>, ChangeError> {

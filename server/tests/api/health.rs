@@ -124,6 +124,15 @@ const SERVED: &[&str] = &[
     "GET /{tenant}/v1/clients",
     "POST /{tenant}/v1/clients",
     "DELETE /{tenant}/v1/clients/{id}",
+    "GET /{tenant}/ledger/entries",
+    "GET /{tenant}/ledger/entries/{sequence}",
+    "GET /{tenant}/ledger/checkpoint",
+    "GET /{tenant}/ledger/checkpoints",
+    "GET /{tenant}/ledger/proofs/inclusion",
+    "GET /{tenant}/ledger/proofs/consistency",
+    "GET /{tenant}/ledger/keys",
+    "POST /{tenant}/ledger/keys/rotate",
+    "GET /{tenant}/ledger/export",
 ];
 
 #[tokio::test]

@@ -11,7 +11,7 @@ pub struct TestApp {
     pub base: String,
     pub http: Client,
     pub tenant: String,
-    /// Token with `pdp` and `admin` scopes.
+    /// Token with `pdp`, `admin` and `audit` scopes.
     pub admin_token: String,
     /// Token with the `pdp` scope only.
     pub pdp_token: String,
@@ -25,7 +25,15 @@ pub async fn apps() -> Vec<TestApp> {
     vec![spawn("sqlite").await, spawn("postgres").await]
 }
 
-fn postgres_url() -> String {
+/// The master key tests seal ledger keys with (base64 of 32 bytes).
+pub const MASTER_KEY: &str = "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchISE=";
+
+/// Provenance for set-up work done by a test.
+pub fn by_test() -> hms_ach::audit::Provenance {
+    hms_ach::audit::Provenance::local("test")
+}
+
+pub fn postgres_url() -> String {
     std::env::var("HMS_ACH_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
@@ -45,7 +53,8 @@ pub fn settings_for(backend: &str, dir: &std::path::Path) -> Settings {
         _ => postgres_url(),
     };
     let toml = format!(
-        "listen = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\ndatabase_prefix = \"{unique}\"\ndemo = false\n"
+        "listen = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\ndatabase_prefix = \"{unique}\"\ndemo = false\n\
+         [ledger]\nmaster_key = \"{MASTER_KEY}\"\n"
     );
     let file = dir.join("hms-ach.toml");
     std::fs::write(&file, toml).unwrap();
@@ -61,15 +70,19 @@ pub async fn spawn(backend: &'static str) -> TestApp {
     tokio::spawn(app.run());
     let tenant = state
         .tenants
-        .create(&"st-marys".parse().unwrap(), "St Mary's", 0)
+        .create(&"st-marys".parse().unwrap(), "St Mary's", 0, &by_test())
         .await
         .unwrap();
     let (_, admin_token) = tenant
-        .create_client("test-admin", &[Scope::Pdp, Scope::Admin])
+        .create_client(
+            "test-admin",
+            &[Scope::Pdp, Scope::Admin, Scope::Audit],
+            &by_test(),
+        )
         .await
         .unwrap();
     let (_, pdp_token) = tenant
-        .create_client("test-emr", &[Scope::Pdp])
+        .create_client("test-emr", &[Scope::Pdp], &by_test())
         .await
         .unwrap();
     let app = TestApp {

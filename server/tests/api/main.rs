@@ -5,9 +5,11 @@
 
 mod authzen;
 mod cli;
+mod crash;
 mod directory;
 mod health;
 mod helpers;
+mod ledger;
 mod policies;
 mod search;
 mod tenancy;

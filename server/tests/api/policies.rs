@@ -79,7 +79,10 @@ async fn uploads_are_versioned_take_effect_at_once_and_roll_back() {
         let versions: Value = app.get("/v1/policies/versions").await.json().await.unwrap();
         assert_eq!(versions["active"], 2);
         let admin_client = app.admin_token.split_once('.').unwrap().0;
-        assert_eq!(versions["versions"][0]["author"], admin_client);
+        assert_eq!(
+            versions["versions"][0]["author"],
+            format!("client:{admin_client}")
+        );
         assert_eq!(versions["versions"][0]["comment"], "freeze vitals");
         assert!(
             versions["versions"][0]["created_at"]

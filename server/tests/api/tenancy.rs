@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{error_code, record_request, spawn};
+use crate::helpers::{by_test, error_code, record_request, spawn};
 
 #[tokio::test]
 async fn a_credential_of_one_tenant_gets_nothing_of_another() {
@@ -12,13 +12,14 @@ async fn a_credential_of_one_tenant_gets_nothing_of_another() {
         let other = app
             .state
             .tenants
-            .create(&"mercy".parse().unwrap(), "Mercy", 0)
+            .create(&"mercy".parse().unwrap(), "Mercy", 0, &by_test())
             .await
             .unwrap();
         let (_, mercy_token) = other
             .create_client(
                 "mercy-emr",
                 &[hms_ach::auth::Scope::Pdp, hms_ach::auth::Scope::Admin],
+                &by_test(),
             )
             .await
             .unwrap();

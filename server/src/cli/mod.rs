@@ -1,4 +1,6 @@
-//! The `hms-ach` command line: serve, migrate, tenants, clients, policy validation and tests.
+//! The `hms-ach` command line: serve, migrate, tenants, clients, policy validation and tests, ledger.
+
+mod ledger;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -7,9 +9,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hms_authz::{PolicyBundle, cases};
-use hms_directory::{Backend, TenantId};
+use hms_directory::TenantId;
 
 use crate::app::Application;
+use crate::audit::Provenance;
 use crate::auth::Scope;
 use crate::config::{Overrides, Settings, TlsSettings};
 use crate::telemetry;
@@ -54,6 +57,9 @@ enum Command {
     /// Validate and test policy bundles.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Verify, export and manage audit ledgers.
+    #[command(subcommand)]
+    Ledger(ledger::LedgerCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,7 +89,7 @@ enum ClientCommand {
         /// Who the client is, e.g. `emr-production`.
         #[arg(long)]
         name: String,
-        /// Scopes: `pdp` (decisions) and/or `admin`.
+        /// Scopes: `pdp` (decisions), `admin` (policies, directory, clients), `audit` (the ledger).
         #[arg(long = "scope", value_delimiter = ',', default_value = "pdp")]
         scopes: Vec<String>,
     },
@@ -166,10 +172,13 @@ impl Cli {
                 let scopes = scopes
                     .iter()
                     .map(|s| {
-                        Scope::parse(s).with_context(|| format!("unknown scope `{s}` (pdp, admin)"))
+                        Scope::parse(s)
+                            .with_context(|| format!("unknown scope `{s}` (pdp, admin, audit)"))
                     })
                     .collect::<anyhow::Result<Vec<_>>>()?;
-                let (client, token) = tenant.create_client(&name, &scopes).await?;
+                let (client, token) = tenant
+                    .create_client(&name, &scopes, &Provenance::local("cli"))
+                    .await?;
                 println!(
                     "client {} created for tenant {}; its token (shown once):\n{token}",
                     client.id,
@@ -181,6 +190,11 @@ impl Cli {
             Command::Policy(PolicyCommand::Test { dir, bundle }) => {
                 test_cases(&dir, bundle.as_deref())
             }
+            Command::Ledger(command) if command.is_offline() => ledger::verify_offline(command),
+            Command::Ledger(command) => {
+                let tenants = open_tenants(self.config.as_deref(), overrides).await?;
+                ledger::run_online(command, tenants).await
+            }
         }
     }
 }
@@ -188,8 +202,7 @@ impl Cli {
 async fn open_tenants(config: Option<&Path>, overrides: Overrides) -> anyhow::Result<Tenants> {
     let settings = Settings::load(config, overrides)?;
     telemetry::init(&settings.log_format);
-    let backend = Backend::from_url(&settings.database_url, &settings.database_prefix)?;
-    Ok(Tenants::open(backend).await?)
+    Tenants::from_settings(&settings).await
 }
 
 async fn tenant_command(command: TenantCommand, tenants: Tenants) -> anyhow::Result<i32> {
@@ -205,6 +218,7 @@ async fn tenant_command(command: TenantCommand, tenants: Tenants) -> anyhow::Res
                     &id,
                     name.as_deref().unwrap_or(id.as_str()),
                     utc_offset_minutes,
+                    &Provenance::local("cli"),
                 )
                 .await?;
             println!("{}", serde_json::to_string_pretty(&tenant.record)?);

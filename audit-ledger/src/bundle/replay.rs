@@ -1,0 +1,301 @@
+//! Verifying a bundle quickly: the calling thread reads lines in chunks, worker
+//! threads parse and hash them, and the results are replayed in line order
+//! through the [`Verifier`].
+
+use std::io::{self, BufRead, Read};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::{self, ScopedJoinHandle};
+
+use super::{BundleError, BundleLine, MAX_LINE_BYTES, OtherLineIn, ParsedLine, parse_line};
+use crate::checkpoint::{self, VerifierKey};
+use crate::merkle::Hash;
+use crate::verify::{Location, Verifier};
+
+/// Lines are handed to the parsing threads in chunks of about this many bytes…
+const CHUNK_BYTES: usize = 512 << 10;
+/// …or of this many lines, whichever comes first.
+const CHUNK_LINES: usize = 2048;
+/// At most this many parsing threads.
+const MAX_PARSING_THREADS: usize = 4;
+
+/// A span of chunk text holding one line, or a line that was too long to keep.
+enum RawLine {
+    Text {
+        number: u64,
+        start: usize,
+        end: usize,
+    },
+    TooLong {
+        number: u64,
+    },
+}
+
+/// Consecutive lines, read on the calling thread and parsed on a worker.
+#[derive(Default)]
+struct Chunk {
+    text: Vec<u8>,
+    lines: Vec<RawLine>,
+}
+
+/// What a worker makes of one line.
+enum Parsed {
+    Entry {
+        sequence: u64,
+        prev_hash: Hash,
+        leaf: Hash,
+        stored_leaf: Option<Hash>,
+    },
+    Checkpoint {
+        note: String,
+    },
+    Problem {
+        line: u64,
+        reason: String,
+    },
+    Nothing,
+}
+
+/// Reads lines, numbering them from 1, without ever holding more than
+/// [`MAX_LINE_BYTES`] of one line.
+pub(super) struct LineReader<R> {
+    reader: R,
+    last_number: u64,
+}
+
+impl<R: BufRead> LineReader<R> {
+    pub(super) fn new(reader: R) -> Self {
+        Self {
+            reader,
+            last_number: 0,
+        }
+    }
+
+    /// Reads the header line: the origin and the announced entry count.
+    pub(super) fn header(&mut self) -> Result<(String, u64), BundleError> {
+        let mut chunk = Chunk::default();
+        match self.read_line(&mut chunk)? {
+            None => Err(BundleError::MissingHeader),
+            Some(RawLine::TooLong { .. }) => {
+                Err(BundleError::InvalidHeader("line too long".into()))
+            }
+            Some(RawLine::Text { start, end, .. }) => {
+                let text = std::str::from_utf8(&chunk.text[start..end])
+                    .map_err(|_| BundleError::InvalidHeader("not UTF-8".into()))?;
+                match BundleLine::parse(text) {
+                    Ok(BundleLine::Header {
+                        origin, entries, ..
+                    }) => Ok((origin, entries)),
+                    Ok(_) => Err(BundleError::InvalidHeader(
+                        "the first line is not a header line".into(),
+                    )),
+                    Err(error) => Err(BundleError::InvalidHeader(error.to_string())),
+                }
+            }
+        }
+    }
+
+    /// Appends the next line to `chunk`; None at the end of the input.
+    fn read_line(&mut self, chunk: &mut Chunk) -> io::Result<Option<RawLine>> {
+        let start = chunk.text.len();
+        let limit = MAX_LINE_BYTES as u64 + 1;
+        let read = (&mut self.reader)
+            .take(limit)
+            .read_until(b'\n', &mut chunk.text)?;
+        if read == 0 {
+            return Ok(None);
+        }
+        self.last_number += 1;
+        let number = self.last_number;
+        if chunk.text.last() == Some(&b'\n') {
+            chunk.text.pop();
+        } else if read as u64 == limit {
+            chunk.text.truncate(start);
+            self.skip_rest_of_line()?;
+            return Ok(Some(RawLine::TooLong { number }));
+        }
+        let end = chunk.text.len();
+        Ok(Some(RawLine::Text { number, start, end }))
+    }
+
+    fn skip_rest_of_line(&mut self) -> io::Result<()> {
+        loop {
+            let buffer = self.reader.fill_buf()?;
+            if buffer.is_empty() {
+                return Ok(());
+            }
+            if let Some(newline) = buffer.iter().position(|&b| b == b'\n') {
+                self.reader.consume(newline + 1);
+                return Ok(());
+            }
+            let length = buffer.len();
+            self.reader.consume(length);
+        }
+    }
+
+    /// The next chunk of lines; None at the end of the input.
+    fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        let mut chunk = Chunk::default();
+        while chunk.lines.len() < CHUNK_LINES && chunk.text.len() < CHUNK_BYTES {
+            match self.read_line(&mut chunk)? {
+                Some(line) => chunk.lines.push(line),
+                None => break,
+            }
+        }
+        Ok((!chunk.lines.is_empty()).then_some(chunk))
+    }
+}
+
+/// Parses and hashes every line of a chunk (on a worker thread).
+fn parse_chunk(chunk: &Chunk) -> Vec<Parsed> {
+    chunk
+        .lines
+        .iter()
+        .map(|line| match *line {
+            RawLine::TooLong { number } => Parsed::Problem {
+                line: number,
+                reason: format!("line longer than {MAX_LINE_BYTES} bytes"),
+            },
+            RawLine::Text { number, start, end } => {
+                match std::str::from_utf8(&chunk.text[start..end]) {
+                    Ok(text) => parse_bundle_line(number, text),
+                    Err(_) => Parsed::Problem {
+                        line: number,
+                        reason: "not UTF-8".into(),
+                    },
+                }
+            }
+        })
+        .collect()
+}
+
+fn parse_bundle_line(number: u64, text: &str) -> Parsed {
+    if text.trim().is_empty() {
+        return Parsed::Nothing;
+    }
+    let problem = |reason: String| Parsed::Problem {
+        line: number,
+        reason,
+    };
+    match parse_line(text) {
+        Err(error) => problem(format!("malformed line: {error}")),
+        Ok(ParsedLine::Entry(fields)) => Parsed::Entry {
+            sequence: fields.sequence(),
+            prev_hash: fields.prev_hash(),
+            leaf: fields.leaf_hash(),
+            stored_leaf: fields.stored_leaf_hash(),
+        },
+        Ok(ParsedLine::Other(OtherLineIn::Checkpoint { note })) => {
+            match checkpoint::parse_unverified(&note) {
+                Ok(_) => Parsed::Checkpoint { note },
+                Err(error) => problem(format!("checkpoint rejected: {error}")),
+            }
+        }
+        Ok(ParsedLine::Other(OtherLineIn::Key { vkey, .. })) => match VerifierKey::parse(&vkey) {
+            Ok(_) => Parsed::Nothing,
+            Err(error) => problem(format!("published key unreadable: {error}")),
+        },
+        Ok(ParsedLine::Other(OtherLineIn::Header { .. })) => {
+            problem("a header line after the first line".into())
+        }
+    }
+}
+
+/// A parsing thread and its two channels.
+struct Worker<'scope> {
+    chunks: Sender<Chunk>,
+    results: Receiver<Vec<Parsed>>,
+    thread: ScopedJoinHandle<'scope, ()>,
+}
+
+/// Reads all lines, has them parsed by worker threads, and replays the results
+/// in line order.
+pub(super) fn replay_lines<R: BufRead>(
+    lines: &mut LineReader<R>,
+    verifier: &mut Verifier,
+    progress: &mut impl FnMut(u64),
+) -> Result<(), BundleError> {
+    let threads = thread::available_parallelism().map_or(1, |n| n.get().min(MAX_PARSING_THREADS));
+    thread::scope(|scope| {
+        let workers: Vec<Worker<'_>> = (0..threads).map(|_| spawn_worker(scope)).collect();
+        let outcome = feed_workers(lines, &workers, verifier, progress);
+        let mut stopped = false;
+        for worker in workers {
+            drop(worker.chunks);
+            stopped |= worker.thread.join().is_err();
+        }
+        match outcome {
+            Ok(()) if stopped => Err(BundleError::ParserStopped),
+            outcome => outcome,
+        }
+    })
+}
+
+fn spawn_worker<'scope>(scope: &'scope thread::Scope<'scope, '_>) -> Worker<'scope> {
+    let (chunks, chunk_receiver) = mpsc::channel::<Chunk>();
+    let (result_sender, results) = mpsc::channel();
+    let thread = scope.spawn(move || {
+        for chunk in chunk_receiver {
+            if result_sender.send(parse_chunk(&chunk)).is_err() {
+                return;
+            }
+        }
+    });
+    Worker {
+        chunks,
+        results,
+        thread,
+    }
+}
+
+/// Hands chunks to the workers in turn (at most two waiting per worker) and
+/// takes their results back in the same turn, so lines replay in order.
+fn feed_workers<R: BufRead>(
+    lines: &mut LineReader<R>,
+    workers: &[Worker<'_>],
+    verifier: &mut Verifier,
+    progress: &mut impl FnMut(u64),
+) -> Result<(), BundleError> {
+    let (mut sent, mut replayed, mut at_end) = (0, 0, false);
+    loop {
+        while !at_end && sent - replayed < 2 * workers.len() {
+            match lines.next_chunk()? {
+                Some(chunk) => {
+                    let worker = &workers[sent % workers.len()];
+                    worker
+                        .chunks
+                        .send(chunk)
+                        .map_err(|_| BundleError::ParserStopped)?;
+                    sent += 1;
+                }
+                None => at_end = true,
+            }
+        }
+        if replayed == sent {
+            return Ok(());
+        }
+        let worker = &workers[replayed % workers.len()];
+        let parsed = worker
+            .results
+            .recv()
+            .map_err(|_| BundleError::ParserStopped)?;
+        replayed += 1;
+        parsed.into_iter().for_each(|line| replay(line, verifier));
+        progress(verifier.entries_seen());
+    }
+}
+
+fn replay(line: Parsed, verifier: &mut Verifier) {
+    match line {
+        Parsed::Entry {
+            sequence,
+            prev_hash,
+            leaf,
+            stored_leaf,
+        } => verifier.push_hashed_entry(sequence, &prev_hash, leaf, stored_leaf.as_ref()),
+        Parsed::Checkpoint { note } => verifier.push_checkpoint(&note),
+        Parsed::Problem { line, reason } => {
+            verifier.add_problem(Location::Line { number: line }, reason)
+        }
+        Parsed::Nothing => {}
+    }
+}

@@ -1,0 +1,665 @@
+//! Signed checkpoints: a C2SP tlog-checkpoint body (origin, tree size, root
+//! hash and one time extension line) in a C2SP signed note, signed with Ed25519.
+//!
+//! ```text
+//! hms-ach/demo
+//! 3
+//! Jvuhy0TT1WJecqxBrBEFQ7LLjef1hb69zf8kyNQF5Fw=
+//! time 2026-11-23T20:17:00.000000Z
+//!
+//! — hms-ach/demo hN3sbpXBfXPyAh3p1G8dMzmf2BpQURZ92YTh2LNyBGhOCbcyDKkFvnNGpY6vGMJVqmuNKBvT5SY9JmkttEjKABllNQ4=
+//! ```
+//!
+//! (`tests/vectors/checkpoint.json`: the demo key's vkey is
+//! `hms-ach/demo+84ddec6e+AepKbGPinFIKvvVQexMuxfmVR3auvr57kkIe6mkURtIs`.)
+
+use std::fmt;
+use std::str::FromStr;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use sha2::{Digest, Sha256};
+
+use crate::entry::Timestamp;
+use crate::merkle::Hash;
+
+/// The signed-note signature type byte of Ed25519.
+const ED25519_SIGNATURE_TYPE: u8 = 0x01;
+/// What starts a signature line: an em dash (U+2014) and a space.
+const SIGNATURE_LINE_PREFIX: &str = "\u{2014} ";
+/// What starts the time extension line of a checkpoint body.
+const TIME_LINE_PREFIX: &str = "time ";
+/// More signature lines than this and a note is refused (C2SP asks for at least 16).
+const MAX_SIGNATURES: usize = 64;
+
+/// Why a checkpoint, a signed note or a key was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckpointError {
+    /// The text is not a signed note (layout, characters or signature lines).
+    #[error("malformed signed note: {0}")]
+    MalformedNote(&'static str),
+    /// The note text is not a checkpoint body of this ledger's form.
+    #[error("malformed checkpoint: {0}")]
+    MalformedCheckpoint(&'static str),
+    /// The root hash line is not the base64 encoding of 32 bytes.
+    #[error("malformed checkpoint: the root hash is not the base64 encoding of 32 bytes")]
+    BadRootEncoding,
+    /// A key name is empty or holds a space, a `+` or a control character.
+    #[error(
+        "invalid key name {0:?}: it must be non-empty, without spaces, '+' or control characters"
+    )]
+    InvalidKeyName(String),
+    /// The text is not a verifier key.
+    #[error("invalid verifier key: {0}")]
+    InvalidVerifierKey(&'static str),
+    /// No signature line comes from a trusted key.
+    #[error("no signature by a trusted key (the note is signed by {signers})")]
+    NoTrustedSignature {
+        /// The `name+keyid` of every signature line.
+        signers: String,
+    },
+    /// A signature line names a trusted key, but its signature is wrong.
+    #[error("the signature by trusted key {key} does not verify: the note was altered or forged")]
+    BadSignature {
+        /// The `name+keyid` of the trusted key.
+        key: String,
+    },
+    /// The checkpoint's origin is not the name of the key that signed it.
+    #[error("checkpoint origin {origin:?} differs from the signing key's name {key:?}")]
+    OriginMismatch {
+        /// The origin line of the checkpoint.
+        origin: String,
+        /// The name of the key whose signature verified.
+        key: String,
+    },
+}
+
+/// A tree head: the ledger `origin` had `size` entries with Merkle root `root` at `time`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The ledger's name: the tenant's log identity, also its key name.
+    pub origin: String,
+    /// The number of entries covered.
+    pub size: u64,
+    /// The Merkle tree root of the first `size` entries.
+    pub root: Hash,
+    /// When the checkpoint was made.
+    pub time: Timestamp,
+}
+
+impl Checkpoint {
+    /// The note text: `origin\nsize\nbase64(root)\ntime <RFC 3339>\n`.
+    ///
+    /// The fourth line is a tlog-checkpoint extension line: `time`, one space and
+    /// the time in RFC 3339 (UTC, six fractional digits, `Z`).
+    pub fn body(&self) -> String {
+        format!(
+            "{}\n{}\n{}\n{TIME_LINE_PREFIX}{}\n",
+            self.origin,
+            self.size,
+            BASE64.encode(self.root),
+            self.time.to_rfc3339()
+        )
+    }
+
+    /// Reads a note text written by [`Checkpoint::body`]: exactly four lines,
+    /// a decimal size without leading zeros, a base64 root of 32 bytes and the
+    /// time extension line.
+    pub fn parse_body(text: &str) -> Result<Self, CheckpointError> {
+        check_note_characters(text)?;
+        let lines = text
+            .strip_suffix('\n')
+            .ok_or(CheckpointError::MalformedCheckpoint(
+                "it does not end with a newline",
+            ))?;
+        let lines: Vec<&str> = lines.split('\n').collect();
+        let [origin, size, root, time] = lines[..] else {
+            return Err(CheckpointError::MalformedCheckpoint(
+                "it must have exactly four lines: origin, size, root hash, time",
+            ));
+        };
+        if origin.is_empty() {
+            return Err(CheckpointError::MalformedCheckpoint("the origin is empty"));
+        }
+        Ok(Self {
+            origin: origin.to_owned(),
+            size: parse_size(size)?,
+            root: parse_root(root)?,
+            time: parse_time(time)?,
+        })
+    }
+}
+
+fn parse_size(line: &str) -> Result<u64, CheckpointError> {
+    let canonical = !line.is_empty()
+        && line.bytes().all(|b| b.is_ascii_digit())
+        && (line == "0" || !line.starts_with('0'));
+    line.parse()
+        .ok()
+        .filter(|_| canonical)
+        .ok_or(CheckpointError::MalformedCheckpoint(
+            "the tree size is not a decimal number without leading zeros",
+        ))
+}
+
+fn parse_root(line: &str) -> Result<Hash, CheckpointError> {
+    let bytes = BASE64
+        .decode(line)
+        .map_err(|_| CheckpointError::BadRootEncoding)?;
+    bytes
+        .try_into()
+        .map_err(|_| CheckpointError::BadRootEncoding)
+}
+
+fn parse_time(line: &str) -> Result<Timestamp, CheckpointError> {
+    line.strip_prefix(TIME_LINE_PREFIX)
+        .and_then(|text| Timestamp::parse_rfc3339(text).ok())
+        .ok_or(CheckpointError::MalformedCheckpoint(
+            "the fourth line is not \"time \" followed by an RFC 3339 time",
+        ))
+}
+
+/// Signed notes hold no control characters but newlines.
+fn check_note_characters(text: &str) -> Result<(), CheckpointError> {
+    if text.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(CheckpointError::MalformedNote(
+            "it contains a control character other than newline",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that `name` can name a key (and so a ledger origin): non-empty,
+/// with no Unicode space, `+` or control character.
+pub fn check_key_name(name: &str) -> Result<(), CheckpointError> {
+    let bad = |c: char| c.is_whitespace() || c == '+' || c.is_control();
+    if name.is_empty() || name.chars().any(bad) {
+        return Err(CheckpointError::InvalidKeyName(
+            name.chars().take(64).collect(),
+        ));
+    }
+    Ok(())
+}
+
+/// A tenant's signing key. Its name in notes is the ledger origin.
+///
+/// The name must pass [`check_key_name`]; notes signed under another name do
+/// not verify. `Debug` shows the public key only.
+#[derive(Clone)]
+pub struct LedgerKey {
+    signing: SigningKey,
+    verifier: VerifierKey,
+}
+
+impl LedgerKey {
+    /// A new random key from the operating system's generator.
+    ///
+    /// Only with the `store` feature, which brings the generator: the core has
+    /// no randomness of its own (use [`LedgerKey::from_seed`] with yours).
+    #[cfg(feature = "store")]
+    pub fn generate(name: &str) -> Self {
+        Self::from_signing_key(name, SigningKey::generate(&mut rand::rngs::OsRng))
+    }
+
+    /// The key whose Ed25519 secret is `seed` (deterministic).
+    pub fn from_seed(name: &str, seed: [u8; 32]) -> Self {
+        Self::from_signing_key(name, SigningKey::from_bytes(&seed))
+    }
+
+    fn from_signing_key(name: &str, signing: SigningKey) -> Self {
+        let verifier = VerifierKey::new(name, signing.verifying_key());
+        Self { signing, verifier }
+    }
+
+    /// The 32-byte Ed25519 secret, to store (encrypted) and reload with [`LedgerKey::from_seed`].
+    pub fn seed(&self) -> [u8; 32] {
+        self.signing.to_bytes()
+    }
+
+    /// The key name: the ledger origin.
+    pub fn name(&self) -> &str {
+        self.verifier.name()
+    }
+
+    /// The public half, to publish and to verify with.
+    pub fn verifier(&self) -> VerifierKey {
+        self.verifier.clone()
+    }
+
+    /// Signs the checkpoint: the full signed note text (body, blank line, one
+    /// signature line, final newline).
+    pub fn sign(&self, checkpoint: &Checkpoint) -> String {
+        let body = checkpoint.body();
+        let signature = self.signing.sign(body.as_bytes());
+        let mut blob = Vec::with_capacity(4 + 64);
+        blob.extend_from_slice(&self.verifier.key_id);
+        blob.extend_from_slice(&signature.to_bytes());
+        format!(
+            "{body}\n{SIGNATURE_LINE_PREFIX}{} {}\n",
+            self.name(),
+            BASE64.encode(blob)
+        )
+    }
+}
+
+impl fmt::Debug for LedgerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LedgerKey")
+            .field("verifier", &self.verifier.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A public key as C2SP vkey text: `name+<8 hex key id>+base64(0x01 || 32-byte
+/// public key)`; key id = first 4 bytes of SHA-256(name || "\n" || 0x01 ||
+/// public key) per signed-note.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifierKey {
+    name: String,
+    key_id: [u8; 4],
+    key: VerifyingKey,
+}
+
+impl VerifierKey {
+    fn new(name: &str, key: VerifyingKey) -> Self {
+        Self {
+            name: name.to_owned(),
+            key_id: key_id(name, &key),
+            key,
+        }
+    }
+
+    /// Reads vkey text, checking the name, the key and that the key id matches them.
+    pub fn parse(vkey: &str) -> Result<Self, CheckpointError> {
+        let invalid = CheckpointError::InvalidVerifierKey;
+        let (name, rest) = vkey
+            .split_once('+')
+            .ok_or(invalid("expected name+keyid+key"))?;
+        let (id_hex, key_base64) = rest
+            .split_once('+')
+            .ok_or(invalid("expected name+keyid+key"))?;
+        check_key_name(name)?;
+        let mut id = [0; 4];
+        hex::decode_to_slice(id_hex, &mut id)
+            .map_err(|_| invalid("the key id is not 8 hexadecimal digits"))?;
+        let key_bytes = BASE64
+            .decode(key_base64)
+            .map_err(|_| invalid("the key is not base64"))?;
+        let Some((&ED25519_SIGNATURE_TYPE, public)) = key_bytes.split_first() else {
+            return Err(invalid("not an Ed25519 key (type byte 0x01)"));
+        };
+        let public: &[u8; 32] = public
+            .try_into()
+            .map_err(|_| invalid("an Ed25519 public key is 32 bytes"))?;
+        let key = VerifyingKey::from_bytes(public)
+            .map_err(|_| invalid("not a valid Ed25519 public key"))?;
+        let parsed = Self::new(name, key);
+        if parsed.key_id != id {
+            return Err(invalid("the key id does not match the name and key"));
+        }
+        Ok(parsed)
+    }
+
+    /// The key name: the origin of the ledger it signs for.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The signed-note key id.
+    pub fn key_id(&self) -> [u8; 4] {
+        self.key_id
+    }
+
+    /// The key id as 8 lowercase hexadecimal digits.
+    pub fn key_id_hex(&self) -> String {
+        hex::encode(self.key_id)
+    }
+
+    /// Checks an Ed25519 signature (strict verification) over `message`.
+    fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        Signature::from_slice(signature)
+            .is_ok_and(|signature| self.key.verify_strict(message, &signature).is_ok())
+    }
+}
+
+fn key_id(name: &str, key: &VerifyingKey) -> [u8; 4] {
+    let digest = Sha256::new()
+        .chain_update(name.as_bytes())
+        .chain_update([b'\n', ED25519_SIGNATURE_TYPE])
+        .chain_update(key.as_bytes())
+        .finalize();
+    [digest[0], digest[1], digest[2], digest[3]]
+}
+
+impl fmt::Display for VerifierKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut typed_key = vec![ED25519_SIGNATURE_TYPE];
+        typed_key.extend_from_slice(self.key.as_bytes());
+        write!(
+            f,
+            "{}+{}+{}",
+            self.name,
+            self.key_id_hex(),
+            BASE64.encode(typed_key)
+        )
+    }
+}
+
+impl FromStr for VerifierKey {
+    type Err = CheckpointError;
+
+    fn from_str(vkey: &str) -> Result<Self, Self::Err> {
+        Self::parse(vkey)
+    }
+}
+
+/// One signature line of a note.
+struct NoteSignature<'a> {
+    name: &'a str,
+    key_id: [u8; 4],
+    signature: Vec<u8>,
+}
+
+/// A note split into its text (with its final newline) and signature lines.
+struct SignedNote<'a> {
+    text: &'a str,
+    signatures: Vec<NoteSignature<'a>>,
+}
+
+impl<'a> SignedNote<'a> {
+    fn split(note: &'a str) -> Result<Self, CheckpointError> {
+        check_note_characters(note)?;
+        let blank = note.rfind("\n\n").ok_or(CheckpointError::MalformedNote(
+            "no blank line before the signatures",
+        ))?;
+        let (text, signature_block) = (&note[..=blank], &note[blank + 2..]);
+        let lines = signature_block
+            .strip_suffix('\n')
+            .filter(|lines| !lines.is_empty())
+            .ok_or(CheckpointError::MalformedNote(
+                "the signature lines are missing or do not end with a newline",
+            ))?;
+        let signatures = lines
+            .split('\n')
+            .map(parse_signature_line)
+            .collect::<Result<Vec<_>, _>>()?;
+        if signatures.len() > MAX_SIGNATURES {
+            return Err(CheckpointError::MalformedNote("too many signature lines"));
+        }
+        Ok(Self { text, signatures })
+    }
+
+    fn signers(&self) -> String {
+        let signers: Vec<String> = self
+            .signatures
+            .iter()
+            .map(|s| format!("{}+{}", s.name, hex::encode(s.key_id)))
+            .collect();
+        signers.join(", ")
+    }
+}
+
+fn parse_signature_line(line: &str) -> Result<NoteSignature<'_>, CheckpointError> {
+    let malformed = CheckpointError::MalformedNote(
+        "a signature line is not \"— <key name> <base64 signature>\"",
+    );
+    let (name, encoded) = line
+        .strip_prefix(SIGNATURE_LINE_PREFIX)
+        .and_then(|rest| rest.split_once(' '))
+        .ok_or(malformed.clone())?;
+    check_key_name(name).map_err(|_| malformed.clone())?;
+    let blob = BASE64.decode(encoded).map_err(|_| malformed.clone())?;
+    match blob.split_first_chunk::<4>() {
+        Some((key_id, signature)) if !signature.is_empty() => Ok(NoteSignature {
+            name,
+            key_id: *key_id,
+            signature: signature.to_vec(),
+        }),
+        _ => Err(malformed),
+    }
+}
+
+/// Checks a signed note: origin/key name, a valid signature by one of
+/// `trusted` (notes may carry several signature lines; unknown keys are
+/// ignored, but at least one trusted must verify). Returns the checkpoint and
+/// the key id that verified it.
+///
+/// A signature line that names a trusted key (same name and key id) but does
+/// not verify rejects the whole note, as C2SP signed-note recommends.
+pub fn open(note: &str, trusted: &[VerifierKey]) -> Result<(Checkpoint, [u8; 4]), CheckpointError> {
+    let note = SignedNote::split(note)?;
+    let mut verified_by: Option<&VerifierKey> = None;
+    for line in &note.signatures {
+        let named = |key: &&VerifierKey| key.name == line.name && key.key_id == line.key_id;
+        for key in trusted.iter().filter(named) {
+            if !key.verifies(note.text.as_bytes(), &line.signature) {
+                return Err(CheckpointError::BadSignature {
+                    key: format!("{}+{}", key.name, key.key_id_hex()),
+                });
+            }
+            verified_by.get_or_insert(key);
+        }
+    }
+    let key = verified_by.ok_or_else(|| CheckpointError::NoTrustedSignature {
+        signers: note.signers(),
+    })?;
+    let checkpoint = Checkpoint::parse_body(note.text)?;
+    if checkpoint.origin != key.name {
+        return Err(CheckpointError::OriginMismatch {
+            origin: checkpoint.origin,
+            key: key.name.clone(),
+        });
+    }
+    Ok((checkpoint, key.key_id))
+}
+
+/// Reads a note's checkpoint without checking signatures (for listing).
+pub fn parse_unverified(note: &str) -> Result<Checkpoint, CheckpointError> {
+    Checkpoint::parse_body(SignedNote::split(note)?.text)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn key() -> LedgerKey {
+        LedgerKey::from_seed("hms-ach/demo", [7; 32])
+    }
+
+    fn checkpoint() -> Checkpoint {
+        Checkpoint {
+            origin: "hms-ach/demo".into(),
+            size: 3,
+            root: [9; 32],
+            time: Timestamp(1_795_464_902_123_456),
+        }
+    }
+
+    #[test]
+    fn body_has_the_four_lines() {
+        assert_eq!(
+            checkpoint().body(),
+            format!(
+                "hms-ach/demo\n3\n{}\ntime 2026-11-23T20:15:02.123456Z\n",
+                BASE64.encode([9; 32])
+            )
+        );
+        assert_eq!(
+            Checkpoint::parse_body(&checkpoint().body()).unwrap(),
+            checkpoint()
+        );
+    }
+
+    #[test]
+    fn malformed_bodies_are_refused() {
+        let good = checkpoint().body();
+        let root = BASE64.encode([9; 32]);
+        for bad in [
+            good.trim_end().to_owned(),
+            good.replace("\n3\n", "\n03\n"),
+            good.replace("\n3\n", "\n-3\n"),
+            good.replace("\n3\n", "\n\n"),
+            good.replace("\n3\n", "\n99999999999999999999\n"),
+            good.replace(&root, &BASE64.encode([9; 31])),
+            good.replace(&root, "not base64!"),
+            good.replace("time ", "when "),
+            good.replace("2026-11-23", "2026-13-23"),
+            good.replace("hms-ach/demo", ""),
+            format!("{good}extra\n"),
+            good.replace("time", "ti\u{7}me"),
+        ] {
+            assert!(Checkpoint::parse_body(&bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            Checkpoint::parse_body(&good.replace(&root, &BASE64.encode([9; 31]))),
+            Err(CheckpointError::BadRootEncoding)
+        );
+    }
+
+    #[test]
+    fn signed_notes_open_with_the_signing_key() {
+        let note = key().sign(&checkpoint());
+        assert!(note.starts_with(&checkpoint().body()));
+        assert!(note.contains("\n\n\u{2014} hms-ach/demo "));
+        let (opened, key_id) = open(&note, &[key().verifier()]).unwrap();
+        assert_eq!(opened, checkpoint());
+        assert_eq!(key_id, key().verifier().key_id());
+        assert_eq!(parse_unverified(&note).unwrap(), checkpoint());
+    }
+
+    #[test]
+    fn altered_or_foreign_notes_do_not_open() {
+        let note = key().sign(&checkpoint());
+        let trusted = [key().verifier()];
+        let altered = note.replacen("\n3\n", "\n4\n", 1);
+        assert!(matches!(
+            open(&altered, &trusted),
+            Err(CheckpointError::BadSignature { .. })
+        ));
+        let other = LedgerKey::from_seed("hms-ach/demo", [8; 32]).sign(&checkpoint());
+        assert!(matches!(
+            open(&other, &trusted),
+            Err(CheckpointError::NoTrustedSignature { .. })
+        ));
+        assert!(matches!(
+            open(&note, &[]),
+            Err(CheckpointError::NoTrustedSignature { .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_signatures_are_ignored_and_any_trusted_one_suffices() {
+        let note = key().sign(&checkpoint());
+        let witness = LedgerKey::from_seed("witness.example/w1", [1; 32]);
+        let witness_line = witness.sign(&checkpoint());
+        let witness_line = witness_line.rsplit_once("\n\n").unwrap().1;
+        let cosigned = format!("{note}{witness_line}");
+        let trusted = [witness.verifier(), key().verifier()];
+        assert_eq!(
+            open(&cosigned, &trusted).unwrap().1,
+            key().verifier().key_id()
+        );
+        assert_eq!(
+            open(&cosigned, &[key().verifier()]).unwrap().0,
+            checkpoint()
+        );
+    }
+
+    #[test]
+    fn the_origin_must_be_the_key_name() {
+        let impostor = LedgerKey::from_seed("hms-ach/other", [7; 32]);
+        let note = impostor.sign(&checkpoint());
+        assert!(matches!(
+            open(&note, &[impostor.verifier()]),
+            Err(CheckpointError::OriginMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn malformed_notes_are_refused() {
+        let note = key().sign(&checkpoint());
+        let trusted = [key().verifier()];
+        let (body, signature) = note.rsplit_once("\n\n").unwrap();
+        let blob = signature.rsplit_once(' ').unwrap().1.trim_end();
+        let bad_id = {
+            let mut bytes = BASE64.decode(blob).unwrap();
+            bytes.truncate(4);
+            BASE64.encode(bytes)
+        };
+        for bad in [
+            body.to_owned(),
+            format!("{body}\n\n"),
+            format!("{body}\n\n{}", signature.trim_end()),
+            format!("{body}\n\n- hms-ach/demo {blob}\n"),
+            format!("{body}\n\n\u{2014} hms-ach/demo\n"),
+            format!("{body}\n\n\u{2014} hms-ach/demo {bad_id}\n"),
+            format!("{body}\n\n\u{2014} hms-ach/demo !!!\n"),
+            format!("{body}\n\n\u{2014}  {blob}\n"),
+            note.replace('\n', "\r\n"),
+        ] {
+            assert!(open(&bad, &trusted).is_err(), "{bad:?}");
+        }
+        let many = format!("{note}{}", signature.repeat(MAX_SIGNATURES));
+        assert_eq!(
+            open(&many, &trusted),
+            Err(CheckpointError::MalformedNote("too many signature lines"))
+        );
+    }
+
+    #[test]
+    fn a_wrong_length_signature_from_a_trusted_key_is_rejected() {
+        let note = key().sign(&checkpoint());
+        let (body, _) = note.rsplit_once("\n\n").unwrap();
+        let mut blob = key().verifier().key_id().to_vec();
+        blob.extend([0; 10]);
+        let short = format!("{body}\n\n\u{2014} hms-ach/demo {}\n", BASE64.encode(blob));
+        assert!(matches!(
+            open(&short, &[key().verifier()]),
+            Err(CheckpointError::BadSignature { .. })
+        ));
+    }
+
+    #[test]
+    fn vkeys_round_trip_and_are_checked() {
+        let vkey = key().verifier();
+        let text = vkey.to_string();
+        assert!(text.starts_with(&format!("hms-ach/demo+{}+", vkey.key_id_hex())));
+        assert_eq!(VerifierKey::parse(&text).unwrap(), vkey);
+        assert_eq!(text.parse::<VerifierKey>().unwrap(), vkey);
+        assert_eq!(vkey.name(), "hms-ach/demo");
+        let (name_id, key_part) = text.rsplit_once('+').unwrap();
+        for bad in [
+            "",
+            "hms-ach/demo",
+            "hms-ach/demo+00000000",
+            &format!("hms-ach/other+{}", &text["hms-ach/demo+".len()..]),
+            &format!("{name_id}+{}", BASE64.encode([1; 33])),
+            &format!("{name_id}+{}", BASE64.encode([2; 33])),
+            &format!("{name_id}+{}", BASE64.encode([1; 32])),
+            &format!("{name_id}+!!{key_part}"),
+            &text.replacen("hms-ach/demo+", "hms ach+", 1),
+            &text.replacen(&vkey.key_id_hex(), "zzzzzzzz", 1),
+        ] {
+            assert!(VerifierKey::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn debug_does_not_show_the_secret() {
+        let shown = format!("{:?}", key());
+        assert!(shown.contains("hms-ach/demo+"));
+        assert!(!shown.contains(&hex::encode(key().seed())));
+        assert!(!shown.contains(&format!("{:?}", key().seed())));
+        assert_eq!(LedgerKey::from_seed("n", key().seed()).seed(), [7; 32]);
+    }
+
+    #[test]
+    fn key_names_are_checked() {
+        assert!(check_key_name("hms-ach/tenant-1").is_ok());
+        for bad in ["", "a b", "a+b", "a\nb", "a\u{a0}b"] {
+            assert!(check_key_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

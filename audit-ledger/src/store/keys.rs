@@ -1,0 +1,217 @@
+//! Signing keys: generated per ledger, sealed at rest under the master key
+//! (XChaCha20-Poly1305), rotated with every old public key kept published.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use serde::Serialize;
+use sqlx::{AnyConnection, AnyPool};
+
+use super::LedgerError;
+use crate::checkpoint::{LedgerKey, VerifierKey};
+use crate::entry::{Event, Timestamp};
+
+/// The key that seals every tenant's signing key at rest. Never logged.
+#[derive(Clone)]
+pub struct MasterKey(chacha20poly1305::Key);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(…)")
+    }
+}
+
+impl MasterKey {
+    /// A fresh random master key.
+    pub fn generate() -> Self {
+        Self(XChaCha20Poly1305::generate_key(&mut OsRng))
+    }
+
+    /// Reads a master key written as base64 of 32 bytes.
+    pub fn from_base64(text: &str) -> Result<Self, LedgerError> {
+        let bytes = STANDARD
+            .decode(text.trim())
+            .map_err(|_| LedgerError::MasterKey("not base64".into()))?;
+        let bytes: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| LedgerError::MasterKey("must be 32 bytes".into()))?;
+        Ok(Self(bytes.into()))
+    }
+
+    /// The key as base64, for writing to a key file.
+    pub fn to_base64(&self) -> String {
+        STANDARD.encode(self.0.as_slice())
+    }
+
+    /// Seals `seed`, bound to the public key text it belongs to.
+    fn seal(&self, seed: &[u8; 32], vkey: &str) -> Result<Vec<u8>, LedgerError> {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let payload = Payload {
+            msg: seed,
+            aad: vkey.as_bytes(),
+        };
+        let sealed = XChaCha20Poly1305::new(&self.0)
+            .encrypt(&nonce, payload)
+            .map_err(|_| LedgerError::MasterKey("sealing failed".into()))?;
+        Ok([nonce.as_slice(), &sealed].concat())
+    }
+
+    /// Opens what [`MasterKey::seal`] sealed for `vkey`.
+    fn unseal(&self, sealed: &[u8], vkey: &str) -> Result<[u8; 32], LedgerError> {
+        const NONCE: usize = 24;
+        if sealed.len() <= NONCE {
+            return Err(LedgerError::Unseal);
+        }
+        let (nonce, body) = sealed.split_at(NONCE);
+        let payload = Payload {
+            msg: body,
+            aad: vkey.as_bytes(),
+        };
+        let seed = XChaCha20Poly1305::new(&self.0)
+            .decrypt(XNonce::from_slice(nonce), payload)
+            .map_err(|_| LedgerError::Unseal)?;
+        seed.try_into().map_err(|_| LedgerError::Unseal)
+    }
+}
+
+/// A public key as published: checkpoints it signed verify with `vkey`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishedKey {
+    /// The signed-note key id, 8 hex digits.
+    pub key_id: String,
+    /// The verifier key text (`origin+keyid+base64`).
+    pub vkey: String,
+    /// When it was generated.
+    pub created_at: Timestamp,
+    /// When it stopped signing, if it has.
+    pub retired_at: Option<Timestamp>,
+}
+
+/// The active signing key, generating and storing one if the ledger has none.
+pub(crate) async fn active_or_generate(
+    pool: &AnyPool,
+    origin: &str,
+    master: &MasterKey,
+) -> Result<LedgerKey, LedgerError> {
+    if let Some(key) = active(pool, origin, master).await? {
+        return Ok(key);
+    }
+    let mut tx = pool.begin().await?;
+    super::append::lock_head(&mut tx).await?;
+    // Another node may have generated it while this one waited for the lock.
+    if let Some(key) = active(&mut *tx, origin, master).await? {
+        return Ok(key);
+    }
+    let key = LedgerKey::generate(origin);
+    insert(&mut tx, &key, master).await?;
+    tx.commit().await?;
+    Ok(key)
+}
+
+async fn active<'c, E>(
+    executor: E,
+    origin: &str,
+    master: &MasterKey,
+) -> Result<Option<LedgerKey>, LedgerError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let row: Option<(String, Vec<u8>)> = sqlx::query_as(
+        "SELECT vkey, sealed_seed FROM ledger_keys WHERE retired_at IS NULL \
+         ORDER BY created_at DESC LIMIT 1",
+    )
+    .fetch_optional(executor)
+    .await?;
+    let Some((vkey, sealed)) = row else {
+        return Ok(None);
+    };
+    let key = LedgerKey::from_seed(origin, master.unseal(&sealed, &vkey)?);
+    if key.verifier().to_string() != vkey {
+        return Err(LedgerError::Corrupt(format!(
+            "the stored signing key does not belong to `{origin}`"
+        )));
+    }
+    Ok(Some(key))
+}
+
+async fn insert(
+    conn: &mut AnyConnection,
+    key: &LedgerKey,
+    master: &MasterKey,
+) -> Result<PublishedKey, LedgerError> {
+    let verifier = key.verifier();
+    let published = PublishedKey {
+        key_id: verifier.key_id_hex(),
+        vkey: verifier.to_string(),
+        created_at: Timestamp::now(),
+        retired_at: None,
+    };
+    sqlx::query(
+        "INSERT INTO ledger_keys (key_id, vkey, sealed_seed, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&published.key_id)
+    .bind(&published.vkey)
+    .bind(master.seal(&key.seed(), &published.vkey)?)
+    .bind(published.created_at.unix_micros())
+    .execute(&mut *conn)
+    .await?;
+    Ok(published)
+}
+
+/// Generates and stores a new key and retires the others, inside the caller's transaction.
+pub(crate) async fn rotate(
+    conn: &mut AnyConnection,
+    origin: &str,
+    master: &MasterKey,
+) -> Result<(LedgerKey, PublishedKey), LedgerError> {
+    let key = LedgerKey::generate(origin);
+    let published = insert(conn, &key, master).await?;
+    sqlx::query("UPDATE ledger_keys SET retired_at = $1 WHERE retired_at IS NULL AND key_id <> $2")
+        .bind(published.created_at.unix_micros())
+        .bind(&published.key_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok((key, published))
+}
+
+/// The ledger entry that records a rotation.
+pub(crate) fn rotation_event(published: &PublishedKey, actor: &str) -> Event {
+    Event {
+        kind: "ledger.key.rotate".into(),
+        actor: Some(actor.to_owned()),
+        action: Some("rotate_signing_key".into()),
+        resource: Some(format!("ledger_key:{}", published.key_id)),
+        outcome: Some("success".into()),
+        details: serde_json::json!({ "key_id": published.key_id, "vkey": published.vkey }),
+        ..Event::default()
+    }
+}
+
+/// Every key, oldest first.
+pub(crate) async fn published(pool: &AnyPool) -> Result<Vec<PublishedKey>, LedgerError> {
+    let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT key_id, vkey, created_at, retired_at FROM ledger_keys ORDER BY created_at, key_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(key_id, vkey, created, retired)| PublishedKey {
+            key_id,
+            vkey,
+            created_at: Timestamp::from_unix_micros(created),
+            retired_at: retired.map(Timestamp::from_unix_micros),
+        })
+        .collect())
+}
+
+/// Published keys parsed for verification.
+pub(crate) fn verifiers(keys: &[PublishedKey]) -> Result<Vec<VerifierKey>, LedgerError> {
+    keys.iter()
+        .map(|key| {
+            VerifierKey::parse(&key.vkey)
+                .map_err(|e| LedgerError::Corrupt(format!("published key {}: {e}", key.key_id)))
+        })
+        .collect()
+}

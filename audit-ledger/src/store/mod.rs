@@ -1,0 +1,177 @@
+//! The ledger's store: SQLite or PostgreSQL tables, a group-committing writer,
+//! signing keys sealed under a master key, proofs and online verification.
+
+mod append;
+mod keys;
+mod proofs;
+mod read;
+mod rows;
+mod sql;
+mod writer;
+
+use std::sync::{Arc, RwLock};
+
+use sqlx::{Any, AnyConnection, AnyPool, Transaction};
+
+use crate::checkpoint::LedgerKey;
+use crate::entry::Event;
+
+pub use keys::{MasterKey, PublishedKey};
+pub use proofs::{ConsistencyProof, InclusionProof};
+pub use read::{EntryFilter, StoredCheckpoint};
+pub use writer::WriterOptions;
+
+/// A transaction holding the chain head, from [`Ledger::begin_change`].
+pub type ChangeTransaction = Transaction<'static, Any>;
+
+/// Why the ledger could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The database failed or refused.
+    #[error("ledger database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The schema could not be brought up to date.
+    #[error("ledger migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Stored data that the ledger wrote itself does not read back.
+    #[error("ledger data is inconsistent: {0}")]
+    Corrupt(String),
+    /// The signing key cannot be unsealed with the configured master key.
+    #[error("cannot unseal the ledger signing key: wrong master key or damaged key record")]
+    Unseal,
+    /// The master key given in configuration is not usable.
+    #[error("invalid master key: {0}")]
+    MasterKey(String),
+    /// A requested entry, checkpoint or proof does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request cannot be answered as asked.
+    #[error("{0}")]
+    Invalid(String),
+    /// A batch failed to commit; every caller in it gets this.
+    #[error("the audit ledger could not record the entry: {0}")]
+    Unavailable(String),
+}
+
+/// What the writer and readers share.
+pub(crate) struct Shared {
+    pub(crate) pool: AnyPool,
+    pub(crate) origin: String,
+    pub(crate) key: RwLock<Arc<LedgerKey>>,
+}
+
+impl Shared {
+    fn signing_key(&self) -> Arc<LedgerKey> {
+        match self.key.read() {
+            Ok(key) => Arc::clone(&key),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+}
+
+/// One tenant's ledger.
+pub struct Ledger {
+    shared: Arc<Shared>,
+    writer: writer::Writer,
+}
+
+impl Ledger {
+    /// Creates the ledger tables if needed, loads (or on first use generates) the
+    /// signing key and starts the writer. `origin` names the ledger in checkpoints.
+    pub async fn open(
+        pool: AnyPool,
+        origin: &str,
+        master: &MasterKey,
+        options: WriterOptions,
+    ) -> Result<Self, LedgerError> {
+        migrate(&pool).await?;
+        let key = keys::active_or_generate(&pool, origin, master).await?;
+        let shared = Arc::new(Shared {
+            pool,
+            origin: origin.to_owned(),
+            key: RwLock::new(Arc::new(key)),
+        });
+        let writer = writer::Writer::start(Arc::clone(&shared), options);
+        Ok(Self { shared, writer })
+    }
+
+    /// The ledger's origin line, as in its checkpoints.
+    pub fn origin(&self) -> &str {
+        &self.shared.origin
+    }
+
+    /// Records one event; returns its sequence number once it is durable.
+    pub async fn append(&self, event: Event) -> Result<u64, LedgerError> {
+        let first = self.writer.submit(vec![event]).await?;
+        Ok(first)
+    }
+
+    /// Records events as consecutive entries; returns the first sequence number once all are durable.
+    pub async fn append_all(&self, events: Vec<Event>) -> Result<u64, LedgerError> {
+        if events.is_empty() {
+            return Err(LedgerError::Invalid("nothing to record".into()));
+        }
+        self.writer.submit(events).await
+    }
+
+    /// Starts a transaction that holds the chain head, for a change that must be
+    /// recorded atomically with the data it changes (see [`Ledger::record_in`]).
+    pub async fn begin_change(&self) -> Result<ChangeTransaction, LedgerError> {
+        let mut tx = self.shared.pool.begin().await?;
+        append::lock_head(&mut tx).await?;
+        Ok(tx)
+    }
+
+    /// Appends `events` inside a transaction from [`Ledger::begin_change`], with a
+    /// checkpoint; they become durable when the caller commits.
+    pub async fn record_in(
+        &self,
+        tx: &mut AnyConnection,
+        events: Vec<Event>,
+    ) -> Result<u64, LedgerError> {
+        let key = self.shared.signing_key();
+        append::append_batch(tx, &self.shared.origin, &key, events).await
+    }
+
+    /// Generates a new signing key, retires the current one (its public key stays
+    /// published) and records the rotation, signed with the new key.
+    pub async fn rotate_key(
+        &self,
+        master: &MasterKey,
+        actor: &str,
+    ) -> Result<PublishedKey, LedgerError> {
+        let mut tx = self.begin_change().await?;
+        let (key, published) = keys::rotate(&mut tx, &self.shared.origin, master).await?;
+        let event = keys::rotation_event(&published, actor);
+        append::append_batch(&mut tx, &self.shared.origin, &key, vec![event]).await?;
+        tx.commit().await?;
+        match self.shared.key.write() {
+            Ok(mut current) => *current = Arc::new(key),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(key),
+        }
+        Ok(published)
+    }
+
+    /// Every public key the ledger has signed with, oldest first.
+    pub async fn public_keys(&self) -> Result<Vec<PublishedKey>, LedgerError> {
+        keys::published(&self.shared.pool).await
+    }
+}
+
+/// Brings the ledger tables up to date, in the dialect the pool speaks.
+async fn migrate(pool: &AnyPool) -> Result<(), LedgerError> {
+    let postgres = pool
+        .acquire()
+        .await?
+        .backend_name()
+        .eq_ignore_ascii_case("postgresql");
+    let mut migrator = if postgres {
+        sqlx::migrate!("./migrations/postgres")
+    } else {
+        sqlx::migrate!("./migrations/sqlite")
+    };
+    // The directory's migrations share the version table.
+    migrator.set_ignore_missing(true);
+    migrator.run(pool).await?;
+    Ok(())
+}

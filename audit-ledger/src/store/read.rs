@@ -1,0 +1,323 @@
+//! Reading the ledger: filtered entries, checkpoints, online verification and export.
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use super::rows::{ENTRY_COLUMNS, entry_from_row, to_hash, to_i64, to_u64};
+use super::sql::Statement;
+use super::{Ledger, LedgerError, keys};
+use crate::bundle::BundleLine;
+use crate::checkpoint::VerifierKey;
+use crate::entry::{Entry, Timestamp};
+use crate::merkle::Hash;
+use crate::verify::{Report, Verifier};
+
+/// The largest tree size a query can name.
+const LAST: u64 = i64::MAX as u64;
+
+/// Entries read per query when walking the whole ledger.
+const PAGE: i64 = 10_000;
+
+/// Which entries to list; every field narrows the result.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct EntryFilter {
+    /// Only entries after this sequence number (for paging).
+    pub after: Option<u64>,
+    /// Recorded at or after this time.
+    pub from: Option<Timestamp>,
+    /// Recorded before this time.
+    pub until: Option<Timestamp>,
+    /// Who acted, e.g. `client:cl_…` or `staff:n-1`.
+    pub actor: Option<String>,
+    /// The staff member acted for or upon.
+    pub subject: Option<String>,
+    /// The patient concerned.
+    pub patient: Option<String>,
+    /// The kind of entry, e.g. `decision`.
+    pub kind: Option<String>,
+    /// The outcome, e.g. `permit` or `deny`.
+    pub outcome: Option<String>,
+    /// The decision id a PDP answer carried.
+    pub decision_id: Option<String>,
+}
+
+/// A signed checkpoint as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredCheckpoint {
+    /// Entries covered.
+    pub tree_size: u64,
+    /// Merkle root over them, hex.
+    pub root_hash: String,
+    /// When it was signed.
+    pub signed_at: Timestamp,
+    /// Which key signed it (8 hex digits).
+    pub key_id: String,
+    /// The signed note (C2SP tlog-checkpoint).
+    pub note: String,
+}
+
+type CheckpointRow = (i64, Vec<u8>, i64, String, String);
+
+fn checkpoint_from_row(row: CheckpointRow) -> Result<StoredCheckpoint, LedgerError> {
+    let (size, root, signed_at, key_id, note) = row;
+    Ok(StoredCheckpoint {
+        tree_size: to_u64(size, "checkpoint size")?,
+        root_hash: hex::encode(to_hash(&root, "checkpoint root")?),
+        signed_at: Timestamp::from_unix_micros(signed_at),
+        key_id,
+        note,
+    })
+}
+
+const CHECKPOINT_COLUMNS: &str = "tree_size, root_hash, signed_at, key_id, note";
+
+impl Ledger {
+    /// Entries matching `filter` in sequence order, at most `limit`, with their stored leaf hashes.
+    pub async fn entries(
+        &self,
+        filter: &EntryFilter,
+        limit: u32,
+    ) -> Result<Vec<(Entry, Hash)>, LedgerError> {
+        let mut query = Statement::new(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE 1 = 1"
+        ));
+        if let Some(after) = filter.after {
+            query.push(" AND sequence > ").bind(to_i64(after)?);
+        }
+        if let Some(from) = filter.from {
+            query.push(" AND recorded_at >= ").bind(from.unix_micros());
+        }
+        if let Some(until) = filter.until {
+            query.push(" AND recorded_at < ").bind(until.unix_micros());
+        }
+        let columns = [
+            ("actor", &filter.actor),
+            ("subject", &filter.subject),
+            ("patient", &filter.patient),
+            ("kind", &filter.kind),
+            ("outcome", &filter.outcome),
+            ("decision_id", &filter.decision_id),
+        ];
+        for (column, value) in columns {
+            if let Some(value) = value {
+                query.push(&format!(" AND {column} = ")).bind(value.clone());
+            }
+        }
+        query
+            .push(" ORDER BY sequence LIMIT ")
+            .bind(i64::from(limit));
+        let rows = query.query().fetch_all(&self.shared.pool).await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    /// How many entries the ledger holds.
+    pub async fn size(&self) -> Result<u64, LedgerError> {
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM ledger_entries")
+            .fetch_one(&self.shared.pool)
+            .await?;
+        to_u64(count, "entry count")
+    }
+
+    /// Checkpoints with a size above `after`, smallest first, at most `limit`.
+    pub async fn checkpoints(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredCheckpoint>, LedgerError> {
+        let rows: Vec<CheckpointRow> = sqlx::query_as(&format!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tree_size > $1 \
+             ORDER BY tree_size LIMIT $2"
+        ))
+        .bind(to_i64(after)?)
+        .bind(i64::from(limit))
+        .fetch_all(&self.shared.pool)
+        .await?;
+        rows.into_iter().map(checkpoint_from_row).collect()
+    }
+
+    /// The checkpoint over exactly `size` entries.
+    pub async fn checkpoint_at(&self, size: u64) -> Result<StoredCheckpoint, LedgerError> {
+        let row: Option<CheckpointRow> = sqlx::query_as(&format!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tree_size = $1"
+        ))
+        .bind(to_i64(size)?)
+        .fetch_optional(&self.shared.pool)
+        .await?;
+        let row =
+            row.ok_or_else(|| LedgerError::NotFound(format!("no checkpoint at size {size}")))?;
+        checkpoint_from_row(row)
+    }
+
+    /// The most recent checkpoint, if anything was ever recorded.
+    pub async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, LedgerError> {
+        let row: Option<CheckpointRow> = sqlx::query_as(&format!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1"
+        ))
+        .fetch_optional(&self.shared.pool)
+        .await?;
+        row.map(checkpoint_from_row).transpose()
+    }
+
+    /// Verifies the whole stored ledger: chain, leaf hashes and every checkpoint.
+    /// Trusts `trusted` keys, or the ledger's own published keys when `None`.
+    /// `progress` hears (entries verified, entries in all).
+    pub async fn verify(
+        &self,
+        trusted: Option<Vec<VerifierKey>>,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<Report, LedgerError> {
+        let trusted = match trusted {
+            Some(keys) => keys,
+            None => keys::verifiers(&self.public_keys().await?)?,
+        };
+        let total = self.size().await?;
+        let mut verifier = Verifier::new(self.origin(), trusted);
+        let mut pages = Pages::default();
+        while let Some((entries, checkpoints)) = self.next_page(&mut pages, None).await? {
+            feed(&mut verifier, &entries, checkpoints);
+            progress(verifier.entries_seen(), total);
+        }
+        // Checkpoints over entries that are no longer there: the tail was cut.
+        for checkpoint in self
+            .checkpoints_through(pages.last_checkpoint, LAST)
+            .await?
+        {
+            verifier.push_checkpoint(&checkpoint.note);
+        }
+        Ok(verifier.finish())
+    }
+
+    /// Writes an export bundle (JSON lines) of the ledger up to its latest
+    /// checkpoint to `sink`; stops early if the receiver goes away.
+    pub async fn export(&self, sink: &mpsc::Sender<String>) -> Result<(), LedgerError> {
+        let upto = self.latest_checkpoint().await?.map_or(0, |c| c.tree_size);
+        let header = BundleLine::Header {
+            origin: self.origin().to_owned(),
+            exported_at: Timestamp::now(),
+            entries: upto,
+        };
+        let mut lines = vec![header.to_json_line()];
+        for key in self.public_keys().await? {
+            let line = BundleLine::Key {
+                vkey: key.vkey,
+                created_at: key.created_at,
+                retired_at: key.retired_at,
+            };
+            lines.push(line.to_json_line());
+        }
+        if !send_all(sink, lines).await {
+            return Ok(());
+        }
+        let mut pages = Pages::default();
+        while let Some((entries, checkpoints)) = self.next_page(&mut pages, Some(upto)).await? {
+            if !send_all(sink, bundle_lines(entries, checkpoints)).await {
+                return Ok(());
+            }
+        }
+        // Checkpoints over entries that are no longer there go out too, for the verifier to see.
+        let rest = self
+            .checkpoints_through(pages.last_checkpoint, upto)
+            .await?;
+        send_all(sink, bundle_lines(Vec::new(), rest)).await;
+        Ok(())
+    }
+
+    /// The next page of entries in sequence order, with the checkpoints whose
+    /// size falls within it; `None` at the end (or past `upto` entries).
+    async fn next_page(
+        &self,
+        pages: &mut Pages,
+        upto: Option<u64>,
+    ) -> Result<Option<(Vec<(Entry, Hash)>, Vec<StoredCheckpoint>)>, LedgerError> {
+        let mut query = Statement::new(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE sequence >= "
+        ));
+        query.bind(to_i64(pages.next_sequence)?);
+        if let Some(upto) = upto {
+            query.push(" AND sequence < ").bind(to_i64(upto)?);
+        }
+        query.push(" ORDER BY sequence LIMIT ").bind(PAGE);
+        let rows = query.query().fetch_all(&self.shared.pool).await?;
+        let entries: Vec<(Entry, Hash)> =
+            rows.iter().map(entry_from_row).collect::<Result<_, _>>()?;
+        let Some((last, _)) = entries.last() else {
+            return Ok(None);
+        };
+        pages.next_sequence = last.sequence + 1;
+        let covered = upto.map_or(pages.next_sequence, |u| u.min(pages.next_sequence));
+        let checkpoints = self
+            .checkpoints_through(pages.last_checkpoint, covered)
+            .await?;
+        pages.last_checkpoint = covered;
+        Ok(Some((entries, checkpoints)))
+    }
+
+    /// Checkpoints with `after < size <= through`.
+    async fn checkpoints_through(
+        &self,
+        after: u64,
+        through: u64,
+    ) -> Result<Vec<StoredCheckpoint>, LedgerError> {
+        let rows: Vec<CheckpointRow> = sqlx::query_as(&format!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM ledger_checkpoints \
+             WHERE tree_size > $1 AND tree_size <= $2 ORDER BY tree_size"
+        ))
+        .bind(to_i64(after)?)
+        .bind(to_i64(through)?)
+        .fetch_all(&self.shared.pool)
+        .await?;
+        rows.into_iter().map(checkpoint_from_row).collect()
+    }
+}
+
+/// Where a walk over the ledger has got to.
+#[derive(Default)]
+struct Pages {
+    next_sequence: u64,
+    last_checkpoint: u64,
+}
+
+/// Feeds a page to the verifier, each checkpoint right after the entry that completes it.
+fn feed(verifier: &mut Verifier, entries: &[(Entry, Hash)], checkpoints: Vec<StoredCheckpoint>) {
+    let mut checkpoints = checkpoints.into_iter().peekable();
+    for (entry, leaf) in entries {
+        verifier.push_entry(entry, Some(leaf));
+        while let Some(checkpoint) = checkpoints.next_if(|c| c.tree_size <= verifier.entries_seen())
+        {
+            verifier.push_checkpoint(&checkpoint.note);
+        }
+    }
+    for checkpoint in checkpoints {
+        verifier.push_checkpoint(&checkpoint.note);
+    }
+}
+
+/// A page as bundle lines: each checkpoint right after the entry that completes it.
+fn bundle_lines(entries: Vec<(Entry, Hash)>, checkpoints: Vec<StoredCheckpoint>) -> Vec<String> {
+    let mut lines = Vec::with_capacity(entries.len() + checkpoints.len());
+    let mut checkpoints = checkpoints.into_iter().peekable();
+    for (entry, _) in entries {
+        let covered = entry.sequence + 1;
+        lines.push(BundleLine::Entry(entry).to_json_line());
+        while let Some(checkpoint) = checkpoints.next_if(|c| c.tree_size <= covered) {
+            lines.push(
+                BundleLine::Checkpoint {
+                    note: checkpoint.note,
+                }
+                .to_json_line(),
+            );
+        }
+    }
+    lines.extend(checkpoints.map(|c| BundleLine::Checkpoint { note: c.note }.to_json_line()));
+    lines
+}
+
+/// Sends lines in order; false once the receiver has gone.
+async fn send_all(sink: &mpsc::Sender<String>, lines: Vec<String>) -> bool {
+    for line in lines {
+        if sink.send(line).await.is_err() {
+            return false;
+        }
+    }
+    true
+}

@@ -1,0 +1,106 @@
+//! Statements with numbered (`$1`) placeholders, which both SQLite and PostgreSQL
+//! accept; sqlx's `QueryBuilder` writes `?` for the `Any` driver, which PostgreSQL refuses.
+
+use std::fmt::Write;
+
+use sqlx::any::AnyArguments;
+use sqlx::query::{Query, QueryAs};
+use sqlx::{Any, FromRow};
+
+/// A bound value.
+pub(crate) enum Param {
+    Int(i64),
+    Text(Option<String>),
+    Bytes(Vec<u8>),
+}
+
+impl From<i64> for Param {
+    fn from(value: i64) -> Self {
+        Self::Int(value)
+    }
+}
+
+impl From<String> for Param {
+    fn from(value: String) -> Self {
+        Self::Text(Some(value))
+    }
+}
+
+impl From<Option<String>> for Param {
+    fn from(value: Option<String>) -> Self {
+        Self::Text(value)
+    }
+}
+
+impl From<Vec<u8>> for Param {
+    fn from(value: Vec<u8>) -> Self {
+        Self::Bytes(value)
+    }
+}
+
+/// SQL text with its parameters in placeholder order.
+#[derive(Default)]
+pub(crate) struct Statement {
+    sql: String,
+    params: Vec<Param>,
+}
+
+impl Statement {
+    /// Starts a statement with `sql`.
+    pub(crate) fn new(sql: &str) -> Self {
+        Self {
+            sql: sql.to_owned(),
+            params: Vec::new(),
+        }
+    }
+
+    /// Appends SQL text.
+    pub(crate) fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Appends a placeholder for `value`.
+    pub(crate) fn bind(&mut self, value: impl Into<Param>) -> &mut Self {
+        self.params.push(value.into());
+        let _ = write!(self.sql, "${}", self.params.len());
+        self
+    }
+
+    /// Appends `(v1, v2, …)`.
+    pub(crate) fn tuple(&mut self, values: Vec<Param>) -> &mut Self {
+        self.push("(");
+        for (i, value) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(value);
+        }
+        self.push(")")
+    }
+
+    /// The statement, ready to execute.
+    pub(crate) fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
+        self.params
+            .iter()
+            .fold(sqlx::query(&self.sql), |query, param| match param {
+                Param::Int(value) => query.bind(*value),
+                Param::Text(value) => query.bind(value.as_deref()),
+                Param::Bytes(value) => query.bind(value.as_slice()),
+            })
+    }
+
+    /// The statement, reading rows as `T`.
+    pub(crate) fn query_as<T>(&self) -> QueryAs<'_, Any, T, AnyArguments<'_>>
+    where
+        T: for<'r> FromRow<'r, sqlx::any::AnyRow>,
+    {
+        self.params
+            .iter()
+            .fold(sqlx::query_as(&self.sql), |query, param| match param {
+                Param::Int(value) => query.bind(*value),
+                Param::Text(value) => query.bind(value.as_deref()),
+                Param::Bytes(value) => query.bind(value.as_slice()),
+            })
+    }
+}

@@ -1,0 +1,468 @@
+//! The verifier, shared by the online check of a store and the offline check of
+//! an export bundle: replays entries and signed checkpoints in storage order,
+//! recomputes every hash and reports each inconsistency it finds.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::checkpoint::{self, Checkpoint, VerifierKey};
+use crate::entry::{Entry, GENESIS_PREV_HASH};
+use crate::merkle::{Frontier, Hash};
+
+/// At most this many problems are listed; the rest are only counted.
+pub const MAX_PROBLEMS: usize = 1000;
+
+/// Where a problem was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// The entry with this (claimed) sequence number.
+    Entry {
+        /// The sequence number the entry carries.
+        sequence: u64,
+    },
+    /// The checkpoint signed for this tree size.
+    Checkpoint {
+        /// The tree size the checkpoint claims.
+        size: u64,
+    },
+    /// A line of an export bundle (counted from 1).
+    Line {
+        /// The line number.
+        number: u64,
+    },
+    /// The ledger as a whole.
+    Ledger,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Entry { sequence } => write!(f, "entry {sequence}"),
+            Self::Checkpoint { size } => write!(f, "checkpoint at size {size}"),
+            Self::Line { number } => write!(f, "line {number}"),
+            Self::Ledger => f.write_str("ledger"),
+        }
+    }
+}
+
+/// One inconsistency: where, and what is wrong there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// Where it was found.
+    pub location: Location,
+    /// What is wrong, for an auditor to read.
+    pub reason: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location, self.reason)
+    }
+}
+
+/// The outcome of a verification.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    /// The ledger origin verified against.
+    pub origin: String,
+    /// How many entries were replayed.
+    pub entries: u64,
+    /// How many checkpoints were signed by a trusted key and matched the entries.
+    pub checkpoints_verified: u64,
+    /// The Merkle root recomputed over all replayed entries.
+    pub root: Hash,
+    /// The largest checkpoint that verified, if any.
+    pub latest_checkpoint: Option<Checkpoint>,
+    /// The problems found, in the order found (at most [`MAX_PROBLEMS`]).
+    pub problems: Vec<Problem>,
+    /// How many further problems were found but not listed.
+    pub problems_omitted: u64,
+}
+
+impl Report {
+    /// True when no problem was found.
+    ///
+    /// Entries after [`Report::latest_checkpoint`] are only protected by the
+    /// hash chain: see [`Report::unattested_entries`].
+    pub fn is_valid(&self) -> bool {
+        self.problems.is_empty() && self.problems_omitted == 0
+    }
+
+    /// How many entries no verified checkpoint covers (all of them when no
+    /// checkpoint verified). Anyone able to rewrite the ledger could have
+    /// rewritten these undetectably; an auditor should expect zero for an
+    /// export, whose exporter signs a final checkpoint.
+    pub fn unattested_entries(&self) -> u64 {
+        let attested = self.latest_checkpoint.as_ref().map_or(0, |c| c.size);
+        self.entries.saturating_sub(attested)
+    }
+}
+
+/// Replays a ledger: entries and checkpoint notes in storage order.
+///
+/// Checks that each entry's sequence follows the previous one, that its
+/// `prev_hash` is the previous entry's recomputed leaf hash, that a stored
+/// leaf hash matches the recomputed one, and that each checkpoint is
+/// well-formed, of this origin, signed by a trusted key and commits to the
+/// recomputed Merkle root at its size. Keeps going after a problem.
+#[derive(Debug)]
+pub struct Verifier {
+    origin: String,
+    trusted: Vec<VerifierKey>,
+    frontier: Frontier,
+    previous_leaf: Hash,
+    next_sequence: u64,
+    pending: BTreeMap<u64, Vec<Checkpoint>>,
+    checkpoints_verified: u64,
+    latest_checkpoint: Option<Checkpoint>,
+    problems: Vec<Problem>,
+    problems_omitted: u64,
+}
+
+impl Verifier {
+    /// A verifier for the ledger `origin`, trusting checkpoints signed by `trusted`.
+    pub fn new(origin: &str, trusted: Vec<VerifierKey>) -> Self {
+        Self {
+            origin: origin.to_owned(),
+            trusted,
+            frontier: Frontier::new(),
+            previous_leaf: GENESIS_PREV_HASH,
+            next_sequence: 0,
+            pending: BTreeMap::new(),
+            checkpoints_verified: 0,
+            latest_checkpoint: None,
+            problems: Vec::new(),
+            problems_omitted: 0,
+        }
+    }
+
+    /// Next entry in storage order. `stored_leaf` is the leaf hash the store
+    /// or bundle holds, compared when given.
+    pub fn push_entry(&mut self, entry: &Entry, stored_leaf: Option<&Hash>) {
+        let leaf = entry.leaf_hash();
+        self.push_hashed_entry(entry.sequence, &entry.prev_hash, leaf, stored_leaf);
+    }
+
+    /// [`Verifier::push_entry`] for an entry whose leaf hash `leaf` was just
+    /// recomputed from its contents (by a parsing thread).
+    pub(crate) fn push_hashed_entry(
+        &mut self,
+        sequence: u64,
+        prev_hash: &Hash,
+        leaf: Hash,
+        stored_leaf: Option<&Hash>,
+    ) {
+        self.check_sequence(sequence);
+        if *prev_hash != self.previous_leaf {
+            let reason = format!(
+                "previous-hash link broken (expected {}, found {})",
+                hex::encode(self.previous_leaf),
+                hex::encode(prev_hash)
+            );
+            self.add_problem(Location::Entry { sequence }, reason);
+        }
+        if let Some(stored) = stored_leaf
+            && *stored != leaf
+        {
+            let reason = format!(
+                "stored leaf hash does not match the entry's contents (stored {}, computed {})",
+                hex::encode(stored),
+                hex::encode(leaf)
+            );
+            self.add_problem(Location::Entry { sequence }, reason);
+        }
+        self.previous_leaf = leaf;
+        self.next_sequence = sequence.wrapping_add(1);
+        self.frontier.push(leaf);
+        self.check_pending_checkpoints();
+    }
+
+    fn check_sequence(&mut self, sequence: u64) {
+        let expected = self.next_sequence;
+        let reason = match sequence.cmp(&expected) {
+            Ordering::Equal => return,
+            Ordering::Greater => format!(
+                "entry missing or deleted before this one (expected sequence {expected}, found {sequence})"
+            ),
+            Ordering::Less => format!(
+                "entry inserted or reordered (expected sequence {expected}, found {sequence})"
+            ),
+        };
+        self.add_problem(Location::Entry { sequence }, reason);
+    }
+
+    /// A signed checkpoint note. Checked against the tree when exactly `size`
+    /// entries have been pushed (now, or later as entries arrive); a
+    /// checkpoint whose size was already passed is a problem ("out of order").
+    pub fn push_checkpoint(&mut self, note: &str) {
+        let checkpoint = match checkpoint::open(note, &self.trusted) {
+            Ok((checkpoint, _)) => checkpoint,
+            Err(error) => {
+                let location = checkpoint::parse_unverified(note)
+                    .map_or(Location::Ledger, |c| Location::Checkpoint { size: c.size });
+                self.add_problem(location, format!("checkpoint rejected: {error}"));
+                return;
+            }
+        };
+        let location = Location::Checkpoint {
+            size: checkpoint.size,
+        };
+        if checkpoint.origin != self.origin {
+            let reason = format!(
+                "checkpoint of another ledger (origin {:?}, expected {:?})",
+                checkpoint.origin, self.origin
+            );
+            self.add_problem(location, reason);
+            return;
+        }
+        let seen = self.frontier.size();
+        match checkpoint.size.cmp(&seen) {
+            Ordering::Equal => self.check_root(checkpoint),
+            Ordering::Greater => self
+                .pending
+                .entry(checkpoint.size)
+                .or_default()
+                .push(checkpoint),
+            Ordering::Less => self.add_problem(
+                location,
+                format!("out of order: it comes after {seen} entries, past its size"),
+            ),
+        }
+    }
+
+    fn check_pending_checkpoints(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        for checkpoint in self
+            .pending
+            .remove(&self.frontier.size())
+            .unwrap_or_default()
+        {
+            self.check_root(checkpoint);
+        }
+    }
+
+    /// Compares a checkpoint for the current size with the recomputed root.
+    fn check_root(&mut self, checkpoint: Checkpoint) {
+        let computed = self.frontier.root();
+        if checkpoint.root != computed {
+            let reason = format!(
+                "signed root does not match the entries (signed {}, computed {})",
+                hex::encode(checkpoint.root),
+                hex::encode(computed)
+            );
+            self.add_problem(
+                Location::Checkpoint {
+                    size: checkpoint.size,
+                },
+                reason,
+            );
+            return;
+        }
+        self.checkpoints_verified += 1;
+        self.latest_checkpoint = Some(checkpoint);
+    }
+
+    /// Records a problem found by the caller (e.g. an unreadable stored row).
+    pub fn add_problem(&mut self, location: Location, reason: impl Into<String>) {
+        if self.problems.len() < MAX_PROBLEMS {
+            self.problems.push(Problem {
+                location,
+                reason: reason.into(),
+            });
+        } else {
+            self.problems_omitted += 1;
+        }
+    }
+
+    /// How many entries have been pushed.
+    pub fn entries_seen(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// Ends the replay. Checkpoints still waiting for entries mean entries are
+    /// missing at the tail (truncation).
+    pub fn finish(mut self) -> Report {
+        let present = self.frontier.size();
+        for (size, checkpoints) in std::mem::take(&mut self.pending) {
+            for _ in checkpoints {
+                let reason = format!(
+                    "signed for {size} entries but only {present} are present: entries missing at the tail (truncated)"
+                );
+                self.add_problem(Location::Checkpoint { size }, reason);
+            }
+        }
+        Report {
+            origin: self.origin,
+            entries: present,
+            checkpoints_verified: self.checkpoints_verified,
+            root: self.frontier.root(),
+            latest_checkpoint: self.latest_checkpoint,
+            problems: self.problems,
+            problems_omitted: self.problems_omitted,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::LedgerKey;
+    use crate::entry::{Event, Timestamp};
+    use crate::merkle::empty_root;
+
+    const ORIGIN: &str = "hms-ach/test";
+
+    fn key() -> LedgerKey {
+        LedgerKey::from_seed(ORIGIN, [3; 32])
+    }
+
+    fn chain(n: u64) -> Vec<Entry> {
+        let mut previous = GENESIS_PREV_HASH;
+        (0..n)
+            .map(|sequence| {
+                let entry = Entry {
+                    sequence,
+                    time: Timestamp(1_800_000_000_000_000 + sequence as i64),
+                    prev_hash: previous,
+                    event: Event {
+                        kind: "decision".into(),
+                        ..Event::default()
+                    },
+                };
+                previous = entry.leaf_hash();
+                entry
+            })
+            .collect()
+    }
+
+    fn note_for(entries: &[Entry]) -> String {
+        let mut frontier = Frontier::new();
+        entries.iter().for_each(|e| {
+            frontier.push(e.leaf_hash());
+        });
+        key().sign(&Checkpoint {
+            origin: ORIGIN.into(),
+            size: entries.len() as u64,
+            root: frontier.root(),
+            time: Timestamp(1_800_000_001_000_000),
+        })
+    }
+
+    fn verify(entries: &[Entry], notes: &[(usize, String)]) -> Report {
+        let mut verifier = Verifier::new(ORIGIN, vec![key().verifier()]);
+        for (_, note) in notes.iter().filter(|(at, _)| *at == 0) {
+            verifier.push_checkpoint(note);
+        }
+        for (i, entry) in entries.iter().enumerate() {
+            verifier.push_entry(entry, Some(&entry.leaf_hash()));
+            for (_, note) in notes.iter().filter(|(at, _)| *at == i + 1) {
+                verifier.push_checkpoint(note);
+            }
+        }
+        verifier.finish()
+    }
+
+    #[test]
+    fn an_intact_ledger_verifies() {
+        let entries = chain(10);
+        let notes = vec![
+            (0, note_for(&[])),
+            (4, note_for(&entries[..4])),
+            (10, note_for(&entries)),
+        ];
+        let report = verify(&entries, &notes);
+        assert!(report.is_valid(), "{:?}", report.problems);
+        assert_eq!(report.entries, 10);
+        assert_eq!(report.checkpoints_verified, 3);
+        assert_eq!(report.latest_checkpoint.as_ref().unwrap().size, 10);
+        assert_eq!(report.unattested_entries(), 0);
+        assert_eq!(report.origin, ORIGIN);
+    }
+
+    #[test]
+    fn an_empty_ledger_has_the_empty_root() {
+        let report = Verifier::new(ORIGIN, vec![]).finish();
+        assert!(report.is_valid());
+        assert_eq!(report.root, empty_root());
+        assert_eq!(report.unattested_entries(), 0);
+    }
+
+    #[test]
+    fn early_checkpoints_wait_for_their_entries() {
+        let entries = chain(6);
+        let mut verifier = Verifier::new(ORIGIN, vec![key().verifier()]);
+        verifier.push_checkpoint(&note_for(&entries[..3]));
+        verifier.push_checkpoint(&note_for(&entries));
+        entries.iter().for_each(|e| verifier.push_entry(e, None));
+        assert_eq!(verifier.entries_seen(), 6);
+        let report = verifier.finish();
+        assert!(report.is_valid(), "{:?}", report.problems);
+        assert_eq!(report.checkpoints_verified, 2);
+    }
+
+    #[test]
+    fn late_checkpoints_are_out_of_order() {
+        let entries = chain(6);
+        let report = verify(&entries, &[(6, note_for(&entries[..3]))]);
+        assert_eq!(report.problems.len(), 1);
+        assert_eq!(
+            report.problems[0].location,
+            Location::Checkpoint { size: 3 }
+        );
+        assert!(report.problems[0].reason.contains("out of order"));
+        assert_eq!(report.unattested_entries(), 6);
+    }
+
+    #[test]
+    fn foreign_and_garbled_checkpoints_are_reported() {
+        let entries = chain(2);
+        let other = LedgerKey::from_seed("hms-ach/other", [3; 32]);
+        let mut verifier = Verifier::new(ORIGIN, vec![key().verifier(), other.verifier()]);
+        entries.iter().for_each(|e| verifier.push_entry(e, None));
+        let foreign = other.sign(&Checkpoint {
+            origin: "hms-ach/other".into(),
+            size: 2,
+            root: [0; 32],
+            time: Timestamp(0),
+        });
+        verifier.push_checkpoint(&foreign);
+        verifier.push_checkpoint("garbage");
+        let report = verifier.finish();
+        let shown: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert!(shown[0].starts_with("checkpoint at size 2: checkpoint of another ledger"));
+        assert!(shown[1].starts_with("ledger: checkpoint rejected: malformed signed note"));
+    }
+
+    #[test]
+    fn problems_are_capped_and_counted() {
+        let entries = chain(1);
+        let mut verifier = Verifier::new(ORIGIN, vec![]);
+        for _ in 0..MAX_PROBLEMS + 5 {
+            verifier.push_entry(&entries[0], None);
+        }
+        let report = verifier.finish();
+        assert_eq!(report.problems.len(), MAX_PROBLEMS);
+        assert!(report.problems_omitted > 5);
+        assert!(!report.is_valid());
+    }
+
+    #[test]
+    fn locations_read_naturally() {
+        let problem = Problem {
+            location: Location::Entry { sequence: 41 },
+            reason: "previous-hash link broken".into(),
+        };
+        assert_eq!(problem.to_string(), "entry 41: previous-hash link broken");
+        assert_eq!(
+            Location::Checkpoint { size: 100 }.to_string(),
+            "checkpoint at size 100"
+        );
+        assert_eq!(Location::Line { number: 7 }.to_string(), "line 7");
+        assert_eq!(Location::Ledger.to_string(), "ledger");
+    }
+}

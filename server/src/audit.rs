@@ -1,0 +1,143 @@
+//! Who did something and from where: the provenance every ledger entry carries,
+//! and the entries that directory, policy and client changes write.
+
+use hms_audit_ledger::Event;
+use hms_directory::{ApiClient, Encounter, Patient, PolicyVersion, StaffChange};
+use serde_json::json;
+
+/// The actor and request behind a change or decision.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    /// `client:{id}` for API callers, `cli` or `system` otherwise.
+    pub actor: String,
+    /// The request's `x-request-id`.
+    pub request_id: Option<String>,
+    /// The peer address.
+    pub source_ip: Option<String>,
+    /// The `User-Agent` header.
+    pub user_agent: Option<String>,
+}
+
+impl Provenance {
+    /// Provenance for work not started by a request (`system`, `cli`).
+    pub fn local(actor: &str) -> Self {
+        Self {
+            actor: actor.to_owned(),
+            ..Self::default()
+        }
+    }
+
+    /// An event of `kind` by this actor, to be completed by the caller.
+    pub fn event(&self, kind: &str) -> Event {
+        Event {
+            kind: kind.to_owned(),
+            actor: Some(self.actor.clone()),
+            request_id: self.request_id.clone(),
+            source_ip: self.source_ip.clone(),
+            user_agent: self.user_agent.clone(),
+            outcome: Some("success".into()),
+            ..Event::default()
+        }
+    }
+}
+
+/// The entry for one staff member's upsert: created, updated, disabled or re-enabled.
+pub fn staff_event(by: &Provenance, change: &StaffChange, source: &str) -> Event {
+    let member = &change.member;
+    let kind = match change.was_active {
+        None => "directory.staff.create",
+        Some(true) if !member.active => "directory.staff.disable",
+        Some(false) if member.active => "directory.staff.enable",
+        Some(_) => "directory.staff.update",
+    };
+    Event {
+        subject: Some(member.id.clone()),
+        action: Some("upsert_staff".into()),
+        resource: Some(format!("staff:{}", member.id)),
+        details: json!({
+            "source": source,
+            "active": member.active,
+            "roles": member.roles,
+            "roles_added": change.roles_added,
+            "roles_removed": change.roles_removed,
+            "department": member.department,
+            "location": member.location,
+            "credentials": member.credentials.iter().map(|c| json!({
+                "kind": c.kind, "number": c.number, "status": c.status.as_str(), "expires": c.expires,
+            })).collect::<Vec<_>>(),
+        }),
+        ..by.event(kind)
+    }
+}
+
+/// The entry for one patient's upsert.
+pub fn patient_event(by: &Provenance, patient: &Patient) -> Event {
+    Event {
+        patient: Some(patient.id.clone()),
+        action: Some("upsert_patient".into()),
+        resource: Some(format!("patient:{}", patient.id)),
+        details: json!({
+            "vip": patient.vip,
+            "confidential": patient.confidential,
+            "consent_restricted": patient.consent_restricted,
+            "consent_denied_staff": patient.consent_denied_staff,
+            "care_team": patient.care_team,
+        }),
+        ..by.event("directory.patient.upsert")
+    }
+}
+
+/// The entry for one encounter's upsert.
+pub fn encounter_event(by: &Provenance, encounter: &Encounter) -> Event {
+    Event {
+        patient: Some(encounter.patient_id.clone()),
+        action: Some("upsert_encounter".into()),
+        resource: Some(format!("encounter:{}", encounter.id)),
+        details: json!({ "department": encounter.department, "active": encounter.active }),
+        ..by.event("directory.encounter.upsert")
+    }
+}
+
+/// The entry for a new policy version.
+pub fn policy_event(by: &Provenance, version: &PolicyVersion, previous: Option<i64>) -> Event {
+    Event {
+        action: Some("install_policies".into()),
+        resource: Some(format!("policy_version:{}", version.version)),
+        details: json!({
+            "version": version.version,
+            "previous_version": previous,
+            "comment": version.comment,
+            "source_sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&version.source)),
+        }),
+        ..by.event("policy.install")
+    }
+}
+
+/// The entry for a new API client; the secret is never part of it.
+pub fn client_created_event(by: &Provenance, client: &ApiClient) -> Event {
+    Event {
+        action: Some("create_client".into()),
+        resource: Some(format!("client:{}", client.id)),
+        details: json!({ "name": client.name, "scopes": client.scopes }),
+        ..by.event("client.create")
+    }
+}
+
+/// The entry for a revoked API client.
+pub fn client_revoked_event(by: &Provenance, client_id: &str) -> Event {
+    Event {
+        action: Some("revoke_client".into()),
+        resource: Some(format!("client:{client_id}")),
+        ..by.event("client.revoke")
+    }
+}
+
+/// The entry for a tenant's creation, the first in its ledger.
+pub fn tenant_created_event(by: &Provenance, tenant: &str, display_name: &str) -> Event {
+    Event {
+        action: Some("create_tenant".into()),
+        resource: Some(format!("tenant:{tenant}")),
+        details: json!({ "display_name": display_name }),
+        ..by.event("tenant.create")
+    }
+}

@@ -1,0 +1,238 @@
+//! `hms-ach ledger …`: verify a tenant's ledger online or an export bundle offline,
+//! export bundles, and list or rotate signing keys.
+
+use std::io::{BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Subcommand;
+use hms_audit_ledger::{Report, VerifierKey, verify_bundle};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::audit::Provenance;
+use crate::tenancy::{Tenant, Tenants};
+
+/// Ledger subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Verify a tenant's whole ledger in its database, or (with --bundle) an export offline.
+    Verify {
+        /// Tenant whose stored ledger to verify.
+        #[arg(long, required_unless_present = "bundle", conflicts_with = "bundle")]
+        tenant: Option<String>,
+        /// Export bundle (JSON lines) to verify without any database.
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        /// Trusted public key (`origin+keyid+base64`); repeat for rotated keys.
+        /// Required with --bundle; online, the ledger's published keys are used when absent.
+        #[arg(long = "key")]
+        keys: Vec<String>,
+        /// File of trusted public keys, one per line.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
+    /// Write a tenant's export bundle: entries, checkpoints and public keys.
+    Export {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: String,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print a tenant's public keys, current and retired.
+    Keys {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Generate a new signing key for a tenant; the old one stays published.
+    RotateKey {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+impl LedgerCommand {
+    /// Whether the command works on a bundle alone, without configuration or database.
+    pub fn is_offline(&self) -> bool {
+        matches!(
+            self,
+            Self::Verify {
+                bundle: Some(_),
+                ..
+            }
+        )
+    }
+}
+
+/// Verifies a bundle with nothing but the trusted keys; exit code 0 when valid.
+pub fn verify_offline(command: LedgerCommand) -> anyhow::Result<i32> {
+    let LedgerCommand::Verify {
+        bundle: Some(bundle),
+        keys,
+        key_file,
+        ..
+    } = command
+    else {
+        anyhow::bail!("not an offline verification");
+    };
+    let trusted = trusted_keys(&keys, key_file.as_deref())?;
+    anyhow::ensure!(
+        !trusted.is_empty(),
+        "offline verification needs the trusted public key: --key or --key-file"
+    );
+    let file = std::fs::File::open(&bundle)
+        .with_context(|| format!("cannot open `{}`", bundle.display()))?;
+    let bar = progress_bar(file.metadata()?.len(), "{bytes}/{total_bytes}");
+    let report = verify_bundle(BufReader::new(bar.wrap_read(file)), &trusted, |_| {})
+        .with_context(|| format!("`{}` is not a ledger bundle", bundle.display()))?;
+    bar.finish_and_clear();
+    Ok(print_report(&report))
+}
+
+/// Runs a command that needs the tenant's database.
+pub async fn run_online(command: LedgerCommand, tenants: Tenants) -> anyhow::Result<i32> {
+    match command {
+        LedgerCommand::Verify {
+            tenant,
+            keys,
+            key_file,
+            ..
+        } => {
+            let tenant = find(&tenants, tenant.as_deref().unwrap_or_default()).await?;
+            let trusted = trusted_keys(&keys, key_file.as_deref())?;
+            let trusted = (!trusted.is_empty()).then_some(trusted);
+            let bar = progress_bar(0, "{pos}/{len} entries");
+            let report = tenant
+                .ledger
+                .verify(trusted, |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                })
+                .await?;
+            bar.finish_and_clear();
+            Ok(print_report(&report))
+        }
+        LedgerCommand::Export { tenant, out } => {
+            let tenant = find(&tenants, &tenant).await?;
+            export(&tenant, &out).await?;
+            println!("wrote {}", out.display());
+            Ok(0)
+        }
+        LedgerCommand::Keys { tenant } => {
+            for key in find(&tenants, &tenant).await?.ledger.public_keys().await? {
+                let state = if key.retired_at.is_some() {
+                    "retired"
+                } else {
+                    "active"
+                };
+                println!("{}\t{state}", key.vkey);
+            }
+            Ok(0)
+        }
+        LedgerCommand::RotateKey { tenant } => {
+            let tenant = find(&tenants, &tenant).await?;
+            let key = tenant
+                .ledger
+                .rotate_key(tenants.master_key(), &Provenance::local("cli").actor)
+                .await?;
+            println!("new signing key {}\n{}", key.key_id, key.vkey);
+            Ok(0)
+        }
+    }
+}
+
+async fn find(tenants: &Tenants, id: &str) -> anyhow::Result<std::sync::Arc<Tenant>> {
+    tenants
+        .get(id)
+        .await?
+        .with_context(|| format!("unknown tenant `{id}`"))
+}
+
+/// Streams the bundle to `out` as the ledger produces it.
+async fn export(tenant: &Tenant, out: &Path) -> anyhow::Result<()> {
+    let file =
+        std::fs::File::create(out).with_context(|| format!("cannot create `{}`", out.display()))?;
+    let (sink, mut lines) = tokio::sync::mpsc::channel::<String>(1024);
+    let writer = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let mut file = BufWriter::new(file);
+        while let Some(line) = lines.blocking_recv() {
+            file.write_all(line.as_bytes())?;
+            file.write_all(b"\n")?;
+        }
+        file.into_inner()?.sync_all()
+    });
+    let exported = tenant.ledger.export(&sink).await;
+    drop(sink);
+    writer.await??;
+    Ok(exported?)
+}
+
+fn trusted_keys(keys: &[String], file: Option<&Path>) -> anyhow::Result<Vec<VerifierKey>> {
+    let mut texts: Vec<String> = keys.to_vec();
+    if let Some(file) = file {
+        let content = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read `{}`", file.display()))?;
+        texts.extend(
+            content
+                .lines()
+                .filter_map(|l| l.split_whitespace().next())
+                .map(str::to_owned),
+        );
+    }
+    texts
+        .iter()
+        .map(|text| {
+            VerifierKey::parse(text).with_context(|| format!("invalid public key `{text}`"))
+        })
+        .collect()
+}
+
+fn progress_bar(length: u64, counter: &str) -> ProgressBar {
+    let bar = ProgressBar::new(length);
+    if let Ok(style) =
+        ProgressStyle::with_template(&format!("verifying [{{bar:40}}] {counter} ({{eta}})"))
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Prints the verdict and every problem; the exit code is 0 only for a valid ledger.
+fn print_report(report: &Report) -> i32 {
+    let checkpoint = report
+        .latest_checkpoint
+        .as_ref()
+        .map(|c| {
+            format!(
+                "latest checkpoint: size {} at {}",
+                c.size,
+                c.time.to_rfc3339()
+            )
+        })
+        .unwrap_or_else(|| "no checkpoint".into());
+    println!(
+        "ledger {}: {} entries, {} checkpoints verified, root {}; {checkpoint}",
+        report.origin,
+        report.entries,
+        report.checkpoints_verified,
+        hex::encode(report.root)
+    );
+    if report.is_valid() {
+        println!("OK: the ledger verifies");
+        return 0;
+    }
+    for problem in &report.problems {
+        println!("PROBLEM {problem}");
+    }
+    if report.problems_omitted > 0 {
+        println!("… and {} more problems", report.problems_omitted);
+    }
+    println!(
+        "FAILED: {} problem(s)",
+        report.problems.len() as u64 + report.problems_omitted
+    );
+    1
+}
