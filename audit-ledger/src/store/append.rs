@@ -2,9 +2,9 @@
 
 use sqlx::AnyConnection;
 
-use super::LedgerError;
 use super::rows::{ENTRY_COLUMN_COUNT, details_column, policies_column, to_hash, to_i64};
-use super::sql::{Param, Statement};
+use super::sql::{Dialect, Param, Statement};
+use super::{LedgerError, Shared};
 use crate::checkpoint::{Checkpoint, LedgerKey};
 use crate::entry::{Entry, Event, Timestamp};
 use crate::merkle::{Frontier, Hash, NodeId};
@@ -26,7 +26,7 @@ pub(crate) async fn lock_head(conn: &mut AnyConnection) -> Result<(), LedgerErro
 /// new tree; returns the first sequence number. The caller commits.
 pub(crate) async fn append_batch(
     conn: &mut AnyConnection,
-    origin: &str,
+    ledger: &Shared,
     key: &LedgerKey,
     events: Vec<Event>,
 ) -> Result<u64, LedgerError> {
@@ -52,10 +52,10 @@ pub(crate) async fn append_batch(
         nodes.extend(frontier.push(last_leaf));
         entries.push((entry, last_leaf));
     }
-    insert_entries(conn, &entries).await?;
-    insert_nodes(conn, &nodes).await?;
+    insert_entries(conn, ledger.dialect, &entries).await?;
+    insert_nodes(conn, ledger.dialect, &nodes).await?;
     let checkpoint = Checkpoint {
-        origin: origin.to_owned(),
+        origin: ledger.origin.clone(),
         size: frontier.size(),
         root: frontier.root(),
         time,
@@ -90,10 +90,12 @@ async fn write_head(
 
 async fn insert_entries(
     conn: &mut AnyConnection,
+    dialect: Dialect,
     entries: &[(Entry, Hash)],
 ) -> Result<(), LedgerError> {
     for chunk in entries.chunks(ROWS_PER_INSERT) {
         let mut insert = Statement::new(
+            dialect,
             "INSERT INTO ledger_entries (sequence, recorded_at, kind, actor, subject, patient, action, \
              resource, outcome, policies, request_id, decision_id, source_ip, user_agent, details, \
              prev_hash, leaf_hash) VALUES ",
@@ -135,10 +137,14 @@ fn entry_row(entry: &Entry, leaf: &Hash) -> Vec<Param> {
 
 async fn insert_nodes(
     conn: &mut AnyConnection,
+    dialect: Dialect,
     nodes: &[(NodeId, Hash)],
 ) -> Result<(), LedgerError> {
     for chunk in nodes.chunks(ROWS_PER_INSERT) {
-        let mut insert = Statement::new("INSERT INTO ledger_nodes (level, idx, hash) VALUES ");
+        let mut insert = Statement::new(
+            dialect,
+            "INSERT INTO ledger_nodes (level, idx, hash) VALUES ",
+        );
         for (i, (id, hash)) in chunk.iter().enumerate() {
             if i > 0 {
                 insert.push(", ");

@@ -15,6 +15,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 
 use crate::checkpoint::LedgerKey;
 use crate::entry::Event;
+use sql::Dialect;
 
 pub use keys::{MasterKey, PublishedKey};
 pub use proofs::{ConsistencyProof, InclusionProof};
@@ -57,6 +58,7 @@ pub enum LedgerError {
 pub(crate) struct Shared {
     pub(crate) pool: AnyPool,
     pub(crate) origin: String,
+    pub(crate) dialect: Dialect,
     pub(crate) key: RwLock<Arc<LedgerKey>>,
 }
 
@@ -84,11 +86,12 @@ impl Ledger {
         master: &MasterKey,
         options: WriterOptions,
     ) -> Result<Self, LedgerError> {
-        migrate(&pool).await?;
+        let dialect = migrate(&pool).await?;
         let key = keys::active_or_generate(&pool, origin, master).await?;
         let shared = Arc::new(Shared {
             pool,
             origin: origin.to_owned(),
+            dialect,
             key: RwLock::new(Arc::new(key)),
         });
         let writer = writer::Writer::start(Arc::clone(&shared), options);
@@ -130,7 +133,7 @@ impl Ledger {
         events: Vec<Event>,
     ) -> Result<u64, LedgerError> {
         let key = self.shared.signing_key();
-        append::append_batch(tx, &self.shared.origin, &key, events).await
+        append::append_batch(tx, &self.shared, &key, events).await
     }
 
     /// Generates a new signing key, retires the current one (its public key stays
@@ -143,7 +146,7 @@ impl Ledger {
         let mut tx = self.begin_change().await?;
         let (key, published) = keys::rotate(&mut tx, &self.shared.origin, master).await?;
         let event = keys::rotation_event(&published, actor);
-        append::append_batch(&mut tx, &self.shared.origin, &key, vec![event]).await?;
+        append::append_batch(&mut tx, &self.shared, &key, vec![event]).await?;
         tx.commit().await?;
         match self.shared.key.write() {
             Ok(mut current) => *current = Arc::new(key),
@@ -159,7 +162,7 @@ impl Ledger {
 }
 
 /// Brings the ledger tables up to date, in the dialect the pool speaks.
-async fn migrate(pool: &AnyPool) -> Result<(), LedgerError> {
+async fn migrate(pool: &AnyPool) -> Result<Dialect, LedgerError> {
     let postgres = pool
         .acquire()
         .await?
@@ -173,5 +176,9 @@ async fn migrate(pool: &AnyPool) -> Result<(), LedgerError> {
     // The directory's migrations share the version table.
     migrator.set_ignore_missing(true);
     migrator.run(pool).await?;
-    Ok(())
+    Ok(if postgres {
+        Dialect::Postgres
+    } else {
+        Dialect::Sqlite
+    })
 }

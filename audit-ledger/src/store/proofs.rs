@@ -124,8 +124,10 @@ impl Ledger {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut query =
-            Statement::new("SELECT sequence, leaf_hash FROM ledger_entries WHERE sequence IN ");
+        let mut query = Statement::new(
+            self.shared.dialect,
+            "SELECT sequence, leaf_hash FROM ledger_entries WHERE sequence IN ",
+        );
         let indexes = ids
             .iter()
             .map(|id| to_i64(id.index).map(Param::from))
@@ -150,7 +152,10 @@ impl Ledger {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut query = Statement::new("SELECT level, idx, hash FROM ledger_nodes WHERE ");
+        let mut query = Statement::new(
+            self.shared.dialect,
+            "SELECT level, idx, hash FROM ledger_nodes WHERE ",
+        );
         for (i, id) in ids.iter().enumerate() {
             if i > 0 {
                 query.push(" OR ");

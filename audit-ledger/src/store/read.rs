@@ -78,9 +78,10 @@ impl Ledger {
         filter: &EntryFilter,
         limit: u32,
     ) -> Result<Vec<(Entry, Hash)>, LedgerError> {
-        let mut query = Statement::new(&format!(
-            "SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE 1 = 1"
-        ));
+        let mut query = Statement::new(
+            self.shared.dialect,
+            &format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE 1 = 1"),
+        );
         if let Some(after) = filter.after {
             query.push(" AND sequence > ").bind(to_i64(after)?);
         }
@@ -229,9 +230,10 @@ impl Ledger {
         pages: &mut Pages,
         upto: Option<u64>,
     ) -> Result<Option<(Vec<(Entry, Hash)>, Vec<StoredCheckpoint>)>, LedgerError> {
-        let mut query = Statement::new(&format!(
-            "SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE sequence >= "
-        ));
+        let mut query = Statement::new(
+            self.shared.dialect,
+            &format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE sequence >= "),
+        );
         query.bind(to_i64(pages.next_sequence)?);
         if let Some(upto) = upto {
             query.push(" AND sequence < ").bind(to_i64(upto)?);

@@ -1,11 +1,19 @@
-//! Statements with numbered (`$1`) placeholders, which both SQLite and PostgreSQL
-//! accept; sqlx's `QueryBuilder` writes `?` for the `Any` driver, which PostgreSQL refuses.
+//! Statements built with each database's own placeholders: `$1` for PostgreSQL,
+//! `?` for SQLite (sqlx's `QueryBuilder` writes `?` for the `Any` driver, which
+//! PostgreSQL refuses, and sqlx binds SQLite's `$N` by name, in quadratic time).
 
 use std::fmt::Write;
 
 use sqlx::any::AnyArguments;
 use sqlx::query::{Query, QueryAs};
 use sqlx::{Any, FromRow};
+
+/// Which SQL dialect a tenant database speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
 
 /// A bound value.
 pub(crate) enum Param {
@@ -39,16 +47,17 @@ impl From<Vec<u8>> for Param {
 }
 
 /// SQL text with its parameters in placeholder order.
-#[derive(Default)]
 pub(crate) struct Statement {
+    dialect: Dialect,
     sql: String,
     params: Vec<Param>,
 }
 
 impl Statement {
     /// Starts a statement with `sql`.
-    pub(crate) fn new(sql: &str) -> Self {
+    pub(crate) fn new(dialect: Dialect, sql: &str) -> Self {
         Self {
+            dialect,
             sql: sql.to_owned(),
             params: Vec::new(),
         }
@@ -63,7 +72,12 @@ impl Statement {
     /// Appends a placeholder for `value`.
     pub(crate) fn bind(&mut self, value: impl Into<Param>) -> &mut Self {
         self.params.push(value.into());
-        let _ = write!(self.sql, "${}", self.params.len());
+        match self.dialect {
+            Dialect::Postgres => {
+                let _ = write!(self.sql, "${}", self.params.len());
+            }
+            Dialect::Sqlite => self.sql.push('?'),
+        }
         self
     }
 

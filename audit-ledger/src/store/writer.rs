@@ -105,7 +105,7 @@ async fn commit(shared: &Shared, mut jobs: Vec<Job>) {
 async fn write(shared: &Shared, events: Vec<crate::entry::Event>) -> Result<u64, LedgerError> {
     let key = shared.signing_key();
     let mut tx = shared.pool.begin().await?;
-    let first = append::append_batch(&mut tx, &shared.origin, &key, events).await?;
+    let first = append::append_batch(&mut tx, shared, &key, events).await?;
     tx.commit().await?;
     Ok(first)
 }
