@@ -100,3 +100,68 @@ fn tenants_and_clients_are_managed_from_the_command_line() {
     ]);
     assert!(!unknown.status.success());
 }
+
+#[test]
+fn a_ledger_is_verified_online_and_its_export_offline_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().display());
+    let run = |args: &[&str]| {
+        let out = hms_ach(&[&["--database-url", url.as_str()], args].concat());
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    assert_eq!(run(&["tenant", "create", "acme"]).0, Some(0));
+    assert_eq!(
+        run(&["client", "create", "--tenant", "acme", "--name", "emr"]).0,
+        Some(0)
+    );
+    let (code, keys) = run(&["ledger", "keys", "--tenant", "acme"]);
+    assert_eq!(code, Some(0));
+    let vkey = keys.split_whitespace().next().unwrap().to_owned();
+    assert!(vkey.starts_with("hms-ach/acme+"), "{keys}");
+
+    let (code, online) = run(&["ledger", "verify", "--tenant", "acme"]);
+    assert_eq!(code, Some(0), "{online}");
+    assert!(
+        online.contains("3 entries") && online.contains("OK"),
+        "{online}"
+    );
+
+    let bundle = dir.path().join("acme.jsonl");
+    let bundle_path = bundle.to_str().unwrap();
+    assert_eq!(
+        run(&["ledger", "export", "--tenant", "acme", "--out", bundle_path]).0,
+        Some(0)
+    );
+    let offline = hms_ach(&["ledger", "verify", "--bundle", bundle_path, "--key", &vkey]);
+    let report = String::from_utf8_lossy(&offline.stdout);
+    assert_eq!(offline.status.code(), Some(0), "{report}");
+    assert!(report.contains("OK: the ledger verifies"), "{report}");
+
+    let text = std::fs::read_to_string(&bundle).unwrap();
+    std::fs::write(
+        &bundle,
+        text.replacen("\"name\":\"emr\"", "\"name\":\"emR\"", 1),
+    )
+    .unwrap();
+    let tampered = hms_ach(&["ledger", "verify", "--bundle", bundle_path, "--key", &vkey]);
+    let report = String::from_utf8_lossy(&tampered.stdout);
+    assert_eq!(tampered.status.code(), Some(1), "{report}");
+    assert!(report.contains("PROBLEM entry 2"), "{report}");
+    let no_key = hms_ach(&["ledger", "verify", "--bundle", bundle_path]);
+    assert!(!no_key.status.success());
+
+    assert_eq!(
+        run(&["ledger", "rotate-key", "--tenant", "acme"]).0,
+        Some(0)
+    );
+    let (_, keys) = run(&["ledger", "keys", "--tenant", "acme"]);
+    assert!(
+        keys.contains("retired") && keys.contains("active"),
+        "{keys}"
+    );
+    let (code, online) = run(&["ledger", "verify", "--tenant", "acme"]);
+    assert_eq!(code, Some(0), "{online}");
+}
