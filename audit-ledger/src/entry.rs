@@ -9,13 +9,20 @@ use std::fmt;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::BorrowedFormatItem;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
 
 use crate::merkle::{self, Hash};
-use crate::rfc3339;
 
 use encoding::EncodingView;
 pub use json::EntryLine;
 pub(crate) use json::{EntryFields, EntryJson};
+
+/// How times are written: UTC, six fractional digits, `Z`.
+const UTC_MICROS: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
 /// The version byte that starts every entry encoding.
 pub const ENCODING_VERSION: u8 = 1;
@@ -35,7 +42,7 @@ pub enum EntryError {
         /// The start of the offending text.
         text: String,
         /// What is wrong with it.
-        reason: &'static str,
+        reason: String,
     },
     /// A string or list is too long for the encoding's 32-bit lengths.
     #[error("a field is too large to encode (4 GiB or more, or 2^32 or more policies)")]
@@ -68,19 +75,26 @@ impl Timestamp {
     }
 
     /// RFC 3339 in UTC with six fractional digits, e.g. `2026-11-23T20:15:02.123456Z`.
-    /// (Years outside 0000–9999 are written as signed ISO 8601 expanded years.)
+    /// A time beyond the years ±9999 (which no genuine entry has) is written as
+    /// `unrepresentable:{micros}`, which does not read back.
     pub fn to_rfc3339(self) -> String {
-        rfc3339::format(self.0)
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1000)
+            .ok()
+            .and_then(|time| time.format(UTC_MICROS).ok())
+            .unwrap_or_else(|| format!("unrepresentable:{}", self.0))
     }
 
     /// Reads an RFC 3339 date-time with any offset, truncating below microseconds.
     pub fn parse_rfc3339(text: &str) -> Result<Self, EntryError> {
-        rfc3339::parse(text)
+        let invalid = |reason: String| EntryError::InvalidTime {
+            text: text.chars().take(64).collect(),
+            reason,
+        };
+        let time = OffsetDateTime::parse(text, &Rfc3339).map_err(|e| invalid(e.to_string()))?;
+        let micros = time.unix_timestamp_nanos().div_euclid(1000);
+        i64::try_from(micros)
             .map(Self)
-            .map_err(|reason| EntryError::InvalidTime {
-                text: text.chars().take(64).collect(),
-                reason,
-            })
+            .map_err(|_| invalid("out of range".into()))
     }
 }
 

@@ -29,7 +29,6 @@ pub mod bundle;
 pub mod checkpoint;
 pub mod entry;
 pub mod merkle;
-mod rfc3339;
 pub mod siem;
 pub mod verify;
 
