@@ -248,7 +248,7 @@ pub fn verify_bundle<R: BufRead>(
     let mut lines = LineReader::new(reader);
     let (origin, announced) = lines.header()?;
     let mut verifier = Verifier::new(&origin, trusted.to_vec());
-    replay_lines(&mut lines, &mut verifier, &mut progress)?;
+    replay_lines(&mut lines, &mut verifier, trusted, &mut progress)?;
     let present = verifier.entries_seen();
     if present != announced {
         let reason =

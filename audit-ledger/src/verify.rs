@@ -196,8 +196,19 @@ impl Verifier {
     /// entries have been pushed (now, or later as entries arrive); a
     /// checkpoint whose size was already passed is a problem ("out of order").
     pub fn push_checkpoint(&mut self, note: &str) {
-        let checkpoint = match checkpoint::open(note, &self.trusted) {
-            Ok((checkpoint, _)) => checkpoint,
+        let opened = checkpoint::open(note, &self.trusted).map(|(checkpoint, _)| checkpoint);
+        self.push_opened_checkpoint(opened, note);
+    }
+
+    /// A checkpoint note already opened against this verifier's trusted keys
+    /// (so that signatures can be checked on other threads), and the note.
+    pub fn push_opened_checkpoint(
+        &mut self,
+        opened: Result<Checkpoint, checkpoint::CheckpointError>,
+        note: &str,
+    ) {
+        let checkpoint = match opened {
+            Ok(checkpoint) => checkpoint,
             Err(error) => {
                 let location = checkpoint::parse_unverified(note)
                     .map_or(Location::Ledger, |c| Location::Checkpoint { size: c.size });

@@ -7,7 +7,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::{self, ScopedJoinHandle};
 
 use super::{BundleError, BundleLine, MAX_LINE_BYTES, OtherLineIn, ParsedLine, parse_line};
-use crate::checkpoint::{self, VerifierKey};
+use crate::checkpoint::{self, Checkpoint, CheckpointError, VerifierKey};
 use crate::merkle::Hash;
 use crate::verify::{Location, Verifier};
 
@@ -46,6 +46,7 @@ enum Parsed {
         stored_leaf: Option<Hash>,
     },
     Checkpoint {
+        opened: Result<Checkpoint, CheckpointError>,
         note: String,
     },
     Problem {
@@ -146,7 +147,7 @@ impl<R: BufRead> LineReader<R> {
 }
 
 /// Parses and hashes every line of a chunk (on a worker thread).
-fn parse_chunk(chunk: &Chunk) -> Vec<Parsed> {
+fn parse_chunk(chunk: &Chunk, trusted: &[VerifierKey]) -> Vec<Parsed> {
     chunk
         .lines
         .iter()
@@ -157,7 +158,7 @@ fn parse_chunk(chunk: &Chunk) -> Vec<Parsed> {
             },
             RawLine::Text { number, start, end } => {
                 match std::str::from_utf8(&chunk.text[start..end]) {
-                    Ok(text) => parse_bundle_line(number, text),
+                    Ok(text) => parse_bundle_line(number, text, trusted),
                     Err(_) => Parsed::Problem {
                         line: number,
                         reason: "not UTF-8".into(),
@@ -168,7 +169,7 @@ fn parse_chunk(chunk: &Chunk) -> Vec<Parsed> {
         .collect()
 }
 
-fn parse_bundle_line(number: u64, text: &str) -> Parsed {
+fn parse_bundle_line(number: u64, text: &str, trusted: &[VerifierKey]) -> Parsed {
     if text.trim().is_empty() {
         return Parsed::Nothing;
     }
@@ -186,7 +187,11 @@ fn parse_bundle_line(number: u64, text: &str) -> Parsed {
         },
         Ok(ParsedLine::Other(OtherLineIn::Checkpoint { note })) => {
             match checkpoint::parse_unverified(&note) {
-                Ok(_) => Parsed::Checkpoint { note },
+                // Signatures are checked here, in parallel; the tree is checked in order.
+                Ok(_) => Parsed::Checkpoint {
+                    opened: checkpoint::open(&note, trusted).map(|(checkpoint, _)| checkpoint),
+                    note,
+                },
                 Err(error) => problem(format!("checkpoint rejected: {error}")),
             }
         }
@@ -212,11 +217,12 @@ struct Worker<'scope> {
 pub(super) fn replay_lines<R: BufRead>(
     lines: &mut LineReader<R>,
     verifier: &mut Verifier,
+    trusted: &[VerifierKey],
     progress: &mut impl FnMut(u64),
 ) -> Result<(), BundleError> {
     let threads = thread::available_parallelism().map_or(1, |n| n.get().min(MAX_PARSING_THREADS));
     thread::scope(|scope| {
-        let workers: Vec<Worker<'_>> = (0..threads).map(|_| spawn_worker(scope)).collect();
+        let workers: Vec<Worker<'_>> = (0..threads).map(|_| spawn_worker(scope, trusted)).collect();
         let outcome = feed_workers(lines, &workers, verifier, progress);
         let mut stopped = false;
         for worker in workers {
@@ -230,12 +236,15 @@ pub(super) fn replay_lines<R: BufRead>(
     })
 }
 
-fn spawn_worker<'scope>(scope: &'scope thread::Scope<'scope, '_>) -> Worker<'scope> {
+fn spawn_worker<'scope>(
+    scope: &'scope thread::Scope<'scope, '_>,
+    trusted: &'scope [VerifierKey],
+) -> Worker<'scope> {
     let (chunks, chunk_receiver) = mpsc::channel::<Chunk>();
     let (result_sender, results) = mpsc::channel();
     let thread = scope.spawn(move || {
         for chunk in chunk_receiver {
-            if result_sender.send(parse_chunk(&chunk)).is_err() {
+            if result_sender.send(parse_chunk(&chunk, trusted)).is_err() {
                 return;
             }
         }
@@ -292,7 +301,7 @@ fn replay(line: Parsed, verifier: &mut Verifier) {
             leaf,
             stored_leaf,
         } => verifier.push_hashed_entry(sequence, &prev_hash, leaf, stored_leaf.as_ref()),
-        Parsed::Checkpoint { note } => verifier.push_checkpoint(&note),
+        Parsed::Checkpoint { opened, note } => verifier.push_opened_checkpoint(opened, &note),
         Parsed::Problem { line, reason } => {
             verifier.add_problem(Location::Line { number: line }, reason)
         }
