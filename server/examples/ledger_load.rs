@@ -58,7 +58,14 @@ fn decision(n: u64) -> Event {
         patient: Some(format!("p-{}", n % 100_000)),
         action: Some("read_lab_result".into()),
         resource: Some(format!("LabResult:lr-{n}")),
-        outcome: Some(if n % 5 == 0 { "deny" } else { "permit" }.into()),
+        outcome: Some(
+            if n.is_multiple_of(5) {
+                "deny"
+            } else {
+                "permit"
+            }
+            .into(),
+        ),
         policies: vec!["care-team-clinical-read".into()],
         request_id: Some(format!("0193-{n:016x}")),
         decision_id: Some(format!("0193-{n:020x}")),
