@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use hms_audit_ledger::Event;
 use hms_authz::{
     AccessRequest, ActionSearch, EntitySearch, EvaluationsSemantic, PartialRequest, Pdp,
     RequestError, RequestTime, SearchPage,
@@ -127,7 +128,7 @@ pub async fn search_subject(
     axum::Extension(ctx): axum::Extension<TenantContext>,
     ApiJson(search): ApiJson<EntitySearch>,
 ) -> Result<Json<Value>, ApiError> {
-    run_search(&ctx, search, Pdp::search_subjects).await
+    run_search(&ctx, "search.subject", search, Pdp::search_subjects).await
 }
 
 /// `POST /{tenant}/access/v1/search/resource`.
@@ -135,7 +136,7 @@ pub async fn search_resource(
     axum::Extension(ctx): axum::Extension<TenantContext>,
     ApiJson(search): ApiJson<EntitySearch>,
 ) -> Result<Json<Value>, ApiError> {
-    run_search(&ctx, search, Pdp::search_resources).await
+    run_search(&ctx, "search.resource", search, Pdp::search_resources).await
 }
 
 /// `POST /{tenant}/access/v1/search/action`.
@@ -143,25 +144,43 @@ pub async fn search_action(
     axum::Extension(ctx): axum::Extension<TenantContext>,
     ApiJson(search): ApiJson<ActionSearch>,
 ) -> Result<Json<Value>, ApiError> {
-    run_search(&ctx, search, Pdp::search_actions).await
+    run_search(&ctx, "search.action", search, Pdp::search_actions).await
 }
 
-/// Runs a search off the async workers (it may evaluate thousands of candidates)
-/// and answers with an AuthZEN page (`next_token` empty on the last page).
+/// Runs a search off the async workers (it may evaluate thousands of candidates),
+/// records it and what it found in the ledger, and answers with an AuthZEN page
+/// (`next_token` empty on the last page). A search the ledger cannot record is
+/// not answered.
 async fn run_search<S, T>(
     ctx: &TenantContext,
+    kind: &str,
     search: S,
     find: fn(&Pdp, &S, &RequestTime) -> Result<SearchPage<T>, RequestError>,
 ) -> Result<Json<Value>, ApiError>
 where
-    S: Send + 'static,
+    S: Serialize + Send + 'static,
     T: Serialize + Send + 'static,
 {
+    let request = json!(search);
     let pdp = ctx.tenant.pdp();
     let time = ctx.tenant.request_time();
     let page = tokio::task::spawn_blocking(move || find(&pdp, &search, &time))
         .await
         .map_err(|e| ApiError::Internal(e.into()))??;
+    let event = Event {
+        subject: request["subject"]["id"].as_str().map(str::to_owned),
+        patient: request["resource"]["properties"]["patient"]["id"]
+            .as_str()
+            .map(str::to_owned),
+        action: Some(kind.to_owned()),
+        details: json!({ "request": request, "results": page.results, "next_token": page.next_token }),
+        ..ctx.provenance.event(kind)
+    };
+    ctx.tenant.ledger.append(event).await.map_err(|e| {
+        ApiError::Unavailable(format!(
+            "the audit ledger could not record this search, so it is not answered: {e}"
+        ))
+    })?;
     Ok(Json(json!({
         "page": { "next_token": page.next_token, "count": page.results.len() },
         "results": page.results,

@@ -497,3 +497,25 @@ async fn entries_are_served_as_fhir_audit_events_and_syslog_lines() {
     let bad = app.get("/ledger/entries?limit=0").await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn searches_are_recorded_with_what_they_found() {
+    let app = spawn("sqlite").await;
+    let search = json!({
+        "subject": {"type": "Staff"},
+        "action": {"name": "read_vitals"},
+        "resource": {"type": "Vitals", "id": "v-1", "properties": {"patient": {"type": "Patient", "id": "p1"}}}
+    });
+    let found: Value = app
+        .post("/access/v1/search/subject", &search)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!found["results"].as_array().unwrap().is_empty());
+    let entries = json_of(&app, "/ledger/entries?kind=search.subject&patient=p1").await;
+    let entry = &entries["entries"][0];
+    assert_eq!(entry["details"]["results"], found["results"]);
+    assert_eq!(entry["details"]["request"]["action"]["name"], "read_vitals");
+    assert!(entry["actor"].as_str().unwrap().starts_with("client:"));
+}
