@@ -30,8 +30,7 @@ pub(crate) async fn append_batch(
     key: &LedgerKey,
     events: Vec<Event>,
 ) -> Result<u64, LedgerError> {
-    lock_head(conn).await?;
-    let (mut frontier, mut last_leaf) = read_head(conn).await?;
+    let (mut frontier, mut last_leaf) = lock_and_read_head(conn).await?;
     let first = frontier.size();
     // Sequence numbers and node indexes below this bound are stored as i64 without loss.
     to_i64(first.saturating_add(events.len() as u64))?;
@@ -52,22 +51,25 @@ pub(crate) async fn append_batch(
         nodes.extend(frontier.push(last_leaf));
         entries.push((entry, last_leaf));
     }
-    insert_entries(conn, ledger.dialect, &entries).await?;
-    insert_nodes(conn, ledger.dialect, &nodes).await?;
     let checkpoint = Checkpoint {
         origin: ledger.origin.clone(),
         size: frontier.size(),
         root: frontier.root(),
         time,
     };
-    insert_checkpoint(conn, &checkpoint, key).await?;
-    write_head(conn, &frontier, &last_leaf).await?;
+    let dialect = ledger.dialect;
+    let mut writes = insert_entries(dialect, &entries);
+    writes.extend(insert_nodes(dialect, &nodes));
+    writes.push(insert_checkpoint(dialect, &checkpoint, key));
+    writes.push(write_head(dialect, &frontier, &last_leaf));
+    execute_all(conn, dialect, writes).await?;
     Ok(first)
 }
 
-async fn read_head(conn: &mut AnyConnection) -> Result<(Frontier, Hash), LedgerError> {
+/// Locks the chain head (see [`lock_head`]) and reads it.
+async fn lock_and_read_head(conn: &mut AnyConnection) -> Result<(Frontier, Hash), LedgerError> {
     let (frontier, last): (Vec<u8>, Vec<u8>) =
-        sqlx::query_as("SELECT frontier, last_leaf FROM ledger_head WHERE id = 1")
+        sqlx::query_as("UPDATE ledger_head SET id = id WHERE id = 1 RETURNING frontier, last_leaf")
             .fetch_one(&mut *conn)
             .await?;
     let frontier = Frontier::from_bytes(&frontier)
@@ -75,40 +77,58 @@ async fn read_head(conn: &mut AnyConnection) -> Result<(Frontier, Hash), LedgerE
     Ok((frontier, to_hash(&last, "chain head")?))
 }
 
-async fn write_head(
+/// Runs `statements` in order: on SQLite as one multi-statement round trip to
+/// its connection thread, on PostgreSQL one by one (a prepared statement holds one).
+async fn execute_all(
     conn: &mut AnyConnection,
-    frontier: &Frontier,
-    last_leaf: &Hash,
+    dialect: Dialect,
+    statements: Vec<Statement>,
 ) -> Result<(), LedgerError> {
-    sqlx::query("UPDATE ledger_head SET frontier = $1, last_leaf = $2 WHERE id = 1")
-        .bind(frontier.to_bytes())
-        .bind(last_leaf.to_vec())
-        .execute(&mut *conn)
-        .await?;
+    match dialect {
+        Dialect::Sqlite => {
+            let joined = statements.into_iter().reduce(Statement::then);
+            if let Some(all) = joined {
+                all.query().execute(&mut *conn).await?;
+            }
+        }
+        Dialect::Postgres => {
+            for statement in statements {
+                statement.query().execute(&mut *conn).await?;
+            }
+        }
+    }
     Ok(())
 }
 
-async fn insert_entries(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    entries: &[(Entry, Hash)],
-) -> Result<(), LedgerError> {
-    for chunk in entries.chunks(ROWS_PER_INSERT) {
-        let mut insert = Statement::new(
-            dialect,
-            "INSERT INTO ledger_entries (sequence, recorded_at, kind, actor, subject, patient, action, \
-             resource, outcome, policies, request_id, decision_id, source_ip, user_agent, details, \
-             prev_hash, leaf_hash) VALUES ",
-        );
-        for (i, (entry, leaf)) in chunk.iter().enumerate() {
-            if i > 0 {
-                insert.push(", ");
+fn write_head(dialect: Dialect, frontier: &Frontier, last_leaf: &Hash) -> Statement {
+    let mut update = Statement::new(dialect, "UPDATE ledger_head SET frontier = ");
+    update
+        .bind(frontier.to_bytes())
+        .push(", last_leaf = ")
+        .bind(last_leaf.to_vec())
+        .push(" WHERE id = 1");
+    update
+}
+
+fn insert_entries(dialect: Dialect, entries: &[(Entry, Hash)]) -> Vec<Statement> {
+    entries
+        .chunks(ROWS_PER_INSERT)
+        .map(|chunk| {
+            let mut insert = Statement::new(
+                dialect,
+                "INSERT INTO ledger_entries (sequence, recorded_at, kind, actor, subject, patient, action, \
+                 resource, outcome, policies, request_id, decision_id, source_ip, user_agent, details, \
+                 prev_hash, leaf_hash) VALUES ",
+            );
+            for (i, (entry, leaf)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    insert.push(", ");
+                }
+                insert.tuple(entry_row(entry, leaf));
             }
-            insert.tuple(entry_row(entry, leaf));
-        }
-        insert.query().execute(&mut *conn).await?;
-    }
-    Ok(())
+            insert
+        })
+        .collect()
 }
 
 /// One entry's column values, in insert order.
@@ -135,47 +155,40 @@ fn entry_row(entry: &Entry, leaf: &Hash) -> Vec<Param> {
     ]
 }
 
-async fn insert_nodes(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    nodes: &[(NodeId, Hash)],
-) -> Result<(), LedgerError> {
-    for chunk in nodes.chunks(ROWS_PER_INSERT) {
-        let mut insert = Statement::new(
-            dialect,
-            "INSERT INTO ledger_nodes (level, idx, hash) VALUES ",
-        );
-        for (i, (id, hash)) in chunk.iter().enumerate() {
-            if i > 0 {
-                insert.push(", ");
+fn insert_nodes(dialect: Dialect, nodes: &[(NodeId, Hash)]) -> Vec<Statement> {
+    nodes
+        .chunks(ROWS_PER_INSERT)
+        .map(|chunk| {
+            let mut insert = Statement::new(
+                dialect,
+                "INSERT INTO ledger_nodes (level, idx, hash) VALUES ",
+            );
+            for (i, (id, hash)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    insert.push(", ");
+                }
+                insert.tuple(vec![
+                    i64::from(id.level).into(),
+                    (id.index as i64).into(),
+                    hash.to_vec().into(),
+                ]);
             }
-            insert.tuple(vec![
-                i64::from(id.level).into(),
-                (id.index as i64).into(),
-                hash.to_vec().into(),
-            ]);
-        }
-        insert.query().execute(&mut *conn).await?;
-    }
-    Ok(())
+            insert
+        })
+        .collect()
 }
 
-async fn insert_checkpoint(
-    conn: &mut AnyConnection,
-    checkpoint: &Checkpoint,
-    key: &LedgerKey,
-) -> Result<(), LedgerError> {
-    let note = key.sign(checkpoint);
-    sqlx::query(
-        "INSERT INTO ledger_checkpoints (tree_size, root_hash, signed_at, key_id, note) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(to_i64(checkpoint.size)?)
-    .bind(checkpoint.root.to_vec())
-    .bind(checkpoint.time.unix_micros())
-    .bind(key.verifier().key_id_hex())
-    .bind(note)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+fn insert_checkpoint(dialect: Dialect, checkpoint: &Checkpoint, key: &LedgerKey) -> Statement {
+    let mut insert = Statement::new(
+        dialect,
+        "INSERT INTO ledger_checkpoints (tree_size, root_hash, signed_at, key_id, note) VALUES ",
+    );
+    insert.tuple(vec![
+        (checkpoint.size as i64).into(),
+        checkpoint.root.to_vec().into(),
+        checkpoint.time.unix_micros().into(),
+        key.verifier().key_id_hex().into(),
+        key.sign(checkpoint).into(),
+    ]);
+    insert
 }

@@ -93,6 +93,15 @@ impl Statement {
         self.push(")")
     }
 
+    /// This statement followed by `next`, to run as one (SQLite only: its `?`
+    /// placeholders are positional across statements).
+    pub(crate) fn then(mut self, next: Statement) -> Self {
+        self.sql.push_str(";\n");
+        self.sql.push_str(&next.sql);
+        self.params.extend(next.params);
+        self
+    }
+
     /// The statement, ready to execute.
     pub(crate) fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
         self.params
