@@ -7,8 +7,8 @@
 //! - `checkpoint.json`: a checkpoint over them signed by the demo key, and its vkey;
 //! - `proofs.json`: inclusion and consistency proofs over those entries.
 //!
-//! The last three are written by the ignored test `regenerate_vectors` and
-//! reviewed by hand; the other tests compare the code with the committed files,
+//! The last three are written by `generated_vectors_match_the_committed_files`
+//! when `REGENERATE_LEDGER_VECTORS` is set, and reviewed by hand; the other tests compare the code with the committed files,
 //! so neither the format nor the vectors can drift silently.
 
 use std::path::PathBuf;
