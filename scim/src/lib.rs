@@ -1,4 +1,8 @@
-//! SCIM 2.0 provisioning and signed HR webhooks for joiners, movers and leavers.
+//! Provisioning for HMS-ACH: a SCIM 2.0 server's protocol and storage, and
+//! signed HR webhooks, for joiners, movers and leavers.
 //!
-//! Not implemented yet: this crate holds no code. Staff are maintained through
-//! the directory administration API for now.
+//! [`protocol`] is pure (no I/O): schemas, filters, PATCH, discovery. The
+//! store keeps SCIM documents, groups and a search index in the tenant's own
+//! database, next to the directory they map onto.
+
+pub mod protocol;
