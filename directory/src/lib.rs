@@ -22,7 +22,10 @@ pub use catalog::{Catalog, TenantRecord};
 pub use clients::ApiClient;
 pub use error::StoreError;
 pub use ids::TenantId;
+pub use ids::check_record_id;
 pub use patients::{Encounter, Patient};
 pub use policy_versions::PolicyVersion;
-pub use staff::{Credential, CredentialStatus, Shift, StaffChange, StaffMember};
+pub use staff::{
+    Credential, CredentialStatus, Shift, StaffChange, StaffMember, StaffRecord, valid_role,
+};
 pub use store::TenantStore;

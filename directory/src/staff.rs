@@ -184,7 +184,8 @@ impl StaffMember {
     }
 }
 
-fn valid_role(role: &str) -> bool {
+/// Whether `role` is a valid role name: 1–64 lowercase letters, digits or `_`.
+pub fn valid_role(role: &str) -> bool {
     !role.is_empty()
         && role.len() <= 64
         && role
@@ -283,6 +284,63 @@ impl TenantStore {
 }
 
 type CredentialRow = (String, String, String, String, String);
+
+/// A staff member as stored, with the source of each role.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaffRecord {
+    /// The member.
+    pub member: StaffMember,
+    /// Each role and who granted it: `admin`, `scim`, `hr`, `idp`, `review`.
+    pub role_sources: Vec<(String, String)>,
+}
+
+impl TenantStore {
+    /// One staff member read inside the caller's transaction, so it sees the
+    /// transaction's own writes.
+    pub async fn staff_in(
+        &self,
+        tx: &mut AnyConnection,
+        id: &str,
+    ) -> Result<Option<StaffRecord>, StoreError> {
+        let row: Option<StaffRow> =
+            sqlx::query_as(&format!("SELECT {STAFF_COLUMNS} FROM staff WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let mut member = staff_from_row(row)?;
+        let role_sources: Vec<(String, String)> = sqlx::query_as(
+            "SELECT role, source FROM staff_roles WHERE staff_id = $1 ORDER BY role",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let credentials: Vec<CredentialRow> = sqlx::query_as(
+            "SELECT staff_id, kind, number, status, expires_at FROM credentials WHERE staff_id = $1 ORDER BY kind",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        member.roles = role_sources.iter().map(|(role, _)| role.clone()).collect();
+        member.credentials = credentials
+            .into_iter()
+            .map(|(_, kind, number, status, expires)| {
+                Ok(Credential {
+                    kind,
+                    number,
+                    status: CredentialStatus::parse(&status)?,
+                    expires,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(Some(StaffRecord {
+            member,
+            role_sources,
+        }))
+    }
+}
 
 async fn write_staff(
     tx: &mut AnyConnection,

@@ -6,3 +6,5 @@
 //! database, next to the directory they map onto.
 
 pub mod protocol;
+pub mod provision;
+pub mod store;

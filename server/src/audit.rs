@@ -3,6 +3,9 @@
 
 use hms_audit_ledger::Event;
 use hms_directory::{ApiClient, Encounter, Patient, PolicyVersion, StaffChange};
+use hms_scim::protocol::schema::ResourceType;
+use hms_scim::provision::Outcome;
+use hms_scim::store::GroupRoles;
 use serde_json::json;
 
 /// The actor and request behind a change or decision.
@@ -129,6 +132,52 @@ pub fn client_revoked_event(by: &Provenance, client_id: &str) -> Event {
         action: Some("revoke_client".into()),
         resource: Some(format!("client:{client_id}")),
         ..by.event("client.revoke")
+    }
+}
+
+/// The entry for one SCIM operation; what it did to staff is in their own entries.
+pub fn scim_event(
+    by: &Provenance,
+    kind: ResourceType,
+    operation: &str,
+    id: &str,
+    outcome: &Outcome,
+) -> Event {
+    let resource = outcome.resource.as_ref();
+    let name_field = match kind {
+        ResourceType::User => "userName",
+        ResourceType::Group => "displayName",
+    };
+    Event {
+        subject: (kind == ResourceType::User).then(|| id.to_owned()),
+        action: Some(format!("scim_{operation}")),
+        resource: Some(format!(
+            "scim:{}/{id}",
+            kind.endpoint().trim_start_matches('/')
+        )),
+        details: json!({
+            "source": "scim",
+            "name": resource.and_then(|r| r.document.get(name_field)),
+            "external_id": resource.and_then(|r| r.document.get("externalId")),
+            "version": resource.map(|r| r.version),
+            "members_added": outcome.members_added,
+            "members_removed": outcome.members_removed,
+            "staff_changed": outcome.staff.len(),
+        }),
+        ..by.event(&format!(
+            "provisioning.scim.{}.{operation}",
+            kind.name().to_lowercase()
+        ))
+    }
+}
+
+/// The entry for a new group-to-role mapping.
+pub fn group_roles_event(by: &Provenance, mappings: &[GroupRoles]) -> Event {
+    Event {
+        action: Some("replace_group_roles".into()),
+        resource: Some("provisioning:group_roles".into()),
+        details: json!({ "mappings": mappings.iter().map(|m| json!({ "group": m.group, "roles": m.roles })).collect::<Vec<_>>() }),
+        ..by.event("provisioning.group_roles.replace")
     }
 }
 

@@ -30,6 +30,8 @@ pub enum Scope {
     Admin,
     /// Reading the audit ledger: entries, checkpoints, proofs, exports.
     Audit,
+    /// SCIM provisioning, and nothing else: a provisioning client holds this scope alone.
+    Scim,
 }
 
 impl Scope {
@@ -39,6 +41,7 @@ impl Scope {
             Self::Pdp => "pdp",
             Self::Admin => "admin",
             Self::Audit => "audit",
+            Self::Scim => "scim",
         }
     }
 
@@ -48,6 +51,7 @@ impl Scope {
             "pdp" => Some(Self::Pdp),
             "admin" => Some(Self::Admin),
             "audit" => Some(Self::Audit),
+            "scim" => Some(Self::Scim),
             _ => None,
         }
     }

@@ -370,6 +370,11 @@ impl Projection {
         if matches!(out.get(ENTERPRISE_SCHEMA), Some(Value::Object(e)) if e.is_empty()) {
             out.remove(ENTERPRISE_SCHEMA);
         }
+        if !out.contains_key(ENTERPRISE_SCHEMA)
+            && let Some(Value::Array(schemas)) = out.get_mut("schemas")
+        {
+            schemas.retain(|s| s != ENTERPRISE_SCHEMA);
+        }
         out
     }
 }

@@ -31,11 +31,12 @@ pub async fn create(
             Scope::parse(s).ok_or_else(|| {
                 ApiError::bad_request(
                     "invalid_scope",
-                    format!("unknown scope `{s}` (pdp, admin, audit)"),
+                    format!("unknown scope `{s}` (pdp, admin, audit, scim)"),
                 )
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+
     let (client, token) = ctx
         .tenant
         .create_client(&body.name, &scopes, &ctx.provenance)

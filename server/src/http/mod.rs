@@ -11,6 +11,8 @@ mod json;
 mod ledger;
 mod native;
 mod policies;
+mod provisioning;
+mod scim;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -122,6 +124,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/{tenant}/v1/clients/{id}", delete(clients::revoke))
         .route("/{tenant}/ledger/keys/rotate", post(ledger::rotate_key))
+        .route(
+            "/{tenant}/v1/provisioning/group-roles",
+            get(provisioning::group_roles).put(provisioning::put_group_roles),
+        )
         .route_layer(middleware::from_fn_with_state(
             Gate {
                 app: state.clone(),
@@ -154,6 +160,15 @@ pub fn router(state: AppState) -> Router {
             },
             require_tenant_client,
         ));
+    let scim = scim_routes()
+        .route_layer(middleware::from_fn_with_state(
+            Gate {
+                app: state.clone(),
+                scope: Scope::Scim,
+            },
+            require_tenant_client,
+        ))
+        .layer(middleware::from_fn(scim::scim_errors));
     let public = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -168,6 +183,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pdp)
         .merge(admin)
         .merge(audit)
+        .merge(scim)
         .merge(public)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -182,6 +198,44 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// The SCIM service, under `/{tenant}/scim/v2`.
+fn scim_routes() -> Router<AppState> {
+    const BASE: &str = "/{tenant}/scim/v2";
+    let at = |path: &str| format!("{BASE}{path}");
+    Router::new()
+        .route(
+            &at("/ServiceProviderConfig"),
+            get(scim::service_provider_config),
+        )
+        .route(&at("/Schemas"), get(scim::schemas))
+        .route(&at("/Schemas/{id}"), get(scim::schema))
+        .route(&at("/ResourceTypes"), get(scim::resource_types))
+        .route(&at("/ResourceTypes/{id}"), get(scim::resource_type))
+        .route(&at("/Users"), get(scim::list_users).post(scim::create_user))
+        .route(&at("/Users/.search"), post(scim::search_users))
+        .route(
+            &at("/Users/{id}"),
+            get(scim::get_user)
+                .put(scim::replace_user)
+                .patch(scim::patch_user)
+                .delete(scim::delete_user),
+        )
+        .route(
+            &at("/Groups"),
+            get(scim::list_groups).post(scim::create_group),
+        )
+        .route(&at("/Groups/.search"), post(scim::search_groups))
+        .route(
+            &at("/Groups/{id}"),
+            get(scim::get_group)
+                .put(scim::replace_group)
+                .patch(scim::patch_group)
+                .delete(scim::delete_group),
+        )
+        .route(&at("/Bulk"), post(scim::bulk))
+        .route(&at("/{*rest}"), axum::routing::any(scim::no_such_endpoint))
 }
 
 async fn not_found() -> ApiError {

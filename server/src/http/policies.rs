@@ -6,6 +6,9 @@ use hms_authz::{BundleOptions, BundleSource, PolicyFile};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use hms_scim::protocol::error::ScimError;
+use hms_scim::store::ProvisioningError;
+
 use super::error::ApiError;
 use super::gate::TenantContext;
 use super::json::ApiJson;
@@ -113,7 +116,21 @@ impl From<ChangeError> for ApiError {
             ChangeError::ClientName => {
                 ApiError::bad_request("invalid_input", ChangeError::ClientName.to_string())
             }
+            ChangeError::ScimScopeAlone => {
+                ApiError::bad_request("invalid_scope", ChangeError::ScimScopeAlone.to_string())
+            }
+            ChangeError::Provisioning(ProvisioningError::Store(e)) => e.into(),
+            ChangeError::Provisioning(ProvisioningError::Scim(e)) => scim_as_api(e),
             other => ApiError::Internal(other.into()),
         }
+    }
+}
+
+/// A provisioning refusal outside the SCIM API (e.g. the group-role mapping).
+fn scim_as_api(e: ScimError) -> ApiError {
+    match e.status {
+        404 => ApiError::NotFound(e.detail),
+        409 => ApiError::Conflict(e.detail),
+        _ => ApiError::bad_request("invalid_input", e.detail),
     }
 }

@@ -15,7 +15,7 @@ use hms_directory::{Backend, Catalog, StoreError, TenantId, TenantRecord, Tenant
 
 pub use bundles::{from_dir as bundle_from_dir, hms_default as hms_bundle};
 pub use snapshot::EntityMapper;
-pub use tenant::{ChangeError, Tenant};
+pub use tenant::{ChangeError, DirectoryChange, Tenant};
 
 use crate::audit::{self, Provenance};
 use crate::config::{LedgerConfig, Settings};

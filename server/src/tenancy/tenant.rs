@@ -15,6 +15,8 @@ use hms_directory::{
 };
 use time::{OffsetDateTime, UtcOffset};
 
+use hms_scim::store::ProvisioningError;
+
 use super::LedgerSettings;
 use super::bundles;
 use super::snapshot::EntityMapper;
@@ -42,12 +44,26 @@ pub enum ChangeError {
     /// A client name that cannot be used.
     #[error("a client name is 1 to 100 characters")]
     ClientName,
+    /// Scopes that cannot go together.
+    #[error("a provisioning client holds the `scim` scope alone")]
+    ScimScopeAlone,
     /// The secret could not be hashed.
     #[error("cannot hash the client secret")]
     Hashing,
     /// A worker thread failed.
     #[error("background task failed")]
     Task(#[from] tokio::task::JoinError),
+    /// A provisioning request was refused or failed.
+    #[error(transparent)]
+    Provisioning(#[from] ProvisioningError),
+}
+
+/// A directory change in progress: the tenant's change turn and the
+/// transaction that will carry both the change and its ledger entries.
+pub struct DirectoryChange<'a> {
+    _turn: tokio::sync::MutexGuard<'a, ()>,
+    /// The transaction; the ledger's head is locked in it.
+    pub tx: ChangeTransaction,
 }
 
 /// A served tenant.
@@ -72,6 +88,9 @@ impl Tenant {
         store: TenantStore,
         ledger: &LedgerSettings,
     ) -> Result<Self, ChangeError> {
+        hms_scim::store::migrate(store.pool())
+            .await
+            .map_err(StoreError::from)?;
         let ledger = ledger.open(&store, record.id.as_str()).await?;
         let version = match store.latest_policy_version().await? {
             Some(version) => version,
@@ -127,6 +146,9 @@ impl Tenant {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(ChangeError::ClientName);
+        }
+        if scopes.contains(&Scope::Scim) && scopes.len() > 1 {
+            return Err(ChangeError::ScimScopeAlone);
         }
         let issued = tokio::task::spawn_blocking(issue_credential)
             .await?
@@ -235,25 +257,50 @@ impl Tenant {
         source: &str,
         by: &Provenance,
     ) -> Result<usize, ChangeError> {
-        let _guard = self.writer.lock().await;
-        let mut tx = self.ledger.begin_change().await?;
-        let changes = self.store.upsert_staff(&mut tx, members, source).await?;
+        let mut change = self.begin_directory_change().await?;
+        let changes = self
+            .store
+            .upsert_staff(&mut change.tx, members, source)
+            .await?;
         let events = changes
             .iter()
             .map(|change| audit::staff_event(by, change, source))
             .collect();
-        self.record_and_commit(tx, events).await?;
         let ids: Vec<String> = changes.iter().map(|c| c.member.id.clone()).collect();
+        self.commit_directory_change(change, events, &ids).await?;
+        Ok(ids.len())
+    }
+
+    /// Starts a directory change: waits for this tenant's change turn and
+    /// opens the transaction that will also carry its ledger entries.
+    pub async fn begin_directory_change(&self) -> Result<DirectoryChange<'_>, ChangeError> {
+        let turn = self.writer.lock().await;
+        let tx = self.ledger.begin_change().await?;
+        Ok(DirectoryChange { _turn: turn, tx })
+    }
+
+    /// Records `events` with the change, commits both, and puts the changed
+    /// staff members in force at the PDP before returning.
+    pub async fn commit_directory_change(
+        &self,
+        change: DirectoryChange<'_>,
+        events: Vec<Event>,
+        staff_ids: &[String],
+    ) -> Result<(), ChangeError> {
+        let DirectoryChange { _turn, tx } = change;
+        self.record_and_commit(tx, events).await?;
+        if staff_ids.is_empty() {
+            return Ok(());
+        }
         let mapper = self.mapper();
         let records = self
             .store
-            .load_staff(Some(&ids))
+            .load_staff(Some(staff_ids))
             .await?
             .iter()
             .map(|m| mapper.staff(m))
             .collect();
-        self.apply(records).await?;
-        Ok(ids.len())
+        self.apply(records).await
     }
 
     /// Writes patients and puts the changed entities in force.

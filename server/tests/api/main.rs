@@ -11,6 +11,7 @@ mod health;
 mod helpers;
 mod ledger;
 mod policies;
+mod scim;
 mod search;
 mod tenancy;
 mod tls;

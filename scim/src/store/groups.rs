@@ -1,0 +1,212 @@
+//! Group membership and the per-tenant mapping from groups to HMS roles.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::AnyConnection;
+
+use super::{ProvisioningError, now};
+use crate::protocol::error::ScimError;
+
+/// A group as a User's `groups` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRef {
+    /// Group id.
+    pub id: String,
+    /// Group display name.
+    pub display: String,
+}
+
+/// The roles membership of one group grants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupRoles {
+    /// The group's `displayName` (matched case-insensitively).
+    pub group: String,
+    /// HMS roles, e.g. `nurse`.
+    pub roles: Vec<String>,
+}
+
+/// A group's members: staff id and display name, in id order.
+pub async fn members(
+    conn: &mut AnyConnection,
+    group_id: &str,
+) -> Result<Vec<(String, String)>, ProvisioningError> {
+    Ok(sqlx::query_as(
+        "SELECT m.staff_id, s.display_name FROM group_members m JOIN staff s ON s.id = m.staff_id \
+         WHERE m.group_id = $1 ORDER BY m.staff_id",
+    )
+    .bind(group_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Makes a group's members exactly `wanted`; every one must be an existing
+/// staff member. Returns who was added and who removed.
+pub async fn set_members(
+    conn: &mut AnyConnection,
+    group_id: &str,
+    wanted: &BTreeSet<String>,
+) -> Result<(Vec<String>, Vec<String>), ProvisioningError> {
+    let current: BTreeSet<String> = members(conn, group_id)
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let added: Vec<String> = wanted.difference(&current).cloned().collect();
+    let removed: Vec<String> = current.difference(wanted).cloned().collect();
+    let at = now();
+    for staff_id in &added {
+        let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM staff WHERE id = $1")
+            .bind(staff_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if exists.is_none() {
+            return Err(ScimError::invalid_value(format!(
+                "member `{staff_id}` is not a User of this tenant"
+            ))
+            .into());
+        }
+        sqlx::query("INSERT INTO group_members (group_id, staff_id, added_at) VALUES ($1, $2, $3)")
+            .bind(group_id)
+            .bind(staff_id)
+            .bind(&at)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for staff_id in &removed {
+        sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND staff_id = $2")
+            .bind(group_id)
+            .bind(staff_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok((added, removed))
+}
+
+/// The groups a staff member belongs to.
+pub async fn groups_of(
+    conn: &mut AnyConnection,
+    staff_id: &str,
+) -> Result<Vec<GroupRef>, ProvisioningError> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT r.id, r.document FROM group_members m JOIN scim_resources r ON r.kind = 'Group' AND r.id = m.group_id \
+         WHERE m.staff_id = $1 ORDER BY r.id",
+    )
+    .bind(staff_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|(id, document)| {
+            let document: Value = serde_json::from_str(&document)
+                .map_err(|_| ProvisioningError::Corrupt("scim_resources.document"))?;
+            let display = document["displayName"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            Ok(GroupRef { id, display })
+        })
+        .collect()
+}
+
+/// Removes a staff member from every group; the groups they left.
+pub async fn leave_all(
+    conn: &mut AnyConnection,
+    staff_id: &str,
+) -> Result<Vec<String>, ProvisioningError> {
+    let groups: Vec<(String,)> =
+        sqlx::query_as("SELECT group_id FROM group_members WHERE staff_id = $1")
+            .bind(staff_id)
+            .fetch_all(&mut *conn)
+            .await?;
+    sqlx::query("DELETE FROM group_members WHERE staff_id = $1")
+        .bind(staff_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(groups.into_iter().map(|(g,)| g).collect())
+}
+
+/// The roles a staff member's groups grant them, sorted.
+pub async fn roles_from_groups(
+    conn: &mut AnyConnection,
+    staff_id: &str,
+) -> Result<BTreeSet<String>, ProvisioningError> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT g.roles FROM group_members m \
+         JOIN scim_resources r ON r.kind = 'Group' AND r.id = m.group_id \
+         JOIN group_roles g ON g.group_key = r.unique_key WHERE m.staff_id = $1",
+    )
+    .bind(staff_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut roles = BTreeSet::new();
+    for (json,) in rows {
+        let granted: Vec<String> = serde_json::from_str(&json)
+            .map_err(|_| ProvisioningError::Corrupt("group_roles.roles"))?;
+        roles.extend(granted);
+    }
+    Ok(roles)
+}
+
+/// The mapping in force, by group name.
+pub async fn group_roles(conn: &mut AnyConnection) -> Result<Vec<GroupRoles>, ProvisioningError> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT group_name, roles FROM group_roles ORDER BY group_key")
+            .fetch_all(&mut *conn)
+            .await?;
+    rows.into_iter()
+        .map(|(group, roles)| {
+            let roles = serde_json::from_str(&roles)
+                .map_err(|_| ProvisioningError::Corrupt("group_roles.roles"))?;
+            Ok(GroupRoles { group, roles })
+        })
+        .collect()
+}
+
+/// Replaces the whole mapping. Returns the ids of staff in any group whose
+/// mapping changed, whose roles must be recomputed.
+pub async fn replace_group_roles(
+    conn: &mut AnyConnection,
+    mappings: &[GroupRoles],
+) -> Result<Vec<String>, ProvisioningError> {
+    let before = group_roles(conn).await?;
+    sqlx::query("DELETE FROM group_roles")
+        .execute(&mut *conn)
+        .await?;
+    let at = now();
+    for mapping in mappings {
+        let roles = serde_json::to_string(&mapping.roles).unwrap_or_else(|_| "[]".into());
+        sqlx::query("INSERT INTO group_roles (group_key, group_name, roles, updated_at) VALUES ($1, $2, $3, $4)")
+            .bind(mapping.group.to_lowercase())
+            .bind(&mapping.group)
+            .bind(roles)
+            .bind(&at)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(db) if db.is_unique_violation() => ProvisioningError::Scim(
+                    ScimError::invalid_value(format!("group `{}` is mapped twice", mapping.group)),
+                ),
+                _ => e.into(),
+            })?;
+    }
+    let changed: BTreeSet<String> = before
+        .iter()
+        .filter(|b| !mappings.contains(b))
+        .chain(mappings.iter().filter(|m| !before.contains(m)))
+        .map(|m| m.group.to_lowercase())
+        .collect();
+    let mut staff = BTreeSet::new();
+    for key in changed {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT m.staff_id FROM group_members m JOIN scim_resources r ON r.kind = 'Group' AND r.id = m.group_id \
+             WHERE r.unique_key = $1",
+        )
+        .bind(key)
+        .fetch_all(&mut *conn)
+        .await?;
+        staff.extend(rows.into_iter().map(|(s,)| s));
+    }
+    Ok(staff.into_iter().collect())
+}

@@ -1,0 +1,624 @@
+//! The SCIM 2.0 service at `/{tenant}/scim/v2`: Users, Groups, search and
+//! discovery, with SCIM errors, `application/scim+json` and ETags.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, RawQuery, Request};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use hms_scim::protocol::discovery;
+use hms_scim::protocol::error::{ScimError, ScimType};
+use hms_scim::protocol::list::{ListQuery, list_response};
+use hms_scim::protocol::resource::Projection;
+use hms_scim::protocol::schema::ResourceType;
+use hms_scim::provision::{self, Outcome};
+use hms_scim::store::{self, ProvisioningError};
+use serde_json::Value;
+
+use super::error::ApiError;
+use super::gate::TenantContext;
+use crate::audit;
+use crate::tenancy::ChangeError;
+
+const SCIM_JSON: HeaderValue = HeaderValue::from_static("application/scim+json");
+
+/// Why a SCIM request failed: a SCIM refusal, or anything the rest of the
+/// API reports (turned into the SCIM error format by [`scim_errors`]).
+pub enum ScimFailure {
+    /// Refused with a SCIM status and type.
+    Scim(ScimError),
+    /// Unavailable store, ledger failure, internal error…
+    Api(ApiError),
+}
+
+impl IntoResponse for ScimFailure {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Scim(error) => scim_json(
+                StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST),
+                error.body(),
+            ),
+            Self::Api(error) => error.into_response(),
+        }
+    }
+}
+
+impl From<ScimError> for ScimFailure {
+    fn from(e: ScimError) -> Self {
+        Self::Scim(e)
+    }
+}
+
+impl From<ApiError> for ScimFailure {
+    fn from(e: ApiError) -> Self {
+        Self::Api(e)
+    }
+}
+
+impl From<ProvisioningError> for ScimFailure {
+    fn from(e: ProvisioningError) -> Self {
+        match e {
+            ProvisioningError::Scim(e) => Self::Scim(e),
+            ProvisioningError::Store(e) => Self::Api(e.into()),
+            other => Self::Api(ApiError::Internal(other.into())),
+        }
+    }
+}
+
+impl From<ChangeError> for ScimFailure {
+    fn from(e: ChangeError) -> Self {
+        match e {
+            ChangeError::Provisioning(e) => e.into(),
+            other => Self::Api(other.into()),
+        }
+    }
+}
+
+fn scim_json(status: StatusCode, body: Value) -> Response {
+    let mut response = (status, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, SCIM_JSON);
+    response
+}
+
+/// Rewrites every error answered under `/scim/v2` that is not already a SCIM
+/// error (unknown tenant, bad credential, missing scope, too large, no route)
+/// into the SCIM error format, keeping its status.
+pub async fn scim_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let is_plain_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if response.status().as_u16() < 400 || !is_plain_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let parsed: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let code = parsed["error"]["code"].as_str().unwrap_or_default();
+    let detail = parsed["error"]["message"]
+        .as_str()
+        .unwrap_or("request failed")
+        .to_owned();
+    let scim_type = match code {
+        "invalid_input" | "invalid_body" => Some(ScimType::InvalidValue),
+        "malformed_json" => Some(ScimType::InvalidSyntax),
+        "conflict" => Some(ScimType::Uniqueness),
+        _ => None,
+    };
+    let error = ScimError {
+        status: parts.status.as_u16(),
+        scim_type,
+        detail,
+    };
+    let mut rewritten = scim_json(parts.status, error.body());
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rewritten.headers_mut().insert(name, value.clone());
+        }
+    }
+    rewritten
+}
+
+/// A SCIM request body: JSON under `application/scim+json` or `application/json`.
+pub struct ScimBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for ScimBody {
+    type Rejection = ScimFailure;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                let v = v.trim().to_ascii_lowercase();
+                v == "application/json" || v == "application/scim+json"
+            });
+        if !json_type {
+            return Err(ScimError::status(
+                415,
+                "expected `Content-Type: application/scim+json` or `application/json`",
+            )
+            .into());
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ScimError::status(413, "request body is larger than allowed"))?;
+        serde_json::from_slice(&bytes)
+            .map(Self)
+            .map_err(|e| ScimError::invalid_syntax(format!("malformed JSON: {e}")).into())
+    }
+}
+
+fn base(ctx: &TenantContext) -> String {
+    format!("/{}/scim/v2", ctx.tenant.id())
+}
+
+fn if_match(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// `GET /ServiceProviderConfig`.
+pub async fn service_provider_config(Extension(ctx): Extension<TenantContext>) -> Response {
+    scim_json(
+        StatusCode::OK,
+        discovery::service_provider_config(&base(&ctx)),
+    )
+}
+
+/// `GET /Schemas`.
+pub async fn schemas(Extension(ctx): Extension<TenantContext>) -> Response {
+    let all = discovery::schemas(&base(&ctx));
+    scim_json(StatusCode::OK, list_of(all))
+}
+
+/// `GET /Schemas/{urn}`.
+pub async fn schema(
+    Extension(ctx): Extension<TenantContext>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Response, ScimFailure> {
+    one_of(discovery::schemas(&base(&ctx)), &id, "schema")
+}
+
+/// `GET /ResourceTypes`.
+pub async fn resource_types(Extension(ctx): Extension<TenantContext>) -> Response {
+    scim_json(
+        StatusCode::OK,
+        list_of(discovery::resource_types(&base(&ctx))),
+    )
+}
+
+/// `GET /ResourceTypes/{name}`.
+pub async fn resource_type(
+    Extension(ctx): Extension<TenantContext>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Response, ScimFailure> {
+    one_of(discovery::resource_types(&base(&ctx)), &id, "resource type")
+}
+
+fn list_of(items: Vec<Value>) -> Value {
+    let items: Vec<serde_json::Map<String, Value>> = items
+        .into_iter()
+        .filter_map(|v| match v {
+            Value::Object(map) => Some(map),
+            _ => None,
+        })
+        .collect();
+    list_response(items.len() as u64, 1, items)
+}
+
+fn one_of(items: Vec<Value>, id: &str, what: &str) -> Result<Response, ScimFailure> {
+    let found = items
+        .into_iter()
+        .find(|item| item["id"].as_str() == Some(id))
+        .ok_or_else(|| ScimError::not_found(format!("{what} `{id}`")))?;
+    Ok(scim_json(StatusCode::OK, found))
+}
+
+/// `POST /Bulk`: declared unsupported in `/ServiceProviderConfig`.
+pub async fn bulk() -> ScimFailure {
+    ScimError::status(501, "bulk operations are not supported").into()
+}
+
+/// Any other path under `/scim/v2`.
+pub async fn no_such_endpoint() -> ScimFailure {
+    ScimError::status(404, "no such SCIM endpoint").into()
+}
+
+/// `GET /Users`.
+pub async fn list_users(
+    ctx: Extension<TenantContext>,
+    query: RawQuery,
+) -> Result<Response, ScimFailure> {
+    list_from_query(ctx, query, ResourceType::User).await
+}
+
+/// `GET /Groups`.
+pub async fn list_groups(
+    ctx: Extension<TenantContext>,
+    query: RawQuery,
+) -> Result<Response, ScimFailure> {
+    list_from_query(ctx, query, ResourceType::Group).await
+}
+
+/// `POST /Users/.search`.
+pub async fn search_users(
+    Extension(ctx): Extension<TenantContext>,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimFailure> {
+    let query = ListQuery::from_search(ResourceType::User, &body)?;
+    list(&ctx, ResourceType::User, query).await
+}
+
+/// `POST /Groups/.search`.
+pub async fn search_groups(
+    Extension(ctx): Extension<TenantContext>,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimFailure> {
+    let query = ListQuery::from_search(ResourceType::Group, &body)?;
+    list(&ctx, ResourceType::Group, query).await
+}
+
+async fn list_from_query(
+    Extension(ctx): Extension<TenantContext>,
+    RawQuery(query): RawQuery,
+    kind: ResourceType,
+) -> Result<Response, ScimFailure> {
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+        .map_err(|e| ScimError::invalid_value(format!("invalid query string: {e}")))?;
+    let query = ListQuery::from_params(kind, &params)?;
+    list(&ctx, kind, query).await
+}
+
+async fn list(
+    ctx: &TenantContext,
+    kind: ResourceType,
+    query: ListQuery,
+) -> Result<Response, ScimFailure> {
+    let mut conn = acquire(ctx).await?;
+    let page = store::search(&mut conn, kind, &query).await?;
+    let related = wants_related(kind, &query.projection);
+    let base = base(ctx);
+    let mut resources = Vec::with_capacity(page.resources.len());
+    for resource in &page.resources {
+        let doc = provision::render(&mut conn, resource, &base, related).await?;
+        resources.push(query.projection.apply(kind, &doc));
+    }
+    Ok(scim_json(
+        StatusCode::OK,
+        list_response(page.total, query.start_index, resources),
+    ))
+}
+
+/// Whether `groups` of a User or `members` of a Group (read from membership
+/// rows) are wanted.
+fn wants_related(kind: ResourceType, projection: &Projection) -> bool {
+    let name = match kind {
+        ResourceType::User => "groups",
+        ResourceType::Group => "members",
+    };
+    kind.attribute(None, name)
+        .is_some_and(|(_, attr)| projection.includes(attr))
+}
+
+/// `GET /Users/{id}`.
+pub async fn get_user(
+    ctx: Extension<TenantContext>,
+    path: Path<(String, String)>,
+    query: RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ScimFailure> {
+    get(ctx, path, query, headers, ResourceType::User).await
+}
+
+/// `GET /Groups/{id}`.
+pub async fn get_group(
+    ctx: Extension<TenantContext>,
+    path: Path<(String, String)>,
+    query: RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ScimFailure> {
+    get(ctx, path, query, headers, ResourceType::Group).await
+}
+
+async fn get(
+    Extension(ctx): Extension<TenantContext>,
+    Path((_, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    kind: ResourceType,
+) -> Result<Response, ScimFailure> {
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+        .map_err(|e| ScimError::invalid_value(format!("invalid query string: {e}")))?;
+    let get_param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    let projection = Projection::parse(
+        kind,
+        get_param("attributes"),
+        get_param("excludedAttributes"),
+    )?;
+    let mut conn = acquire(&ctx).await?;
+    let resource = provision::current(&mut conn, kind, &id, None).await?;
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| {
+            tags.split(',').any(|t| {
+                t.trim().trim_start_matches("W/") == resource.etag().trim_start_matches("W/")
+            })
+        });
+    if unchanged {
+        return Ok(with_etag(
+            StatusCode::NOT_MODIFIED.into_response(),
+            &resource.etag(),
+        ));
+    }
+    let related = wants_related(kind, &projection);
+    let doc = provision::render(&mut conn, &resource, &base(&ctx), related).await?;
+    let response = scim_json(StatusCode::OK, Value::Object(projection.apply(kind, &doc)));
+    Ok(with_etag(response, &resource.etag()))
+}
+
+async fn acquire(
+    ctx: &TenantContext,
+) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, ScimFailure> {
+    ctx.tenant
+        .store
+        .pool()
+        .acquire()
+        .await
+        .map_err(|e| ApiError::from(hms_directory::StoreError::from(e)).into())
+}
+
+fn with_etag(mut response: Response, etag: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(etag) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+/// A write to one resource.
+enum Write {
+    Create(Value),
+    Replace(String, Value),
+    Patch(String, Value),
+    Delete(String),
+}
+
+impl Write {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Create(_) => "create",
+            Self::Replace(..) => "replace",
+            Self::Patch(..) => "patch",
+            Self::Delete(_) => "delete",
+        }
+    }
+
+    fn target(&self) -> Option<&str> {
+        match self {
+            Self::Create(_) => None,
+            Self::Replace(id, _) | Self::Patch(id, _) | Self::Delete(id) => Some(id),
+        }
+    }
+}
+
+/// Applies a write in one directory change: the SCIM store, the directory, the
+/// ledger entries, committed together and put in force at the PDP.
+async fn write(
+    ctx: &TenantContext,
+    kind: ResourceType,
+    write: Write,
+    if_match: Option<String>,
+) -> Result<Outcome, ScimFailure> {
+    let tenant = &ctx.tenant;
+    let operation = write.name();
+    let target = write.target().map(str::to_owned);
+    let if_match = if_match.as_deref();
+    let mut change = tenant.begin_directory_change().await?;
+    let directory = &tenant.store;
+    let tx = &mut *change.tx;
+    let outcome = match (kind, write) {
+        (ResourceType::User, Write::Create(body)) => {
+            provision::create_user(directory, tx, body).await
+        }
+        (ResourceType::User, Write::Replace(id, body)) => {
+            provision::replace_user(directory, tx, &id, body, if_match).await
+        }
+        (ResourceType::User, Write::Patch(id, body)) => {
+            provision::patch_user(directory, tx, &id, body, if_match).await
+        }
+        (ResourceType::User, Write::Delete(id)) => {
+            provision::delete_user(directory, tx, &id, if_match).await
+        }
+        (ResourceType::Group, Write::Create(body)) => {
+            provision::create_group(directory, tx, body).await
+        }
+        (ResourceType::Group, Write::Replace(id, body)) => {
+            provision::replace_group(directory, tx, &id, body, if_match).await
+        }
+        (ResourceType::Group, Write::Patch(id, body)) => {
+            provision::patch_group(directory, tx, &id, body, if_match).await
+        }
+        (ResourceType::Group, Write::Delete(id)) => {
+            provision::delete_group(directory, tx, &id, if_match).await
+        }
+    }?;
+    let id = outcome
+        .resource
+        .as_ref()
+        .map(|r| r.id.clone())
+        .or(target)
+        .unwrap_or_default();
+    let mut events = vec![audit::scim_event(
+        &ctx.provenance,
+        kind,
+        operation,
+        &id,
+        &outcome,
+    )];
+    events.extend(
+        outcome
+            .staff
+            .iter()
+            .map(|c| audit::staff_event(&ctx.provenance, c, "scim")),
+    );
+    let staff_ids: Vec<String> = outcome.staff.iter().map(|c| c.member.id.clone()).collect();
+    tenant
+        .commit_directory_change(change, events, &staff_ids)
+        .await?;
+    Ok(outcome)
+}
+
+async fn respond(
+    ctx: &TenantContext,
+    outcome: Outcome,
+    status: StatusCode,
+) -> Result<Response, ScimFailure> {
+    let Some(resource) = outcome.resource else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let mut conn = acquire(ctx).await?;
+    let base = base(ctx);
+    let doc = provision::render(&mut conn, &resource, &base, true).await?;
+    let mut response = with_etag(scim_json(status, Value::Object(doc)), &resource.etag());
+    if status == StatusCode::CREATED {
+        let location = format!("{base}{}/{}", resource.kind.endpoint(), resource.id);
+        if let Ok(value) = HeaderValue::from_str(&location) {
+            response.headers_mut().insert(header::LOCATION, value);
+        }
+    }
+    Ok(response)
+}
+
+/// `POST /Users`.
+pub async fn create_user(
+    Extension(ctx): Extension<TenantContext>,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimFailure> {
+    let outcome = write(&ctx, ResourceType::User, Write::Create(body), None).await?;
+    respond(&ctx, outcome, StatusCode::CREATED).await
+}
+
+/// `POST /Groups`.
+pub async fn create_group(
+    Extension(ctx): Extension<TenantContext>,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimFailure> {
+    let outcome = write(&ctx, ResourceType::Group, Write::Create(body), None).await?;
+    respond(&ctx, outcome, StatusCode::CREATED).await
+}
+
+/// `PUT /Users/{id}`.
+pub async fn replace_user(
+    Extension(ctx): Extension<TenantContext>,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimFailure> {
+    let outcome = write(
+        &ctx,
+        ResourceType::User,
+        Write::Replace(id, body),
+        if_match(&headers),
+    )
+    .await?;
+    respond(&ctx, outcome, StatusCode::OK).await
+}
+
+/// `PUT /Groups/{id}`.
+pub async fn replace_group(
+    Extension(ctx): Extension<TenantContext>,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimFailure> {
+    let outcome = write(
+        &ctx,
+        ResourceType::Group,
+        Write::Replace(id, body),
+        if_match(&headers),
+    )
+    .await?;
+    respond(&ctx, outcome, StatusCode::OK).await
+}
+
+/// `PATCH /Users/{id}`.
+pub async fn patch_user(
+    Extension(ctx): Extension<TenantContext>,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimFailure> {
+    let outcome = write(
+        &ctx,
+        ResourceType::User,
+        Write::Patch(id, body),
+        if_match(&headers),
+    )
+    .await?;
+    respond(&ctx, outcome, StatusCode::OK).await
+}
+
+/// `PATCH /Groups/{id}`.
+pub async fn patch_group(
+    Extension(ctx): Extension<TenantContext>,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimFailure> {
+    let outcome = write(
+        &ctx,
+        ResourceType::Group,
+        Write::Patch(id, body),
+        if_match(&headers),
+    )
+    .await?;
+    respond(&ctx, outcome, StatusCode::OK).await
+}
+
+/// `DELETE /Users/{id}`: the person is disabled at once; their history stays.
+pub async fn delete_user(
+    Extension(ctx): Extension<TenantContext>,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ScimFailure> {
+    let outcome = write(
+        &ctx,
+        ResourceType::User,
+        Write::Delete(id),
+        if_match(&headers),
+    )
+    .await?;
+    respond(&ctx, outcome, StatusCode::NO_CONTENT).await
+}
+
+/// `DELETE /Groups/{id}`.
+pub async fn delete_group(
+    Extension(ctx): Extension<TenantContext>,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ScimFailure> {
+    let outcome = write(
+        &ctx,
+        ResourceType::Group,
+        Write::Delete(id),
+        if_match(&headers),
+    )
+    .await?;
+    respond(&ctx, outcome, StatusCode::NO_CONTENT).await
+}
