@@ -5,6 +5,7 @@
 //! store keeps SCIM documents, groups and a search index in the tenant's own
 //! database, next to the directory they map onto.
 
+pub mod hr;
 pub mod protocol;
 pub mod provision;
 pub mod store;

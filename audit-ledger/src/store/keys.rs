@@ -44,8 +44,9 @@ impl MasterKey {
         STANDARD.encode(self.0.as_slice())
     }
 
-    /// Seals `seed`, bound to the public key text it belongs to.
-    fn seal(&self, seed: &[u8; 32], vkey: &str) -> Result<Vec<u8>, LedgerError> {
+    /// Seals a 32-byte secret, bound to `context` (e.g. the public key text a
+    /// signing seed belongs to): it opens only with the same context.
+    pub fn seal(&self, seed: &[u8; 32], vkey: &str) -> Result<Vec<u8>, LedgerError> {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let payload = Payload {
             msg: seed,
@@ -58,7 +59,7 @@ impl MasterKey {
     }
 
     /// Opens what [`MasterKey::seal`] sealed for `vkey`.
-    fn unseal(&self, sealed: &[u8], vkey: &str) -> Result<[u8; 32], LedgerError> {
+    pub fn unseal(&self, sealed: &[u8], vkey: &str) -> Result<[u8; 32], LedgerError> {
         const NONCE: usize = 24;
         if sealed.len() <= NONCE {
             return Err(LedgerError::Unseal);

@@ -121,7 +121,9 @@ async fn write_staff(
     existing: Option<StaffRecord>,
 ) -> Result<Outcome, ProvisioningError> {
     let granted = store::roles_from_groups(tx, &resource.id).await?;
-    let member = staff_from_user(&resource, existing, &granted);
+    let mut member = staff_from_user(&resource, existing, &granted);
+    // A person HR has on leave or terminated stays disabled whatever the IdP says.
+    member.active &= crate::hr::apply::hr_allows(tx, &resource.id).await?;
     let staff = directory
         .upsert_staff(tx, vec![member], SCIM_SOURCE)
         .await

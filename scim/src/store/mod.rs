@@ -88,7 +88,8 @@ pub async fn migrate(pool: &AnyPool) -> Result<(), sqlx::migrate::MigrateError> 
     migrator.run(pool).await
 }
 
-fn now() -> String {
+/// Now, `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+pub(crate) fn now() -> String {
     format_datetime(OffsetDateTime::now_utc())
 }
 

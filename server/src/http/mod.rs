@@ -7,6 +7,7 @@ mod directory;
 mod error;
 mod gate;
 mod health;
+mod hr;
 mod json;
 mod ledger;
 mod native;
@@ -125,6 +126,14 @@ pub fn router(state: AppState) -> Router {
         .route("/{tenant}/v1/clients/{id}", delete(clients::revoke))
         .route("/{tenant}/ledger/keys/rotate", post(ledger::rotate_key))
         .route(
+            "/{tenant}/v1/provisioning/hr",
+            get(hr::get_settings).put(hr::put_settings),
+        )
+        .route(
+            "/{tenant}/v1/provisioning/hr/secret",
+            post(hr::rotate_secret),
+        )
+        .route(
             "/{tenant}/v1/provisioning/group-roles",
             get(provisioning::group_roles).put(provisioning::put_group_roles),
         )
@@ -177,7 +186,8 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/.well-known/authzen-configuration/{tenant}",
             get(authzen::metadata),
-        );
+        )
+        .route("/{tenant}/hr/events", post(hr::receive));
     let max_body = state.settings.max_body_bytes;
     Router::new()
         .merge(pdp)

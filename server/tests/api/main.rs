@@ -9,6 +9,7 @@ mod crash;
 mod directory;
 mod health;
 mod helpers;
+mod hr;
 mod ledger;
 mod policies;
 mod scim;
