@@ -173,9 +173,11 @@ fn non_empty(value: &Value) -> bool {
 }
 
 fn compare_any(r: &AttrRef, values: Vec<&Value>, op: CompareOp, literal: &str) -> bool {
+    // Empty strings are unassigned (RFC 7643 §2.5), as `pr` treats them.
     let mut keys = values
         .into_iter()
-        .filter_map(|v| comparison_key(r.leaf(), v));
+        .filter_map(|v| comparison_key(r.leaf(), v))
+        .filter(|k| !k.is_empty());
     match op {
         CompareOp::Ne => !keys.any(|k| k == literal),
         op => keys.any(|k| op.holds(&k, literal)),

@@ -295,20 +295,28 @@ pub fn index_rows(resource: ResourceType, doc: &Map<String, Value>) -> Vec<Index
 fn index_value(reference: &AttrRef, elem: i64, value: &Value, rows: &mut Vec<IndexRow>) {
     let attr = reference.attr;
     if attr.kind != AttrType::Complex {
-        if let Some(key) = comparison_key(attr, value) {
+        // Empty strings are not values (`pr` is false for them).
+        if let Some(key) = comparison_key(attr, value).filter(|k| !k.is_empty()) {
             rows.push((reference.key(), elem, key));
         }
         return;
     }
-    rows.push((reference.key(), elem, String::new()));
-    for sub in attr.sub_attributes {
-        if let Some(key) = value.get(sub.name).and_then(|v| comparison_key(sub, v)) {
+    let subs: Vec<IndexRow> = attr
+        .sub_attributes
+        .iter()
+        .filter_map(|sub| {
+            let key = value.get(sub.name).and_then(|v| comparison_key(sub, v))?;
             let sub_ref = AttrRef {
                 sub: Some(sub),
                 ..*reference
             };
-            rows.push((sub_ref.key(), elem, key));
-        }
+            (!key.is_empty()).then(|| (sub_ref.key(), elem, key))
+        })
+        .collect();
+    if !subs.is_empty() {
+        // The element's marker, for `pr` and `attr[…]`.
+        rows.push((reference.key(), elem, String::new()));
+        rows.extend(subs);
     }
 }
 
