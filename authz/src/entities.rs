@@ -62,11 +62,52 @@ pub(crate) struct StoredEntity {
     pub(crate) references: Vec<EntityUid>,
 }
 
-/// An immutable set of checked entities; a new version replaces it whole.
+/// How many shards the entity map is split into: a change copies only the
+/// shards it touches, so one directory change costs O(n / SHARDS), not O(n).
+const SHARDS: usize = 64;
+
+/// The entity map, in shards shared between snapshot versions.
+#[derive(Debug, Clone)]
+struct EntityShards {
+    shards: Vec<Arc<FastMap<EntityUid, Arc<StoredEntity>>>>,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl Default for EntityShards {
+    fn default() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Arc::default()).collect(),
+            hasher: foldhash::fast::FixedState::with_seed(0x686d_735f_6163_6821),
+        }
+    }
+}
+
+impl EntityShards {
+    fn shard(&self, uid: &EntityUid) -> usize {
+        (std::hash::BuildHasher::hash_one(&self.hasher, uid) % SHARDS as u64) as usize
+    }
+
+    fn get(&self, uid: &EntityUid) -> Option<&Arc<StoredEntity>> {
+        self.shards[self.shard(uid)].get(uid)
+    }
+
+    /// Inserts, copying the shard first when another version shares it.
+    fn insert(&mut self, uid: EntityUid, stored: Arc<StoredEntity>) {
+        let shard = self.shard(&uid);
+        Arc::make_mut(&mut self.shards[shard]).insert(uid, stored);
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&EntityUid, &Arc<StoredEntity>)> {
+        self.shards.iter().flat_map(|shard| shard.iter())
+    }
+}
+
+/// An immutable set of checked entities; a new version shares what did not change.
 #[derive(Debug, Default)]
 pub struct EntitySnapshot {
-    entities: FastMap<EntityUid, Arc<StoredEntity>>,
-    ids_by_type: FastMap<EntityTypeName, BTreeSet<String>>,
+    entities: EntityShards,
+    /// Ids per type, in order (for search); copied only when an id is added.
+    ids_by_type: FastMap<EntityTypeName, Arc<BTreeSet<String>>>,
     /// Entities that are parents of others: changing one means recomputing ancestry.
     parents: FastSet<EntityUid>,
 }
@@ -87,7 +128,7 @@ impl EntitySnapshot {
             .map(|r| Ok((record_entity(&r, bundle)?, r)))
             .collect::<Result<_, EntityError>>()?;
         let mut snapshot = Self::default();
-        for stored in close_under_ancestry(parsed, &FastMap::default(), bundle)? {
+        for stored in close_under_ancestry(parsed, &EntityShards::default(), bundle)? {
             snapshot.insert(stored);
         }
         Ok(snapshot)
@@ -148,10 +189,11 @@ impl EntitySnapshot {
 
     fn insert(&mut self, stored: StoredEntity) {
         let uid: EntityUid = stored.entity.uid().clone().into();
-        self.ids_by_type
-            .entry(uid.type_name().clone())
-            .or_default()
-            .insert(uid.id().unescaped().to_owned());
+        let ids = self.ids_by_type.entry(uid.type_name().clone()).or_default();
+        let id = uid.id().unescaped();
+        if !ids.contains(id) {
+            Arc::make_mut(ids).insert(id.to_owned());
+        }
         self.parents
             .extend(stored.entity.parents().map(|p| EntityUid::from(p.clone())));
         self.entities.insert(uid, Arc::new(stored));
@@ -161,7 +203,7 @@ impl EntitySnapshot {
 /// Computes each entity's ancestors, from its parents and the ancestors `known` already has.
 fn close_under_ancestry(
     parsed: Vec<(Entity, EntityRecord)>,
-    known: &FastMap<EntityUid, Arc<StoredEntity>>,
+    known: &EntityShards,
     bundle: &PolicyBundle,
 ) -> Result<Vec<StoredEntity>, EntityError> {
     let mut records: HashMap<EntityUid, EntityRecord> = HashMap::with_capacity(parsed.len());

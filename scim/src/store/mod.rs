@@ -83,7 +83,16 @@ impl StoredResource {
 
 /// Runs the provisioning migrations on a tenant database.
 pub async fn migrate(pool: &AnyPool) -> Result<(), sqlx::migrate::MigrateError> {
-    let mut migrator = sqlx::migrate!("./migrations");
+    let postgres = pool
+        .acquire()
+        .await?
+        .backend_name()
+        .eq_ignore_ascii_case("postgresql");
+    let mut migrator = if postgres {
+        sqlx::migrate!("./migrations/postgres")
+    } else {
+        sqlx::migrate!("./migrations/sqlite")
+    };
     migrator.set_ignore_missing(true);
     migrator.run(pool).await
 }

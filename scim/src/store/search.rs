@@ -1,6 +1,13 @@
 //! Filtered, sorted, paged search: a SCIM filter compiled to SQL over the
-//! search index, with the semantics of the in-memory evaluator
-//! (`ne` is "no value equal", string comparisons on comparison keys in byte order).
+//! search index, with the semantics of the in-memory evaluator (`ne` is "no
+//! value equal"; string comparisons on comparison keys, in byte order on both
+//! backends).
+//!
+//! Each condition is a correlated `EXISTS` on the resource's own index rows (a
+//! point lookup); when the filter's top-level conjunction holds an equality or
+//! a prefix, that condition is also added as an uncorrelated `IN` on the
+//! `(kind, attr, value)` index, which drives the query from the few rows it
+//! matches instead of from every resource.
 
 use sqlx::AnyConnection;
 
@@ -20,15 +27,9 @@ pub struct Page {
     pub resources: Vec<StoredResource>,
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Dialect {
-    Sqlite,
-    Postgres,
-}
-
 /// A WHERE clause under construction with its `$n` parameters.
 struct Sql {
-    dialect: Dialect,
+    postgres: bool,
     kind: &'static str,
     params: Vec<String>,
 }
@@ -39,32 +40,26 @@ impl Sql {
         format!("${}", self.params.len())
     }
 
-    /// Byte-order comparison, whatever the database's collation.
-    fn ordered(&self, column: &str) -> String {
-        match self.dialect {
-            Dialect::Sqlite => column.to_owned(),
-            Dialect::Postgres => format!("{column} COLLATE \"C\""),
-        }
-    }
-
     fn condition(&mut self, column: &str, op: CompareOp, literal: &str) -> String {
         match op {
             CompareOp::Eq | CompareOp::Ne => format!("{column} = {}", self.param(literal)),
-            CompareOp::Gt => format!("{} > {}", self.ordered(column), self.param(literal)),
-            CompareOp::Ge => format!("{} >= {}", self.ordered(column), self.param(literal)),
-            CompareOp::Lt => format!("{} < {}", self.ordered(column), self.param(literal)),
-            CompareOp::Le => format!("{} <= {}", self.ordered(column), self.param(literal)),
+            CompareOp::Gt => format!("{column} > {}", self.param(literal)),
+            CompareOp::Ge => format!("{column} >= {}", self.param(literal)),
+            CompareOp::Lt => format!("{column} < {}", self.param(literal)),
+            CompareOp::Le => format!("{column} <= {}", self.param(literal)),
             CompareOp::Co => {
-                let function = match self.dialect {
-                    Dialect::Sqlite => "instr",
-                    Dialect::Postgres => "strpos",
-                };
+                let function = if self.postgres { "strpos" } else { "instr" };
                 format!("{function}({column}, {}) > 0", self.param(literal))
             }
-            CompareOp::Sw => {
-                let (a, b) = (self.param(literal), self.param(literal));
-                format!("substr({column}, 1, length({a})) = {b}")
-            }
+            // Strings with a prefix are exactly those from it up to its successor.
+            CompareOp::Sw => match prefix_successor(literal) {
+                Some(upper) => format!(
+                    "{column} >= {} AND {column} < {}",
+                    self.param(literal),
+                    self.param(upper)
+                ),
+                None => format!("{column} >= {}", self.param(literal)),
+            },
             CompareOp::Ew => {
                 let (a, b, c) = (
                     self.param(literal),
@@ -78,6 +73,15 @@ impl Sql {
         }
     }
 
+    /// Index rows of the resource `r` for `attr`, with an extra condition.
+    fn own_rows(&mut self, attr: &AttrRef, alias: &str, extra: &str) -> String {
+        let key = self.param(attr.key());
+        format!(
+            "SELECT 1 FROM scim_index {alias} WHERE {alias}.kind = '{}' AND {alias}.id = r.id AND {alias}.attr = {key}{extra}",
+            self.kind
+        )
+    }
+
     /// The clause selecting resources (`r.id`) that match `filter`.
     fn resource(&mut self, filter: &Filter) -> Result<String, ScimError> {
         Ok(match filter {
@@ -85,40 +89,34 @@ impl Sql {
             Filter::Or(a, b) => format!("({} OR {})", self.resource(a)?, self.resource(b)?),
             Filter::Not(inner) => format!("NOT ({})", self.resource(inner)?),
             Filter::Present(r) if is_members(r) => {
-                "r.id IN (SELECT group_id FROM group_members)".into()
+                "EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = r.id)".into()
             }
             Filter::Compare(r, op, literal) if is_members(r) => {
                 member_value(r)?;
-                let test = self.condition("staff_id", *op, literal);
+                let test = self.condition("m.staff_id", *op, literal);
                 let negate = if *op == CompareOp::Ne { "NOT " } else { "" };
-                format!("r.id {negate}IN (SELECT group_id FROM group_members WHERE {test})")
+                format!(
+                    "{negate}EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = r.id AND {test})"
+                )
             }
             Filter::Element(r, inner) if is_members(r) => {
                 let test = self.members_element(inner)?;
-                format!("r.id IN (SELECT group_id FROM group_members WHERE {test})")
+                format!("EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = r.id AND {test})")
             }
-            Filter::Present(r) => {
-                let attr = self.param(r.key());
-                format!(
-                    "r.id IN (SELECT id FROM scim_index WHERE kind = '{}' AND attr = {attr})",
-                    self.kind
-                )
-            }
+            Filter::Present(r) => format!("EXISTS ({})", self.own_rows(r, "x", "")),
             Filter::Compare(r, op, literal) => {
-                let attr = self.param(r.key());
-                let test = self.condition("value", *op, literal);
+                let test = self.condition("x.value", *op, literal);
                 let negate = if *op == CompareOp::Ne { "NOT " } else { "" };
                 format!(
-                    "r.id {negate}IN (SELECT id FROM scim_index WHERE kind = '{}' AND attr = {attr} AND {test})",
-                    self.kind
+                    "{negate}EXISTS ({})",
+                    self.own_rows(r, "x", &format!(" AND {test}"))
                 )
             }
             Filter::Element(r, inner) => {
-                let marker = self.param(r.key());
                 let test = self.element(inner)?;
                 format!(
-                    "r.id IN (SELECT e.id FROM scim_index e WHERE e.kind = '{}' AND e.attr = {marker} AND {test})",
-                    self.kind
+                    "EXISTS ({})",
+                    self.own_rows(r, "e", &format!(" AND {test}"))
                 )
             }
         })
@@ -133,7 +131,7 @@ impl Sql {
             Filter::Present(r) => {
                 let attr = self.param(r.key());
                 format!(
-                    "EXISTS (SELECT 1 FROM scim_index s WHERE s.kind = e.kind AND s.id = e.id AND s.elem = e.elem AND s.attr = {attr})"
+                    "EXISTS (SELECT 1 FROM scim_index s WHERE s.kind = e.kind AND s.id = e.id AND s.attr = {attr} AND s.elem = e.elem)"
                 )
             }
             Filter::Compare(r, op, literal) => {
@@ -141,7 +139,7 @@ impl Sql {
                 let test = self.condition("s.value", *op, literal);
                 let negate = if *op == CompareOp::Ne { "NOT " } else { "" };
                 format!(
-                    "{negate}EXISTS (SELECT 1 FROM scim_index s WHERE s.kind = e.kind AND s.id = e.id AND s.elem = e.elem AND s.attr = {attr} AND {test})"
+                    "{negate}EXISTS (SELECT 1 FROM scim_index s WHERE s.kind = e.kind AND s.id = e.id AND s.attr = {attr} AND s.elem = e.elem AND {test})"
                 )
             }
             Filter::Element(..) => {
@@ -150,7 +148,7 @@ impl Sql {
         })
     }
 
-    /// A `members[…]` filter over `group_members` rows.
+    /// A `members[…]` filter over `group_members` rows `m`.
     fn members_element(&mut self, filter: &Filter) -> Result<String, ScimError> {
         Ok(match filter {
             Filter::And(a, b) => format!(
@@ -170,7 +168,7 @@ impl Sql {
             }
             Filter::Compare(r, op, literal) => {
                 member_value(r)?;
-                let test = self.condition("staff_id", *op, literal);
+                let test = self.condition("m.staff_id", *op, literal);
                 if *op == CompareOp::Ne {
                     format!("NOT ({test})")
                 } else {
@@ -182,6 +180,69 @@ impl Sql {
             }
         })
     }
+
+    /// An uncorrelated `r.id IN (…)` for the most selective indexable
+    /// condition every match must meet, if the filter has one.
+    fn driver(&mut self, filter: &Filter) -> Option<String> {
+        let mut conjuncts = Vec::new();
+        conjunction(filter, &mut conjuncts);
+        let (attr, op, literal) = conjuncts
+            .iter()
+            .filter_map(|f| indexable(f))
+            .min_by_key(|(_, op, _)| *op != CompareOp::Eq)?;
+        if is_members(&attr) {
+            let test = self.condition("staff_id", op, literal);
+            return Some(format!(
+                "r.id IN (SELECT group_id FROM group_members WHERE {test})"
+            ));
+        }
+        let key = self.param(attr.key());
+        let test = self.condition("value", op, literal);
+        Some(format!(
+            "r.id IN (SELECT id FROM scim_index WHERE kind = '{}' AND attr = {key} AND {test})",
+            self.kind
+        ))
+    }
+}
+
+fn conjunction<'a>(filter: &'a Filter, out: &mut Vec<&'a Filter>) {
+    match filter {
+        Filter::And(a, b) => {
+            conjunction(a, out);
+            conjunction(b, out);
+        }
+        other => out.push(other),
+    }
+}
+
+/// An equality or prefix condition the `(kind, attr, value)` index can serve,
+/// at the top level or required inside a value filter.
+fn indexable(filter: &Filter) -> Option<(AttrRef, CompareOp, &str)> {
+    match filter {
+        Filter::Compare(r, op @ (CompareOp::Eq | CompareOp::Sw), literal) => {
+            Some((*r, *op, literal.as_str()))
+        }
+        Filter::Element(_, inner) => {
+            let mut conjuncts = Vec::new();
+            conjunction(inner, &mut conjuncts);
+            conjuncts.into_iter().find_map(indexable)
+        }
+        _ => None,
+    }
+}
+
+/// The least string greater than every string starting with `prefix`
+/// (byte order is code-point order in UTF-8); `None` when there is none.
+fn prefix_successor(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (last as u32 + 1..=char::MAX as u32).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
 }
 
 fn is_members(r: &AttrRef) -> bool {
@@ -203,18 +264,19 @@ pub async fn search(
     kind: ResourceType,
     query: &ListQuery,
 ) -> Result<Page, ProvisioningError> {
-    let dialect = if conn.backend_name().eq_ignore_ascii_case("postgresql") {
-        Dialect::Postgres
-    } else {
-        Dialect::Sqlite
-    };
     let mut sql = Sql {
-        dialect,
+        postgres: conn.backend_name().eq_ignore_ascii_case("postgresql"),
         kind: kind.name(),
         params: Vec::new(),
     };
     let filter = match &query.filter {
-        Some(filter) => sql.resource(filter)?,
+        Some(filter) => {
+            let condition = sql.resource(filter)?;
+            match sql.driver(filter) {
+                Some(driver) => format!("{driver} AND {condition}"),
+                None => condition,
+            }
+        }
         None => "1 = 1".into(),
     };
     let count_sql = format!(
@@ -235,11 +297,10 @@ pub async fn search(
     let order = match query.sort_by {
         Some(sort) => {
             let attr = sql.param(sort.key());
-            let key = sql.ordered(&format!(
-                "(SELECT min(value) FROM scim_index x WHERE x.kind = r.kind AND x.id = r.id AND x.attr = {attr})"
-            ));
             let direction = if query.descending { "DESC" } else { "ASC" };
-            format!("{key} {direction} NULLS LAST, r.id")
+            format!(
+                "(SELECT min(value) FROM scim_index x WHERE x.kind = r.kind AND x.id = r.id AND x.attr = {attr}) {direction} NULLS LAST, r.id"
+            )
         }
         None => "r.id".into(),
     };
@@ -260,4 +321,18 @@ pub async fn search(
         .map(|row| from_row(kind, row))
         .collect::<Result<_, _>>()?;
     Ok(Page { total, resources })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_successor;
+
+    #[test]
+    fn prefix_successors_bound_exactly_the_strings_with_the_prefix() {
+        assert_eq!(prefix_successor("user01").as_deref(), Some("user02"));
+        assert_eq!(prefix_successor("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_successor("\u{D7FF}").as_deref(), Some("\u{E000}"));
+        assert_eq!(prefix_successor("\u{10FFFF}"), None);
+        assert_eq!(prefix_successor(""), None);
+    }
 }

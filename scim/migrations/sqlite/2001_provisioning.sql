@@ -1,6 +1,7 @@
 -- SCIM resources, groups and their role mapping, in each tenant's database.
--- The same SQL serves SQLite and PostgreSQL. Users are staff members (the
--- SCIM id is the staff id); what the PDP uses lives in the directory tables.
+-- SQLite and PostgreSQL differ only in the search index's collation (byte
+-- order on both). Users are staff members (the SCIM id is the staff id); what
+-- the PDP uses lives in the directory tables.
 
 CREATE TABLE scim_resources (
     kind TEXT NOT NULL,                 -- User or Group
@@ -25,7 +26,7 @@ CREATE TABLE scim_index (
     value TEXT NOT NULL
 );
 CREATE INDEX scim_index_lookup ON scim_index (kind, attr, value);
-CREATE INDEX scim_index_resource ON scim_index (kind, id);
+CREATE INDEX scim_index_resource ON scim_index (kind, id, attr, elem);
 
 CREATE TABLE group_members (
     group_id TEXT NOT NULL,
