@@ -102,12 +102,64 @@ impl EntityShards {
     }
 }
 
+/// The ids of one entity type, in sorted shards shared between versions: a
+/// new id copies one shard; listing merges the shards in order.
+#[derive(Debug, Clone, Default)]
+struct TypeIds {
+    shards: Vec<Arc<BTreeSet<String>>>,
+}
+
+/// Shards of [`TypeIds`].
+const ID_SHARDS: usize = 16;
+
+impl TypeIds {
+    fn shard(id: &str) -> usize {
+        let hasher = foldhash::fast::FixedState::with_seed(0x6964_735f_6f66_5f74);
+        (std::hash::BuildHasher::hash_one(&hasher, id) % ID_SHARDS as u64) as usize
+    }
+
+    fn insert(&mut self, id: &str) {
+        if self.shards.is_empty() {
+            self.shards = (0..ID_SHARDS).map(|_| Arc::default()).collect();
+        }
+        let shard = &mut self.shards[Self::shard(id)];
+        if !shard.contains(id) {
+            Arc::make_mut(shard).insert(id.to_owned());
+        }
+    }
+
+    /// Ids after `after`, in order.
+    fn after<'a>(&'a self, after: Option<&'a str>) -> impl Iterator<Item = &'a String> + 'a {
+        let bound = match after {
+            Some(after) => std::ops::Bound::Excluded(after),
+            None => std::ops::Bound::Unbounded,
+        };
+        let mut heads: Vec<_> = self
+            .shards
+            .iter()
+            .map(|shard| {
+                shard
+                    .range::<str, _>((bound, std::ops::Bound::Unbounded))
+                    .peekable()
+            })
+            .collect();
+        std::iter::from_fn(move || {
+            let next = heads
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(i, head)| head.peek().map(|id| (*id, i)))
+                .min()?;
+            heads[next.1].next()
+        })
+    }
+}
+
 /// An immutable set of checked entities; a new version shares what did not change.
 #[derive(Debug, Default)]
 pub struct EntitySnapshot {
     entities: EntityShards,
-    /// Ids per type, in order (for search); copied only when an id is added.
-    ids_by_type: FastMap<EntityTypeName, Arc<BTreeSet<String>>>,
+    /// Ids per type, in order (for search).
+    ids_by_type: FastMap<EntityTypeName, TypeIds>,
     /// Entities that are parents of others: changing one means recomputing ancestry.
     parents: FastSet<EntityUid>,
 }
@@ -178,22 +230,18 @@ impl EntitySnapshot {
         ty: &EntityTypeName,
         after: Option<&'a str>,
     ) -> impl Iterator<Item = &'a String> + 'a {
-        let ids = self.ids_by_type.get(ty);
-        ids.into_iter().flat_map(move |set| match after {
-            Some(after) => Box::new(
-                set.range::<str, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
-            ) as Box<dyn Iterator<Item = &String>>,
-            None => Box::new(set.iter()),
-        })
+        self.ids_by_type
+            .get(ty)
+            .into_iter()
+            .flat_map(move |ids| ids.after(after))
     }
 
     fn insert(&mut self, stored: StoredEntity) {
         let uid: EntityUid = stored.entity.uid().clone().into();
-        let ids = self.ids_by_type.entry(uid.type_name().clone()).or_default();
-        let id = uid.id().unescaped();
-        if !ids.contains(id) {
-            Arc::make_mut(ids).insert(id.to_owned());
-        }
+        self.ids_by_type
+            .entry(uid.type_name().clone())
+            .or_default()
+            .insert(uid.id().unescaped());
         self.parents
             .extend(stored.entity.parents().map(|p| EntityUid::from(p.clone())));
         self.entities.insert(uid, Arc::new(stored));

@@ -1,7 +1,7 @@
 //! SCIM Groups: stored documents plus membership rows; a change of members or
 //! of a group's name recomputes the roles of the staff it touches.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use hms_directory::TenantStore;
 use serde_json::{Map, Value, json};
@@ -10,7 +10,8 @@ use sqlx::AnyConnection;
 use super::roles::sync_roles;
 use super::{Outcome, current};
 use crate::protocol::error::ScimError;
-use crate::protocol::patch::{apply, parse_request};
+use crate::protocol::filter::{CompareOp, Filter};
+use crate::protocol::patch::{PatchKind, PatchOperation, PatchPath, apply, parse_request};
 use crate::protocol::resource::{finish, normalise};
 use crate::protocol::schema::ResourceType;
 use crate::store::{self, ProvisioningError, StoredResource};
@@ -25,7 +26,8 @@ pub async fn create_group(
     let wanted = take_members(&mut document)?;
     let id = uuid::Uuid::new_v4().to_string();
     let resource = store::insert(tx, ResourceType::Group, &id, document).await?;
-    membership(directory, tx, resource, wanted, false).await
+    let (added, removed) = store::set_members(tx, &id, &wanted).await?;
+    finish_membership(directory, tx, resource, true, added, removed, false).await
 }
 
 /// `PUT /Groups/{id}`: name and members replaced whole.
@@ -42,7 +44,9 @@ pub async fn replace_group(
     update(directory, tx, before, document, wanted).await
 }
 
-/// `PATCH /Groups/{id}`: member adds and removals, renames.
+/// `PATCH /Groups/{id}`: member adds and removals, renames. Operations that
+/// only add or remove members by value are applied to the membership rows
+/// directly, without reading the whole member list.
 pub async fn patch_group(
     directory: &TenantStore,
     tx: &mut AnyConnection,
@@ -52,6 +56,10 @@ pub async fn patch_group(
 ) -> Result<Outcome, ProvisioningError> {
     let before = current(tx, ResourceType::Group, id, if_match).await?;
     let operations = parse_request(body)?;
+    if let Some(delta) = member_delta(&operations) {
+        let (added, removed) = store::change_members(tx, id, &delta).await?;
+        return finish_membership(directory, tx, before, false, added, removed, false).await;
+    }
     let members: Vec<Value> = store::members(tx, id)
         .await?
         .into_iter()
@@ -66,6 +74,39 @@ pub async fn patch_group(
     update(directory, tx, before, document, wanted).await
 }
 
+/// For operations that only add or remove members by value (the shapes
+/// Entra ID and Okta send), each member's final state: `true` in, `false` out.
+fn member_delta(operations: &[PatchOperation]) -> Option<BTreeMap<String, bool>> {
+    let mut delta = BTreeMap::new();
+    for operation in operations {
+        let path = PatchPath::parse(ResourceType::Group, operation.path.as_deref()?).ok()?;
+        if path.attr.attr.name != "members" || path.attr.sub.is_some() {
+            return None;
+        }
+        match (operation.kind, &path.filter, &operation.value) {
+            (PatchKind::Add | PatchKind::Remove, None, Some(Value::Array(items))) => {
+                for item in items {
+                    let value = item.get("value")?.as_str()?;
+                    if item
+                        .get("type")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| !t.eq_ignore_ascii_case("User"))
+                    {
+                        return None;
+                    }
+                    delta.insert(value.to_owned(), operation.kind == PatchKind::Add);
+                }
+            }
+            (PatchKind::Remove, Some(Filter::Compare(r, CompareOp::Eq, value)), _)
+                if r.sub.is_some_and(|s| s.name == "value") =>
+            {
+                delta.insert(value.clone(), false);
+            }
+            _ => return None,
+        }
+    }
+    Some(delta)
+}
 /// `DELETE /Groups/{id}`: its members lose the roles it granted.
 pub async fn delete_group(
     directory: &TenantStore,
@@ -95,28 +136,43 @@ async fn update(
         .as_str()
         .unwrap_or_default()
         .eq_ignore_ascii_case(document["displayName"].as_str().unwrap_or_default());
-    let resource = if document == before.document {
-        before
-    } else {
+    let changed = document != before.document;
+    let resource = if changed {
         store::update(tx, &before, document).await?
+    } else {
+        before
     };
-    membership(directory, tx, resource, wanted, renamed).await
+    let (added, removed) = store::set_members(tx, &resource.id, &wanted).await?;
+    finish_membership(directory, tx, resource, changed, added, removed, renamed).await
 }
 
-/// Sets the members and recomputes roles for everyone whose groups changed
-/// (all members, when the group was renamed: the mapping is by name).
-async fn membership(
+/// Recomputes roles for everyone whose groups changed (all members, when the
+/// group was renamed: the mapping is by name), and gives the group a new
+/// version when its members changed but its document did not.
+async fn finish_membership(
     directory: &TenantStore,
     tx: &mut AnyConnection,
     resource: StoredResource,
-    wanted: BTreeSet<String>,
+    versioned: bool,
+    added: Vec<String>,
+    removed: Vec<String>,
     renamed: bool,
 ) -> Result<Outcome, ProvisioningError> {
-    let (added, removed) = store::set_members(tx, &resource.id, &wanted).await?;
     let mut affected: BTreeSet<String> = added.iter().chain(&removed).cloned().collect();
     if renamed {
-        affected.extend(wanted);
+        affected.extend(
+            store::members(tx, &resource.id)
+                .await?
+                .into_iter()
+                .map(|(id, _)| id),
+        );
     }
+    let resource = if !versioned && !affected.is_empty() {
+        let document = resource.document.clone();
+        store::update(tx, &resource, document).await?
+    } else {
+        resource
+    };
     let affected: Vec<String> = affected.into_iter().collect();
     let staff = sync_roles(directory, tx, &affected).await?;
     Ok(Outcome {

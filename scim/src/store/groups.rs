@@ -1,6 +1,6 @@
 //! Group membership and the per-tenant mapping from groups to HMS roles.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -56,18 +56,9 @@ pub async fn set_members(
         .collect();
     let added: Vec<String> = wanted.difference(&current).cloned().collect();
     let removed: Vec<String> = current.difference(wanted).cloned().collect();
+    check_staff_exist(conn, &added.iter().cloned().collect()).await?;
     let at = now();
     for staff_id in &added {
-        let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM staff WHERE id = $1")
-            .bind(staff_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        if exists.is_none() {
-            return Err(ScimError::invalid_value(format!(
-                "member `{staff_id}` is not a User of this tenant"
-            ))
-            .into());
-        }
         sqlx::query("INSERT INTO group_members (group_id, staff_id, added_at) VALUES ($1, $2, $3)")
             .bind(group_id)
             .bind(staff_id)
@@ -83,6 +74,77 @@ pub async fn set_members(
             .await?;
     }
     Ok((added, removed))
+}
+
+/// Adds (`true`) or removes (`false`) members by id; every one added must be
+/// an existing staff member. Returns who was actually added and removed.
+pub async fn change_members(
+    conn: &mut AnyConnection,
+    group_id: &str,
+    delta: &BTreeMap<String, bool>,
+) -> Result<(Vec<String>, Vec<String>), ProvisioningError> {
+    let adds: BTreeSet<String> = delta
+        .iter()
+        .filter(|(_, add)| **add)
+        .map(|(id, _)| id.clone())
+        .collect();
+    check_staff_exist(conn, &adds).await?;
+    let at = now();
+    let (mut added, mut removed) = (Vec::new(), Vec::new());
+    for (staff_id, add) in delta {
+        let done = if *add {
+            sqlx::query(
+                "INSERT INTO group_members (group_id, staff_id, added_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(group_id)
+            .bind(staff_id)
+            .bind(&at)
+            .execute(&mut *conn)
+            .await?
+        } else {
+            sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND staff_id = $2")
+                .bind(group_id)
+                .bind(staff_id)
+                .execute(&mut *conn)
+                .await?
+        };
+        if done.rows_affected() > 0 {
+            if *add { &mut added } else { &mut removed }.push(staff_id.clone());
+        }
+    }
+    Ok((added, removed))
+}
+
+/// Refuses ids that are not staff members of this tenant.
+async fn check_staff_exist(
+    conn: &mut AnyConnection,
+    ids: &BTreeSet<String>,
+) -> Result<(), ProvisioningError> {
+    let ids: Vec<&String> = ids.iter().collect();
+    for chunk in ids.chunks(200) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT id FROM staff WHERE id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, (String,)>(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        let found: BTreeSet<String> = query
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .map(|(id,)| id)
+            .collect();
+        if let Some(missing) = chunk.iter().find(|id| !found.contains(id.as_str())) {
+            return Err(ScimError::invalid_value(format!(
+                "member `{missing}` is not a User of this tenant"
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// The groups a staff member belongs to.

@@ -16,7 +16,7 @@ use crate::protocol::error::ScimError;
 use crate::protocol::filter::{CompareOp, Filter};
 use crate::protocol::list::ListQuery;
 use crate::protocol::path::AttrRef;
-use crate::protocol::schema::ResourceType;
+use crate::protocol::schema::{AttrType, ResourceType};
 
 /// One page of results.
 #[derive(Debug)]
@@ -188,7 +188,7 @@ impl Sql {
         conjunction(filter, &mut conjuncts);
         let (attr, op, literal) = conjuncts
             .iter()
-            .filter_map(|f| indexable(f))
+            .flat_map(|f| indexable(f))
             .min_by_key(|(_, op, _)| *op != CompareOp::Eq)?;
         if is_members(&attr) {
             let test = self.condition("staff_id", op, literal);
@@ -215,19 +215,22 @@ fn conjunction<'a>(filter: &'a Filter, out: &mut Vec<&'a Filter>) {
     }
 }
 
-/// An equality or prefix condition the `(kind, attr, value)` index can serve,
-/// at the top level or required inside a value filter.
-fn indexable(filter: &Filter) -> Option<(AttrRef, CompareOp, &str)> {
+/// Equality or prefix conditions the `(kind, attr, value)` index can serve,
+/// at the top level or required inside a value filter. Booleans and
+/// attributes with a few canonical values (`type`) select too much to drive.
+fn indexable(filter: &Filter) -> Vec<(AttrRef, CompareOp, &str)> {
     match filter {
-        Filter::Compare(r, op @ (CompareOp::Eq | CompareOp::Sw), literal) => {
-            Some((*r, *op, literal.as_str()))
+        Filter::Compare(r, op @ (CompareOp::Eq | CompareOp::Sw), literal)
+            if r.leaf().kind != AttrType::Boolean && r.leaf().canonical_values.is_empty() =>
+        {
+            vec![(*r, *op, literal.as_str())]
         }
         Filter::Element(_, inner) => {
             let mut conjuncts = Vec::new();
             conjunction(inner, &mut conjuncts);
-            conjuncts.into_iter().find_map(indexable)
+            conjuncts.into_iter().flat_map(indexable).collect()
         }
-        _ => None,
+        _ => Vec::new(),
     }
 }
 

@@ -122,8 +122,9 @@ async fn apply(
             .iter()
             .map(|c| audit::staff_event(by, c, "hr")),
     );
-    let ids: Vec<String> = outcome.staff.iter().map(|c| c.member.id.clone()).collect();
-    tenant.commit_directory_change(change, events, &ids).await?;
+    tenant
+        .commit_directory_change(change, events, &outcome.staff)
+        .await?;
     Ok((outcome, settings.notify_url))
 }
 

@@ -53,9 +53,10 @@ pub async fn put_group_roles(
             .iter()
             .map(|c| audit::staff_event(&ctx.provenance, c, "scim")),
     );
-    let ids: Vec<String> = staff.iter().map(|c| c.member.id.clone()).collect();
-    tenant.commit_directory_change(change, events, &ids).await?;
+    tenant
+        .commit_directory_change(change, events, &staff)
+        .await?;
     Ok(Json(
-        json!({ "mappings": body.mappings, "staff_updated": ids.len() }),
+        json!({ "mappings": body.mappings, "staff_updated": staff.len() }),
     ))
 }

@@ -338,19 +338,7 @@ async fn get(
     headers: HeaderMap,
     kind: ResourceType,
 ) -> Result<Response, ScimFailure> {
-    let params: Vec<(String, String)> = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-        .map_err(|e| ScimError::invalid_value(format!("invalid query string: {e}")))?;
-    let get_param = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    };
-    let projection = Projection::parse(
-        kind,
-        get_param("attributes"),
-        get_param("excludedAttributes"),
-    )?;
+    let projection = projection(kind, query.as_deref())?;
     let mut conn = acquire(&ctx).await?;
     let resource = provision::current(&mut conn, kind, &id, None).await?;
     let unchanged = headers
@@ -477,27 +465,47 @@ async fn write(
             .iter()
             .map(|c| audit::staff_event(&ctx.provenance, c, "scim")),
     );
-    let staff_ids: Vec<String> = outcome.staff.iter().map(|c| c.member.id.clone()).collect();
     tenant
-        .commit_directory_change(change, events, &staff_ids)
+        .commit_directory_change(change, events, &outcome.staff)
         .await?;
     Ok(outcome)
+}
+
+/// `attributes`/`excludedAttributes` of a request's query string.
+fn projection(kind: ResourceType, query: Option<&str>) -> Result<Projection, ScimFailure> {
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
+        .map_err(|e| ScimError::invalid_value(format!("invalid query string: {e}")))?;
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    Ok(Projection::parse(
+        kind,
+        get("attributes"),
+        get("excludedAttributes"),
+    )?)
 }
 
 async fn respond(
     ctx: &TenantContext,
     outcome: Outcome,
     status: StatusCode,
+    projection: &Projection,
 ) -> Result<Response, ScimFailure> {
     let Some(resource) = outcome.resource else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
     let mut conn = acquire(ctx).await?;
     let base = base(ctx);
-    let doc = provision::render(&mut conn, &resource, &base, true).await?;
+    let kind = resource.kind;
+    let related = wants_related(kind, projection);
+    let doc = provision::render(&mut conn, &resource, &base, related).await?;
+    let doc = projection.apply(kind, &doc);
     let mut response = with_etag(scim_json(status, Value::Object(doc)), &resource.etag());
     if status == StatusCode::CREATED {
-        let location = format!("{base}{}/{}", resource.kind.endpoint(), resource.id);
+        let location = format!("{base}{}/{}", kind.endpoint(), resource.id);
         if let Ok(value) = HeaderValue::from_str(&location) {
             response.headers_mut().insert(header::LOCATION, value);
         }
@@ -508,28 +516,34 @@ async fn respond(
 /// `POST /Users`.
 pub async fn create_user(
     Extension(ctx): Extension<TenantContext>,
+    RawQuery(query): RawQuery,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimFailure> {
+    let projection = projection(ResourceType::User, query.as_deref())?;
     let outcome = write(&ctx, ResourceType::User, Write::Create(body), None).await?;
-    respond(&ctx, outcome, StatusCode::CREATED).await
+    respond(&ctx, outcome, StatusCode::CREATED, &projection).await
 }
 
 /// `POST /Groups`.
 pub async fn create_group(
     Extension(ctx): Extension<TenantContext>,
+    RawQuery(query): RawQuery,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimFailure> {
+    let projection = projection(ResourceType::Group, query.as_deref())?;
     let outcome = write(&ctx, ResourceType::Group, Write::Create(body), None).await?;
-    respond(&ctx, outcome, StatusCode::CREATED).await
+    respond(&ctx, outcome, StatusCode::CREATED, &projection).await
 }
 
 /// `PUT /Users/{id}`.
 pub async fn replace_user(
     Extension(ctx): Extension<TenantContext>,
     Path((_, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimFailure> {
+    let projection = projection(ResourceType::User, query.as_deref())?;
     let outcome = write(
         &ctx,
         ResourceType::User,
@@ -537,16 +551,18 @@ pub async fn replace_user(
         if_match(&headers),
     )
     .await?;
-    respond(&ctx, outcome, StatusCode::OK).await
+    respond(&ctx, outcome, StatusCode::OK, &projection).await
 }
 
 /// `PUT /Groups/{id}`.
 pub async fn replace_group(
     Extension(ctx): Extension<TenantContext>,
     Path((_, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimFailure> {
+    let projection = projection(ResourceType::Group, query.as_deref())?;
     let outcome = write(
         &ctx,
         ResourceType::Group,
@@ -554,16 +570,18 @@ pub async fn replace_group(
         if_match(&headers),
     )
     .await?;
-    respond(&ctx, outcome, StatusCode::OK).await
+    respond(&ctx, outcome, StatusCode::OK, &projection).await
 }
 
 /// `PATCH /Users/{id}`.
 pub async fn patch_user(
     Extension(ctx): Extension<TenantContext>,
     Path((_, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimFailure> {
+    let projection = projection(ResourceType::User, query.as_deref())?;
     let outcome = write(
         &ctx,
         ResourceType::User,
@@ -571,16 +589,18 @@ pub async fn patch_user(
         if_match(&headers),
     )
     .await?;
-    respond(&ctx, outcome, StatusCode::OK).await
+    respond(&ctx, outcome, StatusCode::OK, &projection).await
 }
 
 /// `PATCH /Groups/{id}`.
 pub async fn patch_group(
     Extension(ctx): Extension<TenantContext>,
     Path((_, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimFailure> {
+    let projection = projection(ResourceType::Group, query.as_deref())?;
     let outcome = write(
         &ctx,
         ResourceType::Group,
@@ -588,7 +608,7 @@ pub async fn patch_group(
         if_match(&headers),
     )
     .await?;
-    respond(&ctx, outcome, StatusCode::OK).await
+    respond(&ctx, outcome, StatusCode::OK, &projection).await
 }
 
 /// `DELETE /Users/{id}`: the person is disabled at once; their history stays.
@@ -597,14 +617,14 @@ pub async fn delete_user(
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ScimFailure> {
-    let outcome = write(
+    write(
         &ctx,
         ResourceType::User,
         Write::Delete(id),
         if_match(&headers),
     )
     .await?;
-    respond(&ctx, outcome, StatusCode::NO_CONTENT).await
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `DELETE /Groups/{id}`.
@@ -613,12 +633,12 @@ pub async fn delete_group(
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ScimFailure> {
-    let outcome = write(
+    write(
         &ctx,
         ResourceType::Group,
         Write::Delete(id),
         if_match(&headers),
     )
     .await?;
-    respond(&ctx, outcome, StatusCode::NO_CONTENT).await
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -10,8 +10,8 @@ use hms_authz::{
     BundleError, BundleSource, EntityError, EntitySnapshot, Pdp, PolicyBundle, RequestTime,
 };
 use hms_directory::{
-    ApiClient, Encounter, Patient, PolicyVersion, StaffMember, StoreError, TenantRecord,
-    TenantStore,
+    ApiClient, Encounter, Patient, PolicyVersion, StaffChange, StaffMember, StoreError,
+    TenantRecord, TenantStore,
 };
 use time::{OffsetDateTime, UtcOffset};
 
@@ -266,9 +266,10 @@ impl Tenant {
             .iter()
             .map(|change| audit::staff_event(by, change, source))
             .collect();
-        let ids: Vec<String> = changes.iter().map(|c| c.member.id.clone()).collect();
-        self.commit_directory_change(change, events, &ids).await?;
-        Ok(ids.len())
+        let count = changes.len();
+        self.commit_directory_change(change, events, &changes)
+            .await?;
+        Ok(count)
     }
 
     /// Starts a directory change: waits for this tenant's change turn and
@@ -285,21 +286,15 @@ impl Tenant {
         &self,
         change: DirectoryChange<'_>,
         events: Vec<Event>,
-        staff_ids: &[String],
+        staff: &[StaffChange],
     ) -> Result<(), ChangeError> {
         let DirectoryChange { _turn, tx } = change;
         self.record_and_commit(tx, events).await?;
-        if staff_ids.is_empty() {
+        if staff.is_empty() {
             return Ok(());
         }
         let mapper = self.mapper();
-        let records = self
-            .store
-            .load_staff(Some(staff_ids))
-            .await?
-            .iter()
-            .map(|m| mapper.staff(m))
-            .collect();
+        let records = staff.iter().map(|c| mapper.staff(&c.member)).collect();
         self.apply(records).await
     }
 
