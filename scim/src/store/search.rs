@@ -4,10 +4,9 @@
 //! backends).
 //!
 //! Each condition is a correlated `EXISTS` on the resource's own index rows (a
-//! point lookup); when the filter's top-level conjunction holds an equality or
-//! a prefix, that condition is also added as an uncorrelated `IN` on the
-//! `(kind, attr, value)` index, which drives the query from the few rows it
-//! matches instead of from every resource.
+//! point lookup). A necessary condition chosen from the filter is added as an
+//! uncorrelated `IN` over the `(kind, attr, value)` index, which drives the
+//! query from the rows of one attribute instead of from every resource.
 
 use sqlx::AnyConnection;
 
@@ -181,27 +180,45 @@ impl Sql {
         })
     }
 
-    /// An uncorrelated `r.id IN (…)` for the most selective indexable
-    /// condition every match must meet, if the filter has one.
+    /// A necessary condition that reads only the index rows of the attributes
+    /// it names (uncorrelated `r.id IN (…)`), so a query is driven from those
+    /// rows rather than by a lookup per resource: for a conjunction, its most
+    /// selective member's; for a disjunction, both sides' when both have one.
     fn driver(&mut self, filter: &Filter) -> Option<String> {
-        let mut conjuncts = Vec::new();
-        conjunction(filter, &mut conjuncts);
-        let (attr, op, literal) = conjuncts
-            .iter()
-            .flat_map(|f| indexable(f))
-            .min_by_key(|(_, op, _)| *op != CompareOp::Eq)?;
-        if is_members(&attr) {
-            let test = self.condition("staff_id", op, literal);
-            return Some(format!(
-                "r.id IN (SELECT group_id FROM group_members WHERE {test})"
-            ));
+        match filter {
+            Filter::Or(a, b) => {
+                let (a, b) = (self.driver(a)?, self.driver(b)?);
+                Some(format!("({a} OR {b})"))
+            }
+            _ => {
+                let mut conjuncts = Vec::new();
+                conjunction(filter, &mut conjuncts);
+                let (attr, op, literal) = conjuncts
+                    .iter()
+                    .flat_map(|f| drivable(f))
+                    .min_by_key(|(attr, op, _)| selectivity(attr, *op))?;
+                Some(self.index_scan(&attr, op, literal))
+            }
+        }
+    }
+
+    fn index_scan(&mut self, attr: &AttrRef, op: Option<CompareOp>, literal: &str) -> String {
+        if is_members(attr) {
+            let test = match op {
+                Some(op) => self.condition("staff_id", op, literal),
+                None => "1 = 1".into(),
+            };
+            return format!("r.id IN (SELECT group_id FROM group_members WHERE {test})");
         }
         let key = self.param(attr.key());
-        let test = self.condition("value", op, literal);
-        Some(format!(
-            "r.id IN (SELECT id FROM scim_index WHERE kind = '{}' AND attr = {key} AND {test})",
+        let test = match op {
+            Some(op) => format!(" AND {}", self.condition("value", op, literal)),
+            None => String::new(),
+        };
+        format!(
+            "r.id IN (SELECT id FROM scim_index WHERE kind = '{}' AND attr = {key}{test})",
             self.kind
-        ))
+        )
     }
 }
 
@@ -215,22 +232,41 @@ fn conjunction<'a>(filter: &'a Filter, out: &mut Vec<&'a Filter>) {
     }
 }
 
-/// Equality or prefix conditions the `(kind, attr, value)` index can serve,
-/// at the top level or required inside a value filter. Booleans and
-/// attributes with a few canonical values (`type`) select too much to drive.
-fn indexable(filter: &Filter) -> Vec<(AttrRef, CompareOp, &str)> {
+/// Positive conditions (no `ne`, no `not`) every match must meet, at the top
+/// level or inside a value filter; `None` as operator means presence.
+fn drivable(filter: &Filter) -> Vec<(AttrRef, Option<CompareOp>, &str)> {
     match filter {
-        Filter::Compare(r, op @ (CompareOp::Eq | CompareOp::Sw), literal)
-            if r.leaf().kind != AttrType::Boolean && r.leaf().canonical_values.is_empty() =>
-        {
-            vec![(*r, *op, literal.as_str())]
+        Filter::Compare(r, op, literal) if *op != CompareOp::Ne => {
+            vec![(*r, Some(*op), literal.as_str())]
         }
+        Filter::Present(r) => vec![(*r, None, "")],
         Filter::Element(_, inner) => {
             let mut conjuncts = Vec::new();
             conjunction(inner, &mut conjuncts);
-            conjuncts.into_iter().flat_map(indexable).collect()
+            conjuncts.into_iter().flat_map(drivable).collect()
         }
         _ => Vec::new(),
+    }
+}
+
+/// How few rows a condition is expected to match, lower first: equality and
+/// prefix on identifiers (unique attributes, `id`, `externalId`, the `value` of
+/// a multi-valued attribute), then on other attributes, then the rest, which
+/// scan one attribute's rows; booleans and attributes with a few canonical
+/// values (`type`) last.
+fn selectivity(attr: &AttrRef, op: Option<CompareOp>) -> u8 {
+    let leaf = attr.leaf();
+    if leaf.kind == AttrType::Boolean || !leaf.canonical_values.is_empty() {
+        return 9;
+    }
+    let identifier = leaf.unique || leaf.case_exact || leaf.name == "value";
+    match (identifier, op) {
+        (true, Some(CompareOp::Eq)) => 0,
+        (true, Some(CompareOp::Sw)) => 1,
+        (false, Some(CompareOp::Eq)) => 2,
+        (false, Some(CompareOp::Sw)) => 3,
+        (_, Some(_)) => 4,
+        (_, None) => 5,
     }
 }
 
