@@ -131,6 +131,24 @@ impl Credential {
 }
 
 impl StaffMember {
+    /// A new, active member with nothing but an id.
+    pub fn new(id: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            given_name: String::new(),
+            family_name: String::new(),
+            display_name: String::new(),
+            emails: Vec::new(),
+            active: true,
+            department: None,
+            location: None,
+            allowed_locations: None,
+            shift: None,
+            roles: Vec::new(),
+            credentials: Vec::new(),
+        }
+    }
+
     /// The professional licence clinical work depends on: the active one
     /// expiring last, else the one expiring last.
     pub fn licence(&self) -> Option<&Credential> {

@@ -23,6 +23,11 @@ impl TenantStore {
         &self.pool
     }
 
+    /// A connection of the pool, for reads that span several queries.
+    pub async fn connection(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+        Ok(self.pool.acquire().await?)
+    }
+
     /// Checks the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

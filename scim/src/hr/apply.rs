@@ -81,7 +81,7 @@ pub async fn apply_event(
     let mut member = existing
         .as_ref()
         .map(|r| r.member.clone())
-        .unwrap_or_else(|| blank(employee_id));
+        .unwrap_or_else(|| StaffMember::new(employee_id));
     let at = &event.effective_at;
     let mut applied = false;
     if let Some(status) = event.kind.status()
@@ -211,23 +211,6 @@ fn roles_with(existing: Option<&StaffRecord>, granted: &[String]) -> Vec<String>
     roles.sort();
     roles.dedup();
     roles
-}
-
-fn blank(id: &str) -> StaffMember {
-    StaffMember {
-        id: id.to_owned(),
-        given_name: String::new(),
-        family_name: String::new(),
-        display_name: String::new(),
-        emails: Vec::new(),
-        active: true,
-        department: None,
-        location: None,
-        allowed_locations: None,
-        shift: None,
-        roles: Vec::new(),
-        credentials: Vec::new(),
-    }
 }
 
 type HrRow = (Option<String>, Option<String>, String, String, String);

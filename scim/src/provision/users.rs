@@ -157,7 +157,7 @@ fn staff_from_user(
     let text = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_owned);
     let (mut member, role_sources) = match existing {
         Some(record) => (record.member, record.role_sources),
-        None => (blank_member(&resource.id), Vec::new()),
+        None => (StaffMember::new(&resource.id), Vec::new()),
     };
     let name = doc.get("name");
     if let Some(given) = text(name.and_then(|n| n.get("givenName"))) {
@@ -183,21 +183,4 @@ fn staff_from_user(
     }
     member.roles = roles_with(&role_sources, granted);
     member
-}
-
-fn blank_member(id: &str) -> StaffMember {
-    StaffMember {
-        id: id.to_owned(),
-        given_name: String::new(),
-        family_name: String::new(),
-        display_name: String::new(),
-        emails: Vec::new(),
-        active: true,
-        department: None,
-        location: None,
-        allowed_locations: None,
-        shift: None,
-        roles: Vec::new(),
-        credentials: Vec::new(),
-    }
 }

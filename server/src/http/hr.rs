@@ -153,12 +153,7 @@ fn hr_event(by: &Provenance, event: &HrEvent, outcome: &HrOutcome) -> Event {
 
 /// The secrets that verify deliveries now, unsealed.
 async fn secrets(tenant: &Tenant, master: &MasterKey) -> Result<Vec<Vec<u8>>, ApiError> {
-    let mut conn = tenant
-        .store
-        .pool()
-        .acquire()
-        .await
-        .map_err(|e| ApiError::from(hms_directory::StoreError::from(e)))?;
+    let mut conn = tenant.store.connection().await?;
     let sealed = settings::valid_secrets(&mut conn)
         .await
         .map_err(provisioning)?;
@@ -228,13 +223,7 @@ pub async fn rotate_secret(
 pub async fn get_settings(
     Extension(ctx): Extension<TenantContext>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut conn = ctx
-        .tenant
-        .store
-        .pool()
-        .acquire()
-        .await
-        .map_err(|e| ApiError::from(hms_directory::StoreError::from(e)))?;
+    let mut conn = ctx.tenant.store.connection().await?;
     let settings = settings::settings(&mut conn).await.map_err(provisioning)?;
     Ok(Json(json!(settings)))
 }

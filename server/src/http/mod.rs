@@ -223,29 +223,21 @@ fn scim_routes() -> Router<AppState> {
         .route(&at("/Schemas/{id}"), get(scim::schema))
         .route(&at("/ResourceTypes"), get(scim::resource_types))
         .route(&at("/ResourceTypes/{id}"), get(scim::resource_type))
-        .route(&at("/Users"), get(scim::list_users).post(scim::create_user))
-        .route(&at("/Users/.search"), post(scim::search_users))
-        .route(
-            &at("/Users/{id}"),
-            get(scim::get_user)
-                .put(scim::replace_user)
-                .patch(scim::patch_user)
-                .delete(scim::delete_user),
-        )
-        .route(
-            &at("/Groups"),
-            get(scim::list_groups).post(scim::create_group),
-        )
-        .route(&at("/Groups/.search"), post(scim::search_groups))
-        .route(
-            &at("/Groups/{id}"),
-            get(scim::get_group)
-                .put(scim::replace_group)
-                .patch(scim::patch_group)
-                .delete(scim::delete_group),
-        )
+        .route(&at("/Users"), get(scim::list_resources).post(scim::create))
+        .route(&at("/Groups"), get(scim::list_resources).post(scim::create))
+        .route(&at("/Users/.search"), post(scim::search))
+        .route(&at("/Groups/.search"), post(scim::search))
+        .route(&at("/Users/{id}"), one_resource())
+        .route(&at("/Groups/{id}"), one_resource())
         .route(&at("/Bulk"), post(scim::bulk))
         .route(&at("/{*rest}"), axum::routing::any(scim::no_such_endpoint))
+}
+
+fn one_resource() -> axum::routing::MethodRouter<AppState> {
+    get(scim::get)
+        .put(scim::replace)
+        .patch(scim::patch)
+        .delete(scim::delete)
 }
 
 async fn not_found() -> ApiError {

@@ -23,13 +23,7 @@ pub struct GroupRolesBody {
 pub async fn group_roles(
     Extension(ctx): Extension<TenantContext>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut conn = ctx
-        .tenant
-        .store
-        .pool()
-        .acquire()
-        .await
-        .map_err(|e| ApiError::from(hms_directory::StoreError::from(e)))?;
+    let mut conn = ctx.tenant.store.connection().await?;
     let mappings = store::group_roles(&mut conn)
         .await
         .map_err(|e| ApiError::from(ChangeError::from(e)))?;

@@ -235,38 +235,42 @@ pub async fn no_such_endpoint() -> ScimFailure {
     ScimError::status(404, "no such SCIM endpoint").into()
 }
 
-/// `GET /Users`.
-pub async fn list_users(
+/// The resource type a `/Users…` or `/Groups…` route serves, from the path.
+pub struct Kind(pub ResourceType);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Kind {
+    type Rejection = ScimFailure;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let endpoint = parts.uri.path().split('/').nth(4).unwrap_or_default();
+        match endpoint {
+            "Users" => Ok(Self(ResourceType::User)),
+            "Groups" => Ok(Self(ResourceType::Group)),
+            _ => Err(ScimError::status(404, "no such SCIM endpoint").into()),
+        }
+    }
+}
+
+/// `GET /Users`, `GET /Groups`.
+pub async fn list_resources(
+    Kind(kind): Kind,
     ctx: Extension<TenantContext>,
     query: RawQuery,
 ) -> Result<Response, ScimFailure> {
-    list_from_query(ctx, query, ResourceType::User).await
+    list_from_query(ctx, query, kind).await
 }
 
-/// `GET /Groups`.
-pub async fn list_groups(
-    ctx: Extension<TenantContext>,
-    query: RawQuery,
-) -> Result<Response, ScimFailure> {
-    list_from_query(ctx, query, ResourceType::Group).await
-}
-
-/// `POST /Users/.search`.
-pub async fn search_users(
+/// `POST /Users/.search`, `POST /Groups/.search`.
+pub async fn search(
+    Kind(kind): Kind,
     Extension(ctx): Extension<TenantContext>,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimFailure> {
-    let query = ListQuery::from_search(ResourceType::User, &body)?;
-    list(&ctx, ResourceType::User, query).await
-}
-
-/// `POST /Groups/.search`.
-pub async fn search_groups(
-    Extension(ctx): Extension<TenantContext>,
-    ScimBody(body): ScimBody,
-) -> Result<Response, ScimFailure> {
-    let query = ListQuery::from_search(ResourceType::Group, &body)?;
-    list(&ctx, ResourceType::Group, query).await
+    let query = ListQuery::from_search(kind, &body)?;
+    list(&ctx, kind, query).await
 }
 
 async fn list_from_query(
@@ -311,32 +315,13 @@ fn wants_related(kind: ResourceType, projection: &Projection) -> bool {
         .is_some_and(|(_, attr)| projection.includes(attr))
 }
 
-/// `GET /Users/{id}`.
-pub async fn get_user(
-    ctx: Extension<TenantContext>,
-    path: Path<(String, String)>,
-    query: RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, ScimFailure> {
-    get(ctx, path, query, headers, ResourceType::User).await
-}
-
-/// `GET /Groups/{id}`.
-pub async fn get_group(
-    ctx: Extension<TenantContext>,
-    path: Path<(String, String)>,
-    query: RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, ScimFailure> {
-    get(ctx, path, query, headers, ResourceType::Group).await
-}
-
-async fn get(
+/// `GET /Users/{id}`, `GET /Groups/{id}`.
+pub async fn get(
+    Kind(kind): Kind,
     Extension(ctx): Extension<TenantContext>,
     Path((_, id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    kind: ResourceType,
 ) -> Result<Response, ScimFailure> {
     let projection = projection(kind, query.as_deref())?;
     let mut conn = acquire(&ctx).await?;
@@ -364,12 +349,12 @@ async fn get(
 async fn acquire(
     ctx: &TenantContext,
 ) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, ScimFailure> {
-    ctx.tenant
+    Ok(ctx
+        .tenant
         .store
-        .pool()
-        .acquire()
+        .connection()
         .await
-        .map_err(|e| ApiError::from(hms_directory::StoreError::from(e)).into())
+        .map_err(ApiError::from)?)
 }
 
 fn with_etag(mut response: Response, etag: &str) -> Response {
@@ -513,132 +498,54 @@ async fn respond(
     Ok(response)
 }
 
-/// `POST /Users`.
-pub async fn create_user(
+/// `POST /Users`, `POST /Groups`.
+pub async fn create(
+    Kind(kind): Kind,
     Extension(ctx): Extension<TenantContext>,
     RawQuery(query): RawQuery,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimFailure> {
-    let projection = projection(ResourceType::User, query.as_deref())?;
-    let outcome = write(&ctx, ResourceType::User, Write::Create(body), None).await?;
+    let projection = projection(kind, query.as_deref())?;
+    let outcome = write(&ctx, kind, Write::Create(body), None).await?;
     respond(&ctx, outcome, StatusCode::CREATED, &projection).await
 }
 
-/// `POST /Groups`.
-pub async fn create_group(
-    Extension(ctx): Extension<TenantContext>,
-    RawQuery(query): RawQuery,
-    ScimBody(body): ScimBody,
-) -> Result<Response, ScimFailure> {
-    let projection = projection(ResourceType::Group, query.as_deref())?;
-    let outcome = write(&ctx, ResourceType::Group, Write::Create(body), None).await?;
-    respond(&ctx, outcome, StatusCode::CREATED, &projection).await
-}
-
-/// `PUT /Users/{id}`.
-pub async fn replace_user(
+/// `PUT /Users/{id}`, `PUT /Groups/{id}`: the resource replaced whole.
+pub async fn replace(
+    Kind(kind): Kind,
     Extension(ctx): Extension<TenantContext>,
     Path((_, id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimFailure> {
-    let projection = projection(ResourceType::User, query.as_deref())?;
-    let outcome = write(
-        &ctx,
-        ResourceType::User,
-        Write::Replace(id, body),
-        if_match(&headers),
-    )
-    .await?;
+    let projection = projection(kind, query.as_deref())?;
+    let outcome = write(&ctx, kind, Write::Replace(id, body), if_match(&headers)).await?;
     respond(&ctx, outcome, StatusCode::OK, &projection).await
 }
 
-/// `PUT /Groups/{id}`.
-pub async fn replace_group(
+/// `PATCH /Users/{id}`, `PATCH /Groups/{id}`.
+pub async fn patch(
+    Kind(kind): Kind,
     Extension(ctx): Extension<TenantContext>,
     Path((_, id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimFailure> {
-    let projection = projection(ResourceType::Group, query.as_deref())?;
-    let outcome = write(
-        &ctx,
-        ResourceType::Group,
-        Write::Replace(id, body),
-        if_match(&headers),
-    )
-    .await?;
+    let projection = projection(kind, query.as_deref())?;
+    let outcome = write(&ctx, kind, Write::Patch(id, body), if_match(&headers)).await?;
     respond(&ctx, outcome, StatusCode::OK, &projection).await
 }
 
-/// `PATCH /Users/{id}`.
-pub async fn patch_user(
-    Extension(ctx): Extension<TenantContext>,
-    Path((_, id)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    ScimBody(body): ScimBody,
-) -> Result<Response, ScimFailure> {
-    let projection = projection(ResourceType::User, query.as_deref())?;
-    let outcome = write(
-        &ctx,
-        ResourceType::User,
-        Write::Patch(id, body),
-        if_match(&headers),
-    )
-    .await?;
-    respond(&ctx, outcome, StatusCode::OK, &projection).await
-}
-
-/// `PATCH /Groups/{id}`.
-pub async fn patch_group(
-    Extension(ctx): Extension<TenantContext>,
-    Path((_, id)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    ScimBody(body): ScimBody,
-) -> Result<Response, ScimFailure> {
-    let projection = projection(ResourceType::Group, query.as_deref())?;
-    let outcome = write(
-        &ctx,
-        ResourceType::Group,
-        Write::Patch(id, body),
-        if_match(&headers),
-    )
-    .await?;
-    respond(&ctx, outcome, StatusCode::OK, &projection).await
-}
-
-/// `DELETE /Users/{id}`: the person is disabled at once; their history stays.
-pub async fn delete_user(
-    Extension(ctx): Extension<TenantContext>,
-    Path((_, id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Result<Response, ScimFailure> {
-    write(
-        &ctx,
-        ResourceType::User,
-        Write::Delete(id),
-        if_match(&headers),
-    )
-    .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
+/// `DELETE /Users/{id}` (the person is disabled at once; their history stays),
 /// `DELETE /Groups/{id}`.
-pub async fn delete_group(
+pub async fn delete(
+    Kind(kind): Kind,
     Extension(ctx): Extension<TenantContext>,
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ScimFailure> {
-    write(
-        &ctx,
-        ResourceType::Group,
-        Write::Delete(id),
-        if_match(&headers),
-    )
-    .await?;
+    write(&ctx, kind, Write::Delete(id), if_match(&headers)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
