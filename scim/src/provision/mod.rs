@@ -60,38 +60,58 @@ pub async fn current(
     Ok(resource)
 }
 
-/// The resource as a response shows it: `id`, `meta` and, for a User, `groups`;
-/// for a Group, `members` when `with_members`.
+/// The resource as a response shows it: `id`, `meta` and, when `related`,
+/// a User's `groups` or a Group's `members`.
 pub async fn render(
     conn: &mut AnyConnection,
     resource: &StoredResource,
     base: &str,
-    with_members: bool,
+    related: bool,
 ) -> Result<Map<String, Value>, ProvisioningError> {
-    let location = format!("{base}{}/{}", resource.kind.endpoint(), resource.id);
-    let mut doc = resource.full_document(Some(&location));
-    match resource.kind {
-        ResourceType::User => {
-            let groups = store::groups_of(conn, &resource.id).await?;
-            if !groups.is_empty() {
-                let groups: Vec<Value> = groups
-                    .into_iter()
-                    .map(|g| json!({ "value": g.id, "display": g.display, "$ref": format!("{base}/Groups/{}", g.id), "type": "direct" }))
-                    .collect();
-                doc.insert("groups".into(), Value::Array(groups));
-            }
+    let mut page = render_page(conn, std::slice::from_ref(resource), base, related).await?;
+    Ok(page.pop().unwrap_or_default())
+}
+
+/// Several resources as a list response shows them; the groups of all the
+/// Users are read in one query.
+pub async fn render_page(
+    conn: &mut AnyConnection,
+    resources: &[StoredResource],
+    base: &str,
+    related: bool,
+) -> Result<Vec<Map<String, Value>>, ProvisioningError> {
+    let users: Vec<String> = resources
+        .iter()
+        .filter(|r| related && r.kind == ResourceType::User)
+        .map(|r| r.id.clone())
+        .collect();
+    let mut groups = store::groups_of_many(conn, &users).await?;
+    let mut page = Vec::with_capacity(resources.len());
+    for resource in resources {
+        let location = format!("{base}{}/{}", resource.kind.endpoint(), resource.id);
+        let mut doc = resource.full_document(Some(&location));
+        let related: Vec<Value> = match resource.kind {
+            ResourceType::User => groups
+                .remove(&resource.id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|g| json!({ "value": g.id, "display": g.display, "$ref": format!("{base}/Groups/{}", g.id), "type": "direct" }))
+                .collect(),
+            ResourceType::Group if related => store::members(conn, &resource.id)
+                .await?
+                .into_iter()
+                .map(|(id, display)| json!({ "value": id, "display": display, "$ref": format!("{base}/Users/{id}"), "type": "User" }))
+                .collect(),
+            ResourceType::Group => Vec::new(),
+        };
+        if !related.is_empty() {
+            let name = match resource.kind {
+                ResourceType::User => "groups",
+                ResourceType::Group => "members",
+            };
+            doc.insert(name.into(), Value::Array(related));
         }
-        ResourceType::Group if with_members => {
-            let members = store::members(conn, &resource.id).await?;
-            if !members.is_empty() {
-                let members: Vec<Value> = members
-                    .into_iter()
-                    .map(|(id, display)| json!({ "value": id, "display": display, "$ref": format!("{base}/Users/{id}"), "type": "User" }))
-                    .collect();
-                doc.insert("members".into(), Value::Array(members));
-            }
-        }
-        ResourceType::Group => {}
+        page.push(doc);
     }
-    Ok(doc)
+    Ok(page)
 }

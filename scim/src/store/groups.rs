@@ -147,29 +147,38 @@ async fn check_staff_exist(
     Ok(())
 }
 
-/// The groups a staff member belongs to.
-pub async fn groups_of(
+/// The groups of each of `staff_ids` that belongs to any, in one query per 200.
+pub async fn groups_of_many(
     conn: &mut AnyConnection,
-    staff_id: &str,
-) -> Result<Vec<GroupRef>, ProvisioningError> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT r.id, r.document FROM group_members m JOIN scim_resources r ON r.kind = 'Group' AND r.id = m.group_id \
-         WHERE m.staff_id = $1 ORDER BY r.id",
-    )
-    .bind(staff_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.into_iter()
-        .map(|(id, document)| {
+    staff_ids: &[String],
+) -> Result<BTreeMap<String, Vec<GroupRef>>, ProvisioningError> {
+    let mut groups: BTreeMap<String, Vec<GroupRef>> = BTreeMap::new();
+    for chunk in staff_ids.chunks(200) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT m.staff_id, r.id, r.document FROM group_members m \
+             JOIN scim_resources r ON r.kind = 'Group' AND r.id = m.group_id \
+             WHERE m.staff_id IN ({}) ORDER BY m.staff_id, r.id",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, (String, String, String)>(&sql);
+        for id in chunk {
+            query = query.bind(id);
+        }
+        for (staff_id, id, document) in query.fetch_all(&mut *conn).await? {
             let document: Value = serde_json::from_str(&document)
                 .map_err(|_| ProvisioningError::Corrupt("scim_resources.document"))?;
             let display = document["displayName"]
                 .as_str()
                 .unwrap_or_default()
                 .to_owned();
-            Ok(GroupRef { id, display })
-        })
-        .collect()
+            groups
+                .entry(staff_id)
+                .or_default()
+                .push(GroupRef { id, display });
+        }
+    }
+    Ok(groups)
 }
 
 /// Removes a staff member from every group; the groups they left.

@@ -293,11 +293,11 @@ async fn list(
     let page = store::search(&mut conn, kind, &query).await?;
     let related = wants_related(kind, &query.projection);
     let base = base(ctx);
-    let mut resources = Vec::with_capacity(page.resources.len());
-    for resource in &page.resources {
-        let doc = provision::render(&mut conn, resource, &base, related).await?;
-        resources.push(query.projection.apply(kind, &doc));
-    }
+    let resources = provision::render_page(&mut conn, &page.resources, &base, related)
+        .await?
+        .iter()
+        .map(|doc| query.projection.apply(kind, doc))
+        .collect();
     Ok(scim_json(
         StatusCode::OK,
         list_response(page.total, query.start_index, resources),
