@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::HeaderMap;
 use axum::http::header::USER_AGENT;
@@ -48,8 +49,10 @@ pub async fn receive(
     Path(tenant_id): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let body =
+        body.map_err(|_| ApiError::PayloadTooLarge("request body is larger than allowed".into()))?;
     let tenant = app
         .tenants
         .get(&tenant_id)

@@ -275,6 +275,12 @@ async fn deliveries_are_verified_idempotent_and_ordered() {
             .await
             .unwrap();
         assert_eq!(tampered.status(), StatusCode::UNAUTHORIZED);
+        let huge = hr
+            .deliver_signed(&"x".repeat(2 << 20), now(), &hr.secret)
+            .await;
+        assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let huge: Value = huge.json().await.unwrap();
+        assert_eq!(huge["error"]["code"], "payload_too_large");
         let elsewhere = app
             .http
             .post(format!("{}/nowhere/hr/events", app.base))
