@@ -83,8 +83,10 @@ impl Default for EntityShards {
 }
 
 impl EntityShards {
+    /// By the id alone: hashing the whole uid (type path included) costs more.
     fn shard(&self, uid: &EntityUid) -> usize {
-        (std::hash::BuildHasher::hash_one(&self.hasher, uid) % SHARDS as u64) as usize
+        let id: &str = uid.id().unescaped();
+        (std::hash::BuildHasher::hash_one(&self.hasher, id) % SHARDS as u64) as usize
     }
 
     fn get(&self, uid: &EntityUid) -> Option<&Arc<StoredEntity>> {
