@@ -152,7 +152,7 @@ pub async fn apply_event(
     })
 }
 
-/// Whether HR lets this person be active: `None` when HR does not know them.
+/// Whether HR lets this person be active (true when HR does not know them).
 pub async fn hr_allows(tx: &mut AnyConnection, staff_id: &str) -> Result<bool, ProvisioningError> {
     Ok(hr_record(tx, staff_id)
         .await?

@@ -11,8 +11,6 @@ use super::schema::{AttrType, ResourceType, Returned};
 
 /// Schema URN of a list response.
 pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-/// Schema URN of a search request.
-pub const SEARCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 /// The most resources one page carries; a larger `count` is lowered to it.
 pub const MAX_RESULTS: u64 = 200;
 
