@@ -26,6 +26,7 @@ pub use ids::check_record_id;
 pub use patients::{Encounter, Patient};
 pub use policy_versions::PolicyVersion;
 pub use staff::{
-    Credential, CredentialStatus, Shift, StaffChange, StaffMember, StaffRecord, valid_role,
+    Credential, CredentialStatus, Shift, StaffChange, StaffMember, StaffRecord, roles_granting,
+    valid_role,
 };
 pub use store::TenantStore;

@@ -312,6 +312,21 @@ pub struct StaffRecord {
     pub role_sources: Vec<(String, String)>,
 }
 
+/// The roles a member has when `source` now grants exactly `granted`: roles
+/// from every other source stay; sorted, without duplicates.
+pub fn roles_granting<'a>(
+    role_sources: &'a [(String, String)],
+    source: &str,
+    granted: impl IntoIterator<Item = &'a String>,
+) -> Vec<String> {
+    let kept = role_sources
+        .iter()
+        .filter(|(_, from)| from != source)
+        .map(|(role, _)| role);
+    let all: std::collections::BTreeSet<&String> = kept.chain(granted).collect();
+    all.into_iter().cloned().collect()
+}
+
 impl TenantStore {
     /// One staff member read inside the caller's transaction, so it sees the
     /// transaction's own writes.

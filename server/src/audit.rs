@@ -190,3 +190,53 @@ pub fn tenant_created_event(by: &Provenance, tenant: &str, display_name: &str) -
         ..by.event("tenant.create")
     }
 }
+
+/// An identity entry (`auth.*`): a login, second-factor or session event
+/// concerning `staff_id`, with its outcome and details. Never a secret.
+pub fn identity_event(
+    by: &Provenance,
+    kind: &str,
+    staff_id: Option<&str>,
+    outcome: &str,
+    details: serde_json::Value,
+) -> Event {
+    Event {
+        subject: staff_id.map(str::to_owned),
+        action: Some(kind.trim_start_matches("auth.").replace('.', "_")),
+        resource: staff_id.map(|id| format!("staff:{id}")),
+        outcome: Some(outcome.to_owned()),
+        details,
+        ..by.event(kind)
+    }
+}
+
+/// The entry for a session ended by logout, an administrator or deprovisioning.
+pub fn session_revoked_event(
+    by: &Provenance,
+    staff_id: &str,
+    session_id: &str,
+    reason: &str,
+) -> Event {
+    identity_event(
+        by,
+        "auth.session.revoke",
+        Some(staff_id),
+        "success",
+        json!({ "session_id": session_id, "reason": reason }),
+    )
+}
+
+/// The entry for an identity configuration change (providers, settings, keys).
+pub fn identity_config_event(
+    by: &Provenance,
+    action: &str,
+    resource: &str,
+    details: serde_json::Value,
+) -> Event {
+    Event {
+        action: Some(action.to_owned()),
+        resource: Some(resource.to_owned()),
+        details,
+        ..by.event("identity.config")
+    }
+}

@@ -46,11 +46,22 @@ impl MasterKey {
 
     /// Seals a 32-byte secret, bound to `context` (e.g. the public key text a
     /// signing seed belongs to): it opens only with the same context.
-    pub fn seal(&self, seed: &[u8; 32], vkey: &str) -> Result<Vec<u8>, LedgerError> {
+    pub fn seal(&self, seed: &[u8; 32], context: &str) -> Result<Vec<u8>, LedgerError> {
+        self.seal_bytes(seed, context)
+    }
+
+    /// Opens what [`MasterKey::seal`] sealed for `context`.
+    pub fn unseal(&self, sealed: &[u8], context: &str) -> Result<[u8; 32], LedgerError> {
+        let seed = self.unseal_bytes(sealed, context)?;
+        seed.try_into().map_err(|_| LedgerError::Unseal)
+    }
+
+    /// Seals a secret of any length (a client secret, a TOTP seed), bound to `context`.
+    pub fn seal_bytes(&self, secret: &[u8], context: &str) -> Result<Vec<u8>, LedgerError> {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let payload = Payload {
-            msg: seed,
-            aad: vkey.as_bytes(),
+            msg: secret,
+            aad: context.as_bytes(),
         };
         let sealed = XChaCha20Poly1305::new(&self.0)
             .encrypt(&nonce, payload)
@@ -58,8 +69,8 @@ impl MasterKey {
         Ok([nonce.as_slice(), &sealed].concat())
     }
 
-    /// Opens what [`MasterKey::seal`] sealed for `vkey`.
-    pub fn unseal(&self, sealed: &[u8], vkey: &str) -> Result<[u8; 32], LedgerError> {
+    /// Opens what [`MasterKey::seal_bytes`] sealed for `context`.
+    pub fn unseal_bytes(&self, sealed: &[u8], context: &str) -> Result<Vec<u8>, LedgerError> {
         const NONCE: usize = 24;
         if sealed.len() <= NONCE {
             return Err(LedgerError::Unseal);
@@ -67,12 +78,11 @@ impl MasterKey {
         let (nonce, body) = sealed.split_at(NONCE);
         let payload = Payload {
             msg: body,
-            aad: vkey.as_bytes(),
+            aad: context.as_bytes(),
         };
-        let seed = XChaCha20Poly1305::new(&self.0)
+        XChaCha20Poly1305::new(&self.0)
             .decrypt(XNonce::from_slice(nonce), payload)
-            .map_err(|_| LedgerError::Unseal)?;
-        seed.try_into().map_err(|_| LedgerError::Unseal)
+            .map_err(|_| LedgerError::Unseal)
     }
 }
 

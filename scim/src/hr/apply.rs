@@ -1,7 +1,9 @@
 //! Applying an HR event to the directory: idempotent by event id, ordered by
 //! effective time, with roles from the tenant's job mapping.
 
-use hms_directory::{Credential, StaffChange, StaffMember, StaffRecord, TenantStore};
+use hms_directory::{
+    Credential, StaffChange, StaffMember, StaffRecord, TenantStore, roles_granting,
+};
 use serde_json::Value;
 use sqlx::AnyConnection;
 
@@ -198,19 +200,8 @@ fn assign(member: &mut StaffMember, hr: &mut HrRecord, event: &HrEvent) {
 
 /// Roles from other sources, plus those the job mapping grants.
 fn roles_with(existing: Option<&StaffRecord>, granted: &[String]) -> Vec<String> {
-    let mut roles: Vec<String> = existing
-        .map(|r| {
-            r.role_sources
-                .iter()
-                .filter(|(_, source)| source != HR_SOURCE)
-                .map(|(role, _)| role.clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    roles.extend(granted.iter().cloned());
-    roles.sort();
-    roles.dedup();
-    roles
+    let sources = existing.map_or(&[][..], |r| r.role_sources.as_slice());
+    roles_granting(sources, HR_SOURCE, granted)
 }
 
 type HrRow = (Option<String>, Option<String>, String, String, String);

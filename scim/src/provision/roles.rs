@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use hms_directory::{StaffChange, TenantStore, valid_role};
+use hms_directory::{StaffChange, TenantStore, roles_granting, valid_role};
 use sqlx::AnyConnection;
 
 use crate::protocol::error::ScimError;
@@ -42,12 +42,7 @@ pub async fn sync_roles(
 
 /// Roles from other sources, plus those `granted` by groups, sorted.
 pub fn roles_with(role_sources: &[(String, String)], granted: &BTreeSet<String>) -> Vec<String> {
-    let kept = role_sources
-        .iter()
-        .filter(|(_, source)| source != SCIM_SOURCE)
-        .map(|(role, _)| role.clone());
-    let all: BTreeSet<String> = kept.chain(granted.iter().cloned()).collect();
-    all.into_iter().collect()
+    roles_granting(role_sources, SCIM_SOURCE, granted)
 }
 
 /// Replaces the tenant's group-to-role mapping and recomputes the roles of

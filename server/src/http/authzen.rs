@@ -11,17 +11,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::decide::{IdentifiedDecision, Outcome, decide, evaluate, record};
+use super::decide::{IdentifiedDecision, Outcome, decide, evaluate, record, resolve_sessions};
 use super::error::ApiError;
 use super::gate::TenantContext;
 use super::json::ApiJson;
 
 /// `POST /{tenant}/access/v1/evaluation`.
 pub async fn evaluation(
+    State(app): State<AppState>,
     axum::Extension(ctx): axum::Extension<TenantContext>,
     ApiJson(request): ApiJson<AccessRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let decided = decide(&ctx, &request).await?;
+    let decided = decide(&app, &ctx, request).await?;
     Ok(Json(authzen_decision(&decided)))
 }
 
@@ -53,7 +54,7 @@ pub async fn evaluations(
     if items.is_empty() {
         // Without items the call is a single evaluation (AuthZEN §7.1).
         let request = complete(PartialRequest::default(), &batch.defaults, 0)?;
-        return Ok(Json(authzen_decision(&decide(&ctx, &request).await?)));
+        return Ok(Json(authzen_decision(&decide(&app, &ctx, request).await?)));
     }
     if items.len() > app.settings.max_batch {
         return Err(ApiError::bad_request(
@@ -65,11 +66,12 @@ pub async fn evaluations(
             ),
         ));
     }
-    let requests: Vec<AccessRequest> = items
+    let mut requests: Vec<AccessRequest> = items
         .into_iter()
         .enumerate()
         .map(|(i, item)| complete(item, &batch.defaults, i))
         .collect::<Result<_, _>>()?;
+    resolve_sessions(&app, &ctx.tenant, &mut requests).await;
     let semantic = batch.options.evaluations_semantic;
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(requests.len());
     for request in &requests {

@@ -9,7 +9,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::AppState;
 use super::gate::TenantContext;
+use super::login::check_session_token;
 use crate::metrics::{record_decision, record_unrecorded_decisions};
 use crate::tenancy::Tenant;
 
@@ -30,9 +32,62 @@ pub struct IdentifiedDecision {
 /// A request's fate: a decision, or why it could not be evaluated.
 pub type Outcome = Result<IdentifiedDecision, RequestError>;
 
+/// The AuthZEN subject type of a session token: `{"type": "session", "id": "<token>"}`.
+pub const SESSION_SUBJECT: &str = "session";
+
+/// Puts the staff member behind each session-token subject in its place,
+/// with the session's MFA state as the context's `mfa` (overriding what the
+/// caller said). A token that does not verify, or whose session is revoked,
+/// idle or expired, stays a `session` subject, which [`evaluate`] denies; the
+/// token itself is never kept, so it never reaches the ledger.
+pub async fn resolve_sessions(app: &AppState, tenant: &Tenant, requests: &mut [AccessRequest]) {
+    for request in requests
+        .iter_mut()
+        .filter(|r| r.subject.kind == SESSION_SUBJECT)
+    {
+        let token = std::mem::take(&mut request.subject.id);
+        request.subject.properties.clear();
+        match check_session_token(app, tenant, &token).await {
+            Ok(checked) => {
+                request.subject.kind = "Staff".into();
+                request.subject.id = checked.claims.sub;
+                request
+                    .context
+                    .insert("mfa".into(), json!(checked.session.mfa()));
+            }
+            Err(refusal) => {
+                request.subject.id = refusal.staff_id.unwrap_or_else(|| "unverified".into());
+                request
+                    .subject
+                    .properties
+                    .insert("session_error".into(), json!(refusal.code));
+            }
+        }
+    }
+}
+
+/// The denial for a session subject that did not resolve to a person.
+fn session_denial(request: &AccessRequest) -> Decision {
+    let problem = request.subject.properties.get("session_error");
+    let problem = problem.and_then(Value::as_str).unwrap_or("invalid_token");
+    Decision {
+        allowed: false,
+        policies: Vec::new(),
+        obligations: Vec::new(),
+        errors: vec![format!("session token refused: {problem}")],
+    }
+}
+
 /// Evaluates one request for `tenant`, without recording it.
 pub fn evaluate(tenant: &Tenant, request: &AccessRequest) -> Outcome {
     let started = Instant::now();
+    if request.subject.kind == SESSION_SUBJECT {
+        return Ok(IdentifiedDecision {
+            decision_id: Uuid::now_v7().to_string(),
+            decision: session_denial(request),
+            unrecorded: None,
+        });
+    }
     let decision = tenant.pdp().evaluate(request, &tenant.request_time())?;
     record_decision(tenant.id(), decision.allowed, started.elapsed());
     Ok(IdentifiedDecision {
@@ -44,9 +99,11 @@ pub fn evaluate(tenant: &Tenant, request: &AccessRequest) -> Outcome {
 
 /// Evaluates one request and records the decision; a request that cannot be
 /// evaluated is an error for the caller, not a decision.
-pub async fn decide(ctx: &TenantContext, request: &AccessRequest) -> Outcome {
-    let mut outcomes = [Ok(evaluate(&ctx.tenant, request)?)];
-    record(ctx, std::slice::from_ref(request), &mut outcomes).await;
+pub async fn decide(app: &AppState, ctx: &TenantContext, request: AccessRequest) -> Outcome {
+    let mut requests = [request];
+    resolve_sessions(app, &ctx.tenant, &mut requests).await;
+    let mut outcomes = [Ok(evaluate(&ctx.tenant, &requests[0])?)];
+    record(ctx, &requests, &mut outcomes).await;
     let [outcome] = outcomes;
     outcome
 }

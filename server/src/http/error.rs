@@ -5,6 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hms_authz::{BundleError, BundleProblem, RequestError};
 use hms_directory::StoreError;
+use hms_idp_bridge::IdentityError;
 use serde_json::{Value, json};
 
 /// Every way a request can fail. Bodies are `{"error": {"code", "message", "details"?}}`.
@@ -21,6 +22,20 @@ pub enum ApiError {
     /// No or an invalid credential.
     #[error("{0}")]
     Unauthorized(String),
+    /// A login, second factor or session that does not prove who the caller is.
+    #[error("{message}")]
+    Refused {
+        /// Stable machine-readable code (`invalid_signature`, `replayed_assertion`…).
+        code: &'static str,
+        /// What failed.
+        message: String,
+    },
+    /// Too many failed attempts; try again later.
+    #[error("{0}")]
+    Locked(String),
+    /// An upstream service (an identity provider) failed.
+    #[error("{0}")]
+    BadGateway(String),
     /// The credential may not do this.
     #[error("{0}")]
     Forbidden(String),
@@ -64,10 +79,18 @@ impl ApiError {
         }
     }
 
+    /// The machine-readable code the body carries.
+    pub fn code(&self) -> &'static str {
+        self.status_and_code().1
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Refused { code, .. } => (StatusCode::UNAUTHORIZED, code),
+            Self::Locked(_) => (StatusCode::TOO_MANY_REQUESTS, "mfa_locked"),
+            Self::BadGateway(_) => (StatusCode::BAD_GATEWAY, "idp_unavailable"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
@@ -135,6 +158,20 @@ impl From<BundleError> for ApiError {
         Self::Unprocessable {
             message: e.to_string(),
             problems: e.problems(),
+        }
+    }
+}
+
+impl From<IdentityError> for ApiError {
+    fn from(e: IdentityError) -> Self {
+        match e {
+            IdentityError::Invalid { code, message } => Self::bad_request(code, message),
+            IdentityError::Refused { code, message } => Self::Refused { code, message },
+            IdentityError::Locked { .. } => Self::Locked(e.to_string()),
+            IdentityError::UnknownProvider(_) => Self::NotFound(e.to_string()),
+            IdentityError::Upstream(message) => Self::BadGateway(message),
+            IdentityError::Store(e) => StoreError::from(e).into(),
+            IdentityError::Unseal => Self::Internal(e.into()),
         }
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Request, State};
+use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -74,26 +75,40 @@ pub async fn require_tenant_client(
 
 /// The client, request id, peer address and user agent of `request`.
 fn provenance(request: &Request, caller: &Caller) -> Provenance {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
+    provenance_of(
+        format!("client:{}", caller.client_id),
+        request.headers(),
+        peer,
+    )
+}
+
+/// Provenance for `actor` from a request's headers and peer address.
+pub fn provenance_of(actor: String, headers: &HeaderMap, peer: Option<SocketAddr>) -> Provenance {
     let header = |name| {
-        request
-            .headers()
+        headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(256).collect())
     };
     Provenance {
-        actor: format!("client:{}", caller.client_id),
+        actor,
         request_id: header(super::REQUEST_ID),
-        source_ip: request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip().to_string()),
+        source_ip: peer.map(|p| p.ip().to_string()),
         user_agent: header(USER_AGENT),
     }
 }
 
 fn bearer_token(request: &Request) -> Option<&str> {
-    let value = request.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    bearer_of(request.headers())
+}
+
+/// The bearer token of an `Authorization` header, if there is one.
+pub fn bearer_of(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")

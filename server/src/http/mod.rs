@@ -8,8 +8,10 @@ mod error;
 mod gate;
 mod health;
 mod hr;
+mod identity;
 mod json;
 mod ledger;
+mod login;
 mod native;
 mod policies;
 mod provisioning;
@@ -35,7 +37,7 @@ pub use health::OPENAPI;
 use crate::auth::Scope;
 use crate::config::Settings;
 use crate::metrics::{HTTP_REQUESTS, HTTP_SECONDS};
-use crate::tenancy::Tenants;
+use crate::tenancy::{Tenant, Tenants};
 use gate::{Gate, require_tenant_client};
 
 /// Shared application state.
@@ -62,6 +64,19 @@ impl AppState {
     pub fn new(settings: Settings, tenants: Tenants) -> Self {
         Self(Arc::new(AppInner { settings, tenants }))
     }
+
+    /// The tenant named `id`, or a 404.
+    pub async fn tenant(&self, id: &str) -> Result<Arc<Tenant>, ApiError> {
+        self.tenants
+            .get(id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("unknown tenant `{id}`")))
+    }
+
+    /// The base URL of tenant `id` as callers reach it: its tokens' issuer.
+    pub fn tenant_url(&self, id: &str) -> String {
+        format!("{}/{id}", self.settings.public_base())
+    }
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -87,6 +102,7 @@ pub fn router(state: AppState) -> Router {
             post(authzen::search_action),
         )
         .route("/{tenant}/v1/decisions", post(native::decisions))
+        .route("/{tenant}/auth/introspect", post(login::introspect))
         .route_layer(middleware::from_fn_with_state(
             Gate {
                 app: state.clone(),
@@ -137,6 +153,7 @@ pub fn router(state: AppState) -> Router {
             "/{tenant}/v1/provisioning/group-roles",
             get(provisioning::group_roles).put(provisioning::put_group_roles),
         )
+        .merge(identity_admin_routes())
         .route_layer(middleware::from_fn_with_state(
             Gate {
                 app: state.clone(),
@@ -187,7 +204,8 @@ pub fn router(state: AppState) -> Router {
             "/.well-known/authzen-configuration/{tenant}",
             get(authzen::metadata),
         )
-        .route("/{tenant}/hr/events", post(hr::receive));
+        .route("/{tenant}/hr/events", post(hr::receive))
+        .merge(login_routes());
     let max_body = state.settings.max_body_bytes;
     Router::new()
         .merge(pdp)
@@ -231,6 +249,61 @@ fn scim_routes() -> Router<AppState> {
         .route(&at("/Groups/{id}"), one_resource())
         .route(&at("/Bulk"), post(scim::bulk))
         .route(&at("/{*rest}"), axum::routing::any(scim::no_such_endpoint))
+}
+
+/// Identity administration, behind the admin scope.
+fn identity_admin_routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/{tenant}/v1/identity/providers",
+            get(identity::list_providers),
+        )
+        .route(
+            "/{tenant}/v1/identity/providers/{id}",
+            put(identity::put_provider).delete(identity::delete_provider),
+        )
+        .route(
+            "/{tenant}/v1/identity/settings",
+            get(identity::get_settings).put(identity::put_settings),
+        )
+        .route(
+            "/{tenant}/v1/identity/sessions",
+            get(identity::list_sessions),
+        )
+        .route(
+            "/{tenant}/v1/identity/sessions/{id}",
+            delete(identity::revoke_session),
+        )
+        .route(
+            "/{tenant}/v1/identity/mfa/{staff_id}",
+            delete(identity::reset_mfa),
+        )
+        .route(
+            "/{tenant}/v1/identity/token-keys/rotate",
+            post(identity::rotate_token_key),
+        )
+}
+
+/// Staff sign-in: public, each step proving itself (IdP signatures, login
+/// and session tokens).
+fn login_routes() -> Router<AppState> {
+    Router::new()
+        .route("/{tenant}/auth/oidc/{idp}/login", get(login::oidc_login))
+        .route(
+            "/{tenant}/auth/oidc/{idp}/callback",
+            get(login::oidc_callback),
+        )
+        .route(
+            "/{tenant}/auth/saml/{idp}/metadata",
+            get(login::saml_metadata),
+        )
+        .route("/{tenant}/auth/saml/{idp}/login", get(login::saml_login))
+        .route("/{tenant}/auth/saml/{idp}/acs", post(login::saml_acs))
+        .route("/{tenant}/auth/mfa/enroll", post(login::mfa_enroll))
+        .route("/{tenant}/auth/mfa/verify", post(login::mfa_verify))
+        .route("/{tenant}/auth/session/token", post(login::session_token))
+        .route("/{tenant}/auth/session/logout", post(login::logout))
+        .route("/{tenant}/auth/jwks.json", get(login::jwks))
 }
 
 fn one_resource() -> axum::routing::MethodRouter<AppState> {

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::decide::{Outcome, evaluate, record};
+use super::decide::{Outcome, evaluate, record, resolve_sessions};
 use super::error::ApiError;
 use super::gate::TenantContext;
 use super::json::ApiJson;
@@ -26,7 +26,7 @@ pub struct DecisionsRequest {
 pub async fn decisions(
     State(app): State<AppState>,
     Extension(ctx): Extension<TenantContext>,
-    ApiJson(body): ApiJson<DecisionsRequest>,
+    ApiJson(mut body): ApiJson<DecisionsRequest>,
 ) -> Result<Json<Value>, ApiError> {
     if body.requests.is_empty() || body.requests.len() > app.settings.max_batch {
         return Err(ApiError::bad_request(
@@ -38,6 +38,7 @@ pub async fn decisions(
             ),
         ));
     }
+    resolve_sessions(&app, &ctx.tenant, &mut body.requests).await;
     let version = ctx.tenant.policy_version();
     let mut outcomes: Vec<Outcome> = body
         .requests

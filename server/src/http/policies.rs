@@ -121,6 +121,7 @@ impl From<ChangeError> for ApiError {
             }
             ChangeError::Provisioning(ProvisioningError::Store(e)) => e.into(),
             ChangeError::Provisioning(ProvisioningError::Scim(e)) => scim_as_api(e),
+            ChangeError::Identity(e) => e.into(),
             other => ApiError::Internal(other.into()),
         }
     }

@@ -1,6 +1,7 @@
 //! Tenancy: the catalog of organisations and each one's loaded state, looked up per request.
 
 mod bundles;
+mod identity;
 mod master_key;
 mod snapshot;
 mod tenant;
@@ -14,6 +15,7 @@ use hms_audit_ledger::store::{Ledger, LedgerError, MasterKey, WriterOptions};
 use hms_directory::{Backend, Catalog, StoreError, TenantId, TenantRecord, TenantStore};
 
 pub use bundles::{from_dir as bundle_from_dir, hms_default as hms_bundle};
+pub use identity::IdentityState;
 pub use snapshot::EntityMapper;
 pub use tenant::{ChangeError, DirectoryChange, Tenant};
 

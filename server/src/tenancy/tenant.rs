@@ -15,10 +15,12 @@ use hms_directory::{
 };
 use time::{OffsetDateTime, UtcOffset};
 
+use hms_idp_bridge::IdentityError;
 use hms_scim::store::ProvisioningError;
 
 use super::LedgerSettings;
 use super::bundles;
+use super::identity::IdentityState;
 use super::snapshot::EntityMapper;
 use crate::audit::{self, Provenance};
 use crate::auth::{ClientTable, Scope, issue_credential};
@@ -56,6 +58,9 @@ pub enum ChangeError {
     /// A provisioning request was refused or failed.
     #[error(transparent)]
     Provisioning(#[from] ProvisioningError),
+    /// A login, session or identity configuration was refused or failed.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
 }
 
 /// A directory change in progress: the tenant's change turn and the
@@ -74,6 +79,8 @@ pub struct Tenant {
     pub store: TenantStore,
     /// Its audit ledger, in the same database.
     pub ledger: Ledger,
+    /// Its identity providers' state, sessions and token keys.
+    pub identity: IdentityState,
     pdp: ArcSwap<Pdp>,
     policy_version: AtomicI64,
     clients: ClientTable,
@@ -91,6 +98,11 @@ impl Tenant {
         hms_scim::store::migrate(store.pool())
             .await
             .map_err(StoreError::from)?;
+        hms_idp_bridge::store::migrate(store.pool())
+            .await
+            .map_err(StoreError::from)?;
+        let identity =
+            IdentityState::open(store.pool(), &ledger.master_key, record.id.as_str()).await?;
         let ledger = ledger.open(&store, record.id.as_str()).await?;
         let version = match store.latest_policy_version().await? {
             Some(version) => version,
@@ -112,6 +124,7 @@ impl Tenant {
             record,
             store,
             ledger,
+            identity,
             writer: tokio::sync::Mutex::new(()),
         })
     }
@@ -295,7 +308,37 @@ impl Tenant {
         }
         let mapper = self.mapper();
         let records = staff.iter().map(|c| mapper.staff(&c.member)).collect();
-        self.apply(records).await
+        self.apply(records).await?;
+        self.end_sessions_of_disabled(staff).await
+    }
+
+    /// Deprovisioning: every session of a person just disabled ends now,
+    /// and each ending is recorded.
+    async fn end_sessions_of_disabled(&self, staff: &[StaffChange]) -> Result<(), ChangeError> {
+        let disabled = staff
+            .iter()
+            .filter(|c| c.was_active == Some(true) && !c.member.active);
+        let mut events = Vec::new();
+        for change in disabled {
+            let staff_id = &change.member.id;
+            let ended = self
+                .identity
+                .sessions
+                .revoke_staff(self.store.pool(), staff_id, "deprovisioned")
+                .await?;
+            events.extend(ended.iter().map(|sid| {
+                audit::session_revoked_event(
+                    &Provenance::local("system"),
+                    staff_id,
+                    sid,
+                    "deprovisioned",
+                )
+            }));
+        }
+        if !events.is_empty() {
+            self.ledger.append_all(events).await?;
+        }
+        Ok(())
     }
 
     /// Writes patients and puts the changed entities in force.
@@ -336,7 +379,7 @@ impl Tenant {
     }
 
     /// Records `events` in the change's transaction and commits both together.
-    async fn record_and_commit(
+    pub async fn record_and_commit(
         &self,
         mut tx: ChangeTransaction,
         events: Vec<Event>,

@@ -1,0 +1,33 @@
+//! The identity tables of a tenant database, and the clock they use.
+
+use sqlx::AnyPool;
+use time::OffsetDateTime;
+
+/// Runs the identity migrations on a tenant database (one SQL dialect serves
+/// both SQLite and PostgreSQL).
+pub async fn migrate(pool: &AnyPool) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut migrator = sqlx::migrate!("./migrations");
+    migrator.set_ignore_missing(true);
+    migrator.run(pool).await
+}
+
+/// Now, in Unix seconds.
+pub fn now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// SHA-256 of `secret`, hex: how high-entropy secrets (states, session and
+/// recovery codes) are stored and looked up.
+pub fn digest(secret: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(secret.as_bytes()))
+}
+
+/// A fresh random secret of `bytes` bytes, base64url without padding.
+pub fn random_secret(bytes: usize) -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut raw = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}

@@ -1,0 +1,277 @@
+//! Identity administration under `/{tenant}/v1/identity`: identity providers,
+//! login settings, sessions, second-factor resets and token keys. Every change
+//! is recorded in the ledger with the change itself.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::{Extension, Json};
+use hms_idp_bridge::IdentityError;
+use hms_idp_bridge::mfa;
+use hms_idp_bridge::oidc::{OidcRelyingParty, http_client};
+use hms_idp_bridge::providers::{self, ProviderConfig, StoredProvider};
+use hms_idp_bridge::saml::SamlServiceProvider;
+use hms_idp_bridge::sessions::SessionTable;
+use hms_idp_bridge::settings::{self, IdentitySettings};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::error::ApiError;
+use super::gate::TenantContext;
+use super::json::{ApiJson, ApiQuery};
+use super::login::Endpoints;
+use crate::audit;
+use crate::tenancy::Tenant;
+
+/// Largest IdP metadata document fetched.
+const MAX_METADATA_BYTES: usize = 1024 * 1024;
+
+fn provider_view(provider: &StoredProvider) -> Value {
+    let mut view = json!(provider.config);
+    view["id"] = json!(provider.id);
+    view
+}
+
+/// `GET /{tenant}/v1/identity/providers`.
+pub async fn list_providers(
+    Extension(ctx): Extension<TenantContext>,
+) -> Result<Json<Value>, ApiError> {
+    let all = providers::list(ctx.tenant.store.pool()).await?;
+    Ok(Json(
+        json!({ "providers": all.iter().map(provider_view).collect::<Vec<_>>() }),
+    ))
+}
+
+/// `PUT /{tenant}/v1/identity/providers/{id}`: checked before it is stored —
+/// OIDC discovery must succeed, SAML metadata must carry a signing certificate.
+pub async fn put_provider(
+    State(app): State<AppState>,
+    Extension(ctx): Extension<TenantContext>,
+    Path((_, id)): Path<(String, String)>,
+    ApiJson(config): ApiJson<ProviderConfig>,
+) -> Result<Json<Value>, ApiError> {
+    providers::check_id(&id)?;
+    config.mapping().check()?;
+    let tenant = &ctx.tenant;
+    let master = app.tenants.master_key();
+    let (config, secret) = resolve(config).await?;
+    let previous = providers::get(tenant.store.pool(), &id).await?;
+    let stored = StoredProvider::seal(tenant.id(), &id, config, secret.as_deref(), master)?
+        .keeping_secret_of(previous.as_ref());
+    let details = match &stored.config {
+        ProviderConfig::Oidc(c) => {
+            json!({ "kind": "oidc", "issuer": c.issuer, "client_id": c.client_id })
+        }
+        ProviderConfig::Saml(c) => {
+            json!({ "kind": "saml", "allow_sha1": c.allow_sha1, "allow_idp_initiated": c.allow_idp_initiated })
+        }
+    };
+    let discovered = check_provider(&app, tenant, &stored).await?;
+    let mut tx = tenant.ledger.begin_change().await?;
+    providers::put(&mut tx, &stored).await?;
+    let event = audit::identity_config_event(
+        &ctx.provenance,
+        "put_identity_provider",
+        &format!("idp:{id}"),
+        details,
+    );
+    tenant.record_and_commit(tx, vec![event]).await?;
+    match discovered {
+        Some(rp) => tenant.identity.remember_relying_party(&id, rp).await,
+        None => tenant.identity.forget_provider(&id).await,
+    }
+    Ok(Json(provider_view(&stored)))
+}
+
+/// The secret a request carries apart, and SAML metadata fetched when given by URL.
+async fn resolve(config: ProviderConfig) -> Result<(ProviderConfig, Option<String>), ApiError> {
+    match config {
+        ProviderConfig::Oidc(mut oidc) => {
+            let secret = oidc.client_secret.take().map(|s| s.0);
+            Ok((ProviderConfig::Oidc(oidc), secret))
+        }
+        ProviderConfig::Saml(mut saml) => {
+            if let Some(url) = saml.metadata_url.take() {
+                saml.metadata_xml = Some(fetch_metadata(&url).await?);
+            }
+            Ok((ProviderConfig::Saml(saml), None))
+        }
+    }
+}
+
+/// Fetches IdP metadata (no redirects followed, bounded size).
+async fn fetch_metadata(url: &str) -> Result<String, IdentityError> {
+    let failed = |e: String| IdentityError::Upstream(format!("IdP metadata from `{url}`: {e}"));
+    let response = http_client()?
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    if !response.status().is_success() {
+        return Err(failed(format!("status {}", response.status())));
+    }
+    let body = response.bytes().await.map_err(|e| failed(e.to_string()))?;
+    if body.len() > MAX_METADATA_BYTES {
+        return Err(failed("document too large".into()));
+    }
+    String::from_utf8(body.to_vec()).map_err(|_| failed("not UTF-8".into()))
+}
+
+/// Builds the provider as a login would use it: discovery for OIDC (the
+/// relying party is returned for reuse), the SP for SAML. Nothing is stored
+/// when this fails.
+async fn check_provider(
+    app: &AppState,
+    tenant: &Tenant,
+    stored: &StoredProvider,
+) -> Result<Option<Arc<OidcRelyingParty>>, IdentityError> {
+    let endpoints = Endpoints::new(app, tenant.id());
+    match &stored.config {
+        ProviderConfig::Oidc(config) => {
+            let secret = stored.client_secret(tenant.id(), app.tenants.master_key())?;
+            let redirect = endpoints.oidc_redirect(&stored.id);
+            let rp =
+                OidcRelyingParty::discover(&stored.id, config.clone(), secret, &redirect).await?;
+            Ok(Some(Arc::new(rp)))
+        }
+        ProviderConfig::Saml(config) => {
+            SamlServiceProvider::new(&stored.id, config, &endpoints.saml(&stored.id))?;
+            Ok(None)
+        }
+    }
+}
+
+/// `DELETE /{tenant}/v1/identity/providers/{id}`.
+pub async fn delete_provider(
+    Extension(ctx): Extension<TenantContext>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = &ctx.tenant;
+    let mut tx = tenant.ledger.begin_change().await?;
+    if !providers::delete(&mut tx, &id).await? {
+        return Err(IdentityError::UnknownProvider(id).into());
+    }
+    let event = audit::identity_config_event(
+        &ctx.provenance,
+        "delete_identity_provider",
+        &format!("idp:{id}"),
+        json!({}),
+    );
+    tenant.record_and_commit(tx, vec![event]).await?;
+    tenant.identity.forget_provider(&id).await;
+    Ok(Json(json!({ "deleted": id })))
+}
+
+/// `GET /{tenant}/v1/identity/settings`.
+pub async fn get_settings(Extension(ctx): Extension<TenantContext>) -> Json<Value> {
+    Json(json!(*ctx.tenant.identity.settings()))
+}
+
+/// `PUT /{tenant}/v1/identity/settings`.
+pub async fn put_settings(
+    Extension(ctx): Extension<TenantContext>,
+    ApiJson(new): ApiJson<IdentitySettings>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = &ctx.tenant;
+    let mut tx = tenant.ledger.begin_change().await?;
+    settings::save(&mut tx, &new).await?;
+    let event = audit::identity_config_event(
+        &ctx.provenance,
+        "put_identity_settings",
+        "identity:settings",
+        json!(new),
+    );
+    tenant.record_and_commit(tx, vec![event]).await?;
+    tenant.identity.put_settings_in_force(new.clone());
+    Ok(Json(json!(new)))
+}
+
+/// The filter of a session listing.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionFilter {
+    #[serde(default)]
+    staff_id: Option<String>,
+}
+
+/// `GET /{tenant}/v1/identity/sessions[?staff_id=]`.
+pub async fn list_sessions(
+    Extension(ctx): Extension<TenantContext>,
+    ApiQuery(filter): ApiQuery<SessionFilter>,
+) -> Result<Json<Value>, ApiError> {
+    let sessions = SessionTable::list(ctx.tenant.store.pool(), filter.staff_id.as_deref()).await?;
+    Ok(Json(json!({ "sessions": sessions })))
+}
+
+/// `DELETE /{tenant}/v1/identity/sessions/{id}`: ends a session at once.
+pub async fn revoke_session(
+    Extension(ctx): Extension<TenantContext>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = &ctx.tenant;
+    let pool = tenant.store.pool();
+    let record = SessionTable::record(pool, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no session `{id}`")))?;
+    let ended = tenant
+        .identity
+        .sessions
+        .revoke(pool, &id, "revoked by an administrator")
+        .await?;
+    if ended {
+        let event = audit::session_revoked_event(
+            &ctx.provenance,
+            &record.staff_id,
+            &id,
+            "revoked by an administrator",
+        );
+        tenant.ledger.append_all(vec![event]).await?;
+    }
+    Ok(Json(json!({ "session_id": id, "revoked": ended })))
+}
+
+/// `DELETE /{tenant}/v1/identity/mfa/{staff_id}`: removes a person's second
+/// factor so they enrol again at their next login.
+pub async fn reset_mfa(
+    Extension(ctx): Extension<TenantContext>,
+    Path((_, staff_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = &ctx.tenant;
+    if !mfa::reset(tenant.store.pool(), &staff_id).await? {
+        return Err(ApiError::NotFound(format!(
+            "`{staff_id}` has no second factor enrolled"
+        )));
+    }
+    let event = audit::identity_event(
+        &ctx.provenance,
+        "auth.mfa.reset",
+        Some(&staff_id),
+        "success",
+        json!({}),
+    );
+    tenant.ledger.append_all(vec![event]).await?;
+    Ok(Json(json!({ "staff_id": staff_id, "reset": true })))
+}
+
+/// `POST /{tenant}/v1/identity/token-keys/rotate`: a new signing key; the old
+/// one stays in the JWKS so tokens it signed still verify until they expire.
+pub async fn rotate_token_key(
+    State(app): State<AppState>,
+    Extension(ctx): Extension<TenantContext>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = &ctx.tenant;
+    let master = app.tenants.master_key();
+    tenant
+        .identity
+        .rotate_keys(tenant.store.pool(), master, tenant.id())
+        .await?;
+    let event = audit::identity_config_event(
+        &ctx.provenance,
+        "rotate_token_key",
+        "identity:token_keys",
+        json!({}),
+    );
+    tenant.ledger.append_all(vec![event]).await?;
+    Ok(Json(tenant.identity.keys().jwks().clone()))
+}
