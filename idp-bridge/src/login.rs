@@ -63,23 +63,19 @@ pub async fn take(
             "no login was started with this state, or it expired or was already used",
         )
     };
-    let hash = digest(state);
-    let mut tx = pool.begin().await?;
+    // One statement: the row is taken by exactly one caller, and no read
+    // snapshot has to be upgraded to a write (which SQLite refuses under load).
     let row: Option<PendingRow> = sqlx::query_as(
-        "SELECT provider_id, nonce, pkce_verifier, saml_request_id, expires_at FROM login_attempts WHERE state_hash = $1",
+        "DELETE FROM login_attempts WHERE state_hash = $1 \
+         RETURNING provider_id, nonce, pkce_verifier, saml_request_id, expires_at",
     )
-    .bind(&hash)
-    .fetch_optional(&mut *tx)
+    .bind(digest(state))
+    .fetch_optional(pool)
     .await?;
-    let deleted = sqlx::query("DELETE FROM login_attempts WHERE state_hash = $1")
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
     let Some((provider, nonce, pkce_verifier, saml_request_id, expires_at)) = row else {
         return Err(unknown());
     };
-    if deleted.rows_affected() != 1 || expires_at < now() || provider != provider_id {
+    if expires_at < now() || provider != provider_id {
         return Err(unknown());
     }
     Ok(PendingLogin {

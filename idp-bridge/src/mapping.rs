@@ -123,3 +123,63 @@ impl ClaimMapping {
         member
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn identity(claims: &[(&str, &[&str])]) -> VerifiedIdentity {
+        VerifiedIdentity {
+            provider_id: "okta".into(),
+            protocol: "oidc",
+            subject: "00u-1".into(),
+            claims: claims
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.iter().map(|s| (*s).to_owned()).collect()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_staff_id_comes_from_the_mapped_claim_or_the_subject() {
+        let login = identity(&[("employee_number", &["E-1"]), ("two", &["a", "b"])]);
+        assert_eq!(ClaimMapping::default().staff_id(&login).unwrap(), "00u-1");
+        let by_number = ClaimMapping {
+            staff_id: Some("employee_number".into()),
+            ..ClaimMapping::default()
+        };
+        assert_eq!(by_number.staff_id(&login).unwrap(), "E-1");
+        for claim in ["missing", "two"] {
+            let mapping = ClaimMapping {
+                staff_id: Some(claim.into()),
+                ..ClaimMapping::default()
+            };
+            assert!(matches!(
+                mapping.staff_id(&login),
+                Err(IdentityError::Refused {
+                    code: "no_staff_id",
+                    ..
+                })
+            ));
+        }
+    }
+
+    #[test]
+    fn groups_grant_only_their_mapped_roles() {
+        let mapping = ClaimMapping {
+            groups: Some("groups".into()),
+            group_roles: [("ICU".to_owned(), vec!["nurse".to_owned()])].into(),
+            ..ClaimMapping::default()
+        };
+        let login = identity(&[("groups", &["ICU", "Everyone"])]);
+        assert_eq!(mapping.roles(&login), BTreeSet::from(["nurse".to_owned()]));
+        assert!(mapping.check().is_ok());
+        let bad = ClaimMapping {
+            group_roles: [("g".to_owned(), vec!["Not A Role".to_owned()])].into(),
+            ..ClaimMapping::default()
+        };
+        assert!(bad.check().is_err());
+    }
+}

@@ -352,3 +352,55 @@ pub fn code_at(otpauth_uri: &str, unix_time: u64) -> Result<String, IdentityErro
         .map_err(|e| IdentityError::invalid("invalid_otpauth_uri", e.to_string()))?;
     Ok(totp.generate(unix_time).to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn authenticator() -> Totp {
+        totp(b"12345678901234567890".to_vec(), "HMS-ACH Test", "nurse-1").unwrap()
+    }
+
+    #[test]
+    fn codes_of_the_previous_current_and_next_step_are_accepted_and_no_others() {
+        let totp = authenticator();
+        let now: i64 = 1_700_000_015;
+        let step = now / 30;
+        for offset in [-1i64, 0, 1] {
+            let code = totp
+                .generate(u64::try_from((step + offset) * 30).unwrap())
+                .to_string();
+            assert_eq!(
+                matching_step(&totp, &code, now),
+                Some(step + offset),
+                "offset {offset}"
+            );
+        }
+        for offset in [-2i64, 2] {
+            let code = totp
+                .generate(u64::try_from((step + offset) * 30).unwrap())
+                .to_string();
+            assert_eq!(matching_step(&totp, &code, now), None, "offset {offset}");
+        }
+        assert_eq!(matching_step(&totp, "12345", now), None);
+    }
+
+    #[test]
+    fn the_rfc_6238_test_vector_holds() {
+        // RFC 6238 appendix B, SHA-1, T = 59: 94287082 (eight digits); six digits: 287082.
+        assert_eq!(authenticator().generate(59).to_string(), "287082");
+    }
+
+    #[test]
+    fn recovery_codes_are_read_forgivingly() {
+        let code = recovery_code();
+        assert_eq!(code.len(), 11);
+        assert_eq!(&code[5..6], "-");
+        assert_eq!(
+            normalise_recovery(&code.to_lowercase().replace('-', " ")),
+            normalise_recovery(&code)
+        );
+    }
+}

@@ -471,3 +471,55 @@ fn check(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IDLE: i64 = 900;
+
+    fn session(last_seen: i64, expires_at: i64) -> LiveSession {
+        LiveSession {
+            id: "s".into(),
+            staff_id: "nurse-1".into(),
+            provider_id: "okta".into(),
+            amr: vec!["oidc".into(), "otp".into()],
+            stage: Stage::Active,
+            expires_at,
+            last_seen: AtomicI64::new(last_seen),
+            checked_at: AtomicI64::new(last_seen),
+            revoked: AtomicBool::new(false),
+        }
+    }
+
+    fn settings() -> IdentitySettings {
+        IdentitySettings {
+            idle_timeout_seconds: IDLE,
+            ..IdentitySettings::default()
+        }
+    }
+
+    #[test]
+    fn a_session_unused_for_longer_than_the_idle_timeout_ends() {
+        let s = session(1_000, 100_000);
+        assert_eq!(check(&s, &settings(), 1_000 + IDLE), Ok(()));
+        assert_eq!(
+            check(&s, &settings(), 1_001 + IDLE),
+            Err(SessionProblem::Idle)
+        );
+    }
+
+    #[test]
+    fn a_session_ends_at_its_absolute_lifetime_however_active() {
+        let s = session(4_999, 5_000);
+        assert_eq!(check(&s, &settings(), 5_000), Err(SessionProblem::Expired));
+    }
+
+    #[test]
+    fn revocation_outranks_everything_else() {
+        let s = session(1_000, 100_000);
+        s.revoked.store(true, Ordering::Release);
+        assert_eq!(check(&s, &settings(), 1_000), Err(SessionProblem::Revoked));
+        assert!(s.mfa());
+    }
+}

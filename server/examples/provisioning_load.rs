@@ -14,14 +14,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use hms_ach::app::Application;
 use hms_ach::audit::Provenance;
 use hms_ach::auth::Scope;
-use hms_ach::config::Settings;
 use hms_scim::hr::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 use hms_scim::protocol::resource::normalise;
 use hms_scim::protocol::schema::ResourceType;
 use reqwest::Client;
+
+mod common;
+use common::{percentiles, start};
 use serde_json::{Value, json};
 
 struct Args {
@@ -152,37 +153,6 @@ fn encode(text: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
-}
-
-fn percentiles(mut samples: Vec<Duration>) -> String {
-    samples.sort_unstable();
-    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
-    format!(
-        "n={} p50={:.2}ms p99={:.2}ms max={:.2}ms",
-        samples.len(),
-        at(0.50).as_secs_f64() * 1e3,
-        at(0.99).as_secs_f64() * 1e3,
-        samples[samples.len() - 1].as_secs_f64() * 1e3
-    )
-}
-
-async fn start(database: &str, dir: &std::path::Path) -> (Application, String) {
-    let url = if database == "sqlite" {
-        format!("sqlite://{}", dir.display())
-    } else {
-        database.to_owned()
-    };
-    let prefix = format!("hmsbench_{}", std::process::id());
-    let toml = format!(
-        "listen = \"127.0.0.1:0\"\ndatabase_url = \"{url}\"\ndatabase_prefix = \"{prefix}\"\ndemo = false\n\
-         [ledger]\nmaster_key = \"dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchISE=\"\n"
-    );
-    let file = dir.join("bench.toml");
-    std::fs::write(&file, toml).unwrap();
-    let settings = Settings::load(Some(&file), Default::default()).unwrap();
-    let app = Application::build(settings).await.unwrap();
-    let base = format!("http://{}", app.local_addr());
-    (app, base)
 }
 
 #[tokio::main]

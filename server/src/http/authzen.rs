@@ -194,12 +194,8 @@ pub async fn metadata(
     State(app): State<AppState>,
     Path(tenant): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    app.tenants
-        .get(&tenant)
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?
-        .ok_or_else(|| ApiError::NotFound(format!("unknown tenant `{tenant}`")))?;
-    let pdp = format!("{}/{tenant}", app.settings.public_base());
+    app.tenant(&tenant).await?;
+    let pdp = app.tenant_url(&tenant);
     Ok(Json(json!({
         "policy_decision_point": pdp,
         "access_evaluation_endpoint": format!("{pdp}/access/v1/evaluation"),

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::gate::TenantContext;
-use super::login::check_session_token;
+use super::sessions::check_session_token;
 use crate::metrics::{record_decision, record_unrecorded_decisions};
 use crate::tenancy::Tenant;
 

@@ -49,13 +49,7 @@ pub async fn require_tenant_client(
         .next()
         .unwrap_or_default()
         .to_owned();
-    let tenant = gate
-        .app
-        .tenants
-        .get(&tenant_id)
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?
-        .ok_or_else(|| ApiError::NotFound(format!("unknown tenant `{tenant_id}`")))?;
+    let tenant = gate.app.tenant(&tenant_id).await?;
     let token =
         bearer_token(&request).ok_or(ApiError::Unauthorized(AuthError::Missing.to_string()))?;
     let caller = tenant

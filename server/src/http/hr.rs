@@ -53,11 +53,7 @@ pub async fn receive(
 ) -> Result<Json<Value>, ApiError> {
     let body =
         body.map_err(|_| ApiError::PayloadTooLarge("request body is larger than allowed".into()))?;
-    let tenant = app
-        .tenants
-        .get(&tenant_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("unknown tenant `{tenant_id}`")))?;
+    let tenant = app.tenant(&tenant_id).await?;
     let secrets = secrets(&tenant, app.tenants.master_key()).await?;
     if secrets.is_empty() {
         return Err(ApiError::Unauthorized(

@@ -16,6 +16,7 @@ mod native;
 mod policies;
 mod provisioning;
 mod scim;
+mod sessions;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -102,7 +103,7 @@ pub fn router(state: AppState) -> Router {
             post(authzen::search_action),
         )
         .route("/{tenant}/v1/decisions", post(native::decisions))
-        .route("/{tenant}/auth/introspect", post(login::introspect))
+        .route("/{tenant}/auth/introspect", post(sessions::introspect))
         .route_layer(middleware::from_fn_with_state(
             Gate {
                 app: state.clone(),
@@ -299,11 +300,14 @@ fn login_routes() -> Router<AppState> {
         )
         .route("/{tenant}/auth/saml/{idp}/login", get(login::saml_login))
         .route("/{tenant}/auth/saml/{idp}/acs", post(login::saml_acs))
-        .route("/{tenant}/auth/mfa/enroll", post(login::mfa_enroll))
-        .route("/{tenant}/auth/mfa/verify", post(login::mfa_verify))
-        .route("/{tenant}/auth/session/token", post(login::session_token))
-        .route("/{tenant}/auth/session/logout", post(login::logout))
-        .route("/{tenant}/auth/jwks.json", get(login::jwks))
+        .route("/{tenant}/auth/mfa/enroll", post(sessions::mfa_enroll))
+        .route("/{tenant}/auth/mfa/verify", post(sessions::mfa_verify))
+        .route(
+            "/{tenant}/auth/session/token",
+            post(sessions::session_token),
+        )
+        .route("/{tenant}/auth/session/logout", post(sessions::logout))
+        .route("/{tenant}/auth/jwks.json", get(sessions::jwks))
 }
 
 fn one_resource() -> axum::routing::MethodRouter<AppState> {

@@ -194,6 +194,10 @@ async fn an_oidc_login_with_totp_gives_a_session_the_pdp_and_services_accept() {
             first["status"], "mfa_required",
             "the HMS default requires MFA"
         );
+        assert!(
+            provider.mean_token_time() > std::time::Duration::ZERO,
+            "the code was exchanged at the IdP's token endpoint"
+        );
         assert_eq!(first["mfa_enrolled"], false);
         let login_token = first["login_token"].as_str().unwrap();
         // A login waiting for its second factor is no session for the PDP.
@@ -680,5 +684,31 @@ async fn a_session_from_one_node_is_honoured_and_its_revocation_reaches_another(
             "the other node still honours a revoked session"
         );
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn many_people_logging_in_at_once_all_get_in() {
+    for app in apps().await {
+        let provider = OidcProvider::start(dr_heart()).await;
+        configure(&app, &provider).await;
+        set_identity_settings(&app, json!({"mfa_required": false})).await;
+        let logins = futures_util::future::join_all((0..16).map(|_| login(&app))).await;
+        for response in logins {
+            assert_eq!(
+                response.status(),
+                StatusCode::OK,
+                "{}: {}",
+                app.backend,
+                response.text().await.unwrap()
+            );
+        }
+        let sessions: Value = app
+            .get("/v1/identity/sessions?staff_id=dr-heart")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(sessions["sessions"].as_array().unwrap().len(), 16);
     }
 }

@@ -56,6 +56,7 @@ type TestIdToken = IdToken<
     CoreJwsSigningAlgorithm,
 >;
 
+#[derive(Clone)]
 struct Key {
     kid: String,
     pem: String,
@@ -92,6 +93,9 @@ struct Inner {
     unpublished: Key,
     codes: HashMap<String, Issued>,
     jwks_served: usize,
+    /// Time spent answering token requests, and how many.
+    token_time: std::time::Duration,
+    tokens: u32,
 }
 
 /// A running provider.
@@ -115,6 +119,8 @@ impl OidcProvider {
             unpublished: Key::generate("key-1-forged"),
             codes: HashMap::new(),
             jwks_served: 0,
+            token_time: std::time::Duration::ZERO,
+            tokens: 0,
         }));
         let router = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
@@ -139,6 +145,12 @@ impl OidcProvider {
 
     pub fn jwks_served(&self) -> usize {
         self.inner.lock().unwrap().jwks_served
+    }
+
+    /// The mean time the token endpoint took per request (signing included).
+    pub fn mean_token_time(&self) -> std::time::Duration {
+        let inner = self.inner.lock().unwrap();
+        inner.token_time / inner.tokens.max(1)
     }
 }
 
@@ -215,7 +227,16 @@ async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form: TokenForm = serde_urlencoded::from_bytes(&body).unwrap();
+    let started = std::time::Instant::now();
+    let response = token_response(&inner, &headers, &body);
+    let mut inner = inner.lock().unwrap();
+    inner.token_time += started.elapsed();
+    inner.tokens += 1;
+    response
+}
+
+fn token_response(inner: &Mutex<Inner>, headers: &HeaderMap, body: &[u8]) -> Response {
+    let form: TokenForm = serde_urlencoded::from_bytes(body).unwrap();
     let expected = format!(
         "Basic {}",
         STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
@@ -228,8 +249,11 @@ async fn token(
         )
             .into_response();
     }
-    let mut inner = inner.lock().unwrap();
-    let Some(issued) = inner.codes.remove(&form.code) else {
+    let (issued, facts) = {
+        let mut inner = inner.lock().unwrap();
+        (inner.codes.remove(&form.code), inner.facts())
+    };
+    let Some(issued) = issued else {
         return (
             StatusCode::BAD_REQUEST,
             Json(json!({"error": "invalid_grant"})),
@@ -247,7 +271,8 @@ async fn token(
         )
             .into_response();
     }
-    let id_token = inner.id_token(&issued.nonce);
+    // Signed outside the lock, as concurrent token requests would be.
+    let id_token = facts.id_token(&issued.nonce);
     Json(json!({
         "access_token": format!("at-{}", uuid::Uuid::new_v4()),
         "token_type": "Bearer",
@@ -257,7 +282,30 @@ async fn token(
     .into_response()
 }
 
+/// What the next ID token is made of, copied out of the provider's state.
+struct TokenFacts {
+    issuer: String,
+    mode: Mode,
+    user: BTreeMap<String, Value>,
+    key: Key,
+}
+
 impl Inner {
+    fn facts(&self) -> TokenFacts {
+        let key = match self.mode {
+            Mode::UnpublishedKey => &self.unpublished,
+            _ => &self.published[self.signing],
+        };
+        TokenFacts {
+            issuer: self.issuer.clone(),
+            mode: self.mode,
+            user: self.user.clone(),
+            key: key.clone(),
+        }
+    }
+}
+
+impl TokenFacts {
     fn id_token(&self, nonce: &str) -> String {
         let now = chrono::Utc::now();
         let mode = self.mode;
@@ -294,10 +342,6 @@ impl Inner {
             ExtraClaims { claims: extra },
         )
         .set_nonce(Some(Nonce::new(nonce)));
-        let key = match mode {
-            Mode::UnpublishedKey => &self.unpublished,
-            _ => &self.published[self.signing],
-        };
         if mode == Mode::AlgNone {
             let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
             let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
@@ -305,7 +349,7 @@ impl Inner {
         }
         let token = TestIdToken::new(
             claims,
-            &key.signer(),
+            &self.key.signer(),
             CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
             None,
             None,
