@@ -15,10 +15,11 @@ use openidconnect::core::{
     CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
-    AdditionalClaims, AuthorizationCode, ClaimsVerificationError, Client, ClientId, ClientSecret,
-    CsrfToken, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenClaims,
-    IdTokenFields, IssuerUrl, JsonWebKeySet, Nonce, PkceCodeChallenge, PkceCodeVerifier,
-    RedirectUrl, Scope, SignatureVerificationError, StandardErrorResponse, StandardTokenResponse,
+    AccessToken, AdditionalClaims, AuthorizationCode, ClaimsVerificationError, Client, ClientId,
+    ClientSecret, CsrfToken, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet,
+    IdTokenClaims, IdTokenFields, IssuerUrl, JsonWebKeySet, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError,
+    StandardErrorResponse, StandardTokenResponse, SubjectIdentifier, UserInfoClaims,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -213,7 +214,39 @@ impl OidcRelyingParty {
             other => other,
         }
         .map_err(refusal)?;
-        Ok(self.identity(&claims))
+        let mut identity = self.identity(&claims);
+        if self.config.userinfo {
+            self.add_userinfo(&mut identity, response.access_token())
+                .await?;
+        }
+        Ok(identity)
+    }
+
+    /// Completes `identity` with the userinfo endpoint's claims, which must
+    /// name the same subject; the ID token's claims win where both speak.
+    async fn add_userinfo(
+        &self,
+        identity: &mut VerifiedIdentity,
+        access_token: &AccessToken,
+    ) -> Result<(), IdentityError> {
+        let client = self.client();
+        let subject = SubjectIdentifier::new(identity.subject.clone());
+        let info: UserInfoClaims<ExtraClaims, CoreGenderClaim> = client
+            .user_info(access_token.clone(), Some(subject))
+            .map_err(|e| IdentityError::Upstream(format!("userinfo: {e}")))?
+            .request_async(&self.http)
+            .await
+            .map_err(|e| IdentityError::refused("userinfo_failed", format!("userinfo: {e}")))?;
+        let mut add = |name: &str, values: Vec<String>| {
+            identity.claims.entry(name.to_owned()).or_insert(values);
+        };
+        if let Some(email) = info.email() {
+            add("email", vec![email.as_str().to_owned()]);
+        }
+        for (name, value) in &info.additional_claims().claims {
+            add(name, claim_strings(value));
+        }
+        Ok(())
     }
 
     fn verify(

@@ -65,6 +65,9 @@ pub struct OidcConfig {
     /// Scopes asked for besides `openid`.
     #[serde(default = "default_scopes")]
     pub scopes: Vec<String>,
+    /// Also read the userinfo endpoint; its claims complete (never override) the ID token's.
+    #[serde(default)]
+    pub userinfo: bool,
     /// Claim mapping.
     #[serde(default)]
     pub mapping: ClaimMapping,

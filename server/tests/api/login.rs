@@ -572,6 +572,39 @@ async fn id_tokens_that_fail_validation_are_refused_with_their_reason() {
 }
 
 #[tokio::test]
+async fn claims_only_the_userinfo_endpoint_tells_reach_the_mapping() {
+    let app = spawn("sqlite").await;
+    let provider = OidcProvider::start(dr_heart()).await;
+    provider.set_userinfo_only(json!({"hms_groups": ["Theatre Team"]}));
+    let config = json!({
+        "kind": "oidc", "issuer": provider.issuer, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+        "userinfo": true,
+        "mapping": {"staff_id": "employee_number", "groups": "hms_groups", "group_roles": {"Theatre Team": ["theatre_nurse"]}},
+    });
+    let response = app
+        .put(&format!("/v1/identity/providers/{IDP}"), &config)
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        response.text().await.unwrap()
+    );
+    assert_eq!(login_ok(&app).await["status"], "mfa_required");
+    let member: Value = app
+        .get("/v1/directory/staff/dr-heart")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        member["roles"],
+        json!(["doctor", "theatre_nurse"]),
+        "{member}"
+    );
+}
+
+#[tokio::test]
 async fn bad_provider_configurations_and_forged_tokens_are_refused() {
     let app = spawn("sqlite").await;
     let unreachable = json!({"kind": "oidc", "issuer": "http://127.0.0.1:9", "client_id": "x", "client_secret": "y"});
@@ -710,5 +743,77 @@ async fn many_people_logging_in_at_once_all_get_in() {
             .await
             .unwrap();
         assert_eq!(sessions["sessions"].as_array().unwrap().len(), 16);
+    }
+}
+
+#[tokio::test]
+async fn a_scim_deprovisioning_ends_the_persons_sessions() {
+    for app in apps().await {
+        let provider = OidcProvider::start(dr_heart()).await;
+        configure(&app, &provider).await;
+        set_identity_settings(&app, json!({"mfa_required": false})).await;
+        let tenant = app.state.tenants.get("st-marys").await.unwrap().unwrap();
+        let (_, scim) = tenant
+            .create_client(
+                "entra",
+                &[hms_ach::auth::Scope::Scim],
+                &crate::helpers::by_test(),
+            )
+            .await
+            .unwrap();
+        let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let user = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", enterprise],
+            "userName": "heart@example.org", "active": true,
+            enterprise: {"employeeNumber": "dr-heart", "department": "Cardiology"},
+        });
+        let scim_call = |method: reqwest::Method, path: &str, body: Value| {
+            app.http
+                .request(method, app.url(&format!("/scim/v2{path}")))
+                .bearer_auth(&scim)
+                .header("content-type", "application/scim+json")
+                .body(body.to_string())
+        };
+        let created = scim_call(reqwest::Method::POST, "/Users", user)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            created.status(),
+            StatusCode::CREATED,
+            "{}",
+            created.text().await.unwrap()
+        );
+
+        let session = login_ok(&app).await;
+        let access = session["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(introspect(&app, &access).await["active"], true);
+        let off = json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "Replace", "path": "active", "value": "False"}],
+        });
+        let patched = scim_call(reqwest::Method::PATCH, "/Users/dr-heart", off)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            patched.status(),
+            StatusCode::OK,
+            "{}",
+            patched.text().await.unwrap()
+        );
+        assert_eq!(
+            introspect(&app, &access).await["active"],
+            false,
+            "{}",
+            app.backend
+        );
+        let sessions: Value = app
+            .get("/v1/identity/sessions?staff_id=dr-heart")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(sessions["sessions"][0]["revoked_reason"], "deprovisioned");
     }
 }

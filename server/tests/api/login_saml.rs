@@ -372,6 +372,55 @@ async fn saml_responses_that_fail_any_check_are_refused() {
 }
 
 #[tokio::test]
+async fn idp_metadata_can_be_fetched_from_a_url() {
+    let app = spawn("sqlite").await;
+    let idp = SamlIdp::new();
+    let metadata = idp.metadata(true);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/metadata", listener.local_addr().unwrap());
+    let router = axum::Router::new().route(
+        "/metadata",
+        axum::routing::get(move || async move { metadata }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let config = json!({"kind": "saml", "metadata_url": url});
+    let response = app.put("/v1/identity/providers/by-url", &config).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        response.text().await.unwrap()
+    );
+    let stored: Value = app
+        .get("/v1/identity/providers")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        stored["providers"][0]["metadata_xml"]
+            .as_str()
+            .unwrap()
+            .contains("idp.example.org")
+    );
+    let (relay_state, request_id) = start(&app, "by-url").await;
+    set_identity_settings(&app, json!({"mfa_required": false})).await;
+    let spec = ResponseSpec::honest(
+        "nurse-heart",
+        Some(&request_id),
+        &acs(&app, "by-url"),
+        &entity(&app, "by-url"),
+    );
+    let response = post_response(&app, "by-url", &idp.response(&spec), Some(&relay_state)).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        response.text().await.unwrap()
+    );
+}
+
+#[tokio::test]
 async fn an_idp_without_a_signing_certificate_is_refused() {
     let app = spawn("sqlite").await;
     let idp = SamlIdp::new();

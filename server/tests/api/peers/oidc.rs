@@ -88,6 +88,10 @@ struct Inner {
     mode: Mode,
     /// The user the authorization endpoint logs in: `sub` plus claims.
     user: BTreeMap<String, Value>,
+    /// Claims served by the userinfo endpoint only.
+    userinfo_only: BTreeMap<String, Value>,
+    /// Access tokens issued, each with the subject it speaks for.
+    access_tokens: HashMap<String, String>,
     published: Vec<Key>,
     signing: usize,
     unpublished: Key,
@@ -114,6 +118,8 @@ impl OidcProvider {
             issuer: issuer.clone(),
             mode: Mode::Honest,
             user,
+            userinfo_only: BTreeMap::new(),
+            access_tokens: HashMap::new(),
             published: vec![Key::generate("key-1")],
             signing: 0,
             unpublished: Key::generate("key-1-forged"),
@@ -127,9 +133,15 @@ impl OidcProvider {
             .route("/jwks", get(jwks))
             .route("/authorize", get(authorize))
             .route("/token", post(token))
+            .route("/userinfo", get(userinfo))
             .with_state(Arc::clone(&inner));
         tokio::spawn(async move { axum::serve(listener, router).await });
         Self { issuer, inner }
+    }
+
+    /// Claims only the userinfo endpoint will tell.
+    pub fn set_userinfo_only(&self, claims: Value) {
+        self.inner.lock().unwrap().userinfo_only = serde_json::from_value(claims).unwrap();
     }
 
     pub fn set_mode(&self, mode: Mode) {
@@ -161,6 +173,7 @@ async fn discovery(State(inner): State<Arc<Mutex<Inner>>>) -> Json<Value> {
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
         "jwks_uri": format!("{issuer}/jwks"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
@@ -249,8 +262,11 @@ fn token_response(inner: &Mutex<Inner>, headers: &HeaderMap, body: &[u8]) -> Res
         )
             .into_response();
     }
+    let access_token = format!("at-{}", uuid::Uuid::new_v4());
     let (issued, facts) = {
         let mut inner = inner.lock().unwrap();
+        let subject = inner.user["sub"].as_str().unwrap().to_owned();
+        inner.access_tokens.insert(access_token.clone(), subject);
         (inner.codes.remove(&form.code), inner.facts())
     };
     let Some(issued) = issued else {
@@ -274,12 +290,27 @@ fn token_response(inner: &Mutex<Inner>, headers: &HeaderMap, body: &[u8]) -> Res
     // Signed outside the lock, as concurrent token requests would be.
     let id_token = facts.id_token(&issued.nonce);
     Json(json!({
-        "access_token": format!("at-{}", uuid::Uuid::new_v4()),
+        "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": 300,
         "id_token": id_token,
     }))
     .into_response()
+}
+
+/// The user's claims for a valid access token: `sub` and the userinfo-only ones.
+async fn userinfo(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap) -> Response {
+    let inner = inner.lock().unwrap();
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let Some(subject) = token.and_then(|t| inner.access_tokens.get(t)) else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let mut claims = inner.userinfo_only.clone();
+    claims.insert("sub".into(), json!(subject));
+    Json(claims).into_response()
 }
 
 /// What the next ID token is made of, copied out of the provider's state.
