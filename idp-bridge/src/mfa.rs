@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hms_audit_ledger::store::MasterKey;
 use rand::RngCore;
-use sqlx::AnyPool;
+use sqlx::{AnyConnection, AnyPool};
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, Builder, Totp};
 
@@ -330,9 +330,9 @@ async fn fail(
     ))
 }
 
-/// Removes a person's factor and recovery codes (admin reset); tells whether there was one.
-pub async fn reset(pool: &AnyPool, staff_id: &str) -> Result<bool, IdentityError> {
-    let mut tx = pool.begin().await?;
+/// Removes a person's factor and recovery codes (admin reset), in the
+/// caller's transaction; tells whether there was one.
+pub async fn reset(tx: &mut AnyConnection, staff_id: &str) -> Result<bool, IdentityError> {
     let done = sqlx::query("DELETE FROM mfa_enrolments WHERE staff_id = $1")
         .bind(staff_id)
         .execute(&mut *tx)
@@ -341,7 +341,6 @@ pub async fn reset(pool: &AnyPool, staff_id: &str) -> Result<bool, IdentityError
         .bind(staff_id)
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
     Ok(done.rows_affected() > 0)
 }
 

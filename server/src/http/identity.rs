@@ -103,7 +103,7 @@ async fn resolve(config: ProviderConfig) -> Result<(ProviderConfig, Option<Strin
 /// Fetches IdP metadata (no redirects followed, bounded size).
 async fn fetch_metadata(url: &str) -> Result<String, IdentityError> {
     let failed = |e: String| IdentityError::Upstream(format!("IdP metadata from `{url}`: {e}"));
-    let response = http_client()?
+    let mut response = http_client()?
         .get(url)
         .send()
         .await
@@ -111,11 +111,14 @@ async fn fetch_metadata(url: &str) -> Result<String, IdentityError> {
     if !response.status().is_success() {
         return Err(failed(format!("status {}", response.status())));
     }
-    let body = response.bytes().await.map_err(|e| failed(e.to_string()))?;
-    if body.len() > MAX_METADATA_BYTES {
-        return Err(failed("document too large".into()));
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| failed(e.to_string()))? {
+        if body.len() + chunk.len() > MAX_METADATA_BYTES {
+            return Err(failed("document too large".into()));
+        }
+        body.extend_from_slice(&chunk);
     }
-    String::from_utf8(body.to_vec()).map_err(|_| failed("not UTF-8".into()))
+    String::from_utf8(body).map_err(|_| failed("not UTF-8".into()))
 }
 
 /// Builds the provider as a login would use it: discovery for OIDC (the
@@ -238,7 +241,8 @@ pub async fn reset_mfa(
     Path((_, staff_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let tenant = &ctx.tenant;
-    if !mfa::reset(tenant.store.pool(), &staff_id).await? {
+    let mut tx = tenant.ledger.begin_change().await?;
+    if !mfa::reset(&mut tx, &staff_id).await? {
         return Err(ApiError::NotFound(format!(
             "`{staff_id}` has no second factor enrolled"
         )));
@@ -250,7 +254,7 @@ pub async fn reset_mfa(
         "success",
         json!({}),
     );
-    tenant.ledger.append_all(vec![event]).await?;
+    tenant.record_and_commit(tx, vec![event]).await?;
     Ok(Json(json!({ "staff_id": staff_id, "reset": true })))
 }
 

@@ -572,6 +572,53 @@ async fn id_tokens_that_fail_validation_are_refused_with_their_reason() {
 }
 
 #[tokio::test]
+async fn a_person_unknown_to_the_directory_is_created_only_when_the_tenant_allows_it() {
+    let app = spawn("sqlite").await;
+    let newcomer = json!({"sub": "00u-new", "employee_number": "nurse-new", "email": "new@example.org",
+        "given_name": "Nia", "family_name": "Newman", "groups": ["ICU"]});
+    let provider = OidcProvider::start(newcomer).await;
+    let config = json!({
+        "kind": "oidc", "issuer": provider.issuer, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+        "mapping": {"staff_id": "employee_number", "groups": "groups", "group_roles": {"ICU": ["nurse"]}},
+    });
+    let response = app
+        .put(&format!("/v1/identity/providers/{IDP}"), &config)
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let refused = login(&app).await;
+    assert_eq!(
+        error_code(refused, StatusCode::UNAUTHORIZED).await,
+        "unknown_staff"
+    );
+    let absent = app.get("/v1/directory/staff/nurse-new").await;
+    assert_eq!(absent.status(), StatusCode::NOT_FOUND);
+
+    set_identity_settings(&app, json!({"just_in_time": true})).await;
+    assert_eq!(login_ok(&app).await["status"], "mfa_required");
+    let member: Value = app
+        .get("/v1/directory/staff/nurse-new")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(member["given_name"], "Nia");
+    assert_eq!(member["family_name"], "Newman");
+    assert_eq!(member["emails"], json!(["new@example.org"]));
+    assert_eq!(member["roles"], json!(["nurse"]));
+    let created: Value = app
+        .get("/ledger/entries?kind=directory.staff.create&subject=nurse-new")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        created["entries"].as_array().unwrap().len(),
+        1,
+        "the creation is recorded"
+    );
+}
+
+#[tokio::test]
 async fn claims_only_the_userinfo_endpoint_tells_reach_the_mapping() {
     let app = spawn("sqlite").await;
     let provider = OidcProvider::start(dr_heart()).await;

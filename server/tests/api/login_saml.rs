@@ -161,6 +161,49 @@ async fn a_signed_saml_response_logs_the_person_in_with_their_idp_roles() {
 }
 
 #[tokio::test]
+async fn a_signed_assertion_in_an_unsigned_response_is_accepted_and_sha1_only_when_allowed() {
+    let app = spawn("sqlite").await;
+    let idp = SamlIdp::new();
+    configure(&app, "adfs", &idp, false).await;
+    set_identity_settings(&app, json!({"mfa_required": false})).await;
+    let (relay_state, request_id) = start(&app, "adfs").await;
+    let mut spec = ResponseSpec::honest(
+        "nurse-heart",
+        Some(&request_id),
+        &acs(&app, "adfs"),
+        &entity(&app, "adfs"),
+    );
+    spec.signing = Signing::AssertionOnly;
+    let response = post_response(&app, "adfs", &idp.response(&spec), Some(&relay_state)).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        response.text().await.unwrap()
+    );
+
+    // The tenant opts in to SHA-1 for this IdP: the same SHA-1 response is then accepted.
+    let config = json!({"kind": "saml", "metadata_xml": idp.metadata(true), "allow_sha1": true});
+    let stored = app.put("/v1/identity/providers/adfs", &config).await;
+    assert_eq!(stored.status(), StatusCode::OK);
+    let (relay_state, request_id) = start(&app, "adfs").await;
+    let mut spec = ResponseSpec::honest(
+        "nurse-heart",
+        Some(&request_id),
+        &acs(&app, "adfs"),
+        &entity(&app, "adfs"),
+    );
+    spec.signing = Signing::Sha1Digest;
+    let response = post_response(&app, "adfs", &idp.response(&spec), Some(&relay_state)).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        response.text().await.unwrap()
+    );
+}
+
+#[tokio::test]
 async fn an_assertion_is_accepted_once_even_when_the_idp_may_start_logins() {
     let app = spawn("sqlite").await;
     let idp = SamlIdp::new();

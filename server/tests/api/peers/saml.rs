@@ -45,6 +45,8 @@ pub enum Signing {
     ForeignKey,
     /// Honest, with a SHA-1 digest.
     Sha1Digest,
+    /// Only the assertion is signed, as some IdPs do.
+    AssertionOnly,
 }
 
 /// One response, described.
@@ -126,15 +128,28 @@ impl SamlIdp {
             Signing::Sha1Digest => (&self.trusted, SHA1_DIGEST),
             _ => (&self.trusted, SHA256_DIGEST),
         };
-        let signature = if spec.signing == Signing::Unsigned {
-            String::new()
-        } else {
-            signature_template(&response_id, digest, &signer.cert_der)
+        let assertion_id = format!("_a{}", uuid::Uuid::new_v4().simple());
+        let (response_signature, assertion_signature) = match spec.signing {
+            Signing::Unsigned => (String::new(), String::new()),
+            Signing::AssertionOnly => (
+                String::new(),
+                signature_template(&assertion_id, digest, &signer.cert_der),
+            ),
+            _ => (
+                signature_template(&response_id, digest, &signer.cert_der),
+                String::new(),
+            ),
         };
         let xml = format!(
-            r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{response_id}" Version="2.0" IssueInstant="{now}" Destination="{}"{in_response_to}><saml:Issuer>{ENTITY_ID}</saml:Issuer>{signature}<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>{}</samlp:Response>"#,
+            r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{response_id}" Version="2.0" IssueInstant="{now}" Destination="{}"{in_response_to}><saml:Issuer>{ENTITY_ID}</saml:Issuer>{response_signature}<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>{}</samlp:Response>"#,
             spec.destination,
-            assertion(spec, &in_response_to, &now),
+            assertion(
+                spec,
+                &assertion_id,
+                &assertion_signature,
+                &in_response_to,
+                &now
+            ),
         );
         if spec.signing == Signing::Unsigned {
             return xml;
@@ -148,8 +163,13 @@ impl SamlIdp {
     }
 }
 
-fn assertion(spec: &ResponseSpec, in_response_to: &str, now: &str) -> String {
-    let assertion_id = format!("_a{}", uuid::Uuid::new_v4().simple());
+fn assertion(
+    spec: &ResponseSpec,
+    assertion_id: &str,
+    signature: &str,
+    in_response_to: &str,
+    now: &str,
+) -> String {
     let attributes: String = spec
         .attributes
         .iter()
@@ -170,7 +190,7 @@ fn assertion(spec: &ResponseSpec, in_response_to: &str, now: &str) -> String {
         )
     };
     format!(
-        r#"<saml:Assertion ID="{assertion_id}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{ENTITY_ID}</saml:Issuer><saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified">{}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{}" Recipient="{}"{in_response_to}/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{}" NotOnOrAfter="{}">{audience}</saml:Conditions><saml:AuthnStatement AuthnInstant="{now}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement>{attributes}</saml:AttributeStatement></saml:Assertion>"#,
+        r#"<saml:Assertion ID="{assertion_id}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{ENTITY_ID}</saml:Issuer>{signature}<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified">{}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{}" Recipient="{}"{in_response_to}/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{}" NotOnOrAfter="{}">{audience}</saml:Conditions><saml:AuthnStatement AuthnInstant="{now}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement>{attributes}</saml:AttributeStatement></saml:Assertion>"#,
         spec.name_id,
         time(spec.not_on_or_after),
         spec.recipient,
