@@ -1,3 +1,12 @@
 //! HIPAA reports built from the audit ledger and the directory.
 //!
-//! Not implemented yet: this crate holds no code.
+//! A report is computed from ledger entries up to one signed checkpoint, so an
+//! auditor can check with the offline verifier that its source was not
+//! altered ([`report::Source`]). The kinds are in [`kinds`]; [`render`] turns a
+//! report into JSON, CSV (safe to open in a spreadsheet) or accessible HTML.
+
+pub mod kinds;
+pub mod render;
+pub mod report;
+
+pub use report::{Directory, Parameters, Report, ReportKind, Source, StaffFacts};

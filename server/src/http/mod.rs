@@ -15,6 +15,7 @@ mod login;
 mod native;
 mod policies;
 mod provisioning;
+mod reports;
 mod scim;
 mod sessions;
 
@@ -180,6 +181,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/{tenant}/ledger/keys", get(ledger::keys))
         .route("/{tenant}/ledger/export", get(ledger::export))
+        .route("/{tenant}/reports/{kind}", get(reports::report))
         .route_layer(middleware::from_fn_with_state(
             Gate {
                 app: state.clone(),

@@ -133,6 +133,7 @@ const SERVED: &[&str] = &[
     "GET /{tenant}/ledger/keys",
     "POST /{tenant}/ledger/keys/rotate",
     "GET /{tenant}/ledger/export",
+    "GET /{tenant}/reports/{kind}",
     "GET /{tenant}/scim/v2/ServiceProviderConfig",
     "GET /{tenant}/scim/v2/Schemas",
     "GET /{tenant}/scim/v2/Schemas/{id}",

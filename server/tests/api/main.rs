@@ -15,6 +15,7 @@ mod login;
 mod login_saml;
 mod peers;
 mod policies;
+mod reports;
 mod scim;
 mod search;
 mod tenancy;

@@ -1,0 +1,192 @@
+//! A report as JSON, CSV or HTML.
+//!
+//! CSV cells that a spreadsheet would take for a formula (starting with `=`,
+//! `+`, `-`, `@`, a tab or a carriage return) are prefixed with `'`, so a
+//! value recorded from a request can never run in the reader's spreadsheet.
+//! The table comes first (the first line is the column headings); the
+//! report's parameters and source follow after an empty line.
+
+use crate::report::Report;
+
+/// The formats a report is served in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The report object.
+    Json,
+    /// The table, then the parameters and source.
+    Csv,
+    /// A page for people: headings, the table, parameters and source.
+    Html,
+}
+
+impl Format {
+    /// The format named `name` (`json`, `csv`, `html`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "json" => Some(Self::Json),
+            "csv" => Some(Self::Csv),
+            "html" => Some(Self::Html),
+            _ => None,
+        }
+    }
+
+    /// Its media type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Json => "application/json",
+            Self::Csv => "text/csv; charset=utf-8",
+            Self::Html => "text/html; charset=utf-8",
+        }
+    }
+}
+
+/// The report in `format`.
+pub fn render(report: &Report, format: Format) -> String {
+    match format {
+        Format::Json => serde_json::to_string_pretty(report).unwrap_or_default(),
+        Format::Csv => csv(report),
+        Format::Html => html(report),
+    }
+}
+
+/// A cell a spreadsheet will show as text, never evaluate.
+pub fn spreadsheet_safe(cell: &str) -> String {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
+        _ => cell.to_owned(),
+    }
+}
+
+/// What a report says about itself, as label and value pairs.
+fn about(report: &Report) -> Vec<(String, String)> {
+    let mut lines = vec![
+        ("report".to_owned(), report.title.clone()),
+        ("generated_at".to_owned(), report.generated_at.clone()),
+        ("generated_by".to_owned(), report.generated_by.clone()),
+    ];
+    if let Ok(serde_json::Value::Object(parameters)) = serde_json::to_value(&report.parameters) {
+        for (name, value) in parameters {
+            let value = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned);
+            lines.push((format!("parameter.{name}"), value));
+        }
+    }
+    let source = &report.source;
+    let range = match (source.first_sequence, source.last_sequence) {
+        (Some(first), Some(last)) => format!("{first}..={last}"),
+        _ => "none".to_owned(),
+    };
+    lines.push(("source.tree_size".to_owned(), source.tree_size.to_string()));
+    lines.push((
+        "source.entries_read".to_owned(),
+        source.entries_read.to_string(),
+    ));
+    lines.push(("source.sequence_range".to_owned(), range));
+    lines.push(("source.checkpoint".to_owned(), source.checkpoint.clone()));
+    lines
+}
+
+fn csv(report: &Report) -> String {
+    let mut out = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Vec::new());
+    let mut write = |cells: Vec<String>| {
+        // Writing to memory cannot fail.
+        let _ = out.write_record(cells.iter().map(|c| spreadsheet_safe(c)));
+    };
+    write(report.columns.clone());
+    for row in &report.rows {
+        write(row.clone());
+    }
+    write(vec![String::new()]);
+    for note in &report.notes {
+        write(vec!["note".to_owned(), note.clone()]);
+    }
+    for (label, value) in about(report) {
+        write(vec![label, value]);
+    }
+    let bytes = out.into_inner().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+/// Text made safe inside HTML elements and attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;color:#111;background:#fff;margin:1.5rem;line-height:1.4}\
+table{border-collapse:collapse;width:100%;font-size:.9rem}caption{text-align:left;font-weight:600;padding:.5rem 0}\
+th,td{border:1px solid #555;padding:.3rem .5rem;text-align:left;vertical-align:top}th{background:#e8e8e8}\
+dt{font-weight:600}dd{margin:0 0 .4rem 0}pre{white-space:pre-wrap;background:#f4f4f4;padding:.5rem;border:1px solid #555}";
+
+fn html(report: &Report) -> String {
+    let title = escape(&report.title);
+    let head: String = report
+        .columns
+        .iter()
+        .map(|c| format!("<th scope=\"col\">{}</th>", escape(c)))
+        .collect();
+    let body: String = report
+        .rows
+        .iter()
+        .map(|row| {
+            let cells: String = row
+                .iter()
+                .map(|c| format!("<td>{}</td>", escape(c)))
+                .collect();
+            format!("<tr>{cells}</tr>")
+        })
+        .collect();
+    let notes: String = report
+        .notes
+        .iter()
+        .map(|n| format!("<li>{}</li>", escape(n)))
+        .collect();
+    let about: String = about(report)
+        .into_iter()
+        .filter(|(label, _)| label != "source.checkpoint")
+        .map(|(label, value)| format!("<dt>{}</dt><dd>{}</dd>", escape(&label), escape(&value)))
+        .collect();
+    let rows = report.rows.len();
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title><style>{STYLE}</style></head><body><main>\
+         <h1>{title}</h1><ul>{notes}</ul>\
+         <table><caption>{rows} rows</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>\
+         <section aria-labelledby=\"about\"><h2 id=\"about\">About this report</h2><dl>{about}</dl>\
+         <h3>Signed ledger checkpoint</h3><pre>{}</pre></section></main></body></html>",
+        escape(&report.source.checkpoint)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_a_spreadsheet_would_evaluate_are_neutralised() {
+        for formula in ["=HYPERLINK(\"x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(spreadsheet_safe(formula).starts_with('\''), "{formula:?}");
+        }
+        assert_eq!(spreadsheet_safe("dr-heart"), "dr-heart");
+        assert_eq!(spreadsheet_safe(""), "");
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(escape("<script>\"&'"), "&lt;script&gt;&quot;&amp;&#39;");
+    }
+}

@@ -1,0 +1,159 @@
+//! What every report carries: its parameters, who generated it and when, the
+//! signed checkpoint and entry range it was computed from, and its rows.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+/// The reports served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReportKind {
+    /// Every access to one patient's records, by anyone.
+    PatientAccess,
+    /// Everything one staff member did or was refused, logins included.
+    UserActivity,
+    /// Every emergency (break-glass) access.
+    BreakGlass,
+}
+
+impl ReportKind {
+    /// Every kind, in the order they are listed.
+    pub const ALL: [Self; 3] = [Self::PatientAccess, Self::UserActivity, Self::BreakGlass];
+
+    /// The name used in URLs and file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::PatientAccess => "patient-access",
+            Self::UserActivity => "user-activity",
+            Self::BreakGlass => "break-glass",
+        }
+    }
+
+    /// The kind named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The title a reader sees.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::PatientAccess => "Patient access report",
+            Self::UserActivity => "User activity report",
+            Self::BreakGlass => "Break-glass (emergency access) report",
+        }
+    }
+}
+
+/// What the report was asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Parameters {
+    /// The tenant.
+    pub tenant: String,
+    /// Start of the range (RFC 3339), inclusive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// End of the range (RFC 3339), exclusive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// One patient.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patient: Option<String>,
+    /// One staff member.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub staff: Option<String>,
+    /// Only staff of this department.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// Only staff holding this role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+}
+
+/// The ledger state a report was computed from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Source {
+    /// The signed checkpoint (C2SP signed note) the entries are covered by.
+    pub checkpoint: String,
+    /// The checkpoint's tree size: every entry read has a lower sequence.
+    pub tree_size: u64,
+    /// How many entries the report read.
+    pub entries_read: u64,
+    /// The first and last sequence numbers read, when any were.
+    pub first_sequence: Option<u64>,
+    /// See `first_sequence`.
+    pub last_sequence: Option<u64>,
+}
+
+/// What the directory says of a staff member now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StaffFacts {
+    /// Their roles.
+    pub roles: Vec<String>,
+    /// Their department.
+    pub department: Option<String>,
+}
+
+/// The directory as reports read it.
+#[derive(Debug, Clone, Default)]
+pub struct Directory {
+    /// Staff by id.
+    pub staff: BTreeMap<String, StaffFacts>,
+    /// Each patient's care team.
+    pub care_teams: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Directory {
+    /// The staff member's roles, comma-separated.
+    pub fn roles(&self, staff: &str) -> String {
+        self.staff
+            .get(staff)
+            .map(|s| s.roles.join(", "))
+            .unwrap_or_default()
+    }
+
+    /// The staff member's department.
+    pub fn department(&self, staff: &str) -> String {
+        self.staff
+            .get(staff)
+            .and_then(|s| s.department.clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether the staff member passes the department and role filters.
+    pub fn passes(&self, staff: &str, parameters: &Parameters) -> bool {
+        let facts = self.staff.get(staff);
+        let department_ok = parameters
+            .department
+            .as_ref()
+            .is_none_or(|wanted| facts.and_then(|f| f.department.as_ref()) == Some(wanted));
+        let role_ok = parameters
+            .role
+            .as_ref()
+            .is_none_or(|wanted| facts.is_some_and(|f| f.roles.contains(wanted)));
+        department_ok && role_ok
+    }
+}
+
+/// A finished report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Which report.
+    pub kind: ReportKind,
+    /// Its title.
+    pub title: String,
+    /// What it was asked for.
+    pub parameters: Parameters,
+    /// When it was generated (RFC 3339, UTC).
+    pub generated_at: String,
+    /// Who generated it (`client:…` or `staff:…`).
+    pub generated_by: String,
+    /// What it was computed from.
+    pub source: Source,
+    /// How to read it: what is included and what is not.
+    pub notes: Vec<String>,
+    /// Column headings.
+    pub columns: Vec<String>,
+    /// One row per finding, cells in column order.
+    pub rows: Vec<Vec<String>>,
+}

@@ -1,0 +1,236 @@
+//! Compliance reports: each finds exactly the accesses it is about, in every
+//! format, with the checkpoint it was computed from, and pulling one is recorded.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, apps, error_code, record_request};
+
+/// A month in miniature: care-team access, a refused snoop, a break-glass
+/// access whose reason would be a formula in a spreadsheet, and unrelated work.
+async fn activity(app: &TestApp) {
+    assert!(
+        app.evaluate(&record_request(
+            "dr-heart",
+            "read_lab_result",
+            "LabResult",
+            "p1"
+        ))
+        .await
+    );
+    assert!(
+        !app.evaluate(&record_request(
+            "dr-bone",
+            "read_lab_result",
+            "LabResult",
+            "p1"
+        ))
+        .await
+    );
+    let mut emergency = record_request("dr-bone", "read_lab_result", "LabResult", "p1");
+    emergency["context"] =
+        json!({"break_glass": true, "break_glass_reason": "=HYPERLINK(\"http://x\")", "mfa": true});
+    assert!(app.evaluate(&emergency).await);
+    assert!(
+        app.evaluate(&record_request(
+            "dr-bone",
+            "read_lab_result",
+            "LabResult",
+            "p2"
+        ))
+        .await
+    );
+}
+
+async fn report(app: &TestApp, query: &str) -> reqwest::Response {
+    app.get(&format!("/reports/{query}")).await
+}
+
+async fn json_report(app: &TestApp, query: &str) -> Value {
+    let response = report(app, query).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        response.text().await.unwrap()
+    );
+    response.json().await.unwrap()
+}
+
+fn column(report: &Value, name: &str) -> Vec<String> {
+    let index = report["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|c| c == name)
+        .unwrap();
+    report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[index].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn each_report_finds_exactly_its_accesses_with_the_checkpoint_it_read() {
+    for app in apps().await {
+        activity(&app).await;
+
+        let access = json_report(&app, "patient-access?patient=p1").await;
+        assert_eq!(
+            column(&access, "staff"),
+            ["dr-heart", "dr-bone", "dr-bone"],
+            "{}",
+            app.backend
+        );
+        assert_eq!(column(&access, "decision"), ["permit", "deny", "permit"]);
+        assert_eq!(column(&access, "break_glass"), ["no", "no", "yes"]);
+        assert_eq!(column(&access, "roles"), ["doctor", "doctor", "doctor"]);
+        assert_eq!(
+            column(&access, "department"),
+            ["cardiology", "orthopaedics", "orthopaedics"]
+        );
+        let checkpoints: Value = app
+            .get("/ledger/checkpoints?limit=1000")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let notes: Vec<&str> = checkpoints["checkpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["note"].as_str().unwrap())
+            .collect();
+        assert!(
+            notes.contains(&access["source"]["checkpoint"].as_str().unwrap()),
+            "the report names a published checkpoint"
+        );
+        let size = access["source"]["tree_size"].as_u64().unwrap();
+        assert!(access["source"]["last_sequence"].as_u64().unwrap() < size);
+        assert_eq!(access["parameters"]["patient"], "p1");
+        assert!(
+            access["generated_by"]
+                .as_str()
+                .unwrap()
+                .starts_with("client:")
+        );
+
+        let only_orthopaedics =
+            json_report(&app, "patient-access?patient=p1&department=orthopaedics").await;
+        assert_eq!(column(&only_orthopaedics, "staff"), ["dr-bone", "dr-bone"]);
+
+        let emergencies = json_report(&app, "break-glass").await;
+        assert_eq!(column(&emergencies, "patient"), ["p1"]);
+        assert_eq!(column(&emergencies, "reason"), ["=HYPERLINK(\"http://x\")"]);
+        assert_eq!(column(&emergencies, "on_care_team_now"), ["no"]);
+
+        let activity = json_report(&app, "user-activity?staff=dr-bone").await;
+        assert_eq!(
+            column(&activity, "event"),
+            ["directory.staff.create", "decision", "decision", "decision"],
+            "from being entered in the directory to each decision"
+        );
+        assert_eq!(column(&activity, "patient"), ["", "p1", "p1", "p2"]);
+
+        let pulls: Value = app
+            .get("/ledger/entries?kind=report.pull")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            pulls["entries"].as_array().unwrap().len(),
+            4,
+            "every pull is recorded"
+        );
+        assert_eq!(pulls["entries"][0]["resource"], "report:patient-access");
+    }
+}
+
+#[tokio::test]
+async fn csv_and_html_read_as_their_users_expect() {
+    let app = crate::helpers::spawn("sqlite").await;
+    activity(&app).await;
+    let csv = report(&app, "break-glass?format=csv").await;
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(
+        csv.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("break-glass.csv")
+    );
+    let text = csv.text().await.unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "time,staff,roles,department,patient,action,resource,decision,reason,on_care_team_now,decision_id,sequence"
+    );
+    let row = lines.next().unwrap();
+    assert!(
+        row.contains("\"'=HYPERLINK(\"\"http://x\"\")\""),
+        "formula neutralised: {row}"
+    );
+    assert!(text.contains("source.checkpoint"));
+
+    let html = report(&app, "patient-access?patient=p1&format=html").await;
+    assert_eq!(html.headers()["content-type"], "text/html; charset=utf-8");
+    let page = html.text().await.unwrap();
+    assert!(page.starts_with("<!doctype html><html lang=\"en\">"));
+    assert!(page.contains("<th scope=\"col\">staff</th>"));
+    assert!(page.contains("<caption>3 rows</caption>"));
+    assert!(
+        !page.contains("<script"),
+        "nothing recorded is rendered as markup"
+    );
+}
+
+#[tokio::test]
+async fn report_requests_that_cannot_be_answered_are_refused() {
+    let app = crate::helpers::spawn("sqlite").await;
+    assert_eq!(
+        error_code(
+            report(&app, "patient-access").await,
+            StatusCode::BAD_REQUEST
+        )
+        .await,
+        "missing_parameter"
+    );
+    assert_eq!(
+        error_code(report(&app, "user-activity").await, StatusCode::BAD_REQUEST).await,
+        "missing_parameter"
+    );
+    assert_eq!(
+        error_code(report(&app, "gossip").await, StatusCode::NOT_FOUND).await,
+        "not_found"
+    );
+    assert_eq!(
+        error_code(
+            report(&app, "break-glass?format=xls").await,
+            StatusCode::BAD_REQUEST
+        )
+        .await,
+        "invalid_format"
+    );
+    assert_eq!(
+        error_code(
+            report(&app, "break-glass?from=yesterday").await,
+            StatusCode::BAD_REQUEST
+        )
+        .await,
+        "invalid_query"
+    );
+    let as_pdp = app
+        .http
+        .get(app.url("/reports/break-glass"))
+        .bearer_auth(&app.pdp_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        as_pdp.status(),
+        StatusCode::FORBIDDEN,
+        "a PDP client reads no reports"
+    );
+}
