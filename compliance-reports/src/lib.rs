@@ -9,4 +9,4 @@ pub mod kinds;
 pub mod render;
 pub mod report;
 
-pub use report::{Directory, Parameters, Report, ReportKind, Source, StaffFacts};
+pub use report::{Directory, Parameters, PatientFacts, Report, ReportKind, Source, StaffFacts};

@@ -15,11 +15,48 @@ pub enum ReportKind {
     UserActivity,
     /// Every emergency (break-glass) access.
     BreakGlass,
+    /// Access to VIP and confidential patients.
+    VipAccess,
+    /// Access by staff neither on the care team nor in a department treating the patient.
+    OutsideCareTeam,
+    /// Access outside working hours.
+    AfterHours,
+    /// Days on which one person was refused unusually often.
+    DeniedSpikes,
+    /// People whose access count is far above their peers'.
+    UnusualVolume,
+    /// Failed sign-ins, failed second factors and lockouts.
+    FailedLogins,
+    /// Disabled staff with activity after they were disabled.
+    AfterTermination,
+    /// Staff holding privileged roles.
+    PrivilegedAccounts,
+    /// Active staff with no activity in the range.
+    DormantAccounts,
+    /// Role grants and removals, enabling and disabling, policy versions.
+    RoleChanges,
+    /// Verification of the ledger, with its checkpoints.
+    LedgerIntegrity,
 }
 
 impl ReportKind {
     /// Every kind, in the order they are listed.
-    pub const ALL: [Self; 3] = [Self::PatientAccess, Self::UserActivity, Self::BreakGlass];
+    pub const ALL: [Self; 14] = [
+        Self::PatientAccess,
+        Self::UserActivity,
+        Self::BreakGlass,
+        Self::VipAccess,
+        Self::OutsideCareTeam,
+        Self::AfterHours,
+        Self::DeniedSpikes,
+        Self::UnusualVolume,
+        Self::FailedLogins,
+        Self::AfterTermination,
+        Self::PrivilegedAccounts,
+        Self::DormantAccounts,
+        Self::RoleChanges,
+        Self::LedgerIntegrity,
+    ];
 
     /// The name used in URLs and file names.
     pub fn name(self) -> &'static str {
@@ -27,6 +64,17 @@ impl ReportKind {
             Self::PatientAccess => "patient-access",
             Self::UserActivity => "user-activity",
             Self::BreakGlass => "break-glass",
+            Self::VipAccess => "vip-access",
+            Self::OutsideCareTeam => "outside-care-team",
+            Self::AfterHours => "after-hours",
+            Self::DeniedSpikes => "denied-spikes",
+            Self::UnusualVolume => "unusual-volume",
+            Self::FailedLogins => "failed-logins",
+            Self::AfterTermination => "after-termination",
+            Self::PrivilegedAccounts => "privileged-accounts",
+            Self::DormantAccounts => "dormant-accounts",
+            Self::RoleChanges => "role-changes",
+            Self::LedgerIntegrity => "ledger-integrity",
         }
     }
 
@@ -41,6 +89,17 @@ impl ReportKind {
             Self::PatientAccess => "Patient access report",
             Self::UserActivity => "User activity report",
             Self::BreakGlass => "Break-glass (emergency access) report",
+            Self::VipAccess => "Access to VIP and confidential patients",
+            Self::OutsideCareTeam => "Access outside the care team and treating departments",
+            Self::AfterHours => "After-hours access",
+            Self::DeniedSpikes => "Denied-access spikes",
+            Self::UnusualVolume => "Unusual access volume",
+            Self::FailedLogins => "Failed logins and lockouts",
+            Self::AfterTermination => "Activity after termination",
+            Self::PrivilegedAccounts => "Accounts with privileged roles",
+            Self::DormantAccounts => "Dormant accounts",
+            Self::RoleChanges => "Role and policy changes",
+            Self::LedgerIntegrity => "Ledger integrity",
         }
     }
 }
@@ -92,6 +151,21 @@ pub struct StaffFacts {
     pub roles: Vec<String>,
     /// Their department.
     pub department: Option<String>,
+    /// Whether they are active.
+    pub active: bool,
+}
+
+/// What the directory says of a patient now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PatientFacts {
+    /// Staff ids on the care team.
+    pub care_team: BTreeSet<String>,
+    /// Departments of the active encounters.
+    pub departments: BTreeSet<String>,
+    /// Flagged as a VIP.
+    pub vip: bool,
+    /// Flagged confidential.
+    pub confidential: bool,
 }
 
 /// The directory as reports read it.
@@ -99,8 +173,10 @@ pub struct StaffFacts {
 pub struct Directory {
     /// Staff by id.
     pub staff: BTreeMap<String, StaffFacts>,
-    /// Each patient's care team.
-    pub care_teams: BTreeMap<String, BTreeSet<String>>,
+    /// Patients by id.
+    pub patients: BTreeMap<String, PatientFacts>,
+    /// The tenant's offset from UTC, for working hours.
+    pub utc_offset_minutes: i64,
 }
 
 impl Directory {
@@ -118,6 +194,13 @@ impl Directory {
             .get(staff)
             .and_then(|s| s.department.clone())
             .unwrap_or_default()
+    }
+
+    /// Whether the staff member is on the patient's care team.
+    pub fn on_care_team(&self, staff: &str, patient: &str) -> bool {
+        self.patients
+            .get(patient)
+            .is_some_and(|p| p.care_team.contains(staff))
     }
 
     /// Whether the staff member passes the department and role filters.

@@ -9,9 +9,12 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use hms_audit_ledger::store::{EntryFilter, Ledger, StoredCheckpoint};
 use hms_audit_ledger::{Entry, Event, Timestamp};
+use hms_compliance_reports::kinds::integrity::{self, CheckpointFacts};
 use hms_compliance_reports::kinds::{self, LedgerQuery};
 use hms_compliance_reports::render::{Format, render};
-use hms_compliance_reports::{Directory, Parameters, Report, ReportKind, Source, StaffFacts};
+use hms_compliance_reports::{
+    Directory, Parameters, PatientFacts, Report, ReportKind, Source, StaffFacts,
+};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -76,17 +79,29 @@ pub async fn report(
         until: query.until,
         subject: wanted.subject.clone(),
         patient: wanted.patient.clone(),
-        kind: wanted.kind.clone(),
         ..EntryFilter::default()
     };
-    let (entries, source) = read_entries(ledger, filter, &checkpoint).await?;
+    let (entries, mut source) = if wanted.reads_entries {
+        read_entries(ledger, filter, &wanted.kinds, &checkpoint).await?
+    } else {
+        (Vec::new(), source_of(&checkpoint, &[]))
+    };
     let directory = directory(&ctx.tenant).await?;
+    let mut notes = kinds::notes(kind);
+    let rows = if kind == ReportKind::LedgerIntegrity {
+        let verification = ledger.verify(None, |_, _| {}).await?;
+        source.entries_read = verification.entries;
+        notes.extend(integrity::verdict(&verification));
+        integrity::rows(&checkpoints_in(ledger, query.from, query.until).await?)
+    } else {
+        kinds::rows(kind, &entries, &parameters, &directory)
+    };
     let report = Report {
         kind,
         title: kind.title().to_owned(),
-        rows: kinds::rows(kind, &entries, &parameters, &directory),
+        rows,
         columns: kinds::columns(kind),
-        notes: kinds::notes(kind),
+        notes,
         parameters,
         generated_at: Timestamp::now().to_string(),
         generated_by: ctx.provenance.actor.clone(),
@@ -98,38 +113,98 @@ pub async fn report(
     Ok(respond(&report, format))
 }
 
-/// The entries `filter` selects among the first `checkpoint.tree_size`, in order.
+/// The entries `filter` selects, of each of `kinds` (every kind when empty),
+/// among the first `checkpoint.tree_size`, in sequence order.
 async fn read_entries(
     ledger: &Ledger,
-    mut filter: EntryFilter,
+    filter: EntryFilter,
+    kinds: &[String],
     checkpoint: &StoredCheckpoint,
 ) -> Result<(Vec<Entry>, Source), ApiError> {
     let mut entries = Vec::new();
-    'pages: loop {
+    let filters: Vec<EntryFilter> = if kinds.is_empty() {
+        vec![filter]
+    } else {
+        kinds
+            .iter()
+            .map(|kind| EntryFilter {
+                kind: Some(kind.clone()),
+                ..filter.clone()
+            })
+            .collect()
+    };
+    for filter in filters {
+        read_up_to(ledger, filter, checkpoint.tree_size, &mut entries).await?;
+    }
+    entries.sort_by_key(|e| e.sequence);
+    let source = source_of(checkpoint, &entries);
+    Ok((entries, source))
+}
+
+/// Appends to `entries` those `filter` selects below sequence `size`.
+async fn read_up_to(
+    ledger: &Ledger,
+    mut filter: EntryFilter,
+    size: u64,
+    entries: &mut Vec<Entry>,
+) -> Result<(), ApiError> {
+    loop {
         let page = ledger.entries(&filter, PAGE).await?;
         let full = page.len() == PAGE as usize;
         for (entry, _) in page {
-            if entry.sequence >= checkpoint.tree_size {
-                break 'pages;
+            if entry.sequence >= size {
+                return Ok(());
             }
             filter.after = Some(entry.sequence);
             entries.push(entry);
         }
         if !full {
-            break;
+            return Ok(());
         }
     }
-    let source = Source {
+}
+
+fn source_of(checkpoint: &StoredCheckpoint, entries: &[Entry]) -> Source {
+    Source {
         checkpoint: checkpoint.note.clone(),
         tree_size: checkpoint.tree_size,
         entries_read: entries.len() as u64,
         first_sequence: entries.first().map(|e| e.sequence),
         last_sequence: entries.last().map(|e| e.sequence),
-    };
-    Ok((entries, source))
+    }
 }
 
-/// The staff and care teams as the directory holds them now.
+/// The checkpoints signed in the range.
+async fn checkpoints_in(
+    ledger: &Ledger,
+    from: Option<Timestamp>,
+    until: Option<Timestamp>,
+) -> Result<Vec<CheckpointFacts>, ApiError> {
+    let mut found = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = ledger.checkpoints(after, PAGE).await?;
+        let full = page.len() == PAGE as usize;
+        for checkpoint in page {
+            after = checkpoint.tree_size;
+            let signed = checkpoint.signed_at;
+            let in_range = from.is_none_or(|f| signed >= f) && until.is_none_or(|u| signed < u);
+            if in_range {
+                found.push(CheckpointFacts {
+                    tree_size: checkpoint.tree_size,
+                    root_hash: checkpoint.root_hash,
+                    signed_at: signed.to_string(),
+                    key_id: checkpoint.key_id,
+                });
+            }
+        }
+        if !full {
+            return Ok(found);
+        }
+    }
+}
+
+/// Staff and patients as the directory holds them now.
 async fn directory(tenant: &Tenant) -> Result<Directory, ApiError> {
     let staff = tenant.store.load_staff(None).await?;
     let patients = tenant.store.load_patients(None).await?;
@@ -140,14 +215,24 @@ async fn directory(tenant: &Tenant) -> Result<Directory, ApiError> {
                 let facts = StaffFacts {
                     roles: m.roles,
                     department: m.department,
+                    active: m.active,
                 };
                 (m.id, facts)
             })
             .collect(),
-        care_teams: patients
+        patients: patients
             .into_iter()
-            .map(|p| (p.id, p.care_team.into_iter().collect()))
+            .map(|p| {
+                let facts = PatientFacts {
+                    care_team: p.care_team.into_iter().collect(),
+                    departments: p.active_encounter_departments.into_iter().collect(),
+                    vip: p.vip,
+                    confidential: p.confidential,
+                };
+                (p.id, facts)
+            })
             .collect(),
+        utc_offset_minutes: tenant.record.utc_offset_minutes,
     })
 }
 

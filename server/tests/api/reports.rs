@@ -234,3 +234,58 @@ async fn report_requests_that_cannot_be_answered_are_refused() {
         "a PDP client reads no reports"
     );
 }
+
+#[tokio::test]
+async fn account_and_integrity_reports_read_the_directory_and_the_whole_ledger() {
+    for app in apps().await {
+        let admin = crate::helpers::staff("it-1", "admin", "it", None);
+        let mut promoted = crate::helpers::staff(
+            "nurse-heart",
+            "nurse",
+            "cardiology",
+            Some("nursing_licence"),
+        );
+        promoted["roles"] = json!(["charge_nurse", "nurse"]);
+        let put = app
+            .put("/v1/directory/staff", &json!([admin, promoted]))
+            .await;
+        assert_eq!(put.status(), StatusCode::OK);
+
+        let privileged = json_report(&app, "privileged-accounts").await;
+        assert_eq!(column(&privileged, "staff"), ["it-1"], "{}", app.backend);
+
+        let changes = json_report(&app, "role-changes").await;
+        let added = column(&changes, "roles_added");
+        let subjects = column(&changes, "subject");
+        let granted = subjects
+            .iter()
+            .zip(&added)
+            .rfind(|(s, _)| *s == "nurse-heart")
+            .unwrap();
+        assert_eq!(granted.1, "charge_nurse");
+        assert!(
+            column(&changes, "event").contains(&"policy.install".to_owned()),
+            "the base policy set"
+        );
+
+        let dormant = json_report(&app, "dormant-accounts").await;
+        assert!(column(&dormant, "staff").contains(&"it-1".to_owned()));
+
+        let integrity = json_report(&app, "ledger-integrity").await;
+        let notes = integrity["notes"].as_array().unwrap();
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.as_str().unwrap().starts_with("Verdict: intact")),
+            "{notes:?}"
+        );
+        assert!(
+            !integrity["rows"].as_array().unwrap().is_empty(),
+            "the checkpoints are listed"
+        );
+        assert!(
+            integrity["source"]["entries_read"].as_u64().unwrap()
+                >= integrity["source"]["tree_size"].as_u64().unwrap()
+        );
+    }
+}

@@ -1,0 +1,148 @@
+//! Per-patient and per-person reports: patient access, user activity, break-glass.
+
+use hms_audit_ledger::Entry;
+use serde_json::Value;
+
+use super::{
+    Needs, Spec, break_glass, context_text, patient_decisions, patient_of, staff_of, text, yes_no,
+};
+use crate::report::{Directory, Parameters};
+
+pub(super) const PATIENT_ACCESS: Spec = Spec {
+    needs: Needs::Patient,
+    kinds: Some(&["decision"]),
+    columns: &[
+        "time",
+        "staff",
+        "roles",
+        "department",
+        "action",
+        "resource",
+        "decision",
+        "purpose_of_use",
+        "break_glass",
+        "break_glass_reason",
+        "decision_id",
+        "sequence",
+    ],
+    notes: &[
+        "Every decision on this patient's records in the range, permitted or denied, by anyone: internal staff included.",
+        "Roles and department are the staff member's as the directory holds them when the report is generated.",
+    ],
+    rows: patient_access,
+};
+
+pub(super) const USER_ACTIVITY: Spec = Spec {
+    needs: Needs::Staff,
+    kinds: Some(&[]),
+    columns: &[
+        "time", "event", "action", "resource", "patient", "outcome", "details", "sequence",
+    ],
+    notes: &[
+        "Every ledger entry about this staff member in the range: decisions made for them (permitted or refused), sign-ins and their failures, second-factor events, session ends and directory changes.",
+    ],
+    rows: user_activity,
+};
+
+pub(super) const BREAK_GLASS: Spec = Spec {
+    needs: Needs::Nothing,
+    kinds: Some(&["decision"]),
+    columns: &[
+        "time",
+        "staff",
+        "roles",
+        "department",
+        "patient",
+        "action",
+        "resource",
+        "decision",
+        "reason",
+        "on_care_team_now",
+        "decision_id",
+        "sequence",
+    ],
+    notes: &[
+        "Every decision requested with break-glass in the range, with the reason the requester gave.",
+        "`on_care_team_now` says whether the staff member is on the patient's care team in the directory when the report is generated.",
+    ],
+    rows: break_glass_rows,
+};
+
+fn patient_access(
+    entries: &[Entry],
+    parameters: &Parameters,
+    directory: &Directory,
+) -> Vec<Vec<String>> {
+    patient_decisions(entries, parameters, directory)
+        .map(|entry| {
+            let event = &entry.event;
+            let staff = staff_of(entry);
+            vec![
+                entry.time.to_string(),
+                staff.clone(),
+                directory.roles(&staff),
+                directory.department(&staff),
+                text(event.action.as_ref()),
+                text(event.resource.as_ref()),
+                text(event.outcome.as_ref()),
+                context_text(entry, "purpose_of_use"),
+                yes_no(break_glass(entry)),
+                context_text(entry, "break_glass_reason"),
+                text(event.decision_id.as_ref()),
+                entry.sequence.to_string(),
+            ]
+        })
+        .collect()
+}
+
+fn user_activity(entries: &[Entry], _: &Parameters, _: &Directory) -> Vec<Vec<String>> {
+    entries
+        .iter()
+        .map(|entry| {
+            let event = &entry.event;
+            let details = match &event.details {
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            vec![
+                entry.time.to_string(),
+                event.kind.clone(),
+                text(event.action.as_ref()),
+                text(event.resource.as_ref()),
+                patient_of(entry),
+                text(event.outcome.as_ref()),
+                details,
+                entry.sequence.to_string(),
+            ]
+        })
+        .collect()
+}
+
+fn break_glass_rows(
+    entries: &[Entry],
+    parameters: &Parameters,
+    directory: &Directory,
+) -> Vec<Vec<String>> {
+    patient_decisions(entries, parameters, directory)
+        .filter(|entry| break_glass(entry))
+        .map(|entry| {
+            let event = &entry.event;
+            let staff = staff_of(entry);
+            let patient = patient_of(entry);
+            vec![
+                entry.time.to_string(),
+                staff.clone(),
+                directory.roles(&staff),
+                directory.department(&staff),
+                patient.clone(),
+                text(event.action.as_ref()),
+                text(event.resource.as_ref()),
+                text(event.outcome.as_ref()),
+                context_text(entry, "break_glass_reason"),
+                yes_no(directory.on_care_team(&staff, &patient)),
+                text(event.decision_id.as_ref()),
+                entry.sequence.to_string(),
+            ]
+        })
+        .collect()
+}

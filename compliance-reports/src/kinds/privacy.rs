@@ -1,0 +1,285 @@
+//! Privacy monitoring: who looked at VIP and confidential patients, who looked
+//! outside their care relationships or working hours, who was refused
+//! unusually often, and whose access volume stands out from their peers'.
+
+use std::collections::BTreeMap;
+
+use hms_audit_ledger::Entry;
+
+use super::{Needs, Spec, break_glass, patient_decisions, patient_of, staff_of, text, yes_no};
+use crate::report::{Directory, Parameters};
+
+/// Working hours: from 07:00 to 19:00, tenant local time.
+const WORKDAY: std::ops::Range<i64> = 7..19;
+/// Denials by one person in one day that make a spike.
+const SPIKE_DENIALS: usize = 5;
+/// How far above the peer median an access count must be to stand out.
+const VOLUME_FACTOR: usize = 3;
+/// Accesses below which no count is unusual.
+const VOLUME_FLOOR: usize = 10;
+
+pub(super) const VIP_ACCESS: Spec = Spec {
+    needs: Needs::Nothing,
+    kinds: Some(&["decision"]),
+    columns: &[
+        "time",
+        "staff",
+        "roles",
+        "department",
+        "patient",
+        "flags",
+        "action",
+        "decision",
+        "on_care_team_now",
+        "break_glass",
+        "sequence",
+    ],
+    notes: &[
+        "Every decision on a patient the directory flags as VIP or confidential, permitted or denied.",
+    ],
+    rows: vip_access,
+};
+
+pub(super) const OUTSIDE_CARE_TEAM: Spec = Spec {
+    needs: Needs::Nothing,
+    kinds: Some(&["decision"]),
+    columns: &[
+        "time",
+        "staff",
+        "department",
+        "patient",
+        "action",
+        "resource",
+        "break_glass",
+        "sequence",
+    ],
+    notes: &[
+        "Permitted decisions by staff who are not on the patient's care team and whose department has no active encounter with the patient, as the directory holds them when the report is generated.",
+    ],
+    rows: outside_care_team,
+};
+
+pub(super) const AFTER_HOURS: Spec = Spec {
+    needs: Needs::Nothing,
+    kinds: Some(&["decision"]),
+    columns: &[
+        "time",
+        "local_time",
+        "staff",
+        "department",
+        "patient",
+        "action",
+        "decision",
+        "sequence",
+    ],
+    notes: &["Decisions on patients outside 07:00–19:00 in the tenant's local time."],
+    rows: after_hours,
+};
+
+pub(super) const DENIED_SPIKES: Spec = Spec {
+    needs: Needs::Nothing,
+    kinds: Some(&["decision"]),
+    columns: &["day", "staff", "department", "denials", "patients"],
+    notes: &[
+        "Days (UTC) on which one person was refused access to patient records five times or more.",
+    ],
+    rows: denied_spikes,
+};
+
+pub(super) const UNUSUAL_VOLUME: Spec = Spec {
+    needs: Needs::Nothing,
+    kinds: Some(&["decision"]),
+    columns: &[
+        "staff",
+        "roles",
+        "accesses",
+        "peer_median",
+        "distinct_patients",
+    ],
+    notes: &[
+        "People whose count of decisions on patient records in the range is at least three times the median of their peers (others holding the same roles) and at least ten; people without peers are not compared.",
+    ],
+    rows: unusual_volume,
+};
+
+fn vip_access(
+    entries: &[Entry],
+    parameters: &Parameters,
+    directory: &Directory,
+) -> Vec<Vec<String>> {
+    patient_decisions(entries, parameters, directory)
+        .filter_map(|entry| {
+            let patient = patient_of(entry);
+            let facts = directory.patients.get(&patient)?;
+            let flags: Vec<&str> = [("vip", facts.vip), ("confidential", facts.confidential)]
+                .into_iter()
+                .filter_map(|(name, set)| set.then_some(name))
+                .collect();
+            if flags.is_empty() {
+                return None;
+            }
+            let staff = staff_of(entry);
+            Some(vec![
+                entry.time.to_string(),
+                staff.clone(),
+                directory.roles(&staff),
+                directory.department(&staff),
+                patient.clone(),
+                flags.join(", "),
+                text(entry.event.action.as_ref()),
+                text(entry.event.outcome.as_ref()),
+                yes_no(directory.on_care_team(&staff, &patient)),
+                yes_no(break_glass(entry)),
+                entry.sequence.to_string(),
+            ])
+        })
+        .collect()
+}
+
+fn outside_care_team(
+    entries: &[Entry],
+    parameters: &Parameters,
+    directory: &Directory,
+) -> Vec<Vec<String>> {
+    patient_decisions(entries, parameters, directory)
+        .filter(|entry| entry.event.outcome.as_deref() == Some("permit"))
+        .filter_map(|entry| {
+            let staff = staff_of(entry);
+            let patient = patient_of(entry);
+            let department = directory.department(&staff);
+            let facts = directory.patients.get(&patient);
+            let related = directory.on_care_team(&staff, &patient)
+                || facts.is_some_and(|p| p.departments.contains(&department));
+            (!related).then(|| {
+                vec![
+                    entry.time.to_string(),
+                    staff,
+                    department,
+                    patient,
+                    text(entry.event.action.as_ref()),
+                    text(entry.event.resource.as_ref()),
+                    yes_no(break_glass(entry)),
+                    entry.sequence.to_string(),
+                ]
+            })
+        })
+        .collect()
+}
+
+/// `(hour, "HH:MM")` of `entry` in the tenant's local time.
+fn local_time(entry: &Entry, offset_minutes: i64) -> (i64, String) {
+    let minutes = entry.time.unix_micros().div_euclid(60_000_000) + offset_minutes;
+    let minute_of_day = minutes.rem_euclid(24 * 60);
+    let hour = minute_of_day / 60;
+    (hour, format!("{hour:02}:{:02}", minute_of_day % 60))
+}
+
+fn after_hours(
+    entries: &[Entry],
+    parameters: &Parameters,
+    directory: &Directory,
+) -> Vec<Vec<String>> {
+    patient_decisions(entries, parameters, directory)
+        .filter_map(|entry| {
+            let (hour, local) = local_time(entry, directory.utc_offset_minutes);
+            if WORKDAY.contains(&hour) {
+                return None;
+            }
+            let staff = staff_of(entry);
+            Some(vec![
+                entry.time.to_string(),
+                local,
+                staff.clone(),
+                directory.department(&staff),
+                patient_of(entry),
+                text(entry.event.action.as_ref()),
+                text(entry.event.outcome.as_ref()),
+                entry.sequence.to_string(),
+            ])
+        })
+        .collect()
+}
+
+fn denied_spikes(
+    entries: &[Entry],
+    parameters: &Parameters,
+    directory: &Directory,
+) -> Vec<Vec<String>> {
+    let mut denials: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for entry in patient_decisions(entries, parameters, directory) {
+        if entry.event.outcome.as_deref() != Some("deny") {
+            continue;
+        }
+        let day = entry.time.to_string().chars().take(10).collect::<String>();
+        denials
+            .entry((day, staff_of(entry)))
+            .or_default()
+            .push(patient_of(entry));
+    }
+    denials
+        .into_iter()
+        .filter(|(_, patients)| patients.len() >= SPIKE_DENIALS)
+        .map(|((day, staff), mut patients)| {
+            let count = patients.len();
+            patients.sort();
+            patients.dedup();
+            vec![
+                day,
+                staff.clone(),
+                directory.department(&staff),
+                count.to_string(),
+                patients.join(", "),
+            ]
+        })
+        .collect()
+}
+
+/// The median of `counts` without one occurrence of `own`; none without peers.
+fn peer_median(counts: &[usize], own: usize) -> Option<usize> {
+    let mut peers = counts.to_vec();
+    let position = peers.iter().position(|c| *c == own)?;
+    peers.remove(position);
+    peers.sort_unstable();
+    peers.get(peers.len() / 2).copied()
+}
+
+fn unusual_volume(
+    entries: &[Entry],
+    parameters: &Parameters,
+    directory: &Directory,
+) -> Vec<Vec<String>> {
+    let mut accesses: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for entry in patient_decisions(entries, parameters, directory) {
+        accesses
+            .entry(staff_of(entry))
+            .or_default()
+            .push(patient_of(entry));
+    }
+    let mut by_roles: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (staff, list) in &accesses {
+        by_roles
+            .entry(directory.roles(staff))
+            .or_default()
+            .push(list.len());
+    }
+    accesses
+        .into_iter()
+        .filter_map(|(staff, mut patients)| {
+            let roles = directory.roles(&staff);
+            let count = patients.len();
+            let peer = peer_median(by_roles.get(&roles)?, count)?;
+            if count < VOLUME_FLOOR || count < VOLUME_FACTOR * peer.max(1) {
+                return None;
+            }
+            patients.sort();
+            patients.dedup();
+            Some(vec![
+                staff,
+                roles,
+                count.to_string(),
+                peer.to_string(),
+                patients.len().to_string(),
+            ])
+        })
+        .collect()
+}
