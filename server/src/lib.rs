@@ -11,5 +11,6 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod metrics;
+pub mod reporting;
 pub mod telemetry;
 pub mod tenancy;

@@ -39,6 +39,8 @@ impl std::fmt::Display for MissingParameter {
     }
 }
 
+impl std::error::Error for MissingParameter {}
+
 /// The parameter a report cannot do without.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Needs {

@@ -144,7 +144,7 @@ pub async fn run_online(command: LedgerCommand, tenants: Tenants) -> anyhow::Res
     }
 }
 
-async fn find(tenants: &Tenants, id: &str) -> anyhow::Result<std::sync::Arc<Tenant>> {
+pub(super) async fn find(tenants: &Tenants, id: &str) -> anyhow::Result<std::sync::Arc<Tenant>> {
     tenants
         .get(id)
         .await?

@@ -1,6 +1,7 @@
-//! The `hms-ach` command line: serve, migrate, tenants, clients, policy validation and tests, ledger.
+//! The `hms-ach` command line: serve, migrate, tenants, clients, policy validation and tests, ledger, reports.
 
 mod ledger;
+mod report;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -60,6 +61,8 @@ enum Command {
     /// Verify, export and manage audit ledgers.
     #[command(subcommand)]
     Ledger(ledger::LedgerCommand),
+    /// Produce a compliance report.
+    Report(report::ReportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -194,6 +197,10 @@ impl Cli {
             Command::Ledger(command) => {
                 let tenants = open_tenants(self.config.as_deref(), overrides).await?;
                 ledger::run_online(command, tenants).await
+            }
+            Command::Report(args) => {
+                let tenants = open_tenants(self.config.as_deref(), overrides).await?;
+                report::run(args, tenants).await
             }
         }
     }

@@ -165,3 +165,69 @@ fn a_ledger_is_verified_online_and_its_export_offline_from_the_command_line() {
     let (code, online) = run(&["ledger", "verify", "--tenant", "acme"]);
     assert_eq!(code, Some(0), "{online}");
 }
+
+#[test]
+fn a_report_from_the_command_line_names_a_checkpoint_an_auditor_can_find_in_the_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().display());
+    let run = |args: &[&str]| {
+        let out = hms_ach(&[&["--database-url", url.as_str()], args].concat());
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run(&["tenant", "create", "acme"]);
+    let csv = dir.path().join("changes.csv");
+    run(&[
+        "report",
+        "role-changes",
+        "--tenant",
+        "acme",
+        "--format",
+        "csv",
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(
+        text.starts_with("time,event,subject,by,source,roles_added"),
+        "{text}"
+    );
+    assert!(text.contains("policy.install"), "{text}");
+
+    let integrity: serde_json::Value =
+        serde_json::from_str(&run(&["report", "ledger-integrity", "--tenant", "acme"])).unwrap();
+    let verdict = integrity["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n.as_str().unwrap().starts_with("Verdict: intact"));
+    assert!(verdict, "{integrity}");
+    let signature = integrity["source"]["checkpoint"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+
+    let bundle = dir.path().join("acme.jsonl");
+    run(&[
+        "ledger",
+        "export",
+        "--tenant",
+        "acme",
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+    let exported = std::fs::read_to_string(&bundle).unwrap();
+    assert!(
+        exported.contains(&signature),
+        "the report's checkpoint is in the export"
+    );
+    assert_eq!(
+        exported.matches("report.pull").count(),
+        2,
+        "both pulls are recorded"
+    );
+}

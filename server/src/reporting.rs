@@ -1,0 +1,263 @@
+//! Building a compliance report for a tenant: the ledger read up to its
+//! latest signed checkpoint, the directory as it stands, the report computed
+//! and its pulling recorded in the ledger. Served over HTTP
+//! (`http/reports.rs`) and by `hms-ach report`.
+
+use hms_audit_ledger::store::{EntryFilter, Ledger, LedgerError, StoredCheckpoint};
+use hms_audit_ledger::{Entry, Event, Timestamp};
+use hms_compliance_reports::kinds::integrity::{self, CheckpointFacts};
+use hms_compliance_reports::kinds::{self, LedgerQuery, MissingParameter};
+use hms_compliance_reports::{
+    Directory, Parameters, PatientFacts, Report, ReportKind, Source, StaffFacts,
+};
+use hms_directory::StoreError;
+use serde_json::json;
+
+use crate::audit::Provenance;
+use crate::tenancy::Tenant;
+
+/// Entries read per ledger query.
+const PAGE: u32 = 1000;
+
+/// Why a report could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A parameter the report needs is missing.
+    #[error(transparent)]
+    Missing(#[from] MissingParameter),
+    /// The ledger has no checkpoint to compute from.
+    #[error("the ledger holds no checkpoint yet")]
+    NoCheckpoint,
+    /// The ledger could not be read or the pull not recorded.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The directory could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A report asked for.
+#[derive(Debug, Clone)]
+pub struct ReportRequest {
+    /// Which report.
+    pub kind: ReportKind,
+    /// Start of the range, inclusive.
+    pub from: Option<Timestamp>,
+    /// End of the range, exclusive.
+    pub until: Option<Timestamp>,
+    /// One patient.
+    pub patient: Option<String>,
+    /// One staff member.
+    pub staff: Option<String>,
+    /// Only staff of this department.
+    pub department: Option<String>,
+    /// Only staff holding this role.
+    pub role: Option<String>,
+}
+
+/// Builds the report and records its pulling (in `format`) by `by`;
+/// `progress` hears how many entries have been read so far.
+pub async fn pull(
+    tenant: &Tenant,
+    request: ReportRequest,
+    format: &str,
+    by: &Provenance,
+    mut progress: impl FnMut(u64),
+) -> Result<Report, ReportError> {
+    let kind = request.kind;
+    let parameters = Parameters {
+        tenant: tenant.id().to_owned(),
+        from: request.from.map(|t| t.to_string()),
+        until: request.until.map(|t| t.to_string()),
+        patient: request.patient,
+        staff: request.staff,
+        department: request.department,
+        role: request.role,
+    };
+    let wanted = kinds::ledger_query(kind, &parameters)?;
+    let ledger = &tenant.ledger;
+    let checkpoint = ledger
+        .latest_checkpoint()
+        .await?
+        .ok_or(ReportError::NoCheckpoint)?;
+    let filter = EntryFilter {
+        from: request.from,
+        until: request.until,
+        subject: wanted.subject.clone(),
+        patient: wanted.patient.clone(),
+        ..EntryFilter::default()
+    };
+    let (entries, mut source) = if wanted.reads_entries {
+        read_entries(ledger, filter, &wanted.kinds, &checkpoint, &mut progress).await?
+    } else {
+        (Vec::new(), source_of(&checkpoint, &[]))
+    };
+    let directory = directory(tenant).await?;
+    let mut notes = kinds::notes(kind);
+    let rows = if kind == ReportKind::LedgerIntegrity {
+        let verification = ledger.verify(None, |done, _| progress(done)).await?;
+        source.entries_read = verification.entries;
+        notes.extend(integrity::verdict(&verification));
+        integrity::rows(&checkpoints_in(ledger, request.from, request.until).await?)
+    } else {
+        kinds::rows(kind, &entries, &parameters, &directory)
+    };
+    let report = Report {
+        kind,
+        title: kind.title().to_owned(),
+        rows,
+        columns: kinds::columns(kind),
+        notes,
+        parameters,
+        generated_at: Timestamp::now().to_string(),
+        generated_by: by.actor.clone(),
+        source,
+    };
+    ledger
+        .append_all(vec![pulled_event(by, &report, &wanted, format)])
+        .await?;
+    Ok(report)
+}
+
+/// The entries `filter` selects, of each of `kinds` (every kind when empty),
+/// among the first `checkpoint.tree_size`, in sequence order.
+async fn read_entries(
+    ledger: &Ledger,
+    filter: EntryFilter,
+    kinds: &[String],
+    checkpoint: &StoredCheckpoint,
+    progress: &mut impl FnMut(u64),
+) -> Result<(Vec<Entry>, Source), ReportError> {
+    let mut entries = Vec::new();
+    let filters: Vec<EntryFilter> = if kinds.is_empty() {
+        vec![filter]
+    } else {
+        kinds
+            .iter()
+            .map(|kind| EntryFilter {
+                kind: Some(kind.clone()),
+                ..filter.clone()
+            })
+            .collect()
+    };
+    for filter in filters {
+        read_up_to(ledger, filter, checkpoint.tree_size, &mut entries, progress).await?;
+    }
+    entries.sort_by_key(|e| e.sequence);
+    let source = source_of(checkpoint, &entries);
+    Ok((entries, source))
+}
+
+/// Appends to `entries` those `filter` selects below sequence `size`.
+async fn read_up_to(
+    ledger: &Ledger,
+    mut filter: EntryFilter,
+    size: u64,
+    entries: &mut Vec<Entry>,
+    progress: &mut impl FnMut(u64),
+) -> Result<(), ReportError> {
+    loop {
+        let page = ledger.entries(&filter, PAGE).await?;
+        let full = page.len() == PAGE as usize;
+        for (entry, _) in page {
+            if entry.sequence >= size {
+                return Ok(());
+            }
+            filter.after = Some(entry.sequence);
+            entries.push(entry);
+        }
+        progress(entries.len() as u64);
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
+fn source_of(checkpoint: &StoredCheckpoint, entries: &[Entry]) -> Source {
+    Source {
+        checkpoint: checkpoint.note.clone(),
+        tree_size: checkpoint.tree_size,
+        entries_read: entries.len() as u64,
+        first_sequence: entries.first().map(|e| e.sequence),
+        last_sequence: entries.last().map(|e| e.sequence),
+    }
+}
+
+/// The checkpoints signed in the range.
+async fn checkpoints_in(
+    ledger: &Ledger,
+    from: Option<Timestamp>,
+    until: Option<Timestamp>,
+) -> Result<Vec<CheckpointFacts>, ReportError> {
+    let mut found = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = ledger.checkpoints(after, PAGE).await?;
+        let full = page.len() == PAGE as usize;
+        for checkpoint in page {
+            after = checkpoint.tree_size;
+            let signed = checkpoint.signed_at;
+            let in_range = from.is_none_or(|f| signed >= f) && until.is_none_or(|u| signed < u);
+            if in_range {
+                found.push(CheckpointFacts {
+                    tree_size: checkpoint.tree_size,
+                    root_hash: checkpoint.root_hash,
+                    signed_at: signed.to_string(),
+                    key_id: checkpoint.key_id,
+                });
+            }
+        }
+        if !full {
+            return Ok(found);
+        }
+    }
+}
+
+/// Staff and patients as the directory holds them now.
+async fn directory(tenant: &Tenant) -> Result<Directory, ReportError> {
+    let staff = tenant.store.load_staff(None).await?;
+    let patients = tenant.store.load_patients(None).await?;
+    Ok(Directory {
+        staff: staff
+            .into_iter()
+            .map(|m| {
+                let facts = StaffFacts {
+                    roles: m.roles,
+                    department: m.department,
+                    active: m.active,
+                };
+                (m.id, facts)
+            })
+            .collect(),
+        patients: patients
+            .into_iter()
+            .map(|p| {
+                let facts = PatientFacts {
+                    care_team: p.care_team.into_iter().collect(),
+                    departments: p.active_encounter_departments.into_iter().collect(),
+                    vip: p.vip,
+                    confidential: p.confidential,
+                };
+                (p.id, facts)
+            })
+            .collect(),
+        utc_offset_minutes: tenant.record.utc_offset_minutes,
+    })
+}
+
+/// The ledger entry saying who pulled which report, over what.
+fn pulled_event(by: &Provenance, report: &Report, wanted: &LedgerQuery, format: &str) -> Event {
+    Event {
+        subject: wanted.subject.clone(),
+        patient: wanted.patient.clone(),
+        action: Some("pull_report".into()),
+        resource: Some(format!("report:{}", report.kind.name())),
+        details: json!({
+            "parameters": report.parameters,
+            "format": format,
+            "tree_size": report.source.tree_size,
+            "rows": report.rows.len(),
+        }),
+        ..by.event("report.pull")
+    }
+}
