@@ -261,3 +261,88 @@ fn pulled_event(by: &Provenance, report: &Report, wanted: &LedgerQuery, format: 
         ..by.event("report.pull")
     }
 }
+
+/// A reviewer's verdict on a break-glass access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The emergency was real and the access fitted it.
+    Justified,
+    /// The access was not justified: a matter for the privacy officer.
+    Unjustified,
+    /// More is needed before a verdict.
+    NeedsFollowUp,
+}
+
+impl Verdict {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Justified => "justified",
+            Self::Unjustified => "unjustified",
+            Self::NeedsFollowUp => "needs_follow_up",
+        }
+    }
+}
+
+/// Why a review was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    /// No decision with that id.
+    #[error("no decision `{0}` in the ledger")]
+    UnknownDecision(String),
+    /// The decision was not a break-glass access.
+    #[error("decision `{0}` was not a break-glass access")]
+    NotBreakGlass(String),
+    /// The comment is missing or too long.
+    #[error("a review carries a comment of 1 to 2000 characters")]
+    Comment,
+    /// The ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+/// Records `by`'s verdict on the break-glass decision `decision_id`; the
+/// break-glass report shows the latest verdict for each access.
+pub async fn review_break_glass(
+    tenant: &Tenant,
+    decision_id: &str,
+    verdict: Verdict,
+    comment: &str,
+    by: &Provenance,
+) -> Result<(), ReviewError> {
+    let comment = comment.trim();
+    if comment.is_empty() || comment.chars().count() > 2000 {
+        return Err(ReviewError::Comment);
+    }
+    let filter = EntryFilter {
+        decision_id: Some(decision_id.to_owned()),
+        kind: Some("decision".into()),
+        ..EntryFilter::default()
+    };
+    let found = tenant.ledger.entries(&filter, 1).await?;
+    let (decision, _) = found
+        .into_iter()
+        .next()
+        .ok_or_else(|| ReviewError::UnknownDecision(decision_id.to_owned()))?;
+    let break_glass = decision
+        .event
+        .details
+        .pointer("/context/break_glass")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false);
+    if !break_glass {
+        return Err(ReviewError::NotBreakGlass(decision_id.to_owned()));
+    }
+    let event = Event {
+        subject: decision.event.subject,
+        patient: decision.event.patient,
+        resource: decision.event.resource,
+        decision_id: decision.event.decision_id,
+        action: Some("review_break_glass".into()),
+        outcome: Some(verdict.as_str().into()),
+        details: json!({ "comment": comment, "decision_sequence": decision.sequence }),
+        ..by.event(kinds::BREAK_GLASS_REVIEW)
+    };
+    tenant.ledger.append_all(vec![event]).await?;
+    Ok(())
+}

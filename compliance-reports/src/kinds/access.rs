@@ -1,5 +1,7 @@
 //! Per-patient and per-person reports: patient access, user activity, break-glass.
 
+use std::collections::BTreeMap;
+
 use hms_audit_ledger::Entry;
 use serde_json::Value;
 
@@ -44,9 +46,12 @@ pub(super) const USER_ACTIVITY: Spec = Spec {
     rows: user_activity,
 };
 
+/// The ledger kind of a reviewer's verdict on a break-glass access.
+pub const BREAK_GLASS_REVIEW: &str = "break_glass.review";
+
 pub(super) const BREAK_GLASS: Spec = Spec {
     needs: Needs::Nothing,
-    kinds: Some(&["decision"]),
+    kinds: Some(&["decision", BREAK_GLASS_REVIEW]),
     columns: &[
         "time",
         "staff",
@@ -58,15 +63,36 @@ pub(super) const BREAK_GLASS: Spec = Spec {
         "decision",
         "reason",
         "on_care_team_now",
+        "review",
+        "reviewed_by",
+        "review_comment",
         "decision_id",
         "sequence",
     ],
     notes: &[
         "Every decision requested with break-glass in the range, with the reason the requester gave.",
         "`on_care_team_now` says whether the staff member is on the patient's care team in the directory when the report is generated.",
+        "`review` is the latest reviewer verdict recorded in the ledger for the access (`not reviewed` when none is).",
     ],
     rows: break_glass_rows,
 };
+
+/// The latest review of each reviewed decision: verdict, reviewer, comment.
+fn reviews(entries: &[Entry]) -> BTreeMap<String, [String; 3]> {
+    entries
+        .iter()
+        .filter(|e| e.event.kind == BREAK_GLASS_REVIEW)
+        .filter_map(|e| {
+            let comment = e.event.details.get("comment").and_then(Value::as_str);
+            let review = [
+                text(e.event.outcome.as_ref()),
+                text(e.event.actor.as_ref()),
+                comment.unwrap_or_default().to_owned(),
+            ];
+            Some((e.event.decision_id.clone()?, review))
+        })
+        .collect()
+}
 
 fn patient_access(
     entries: &[Entry],
@@ -123,13 +149,14 @@ fn break_glass_rows(
     parameters: &Parameters,
     directory: &Directory,
 ) -> Vec<Vec<String>> {
+    let reviews = reviews(entries);
     patient_decisions(entries, parameters, directory)
         .filter(|entry| break_glass(entry))
         .map(|entry| {
             let event = &entry.event;
             let staff = staff_of(entry);
             let patient = patient_of(entry);
-            vec![
+            let mut row = vec![
                 entry.time.to_string(),
                 staff.clone(),
                 directory.roles(&staff),
@@ -140,9 +167,14 @@ fn break_glass_rows(
                 text(event.outcome.as_ref()),
                 context_text(entry, "break_glass_reason"),
                 yes_no(directory.on_care_team(&staff, &patient)),
-                text(event.decision_id.as_ref()),
-                entry.sequence.to_string(),
-            ]
+            ];
+            let review = event.decision_id.as_ref().and_then(|id| reviews.get(id));
+            match review {
+                Some(review) => row.extend(review.iter().cloned()),
+                None => row.extend(["not reviewed".to_owned(), String::new(), String::new()]),
+            }
+            row.extend([text(event.decision_id.as_ref()), entry.sequence.to_string()]);
+            row
         })
         .collect()
 }

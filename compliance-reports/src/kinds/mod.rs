@@ -12,6 +12,8 @@ mod privacy;
 use hms_audit_ledger::Entry;
 use serde_json::Value;
 
+pub use access::BREAK_GLASS_REVIEW;
+
 use crate::report::{Directory, Parameters, ReportKind};
 
 /// Which entries a report reads, as the ledger can filter them.

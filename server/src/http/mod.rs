@@ -182,6 +182,10 @@ pub fn router(state: AppState) -> Router {
         .route("/{tenant}/ledger/keys", get(ledger::keys))
         .route("/{tenant}/ledger/export", get(ledger::export))
         .route("/{tenant}/reports/{kind}", get(reports::report))
+        .route(
+            "/{tenant}/reports/break-glass/reviews",
+            post(reports::review),
+        )
         .route_layer(middleware::from_fn_with_state(
             Gate {
                 app: state.clone(),

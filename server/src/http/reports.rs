@@ -1,20 +1,23 @@
 //! Compliance reports at `/{tenant}/reports/{kind}` (`audit` scope), as JSON,
 //! CSV or HTML; built by [`crate::reporting`].
 
-use axum::Extension;
 use axum::extract::Path;
 use axum::http::HeaderValue;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use hms_audit_ledger::Timestamp;
 use hms_compliance_reports::render::{Format, render};
 use hms_compliance_reports::{Report, ReportKind};
 use serde::Deserialize;
+use serde_json::{Value, json};
 
 use super::error::ApiError;
 use super::gate::TenantContext;
-use super::json::ApiQuery;
-use crate::reporting::{ReportError, ReportRequest, pull};
+use super::json::{ApiJson, ApiQuery};
+use crate::reporting::{
+    ReportError, ReportRequest, ReviewError, Verdict, pull, review_break_glass,
+};
 
 /// The query of a report request.
 #[derive(Debug, Deserialize)]
@@ -72,6 +75,49 @@ pub async fn report(
     };
     let report = pull(&ctx.tenant, request, format_name, &ctx.provenance, |_| {}).await?;
     Ok(respond(&report, format))
+}
+
+/// A reviewer's verdict on one break-glass access.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewBody {
+    decision_id: String,
+    verdict: Verdict,
+    comment: String,
+}
+
+impl From<ReviewError> for ApiError {
+    fn from(e: ReviewError) -> Self {
+        match e {
+            ReviewError::UnknownDecision(_) => ApiError::NotFound(e.to_string()),
+            ReviewError::NotBreakGlass(_) => {
+                ApiError::bad_request("not_break_glass", e.to_string())
+            }
+            ReviewError::Comment => ApiError::bad_request("invalid_comment", e.to_string()),
+            ReviewError::Ledger(e) => e.into(),
+        }
+    }
+}
+
+/// `POST /{tenant}/reports/break-glass/reviews`: records a verdict, with its
+/// comment, in the ledger; the break-glass report shows the latest.
+pub async fn review(
+    Extension(ctx): Extension<TenantContext>,
+    ApiJson(body): ApiJson<ReviewBody>,
+) -> Result<Json<Value>, ApiError> {
+    review_break_glass(
+        &ctx.tenant,
+        &body.decision_id,
+        body.verdict,
+        &body.comment,
+        &ctx.provenance,
+    )
+    .await?;
+    Ok(Json(json!({
+        "decision_id": body.decision_id,
+        "verdict": body.verdict,
+        "reviewed_by": ctx.provenance.actor,
+    })))
 }
 
 fn respond(report: &Report, format: Format) -> Response {

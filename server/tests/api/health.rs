@@ -134,6 +134,7 @@ const SERVED: &[&str] = &[
     "POST /{tenant}/ledger/keys/rotate",
     "GET /{tenant}/ledger/export",
     "GET /{tenant}/reports/{kind}",
+    "POST /{tenant}/reports/break-glass/reviews",
     "GET /{tenant}/scim/v2/ServiceProviderConfig",
     "GET /{tenant}/scim/v2/Schemas",
     "GET /{tenant}/scim/v2/Schemas/{id}",

@@ -165,7 +165,7 @@ async fn csv_and_html_read_as_their_users_expect() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "time,staff,roles,department,patient,action,resource,decision,reason,on_care_team_now,decision_id,sequence"
+        "time,staff,roles,department,patient,action,resource,decision,reason,on_care_team_now,review,reviewed_by,review_comment,decision_id,sequence"
     );
     let row = lines.next().unwrap();
     assert!(
@@ -286,6 +286,84 @@ async fn account_and_integrity_reports_read_the_directory_and_the_whole_ledger()
         assert!(
             integrity["source"]["entries_read"].as_u64().unwrap()
                 >= integrity["source"]["tree_size"].as_u64().unwrap()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_reviewer_marks_a_break_glass_access_and_the_report_shows_it() {
+    for app in apps().await {
+        activity(&app).await;
+        let before = json_report(&app, "break-glass").await;
+        assert_eq!(
+            column(&before, "review"),
+            ["not reviewed"],
+            "{}",
+            app.backend
+        );
+        let decision = column(&before, "decision_id").remove(0);
+
+        let body = json!({"decision_id": decision, "verdict": "unjustified", "comment": "no emergency on the ward log"});
+        let reviewed = app.post("/reports/break-glass/reviews", &body).await;
+        assert_eq!(
+            reviewed.status(),
+            StatusCode::OK,
+            "{}",
+            reviewed.text().await.unwrap()
+        );
+        let after = json_report(&app, "break-glass").await;
+        assert_eq!(column(&after, "review"), ["unjustified"]);
+        assert_eq!(
+            column(&after, "review_comment"),
+            ["no emergency on the ward log"]
+        );
+        assert!(column(&after, "reviewed_by")[0].starts_with("client:"));
+        let recorded: Value = app
+            .get("/ledger/entries?kind=break_glass.review")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(recorded["entries"][0]["decision_id"], decision.as_str());
+
+        let access = json_report(&app, "patient-access?patient=p1").await;
+        let ordinary = column(&access, "decision_id").remove(0);
+        let refused = app
+            .post(
+                "/reports/break-glass/reviews",
+                &json!({"decision_id": ordinary, "verdict": "justified", "comment": "fine"}),
+            )
+            .await;
+        assert_eq!(
+            error_code(refused, StatusCode::BAD_REQUEST).await,
+            "not_break_glass"
+        );
+        let unknown = app
+            .post(
+                "/reports/break-glass/reviews",
+                &json!({"decision_id": "nope", "verdict": "justified", "comment": "fine"}),
+            )
+            .await;
+        assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+        let silent = app
+            .post(
+                "/reports/break-glass/reviews",
+                &json!({"decision_id": decision, "verdict": "justified", "comment": " "}),
+            )
+            .await;
+        assert_eq!(
+            error_code(silent, StatusCode::BAD_REQUEST).await,
+            "invalid_comment"
+        );
+        let bad_verdict = app
+            .post(
+                "/reports/break-glass/reviews",
+                &json!({"decision_id": decision, "verdict": "meh", "comment": "x"}),
+            )
+            .await;
+        assert_eq!(
+            error_code(bad_verdict, StatusCode::BAD_REQUEST).await,
+            "invalid_body"
         );
     }
 }
