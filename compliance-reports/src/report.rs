@@ -35,13 +35,15 @@ pub enum ReportKind {
     DormantAccounts,
     /// Role grants and removals, enabling and disabling, policy versions.
     RoleChanges,
+    /// The accounting of disclosures of one patient's information (45 CFR 164.528).
+    Disclosures,
     /// Verification of the ledger, with its checkpoints.
     LedgerIntegrity,
 }
 
 impl ReportKind {
     /// Every kind, in the order they are listed.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::PatientAccess,
         Self::UserActivity,
         Self::BreakGlass,
@@ -55,6 +57,7 @@ impl ReportKind {
         Self::PrivilegedAccounts,
         Self::DormantAccounts,
         Self::RoleChanges,
+        Self::Disclosures,
         Self::LedgerIntegrity,
     ];
 
@@ -74,6 +77,7 @@ impl ReportKind {
             Self::PrivilegedAccounts => "privileged-accounts",
             Self::DormantAccounts => "dormant-accounts",
             Self::RoleChanges => "role-changes",
+            Self::Disclosures => "disclosures",
             Self::LedgerIntegrity => "ledger-integrity",
         }
     }
@@ -99,6 +103,7 @@ impl ReportKind {
             Self::PrivilegedAccounts => "Accounts with privileged roles",
             Self::DormantAccounts => "Dormant accounts",
             Self::RoleChanges => "Role and policy changes",
+            Self::Disclosures => "Accounting of disclosures (45 CFR 164.528)",
             Self::LedgerIntegrity => "Ledger integrity",
         }
     }

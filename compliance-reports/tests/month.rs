@@ -87,18 +87,22 @@ impl Month {
 
     /// Rows of `kind` over the entries its query selects.
     fn report(&self, kind: ReportKind) -> Vec<Vec<String>> {
-        let parameters = Parameters::default();
-        let query: LedgerQuery = kinds::ledger_query(kind, &parameters).unwrap();
+        self.report_with(kind, &Parameters::default())
+    }
+
+    /// Rows of `kind` for `parameters`, the entries selected as the ledger would.
+    fn report_with(&self, kind: ReportKind, parameters: &Parameters) -> Vec<Vec<String>> {
+        let query: LedgerQuery = kinds::ledger_query(kind, parameters).unwrap();
         let selected: Vec<Entry> = self
             .entries
             .iter()
-            .filter(|e| {
-                query.reads_entries
-                    && (query.kinds.is_empty() || query.kinds.contains(&e.event.kind))
-            })
+            .filter(|_| query.reads_entries)
+            .filter(|e| query.kinds.is_empty() || query.kinds.contains(&e.event.kind))
+            .filter(|e| query.patient.is_none() || e.event.patient == query.patient)
+            .filter(|e| query.subject.is_none() || e.event.subject == query.subject)
             .cloned()
             .collect();
-        kinds::rows(kind, &selected, &parameters, &self.directory)
+        kinds::rows(kind, &selected, parameters, &self.directory)
     }
 }
 
@@ -244,6 +248,44 @@ fn plant(month: &mut Month) {
         "success",
         json!({"locked_until": 0}),
     );
+    // Releases of p1's records outside the hospital: two the accounting lists,
+    // one it exempts (payment), one refused, and one naming no recipient.
+    let release = |purpose: &str, recipient: &str| json!({"purpose_of_use": purpose, "recipient": recipient, "recipient_address": format!("{recipient}, Main Street")});
+    month.decide_with(
+        at(9, 10, 0),
+        "d0",
+        "p1",
+        "permit",
+        release("LEGAL", "County Court"),
+    );
+    month.decide_with(
+        at(10, 10, 0),
+        "d0",
+        "p1",
+        "permit",
+        release("HPAYMT", "Acme Insurance"),
+    );
+    month.decide_with(
+        at(11, 10, 0),
+        "d0",
+        "p1",
+        "deny",
+        release("HRESCH", "Uni Lab"),
+    );
+    month.decide_with(
+        at(12, 10, 0),
+        "d0",
+        "p1",
+        "permit",
+        json!({"purpose_of_use": "PUBHLTH"}),
+    );
+    month.decide_with(
+        at(13, 10, 0),
+        "d0",
+        "p1",
+        "permit",
+        release("PUBHLTH", "State Registry"),
+    );
     // The administrator granted a role.
     month.event(at(3, 9, 0), "directory.staff.update", "n3", "success", json!({"roles": ["charge_nurse", "nurse"], "roles_added": ["charge_nurse"], "roles_removed": [], "source": "admin"}));
     month.event(
@@ -358,4 +400,25 @@ fn department_and_role_filters_narrow_every_access_report() {
         &month.directory,
     );
     assert!(rows.is_empty());
+}
+
+#[test]
+fn the_accounting_of_disclosures_lists_only_what_the_rule_includes() {
+    let month = month();
+    let parameters = Parameters {
+        patient: Some("p1".into()),
+        ..Parameters::default()
+    };
+    let rows = month.report_with(ReportKind::Disclosures, &parameters);
+    assert_eq!(column(&rows, 1), ["County Court", "State Registry"]);
+    assert_eq!(
+        column(&rows, 2),
+        ["County Court, Main Street", "State Registry, Main Street"]
+    );
+    assert_eq!(column(&rows, 4), ["LEGAL", "PUBHLTH"]);
+    assert_eq!(column(&rows, 3)[0], "read lab result (LabResult:p1-lr)");
+    assert!(
+        kinds::ledger_query(ReportKind::Disclosures, &Parameters::default()).is_err(),
+        "one patient at a time"
+    );
 }

@@ -2,10 +2,11 @@
 //! entries it needs ([`LedgerQuery`]), its columns, how it is to be read, and
 //! its rows. `access.rs` holds the per-patient and per-person reports,
 //! `privacy.rs` the privacy-monitoring ones, `accounts.rs` the account ones,
-//! `integrity.rs` the ledger's own.
+//! `disclosures.rs` the accounting of disclosures, `integrity.rs` the ledger's own.
 
 mod access;
 mod accounts;
+mod disclosures;
 pub mod integrity;
 mod privacy;
 
@@ -78,6 +79,7 @@ fn spec(kind: ReportKind) -> Spec {
         ReportKind::PrivilegedAccounts => accounts::PRIVILEGED_ACCOUNTS,
         ReportKind::DormantAccounts => accounts::DORMANT_ACCOUNTS,
         ReportKind::RoleChanges => accounts::ROLE_CHANGES,
+        ReportKind::Disclosures => disclosures::SPEC,
         ReportKind::LedgerIntegrity => integrity::SPEC,
     }
 }

@@ -367,3 +367,21 @@ async fn a_reviewer_marks_a_break_glass_access_and_the_report_shows_it() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_accounting_of_disclosures_lists_releases_outside_treatment_payment_and_operations() {
+    let app = crate::helpers::spawn("sqlite").await;
+    for (purpose, recipient) in [("LEGAL", "County Court"), ("HPAYMT", "Acme Insurance")] {
+        let mut release = record_request("dr-heart", "read_lab_result", "LabResult", "p1");
+        release["context"] = json!({"purpose_of_use": purpose, "recipient": recipient, "recipient_address": "1 Main Street"});
+        assert!(app.evaluate(&release).await, "{purpose}");
+    }
+    let accounting = json_report(&app, "disclosures?patient=p1").await;
+    assert_eq!(column(&accounting, "recipient"), ["County Court"]);
+    assert_eq!(column(&accounting, "purpose"), ["LEGAL"]);
+    assert!(accounting["notes"][0].as_str().unwrap().contains("164.528"));
+    assert_eq!(
+        error_code(report(&app, "disclosures").await, StatusCode::BAD_REQUEST).await,
+        "missing_parameter"
+    );
+}
