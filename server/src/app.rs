@@ -62,6 +62,7 @@ impl Application {
 
     /// Serves until SIGINT or SIGTERM.
     pub async fn run(self) -> anyhow::Result<()> {
+        crate::scheduler::start(&self.state);
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let handle = axum_server::Handle::new();
         tokio::spawn(shutdown_on_signal(handle.clone()));

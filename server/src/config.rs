@@ -39,6 +39,18 @@ pub struct Settings {
     /// The audit ledger.
     #[serde(default)]
     pub ledger: LedgerConfig,
+    /// Compliance reports.
+    #[serde(default)]
+    pub reports: ReportsConfig,
+}
+
+/// Compliance report settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportsConfig {
+    /// Report packs generated on a schedule (`[[reports.schedule]]`).
+    #[serde(default)]
+    pub schedule: Vec<crate::scheduler::ScheduledPack>,
 }
 
 /// The audit ledger's keys and naming.
@@ -137,6 +149,9 @@ impl Settings {
         }
         if overrides.tls.is_some() {
             settings.tls = overrides.tls;
+        }
+        for pack in &settings.reports.schedule {
+            pack.check()?;
         }
         Ok(settings)
     }

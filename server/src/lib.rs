@@ -12,5 +12,6 @@ pub mod demo;
 pub mod http;
 pub mod metrics;
 pub mod reporting;
+pub mod scheduler;
 pub mod telemetry;
 pub mod tenancy;

@@ -385,3 +385,77 @@ async fn the_accounting_of_disclosures_lists_releases_outside_treatment_payment_
         "missing_parameter"
     );
 }
+
+#[tokio::test]
+async fn scheduled_packs_are_written_to_their_folder_and_recorded() {
+    use hms_ach::scheduler::ScheduledPack;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = crate::helpers::settings_for("sqlite", dir.path());
+    let folder = dir.path().join("reports");
+    let pack = |kinds: &[&str]| ScheduledPack {
+        name: "weekly-review".into(),
+        kinds: kinds.iter().map(|k| (*k).to_owned()).collect(),
+        every_seconds: 1,
+        format: "csv".into(),
+        folder: folder.clone(),
+        tenant: None,
+    };
+    assert!(
+        pack(&["patient-access"]).check().is_err(),
+        "a report that needs a patient cannot be scheduled"
+    );
+    assert!(pack(&["gossip"]).check().is_err());
+    settings
+        .reports
+        .schedule
+        .push(pack(&["break-glass", "failed-logins"]));
+    let app = hms_ach::app::Application::build(settings).await.unwrap();
+    let state = app.state().clone();
+    state
+        .tenants
+        .create(
+            &"st-marys".parse().unwrap(),
+            "St Mary's",
+            0,
+            &crate::helpers::by_test(),
+        )
+        .await
+        .unwrap();
+    tokio::spawn(app.run());
+
+    let tenant_folder = folder.join("st-marys");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let pack_folder = loop {
+        let written = std::fs::read_dir(&tenant_folder)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.join("failed-logins.csv").exists());
+        if let Some(path) = written {
+            break path;
+        }
+        assert!(std::time::Instant::now() < deadline, "no pack written");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let name = pack_folder
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(name.starts_with("weekly-review-"), "{name}");
+    let csv = std::fs::read_to_string(pack_folder.join("break-glass.csv")).unwrap();
+    assert!(
+        csv.starts_with("time,staff,roles,department,patient"),
+        "{csv}"
+    );
+    let tenant = state.tenants.get("st-marys").await.unwrap().unwrap();
+    let filter = hms_audit_ledger::store::EntryFilter {
+        kind: Some("report.pull".into()),
+        actor: Some("scheduler".into()),
+        ..Default::default()
+    };
+    let pulls = tenant.ledger.entries(&filter, 10).await.unwrap();
+    assert!(pulls.len() >= 2, "each scheduled pull is recorded");
+}
