@@ -10,10 +10,15 @@ use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::middleware::Next;
 use axum::response::Response;
 
+use hms_authz::{AccessRequest, Action, Subject};
+use serde_json::{Map, json};
+
 use super::AppState;
+use super::decide::decide;
 use super::error::ApiError;
+use super::sessions::check_session_token;
 use crate::audit::Provenance;
-use crate::auth::{AuthError, Caller, Scope};
+use crate::auth::{AuthError, Scope};
 use crate::tenancy::Tenant;
 
 /// The tenant and caller of an authenticated request, for handlers.
@@ -41,17 +46,41 @@ pub async fn require_tenant_client(
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let tenant_id = request
-        .uri()
-        .path()
+    let (path, peer) = path_and_peer(&request);
+    let context = client_context(&gate, &path, request.headers(), peer).await?;
+    request.extensions_mut().insert(context);
+    Ok(next.run(request).await)
+}
+
+/// The path and peer address of `request`.
+fn path_and_peer(request: &Request) -> (String, Option<SocketAddr>) {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
+    (request.uri().path().to_owned(), peer)
+}
+
+/// The tenant named by the first segment of `path`.
+async fn path_tenant(gate: &Gate, path: &str) -> Result<Arc<Tenant>, ApiError> {
+    let tenant_id = path
         .trim_start_matches('/')
         .split('/')
         .next()
         .unwrap_or_default()
         .to_owned();
-    let tenant = gate.app.tenant(&tenant_id).await?;
-    let token =
-        bearer_token(&request).ok_or(ApiError::Unauthorized(AuthError::Missing.to_string()))?;
+    gate.app.tenant(&tenant_id).await
+}
+
+/// The tenant and the API client of a request, holding the gate's scope.
+async fn client_context(
+    gate: &Gate,
+    path: &str,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> Result<TenantContext, ApiError> {
+    let tenant = path_tenant(gate, path).await?;
+    let token = bearer_of(headers).ok_or(ApiError::Unauthorized(AuthError::Missing.to_string()))?;
     let caller = tenant
         .clients()
         .authenticate(&tenant.store, token, gate.scope)
@@ -60,24 +89,78 @@ pub async fn require_tenant_client(
             AuthError::Scope(_) => ApiError::Forbidden(e.to_string()),
             AuthError::Missing | AuthError::Invalid => ApiError::Unauthorized(e.to_string()),
         })?;
-    let provenance = provenance(&request, &caller);
-    request
-        .extensions_mut()
-        .insert(TenantContext { tenant, provenance });
+    let provenance = provenance_of(format!("client:{}", caller.client_id), headers, peer);
+    Ok(TenantContext { tenant, provenance })
+}
+
+/// Like [`require_tenant_client`], and also lets in a signed-in staff member
+/// whose session token the PDP allows to read the audit log (a
+/// `read_audit_log` decision on the tenant's `AuditLog`, recorded like any
+/// other): the auditor role in the HMS policy set.
+pub async fn require_client_or_auditor(
+    State(gate): State<Gate>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let (path, peer) = path_and_peer(&request);
+    let headers = request.headers();
+    let context = match bearer_of(headers) {
+        Some(token) if is_session_token(token) => {
+            auditor_context(&gate, &path, headers, peer, token).await?
+        }
+        _ => client_context(&gate, &path, headers, peer).await?,
+    };
+    request.extensions_mut().insert(context);
     Ok(next.run(request).await)
 }
 
-/// The client, request id, peer address and user agent of `request`.
-fn provenance(request: &Request, caller: &Caller) -> Provenance {
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0);
-    provenance_of(
-        format!("client:{}", caller.client_id),
-        request.headers(),
-        peer,
-    )
+/// Session tokens are JWTs (`eyJ….….…`); API credentials are `client_id.secret`.
+fn is_session_token(token: &str) -> bool {
+    token.starts_with("eyJ") && token.matches('.').count() == 2
+}
+
+async fn auditor_context(
+    gate: &Gate,
+    path: &str,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+    token: &str,
+) -> Result<TenantContext, ApiError> {
+    let tenant = path_tenant(gate, path).await?;
+    let checked = check_session_token(&gate.app, &tenant, token)
+        .await
+        .map_err(|refusal| ApiError::Refused {
+            code: refusal.code,
+            message: "the session token was refused".into(),
+        })?;
+    let staff = checked.claims.sub.clone();
+    let provenance = provenance_of(format!("staff:{staff}"), headers, peer);
+    let context = TenantContext { tenant, provenance };
+    let organization = context.tenant.id().to_owned();
+    let question = AccessRequest {
+        subject: Subject {
+            kind: "Staff".into(),
+            id: staff,
+            properties: Map::new(),
+        },
+        action: Action {
+            name: "read_audit_log".into(),
+            properties: Map::new(),
+        },
+        resource: Subject {
+            kind: "AuditLog".into(),
+            id: organization.clone(),
+            properties: Map::from_iter([("organization".to_owned(), json!(organization))]),
+        },
+        context: Map::from_iter([("mfa".to_owned(), json!(checked.session.mfa()))]),
+    };
+    let decided = decide(&gate.app, &context, question).await?;
+    if !decided.decision.allowed {
+        return Err(ApiError::Forbidden(
+            "the policies do not let this person read the audit log".into(),
+        ));
+    }
+    Ok(context)
 }
 
 /// Provenance for `actor` from a request's headers and peer address.
@@ -94,10 +177,6 @@ pub fn provenance_of(actor: String, headers: &HeaderMap, peer: Option<SocketAddr
         source_ip: peer.map(|p| p.ip().to_string()),
         user_agent: header(USER_AGENT),
     }
-}
-
-fn bearer_token(request: &Request) -> Option<&str> {
-    bearer_of(request.headers())
 }
 
 /// The bearer token of an `Authorization` header, if there is one.

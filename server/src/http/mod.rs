@@ -40,7 +40,7 @@ use crate::auth::Scope;
 use crate::config::Settings;
 use crate::metrics::{HTTP_REQUESTS, HTTP_SECONDS};
 use crate::tenancy::{Tenant, Tenants};
-use gate::{Gate, require_tenant_client};
+use gate::{Gate, require_client_or_auditor, require_tenant_client};
 
 /// Shared application state.
 #[derive(Clone)]
@@ -181,6 +181,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/{tenant}/ledger/keys", get(ledger::keys))
         .route("/{tenant}/ledger/export", get(ledger::export))
+        .route_layer(middleware::from_fn_with_state(
+            Gate {
+                app: state.clone(),
+                scope: Scope::Audit,
+            },
+            require_tenant_client,
+        ));
+    let reports = Router::new()
         .route("/{tenant}/reports/{kind}", get(reports::report))
         .route(
             "/{tenant}/reports/break-glass/reviews",
@@ -191,7 +199,7 @@ pub fn router(state: AppState) -> Router {
                 app: state.clone(),
                 scope: Scope::Audit,
             },
-            require_tenant_client,
+            require_client_or_auditor,
         ));
     let scim = scim_routes()
         .route_layer(middleware::from_fn_with_state(
@@ -218,6 +226,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pdp)
         .merge(admin)
         .merge(audit)
+        .merge(reports)
         .merge(scim)
         .merge(public)
         .fallback(not_found)

@@ -864,3 +864,77 @@ async fn a_scim_deprovisioning_ends_the_persons_sessions() {
         assert_eq!(sessions["sessions"][0]["revoked_reason"], "deprovisioned");
     }
 }
+
+#[tokio::test]
+async fn a_signed_in_auditor_reads_reports_when_the_policies_allow_it() {
+    let app = spawn("sqlite").await;
+    let auditor = json!({"id": "aud-1", "given_name": "Ada", "family_name": "Audit", "roles": ["auditor"], "department": "compliance"});
+    assert_eq!(
+        app.put("/v1/directory/staff", &json!([auditor]))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let provider = OidcProvider::start(json!({"sub": "00u-aud", "employee_number": "aud-1"})).await;
+    configure(&app, &provider).await;
+
+    let pending = login_ok(&app).await;
+    let login_token = pending["login_token"].as_str().unwrap();
+    let enrolment = enrol(&app, login_token).await;
+    let uri = enrolment["otpauth_uri"].as_str().unwrap();
+    let session: Value = verify(&app, login_token, json!({"code": code(uri, now())}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = session["access_token"].as_str().unwrap();
+    let read = |token: &str| {
+        app.http
+            .get(app.url("/reports/break-glass"))
+            .bearer_auth(token)
+            .send()
+    };
+    let report = read(access).await.unwrap();
+    assert_eq!(
+        report.status(),
+        StatusCode::OK,
+        "{}",
+        report.text().await.unwrap()
+    );
+    let decisions: Value = app
+        .get("/ledger/entries?kind=decision&subject=aud-1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(decisions["entries"][0]["action"], "read_audit_log");
+    assert_eq!(decisions["entries"][0]["outcome"], "permit");
+    let pulls: Value = app
+        .get("/ledger/entries?kind=report.pull&actor=staff:aud-1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        pulls["entries"].as_array().unwrap().len(),
+        1,
+        "the pull names the auditor"
+    );
+
+    // Without a second factor the policies refuse, and so does the report.
+    set_identity_settings(&app, json!({"mfa_required": false})).await;
+    let weak = login_ok(&app).await;
+    let refused = read(weak["access_token"].as_str().unwrap()).await.unwrap();
+    assert_eq!(
+        error_code(refused, StatusCode::FORBIDDEN).await,
+        "forbidden"
+    );
+    // A forged token is no credential at all.
+    let forged = read("eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhdWQtMSJ9.c2ln")
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(forged, StatusCode::UNAUTHORIZED).await,
+        "invalid_token"
+    );
+}
