@@ -7,7 +7,8 @@ command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 # SAML signatures are checked by xmlsec (through samael), which binds libxml2,
 # xmlsec1 and OpenSSL with bindgen (libclang).
-for pkg in libxml2-dev libxmlsec1-dev libxmlsec1-openssl libssl-dev libclang-dev; do
+# poppler-utils (pdftoppm) lets the tests render report PDFs to images.
+for pkg in libxml2-dev libxmlsec1-dev libxmlsec1-openssl libssl-dev libclang-dev poppler-utils; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -1,4 +1,4 @@
-//! A report as JSON, CSV or HTML.
+//! A report as JSON, CSV, HTML or PDF.
 //!
 //! CSV cells that a spreadsheet would take for a formula (starting with `=`,
 //! `+`, `-`, `@`, a tab or a carriage return) are prefixed with `'`, so a
@@ -17,6 +17,8 @@ pub enum Format {
     Csv,
     /// A page for people: headings, the table, parameters and source.
     Html,
+    /// Pages for the archive (see [`crate::pdf`]).
+    Pdf,
 }
 
 impl Format {
@@ -26,6 +28,7 @@ impl Format {
             "json" => Some(Self::Json),
             "csv" => Some(Self::Csv),
             "html" => Some(Self::Html),
+            "pdf" => Some(Self::Pdf),
             _ => None,
         }
     }
@@ -36,16 +39,28 @@ impl Format {
             Self::Json => "application/json",
             Self::Csv => "text/csv; charset=utf-8",
             Self::Html => "text/html; charset=utf-8",
+            Self::Pdf => "application/pdf",
+        }
+    }
+
+    /// The file name extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Csv => "csv",
+            Self::Html => "html",
+            Self::Pdf => "pdf",
         }
     }
 }
 
 /// The report in `format`.
-pub fn render(report: &Report, format: Format) -> String {
+pub fn render(report: &Report, format: Format) -> Vec<u8> {
     match format {
-        Format::Json => serde_json::to_string_pretty(report).unwrap_or_default(),
-        Format::Csv => csv(report),
-        Format::Html => html(report),
+        Format::Json => serde_json::to_vec_pretty(report).unwrap_or_default(),
+        Format::Csv => csv(report).into_bytes(),
+        Format::Html => html(report).into_bytes(),
+        Format::Pdf => crate::pdf::render(report),
     }
 }
 
@@ -160,15 +175,93 @@ fn html(report: &Report) -> String {
         .map(|(label, value)| format!("<dt>{}</dt><dd>{}</dd>", escape(&label), escape(&value)))
         .collect();
     let rows = report.rows.len();
+    let charts = charts(report);
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title}</title><style>{STYLE}</style></head><body><main>\
-         <h1>{title}</h1><ul>{notes}</ul>\
+         <h1>{title}</h1><ul>{notes}</ul>{charts}\
          <table><caption>{rows} rows</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>\
          <section aria-labelledby=\"about\"><h2 id=\"about\">About this report</h2><dl>{about}</dl>\
          <h3>Signed ledger checkpoint</h3><pre>{}</pre></section></main></body></html>",
         escape(&report.source.checkpoint)
+    )
+}
+
+/// Counts of `report`'s rows by the value `key` derives from column `name`.
+fn counts(report: &Report, name: &str, key: impl Fn(&str) -> String) -> Vec<(String, usize)> {
+    let Some(index) = report.columns.iter().position(|c| c == name) else {
+        return Vec::new();
+    };
+    let mut counts = std::collections::BTreeMap::new();
+    for row in &report.rows {
+        if let Some(cell) = row.get(index) {
+            *counts.entry(key(cell)).or_insert(0) += 1;
+        }
+    }
+    counts.into_iter().collect()
+}
+
+/// Charts for the reports that have times or departments: rows over time
+/// (per day), by hour of the day (UTC) and by department.
+fn charts(report: &Report) -> String {
+    if report.rows.is_empty() {
+        return String::new();
+    }
+    let by_day = counts(report, "time", |t| t.chars().take(10).collect());
+    let by_hour = counts(report, "time", |t| t.get(11..13).unwrap_or("").to_owned());
+    let by_department = counts(report, "department", |d| {
+        if d.is_empty() {
+            "(none)".to_owned()
+        } else {
+            d.to_owned()
+        }
+    });
+    [
+        ("over-time", "Rows per day", by_day),
+        ("by-hour", "Rows by hour of the day (UTC)", by_hour),
+        ("by-department", "Rows by department", by_department),
+    ]
+    .into_iter()
+    .filter(|(_, _, bars)| !bars.is_empty())
+    .map(|(id, title, bars)| bar_chart(id, title, &bars))
+    .collect()
+}
+
+/// An accessible SVG bar chart; the table below it carries the same data.
+fn bar_chart(id: &str, title: &str, bars: &[(String, usize)]) -> String {
+    const WIDTH: usize = 640;
+    const HEIGHT: usize = 160;
+    let most = bars.iter().map(|(_, n)| *n).max().unwrap_or(1).max(1);
+    let step = WIDTH / bars.len().max(1);
+    let width = step.saturating_sub(2).max(1);
+    let label_every = bars.len().div_ceil(16).max(1);
+    let shapes: String = bars
+        .iter()
+        .enumerate()
+        .map(|(i, (label, n))| {
+            let height = n * HEIGHT / most;
+            let x = i * step;
+            let y = HEIGHT - height;
+            let text = if i % label_every == 0 {
+                format!(
+                    "<text x=\"{x}\" y=\"{}\" font-size=\"10\">{}</text>",
+                    HEIGHT + 14,
+                    escape(label)
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "<rect x=\"{x}\" y=\"{y}\" width=\"{width}\" height=\"{height}\" fill=\"#1f4e79\"><title>{}: {n}</title></rect>{text}",
+                escape(label)
+            )
+        })
+        .collect();
+    format!(
+        "<figure><svg role=\"img\" aria-labelledby=\"{id}\" viewBox=\"0 0 {WIDTH} {}\" width=\"100%\" height=\"190\">\
+         <title id=\"{id}\">{title}: at most {most}</title>{shapes}</svg><figcaption>{title}</figcaption></figure>",
+        HEIGHT + 20
     )
 }
 
@@ -183,6 +276,36 @@ mod tests {
         }
         assert_eq!(spreadsheet_safe("dr-heart"), "dr-heart");
         assert_eq!(spreadsheet_safe(""), "");
+    }
+
+    #[test]
+    fn charts_count_rows_by_day_hour_and_department() {
+        let report = Report {
+            kind: crate::ReportKind::BreakGlass,
+            title: "t".into(),
+            parameters: crate::Parameters::default(),
+            generated_at: String::new(),
+            generated_by: String::new(),
+            source: crate::Source {
+                checkpoint: String::new(),
+                tree_size: 0,
+                entries_read: 0,
+                first_sequence: None,
+                last_sequence: None,
+            },
+            notes: Vec::new(),
+            columns: vec!["time".into(), "department".into()],
+            rows: vec![
+                vec!["2026-10-01T02:00:00Z".into(), "icu".into()],
+                vec!["2026-10-01T14:00:00Z".into(), "icu".into()],
+                vec!["2026-10-02T14:30:00Z".into(), "".into()],
+            ],
+        };
+        let by_hour = counts(&report, "time", |t| t.get(11..13).unwrap_or("").to_owned());
+        assert_eq!(by_hour, [("02".to_owned(), 1), ("14".to_owned(), 2)]);
+        let html = charts(&report);
+        assert_eq!(html.matches("<svg role=\"img\"").count(), 3);
+        assert!(html.contains("<title>(none): 1</title>"));
     }
 
     #[test]

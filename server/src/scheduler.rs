@@ -29,7 +29,7 @@ pub struct ScheduledPack {
     pub kinds: Vec<String>,
     /// How often, and over how far back, in seconds (604800 for weekly).
     pub every_seconds: u64,
-    /// `csv` (default), `json` or `html`.
+    /// `csv` (default), `json`, `html` or `pdf`.
     #[serde(default = "default_format")]
     pub format: String,
     /// Where packs are written: `{folder}/{tenant}/{name}-{time}/{kind}.{format}`.
@@ -53,7 +53,7 @@ impl ScheduledPack {
         );
         anyhow::ensure!(
             Format::parse(&self.format).is_some(),
-            "reports.schedule `{}`: format is csv, json or html",
+            "reports.schedule `{}`: format is csv, json, html or pdf",
             self.name
         );
         for name in &self.kinds {
@@ -151,6 +151,6 @@ async fn write_pack(
     Ok(folder)
 }
 
-fn write(path: &Path, text: &str) -> anyhow::Result<()> {
-    std::fs::write(path, text).with_context(|| format!("cannot write `{}`", path.display()))
+fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("cannot write `{}`", path.display()))
 }

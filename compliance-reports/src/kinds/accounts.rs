@@ -236,10 +236,15 @@ fn role_changes(entries: &[Entry], _: &Parameters, _: &Directory) -> Vec<Vec<Str
                 .or_else(|| event.resource.clone())
                 .unwrap_or_default();
             let details = if event.kind == "policy.install" {
+                let previous = detail(entry, "previous_version");
+                let after = if previous.is_empty() {
+                    String::new()
+                } else {
+                    format!(" after version {previous}")
+                };
                 format!(
-                    "version {} (was {}): {}",
+                    "version {}{after}: {}",
                     detail(entry, "version"),
-                    detail(entry, "previous_version"),
                     detail(entry, "comment")
                 )
             } else {

@@ -45,7 +45,7 @@ pub struct ReportArgs {
     /// Only staff holding this role.
     #[arg(long)]
     role: Option<String>,
-    /// json, csv or html.
+    /// json, csv, html or pdf.
     #[arg(long, default_value = "json")]
     format: String,
     /// Write here instead of standard output.
@@ -64,7 +64,7 @@ fn time(text: Option<&str>, name: &str) -> anyhow::Result<Option<Timestamp>> {
 pub async fn run(args: ReportArgs, tenants: Tenants) -> anyhow::Result<i32> {
     let kind = ReportKind::parse(&args.kind)
         .with_context(|| format!("no report `{}` (see --help)", args.kind))?;
-    let format = Format::parse(&args.format).context("--format is json, csv or html")?;
+    let format = Format::parse(&args.format).context("--format is json, csv, html or pdf")?;
     let request = ReportRequest {
         kind,
         from: time(args.from.as_deref(), "from")?,
@@ -85,14 +85,14 @@ pub async fn run(args: ReportArgs, tenants: Tenants) -> anyhow::Result<i32> {
     })
     .await?;
     bar.finish_and_clear();
-    let text = render(&report, format);
+    let bytes = render(&report, format);
     match args.out {
         Some(path) => {
-            std::fs::write(&path, text)
+            std::fs::write(&path, bytes)
                 .with_context(|| format!("cannot write `{}`", path.display()))?;
             eprintln!("{} rows written to {}", report.rows.len(), path.display());
         }
-        None => println!("{text}"),
+        None => std::io::Write::write_all(&mut std::io::stdout(), &bytes)?,
     }
     Ok(0)
 }

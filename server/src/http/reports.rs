@@ -62,7 +62,10 @@ pub async fn report(
         .ok_or_else(|| ApiError::NotFound(format!("no report `{kind_name}`")))?;
     let format_name = query.format.as_deref().unwrap_or("json");
     let format = Format::parse(format_name).ok_or_else(|| {
-        ApiError::bad_request("invalid_format", "`format` is `json`, `csv` or `html`")
+        ApiError::bad_request(
+            "invalid_format",
+            "`format` is `json`, `csv`, `html` or `pdf`",
+        )
     })?;
     let request = ReportRequest {
         kind,
@@ -127,8 +130,12 @@ fn respond(report: &Report, format: Format) -> Response {
         CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
-    if format == Format::Csv {
-        let name = format!("attachment; filename=\"{}.csv\"", report.kind.name());
+    if matches!(format, Format::Csv | Format::Pdf) {
+        let name = format!(
+            "attachment; filename=\"{}.{}\"",
+            report.kind.name(),
+            format.extension()
+        );
         if let Ok(value) = HeaderValue::from_str(&name) {
             headers.insert(CONTENT_DISPOSITION, value);
         }

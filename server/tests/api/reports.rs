@@ -459,3 +459,57 @@ async fn scheduled_packs_are_written_to_their_folder_and_recorded() {
     let pulls = tenant.ledger.entries(&filter, 10).await.unwrap();
     assert!(pulls.len() >= 2, "each scheduled pull is recorded");
 }
+
+#[tokio::test]
+async fn the_pdf_renders_to_pages_that_say_what_the_report_says() {
+    let app = crate::helpers::spawn("sqlite").await;
+    activity(&app).await;
+    let response = report(&app, "patient-access?patient=p1&format=pdf").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    let bytes = response.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("patient-access.pdf");
+    std::fs::write(&file, &bytes).unwrap();
+
+    let text = std::process::Command::new("pdftotext")
+        .args(["-layout", file.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils) is installed by scripts/deps.sh");
+    assert!(text.status.success());
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("PATIENT ACCESS REPORT"), "{text}");
+    assert!(
+        text.contains("dr-heart") && text.contains("dr-bone"),
+        "{text}"
+    );
+    assert!(text.contains("patient: p1"), "{text}");
+    assert!(text.contains("page 1 of 1"), "{text}");
+
+    let image = dir.path().join("page");
+    let rendered = std::process::Command::new("pdftoppm")
+        .args([
+            "-png",
+            "-r",
+            "50",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            file.to_str().unwrap(),
+            image.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(rendered.success());
+    let png = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().extension().is_some_and(|x| x == "png"))
+        .expect("a page image");
+    assert!(
+        png.metadata().unwrap().len() > 1000,
+        "the page is not blank"
+    );
+}

@@ -1,0 +1,218 @@
+//! Report figures over loopback HTTP against an in-process server: a tenant
+//! ledger filled with decisions by many staff on many patients (some VIP,
+//! some at night, some refused, some break-glass), then one-patient reports
+//! and the privacy-monitoring pack over the whole ledger.
+//!
+//! ```text
+//! cargo run --release -p hms-ach --example report_load -- --database sqlite \
+//!     --entries 1000000 --staff 2000 --patients 100000 --patient-reports 50
+//! ```
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use hms_ach::audit::Provenance;
+use hms_ach::auth::Scope;
+use hms_audit_ledger::Event;
+use hms_directory::{Patient, StaffMember};
+use reqwest::Client;
+use serde_json::json;
+
+use common::{percentiles, start};
+
+/// The privacy-monitoring pack, as a compliance officer pulls it.
+const PACK: &[&str] = &[
+    "break-glass",
+    "vip-access",
+    "outside-care-team",
+    "after-hours",
+    "denied-spikes",
+    "unusual-volume",
+];
+
+struct Args {
+    database: String,
+    entries: u64,
+    staff: u64,
+    patients: u64,
+    patient_reports: usize,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        database: "sqlite".into(),
+        entries: 1_000_000,
+        staff: 2000,
+        patients: 100_000,
+        patient_reports: 50,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--database" => args.database = value,
+            "--entries" => args.entries = value.parse().unwrap(),
+            "--staff" => args.staff = value.parse().unwrap(),
+            "--patients" => args.patients = value.parse().unwrap(),
+            "--patient-reports" => args.patient_reports = value.parse().unwrap(),
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    args
+}
+
+/// Decision `n`: staff and patient spread evenly, one in fifty refused,
+/// one in a thousand break-glass.
+fn decision(n: u64, args: &Args) -> Event {
+    let staff = format!("s{}", n % args.staff);
+    let patient = format!("p{}", (n * 7919) % args.patients);
+    let outcome = if n.is_multiple_of(50) {
+        "deny"
+    } else {
+        "permit"
+    };
+    let mut context = json!({"mfa": true, "purpose_of_use": "TREAT"});
+    if n.is_multiple_of(1000) {
+        context["break_glass"] = json!(true);
+        context["break_glass_reason"] = json!("emergency");
+    }
+    Event {
+        kind: "decision".into(),
+        actor: Some("client:emr".into()),
+        subject: Some(staff),
+        patient: Some(patient.clone()),
+        action: Some("read_lab_result".into()),
+        resource: Some(format!("LabResult:{patient}-{n}")),
+        outcome: Some(outcome.into()),
+        decision_id: Some(format!("d-{n}")),
+        details: json!({"subject_type": "Staff", "policy_version": 1, "context": context}),
+        ..Event::default()
+    }
+}
+
+fn directory(args: &Args) -> (Vec<StaffMember>, Vec<Patient>) {
+    let departments = ["cardiology", "orthopaedics", "emergency", "oncology"];
+    let staff = (0..args.staff)
+        .map(|i| {
+            let mut member = StaffMember::new(&format!("s{i}"));
+            member.roles = vec![
+                if i.is_multiple_of(3) {
+                    "doctor"
+                } else {
+                    "nurse"
+                }
+                .into(),
+            ];
+            member.department = Some(departments[(i % 4) as usize].into());
+            member
+        })
+        .collect();
+    let patients = (0..args.patients)
+        .map(|i| Patient {
+            id: format!("p{i}"),
+            vip: i.is_multiple_of(500),
+            confidential: false,
+            consent_restricted: false,
+            consent_denied_staff: Vec::new(),
+            care_team: vec![format!("s{}", i % args.staff)],
+            active_encounter_departments: Vec::new(),
+        })
+        .collect();
+    (staff, patients)
+}
+
+#[tokio::main]
+async fn main() {
+    let args = parse_args();
+    let dir = tempfile::tempdir().unwrap();
+    let (app, base) = start(&args.database, dir.path()).await;
+    let state = app.state().clone();
+    tokio::spawn(app.run());
+    let by = Provenance::local("bench");
+    let tenant = state
+        .tenants
+        .create(&"bench".parse().unwrap(), "Bench", 0, &by)
+        .await
+        .unwrap();
+    let (_, audit) = tenant
+        .create_client("auditor", &[Scope::Audit], &by)
+        .await
+        .unwrap();
+    let (staff, patients) = directory(&args);
+    tenant.upsert_staff(staff, "admin", &by).await.unwrap();
+    for chunk in patients.chunks(5000) {
+        tenant.upsert_patients(chunk.to_vec(), &by).await.unwrap();
+    }
+
+    let started = Instant::now();
+    let batches: Vec<u64> = (0..args.entries).step_by(1000).collect();
+    let args = &args;
+    futures_util::stream::iter(batches)
+        .map(|first| {
+            let tenant = tenant.clone();
+            async move {
+                let last = (first + 1000).min(args.entries);
+                let events = (first..last).map(|n| decision(n, args)).collect();
+                tenant.ledger.append_all(events).await.unwrap();
+            }
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "filled {} decisions in {secs:.1} s ({:.0}/s)",
+        args.entries,
+        args.entries as f64 / secs
+    );
+
+    let http = Client::builder()
+        .timeout(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    let get = |query: String| {
+        let request = http
+            .get(format!("{base}/bench/reports/{query}"))
+            .bearer_auth(&audit);
+        async move {
+            let started = Instant::now();
+            let response = request.send().await.unwrap();
+            assert!(
+                response.status().is_success(),
+                "{query}: {}",
+                response.status()
+            );
+            let body: serde_json::Value = response.json().await.unwrap();
+            (
+                started.elapsed(),
+                body["rows"].as_array().map_or(0, Vec::len),
+            )
+        }
+    };
+    let mut samples = Vec::new();
+    for i in 0..args.patient_reports as u64 {
+        let patient = (i * 104_729) % args.patients;
+        samples.push(get(format!("patient-access?patient=p{patient}")).await.0);
+    }
+    println!("one-patient access report: {}", percentiles(samples));
+    let (elapsed, rows) = get("disclosures?patient=p7".into()).await;
+    println!(
+        "one-patient accounting of disclosures: {:.2}ms, {rows} rows",
+        elapsed.as_secs_f64() * 1e3
+    );
+
+    let pack_started = Instant::now();
+    for kind in PACK {
+        let (elapsed, rows) = get(format!("{kind}?from=2000-01-01T00:00:00Z")).await;
+        println!("  {kind}: {:.2} s, {rows} rows", elapsed.as_secs_f64());
+    }
+    println!(
+        "privacy-monitoring pack over all {} decisions: {:.1} s",
+        args.entries,
+        pack_started.elapsed().as_secs_f64()
+    );
+}
