@@ -92,7 +92,7 @@ pub async fn pull(
     } else {
         (Vec::new(), source_of(&checkpoint, &[]))
     };
-    let directory = directory(tenant).await?;
+    let directory = directory(tenant, kind, &entries, &parameters).await?;
     let mut notes = kinds::notes(kind);
     let rows = if kind == ReportKind::LedgerIntegrity {
         let verification = ledger.verify(None, |done, _| progress(done)).await?;
@@ -213,10 +213,38 @@ async fn checkpoints_in(
     }
 }
 
-/// Staff and patients as the directory holds them now.
-async fn directory(tenant: &Tenant) -> Result<Directory, ReportError> {
-    let staff = tenant.store.load_staff(None).await?;
-    let patients = tenant.store.load_patients(None).await?;
+/// Above this many records, the whole directory is read in one go rather
+/// than record by record.
+const TARGETED_READ_LIMIT: usize = 200;
+
+/// `ids` when there are few enough to read one by one.
+fn targeted(ids: &[String]) -> Option<&[String]> {
+    (ids.len() <= TARGETED_READ_LIMIT).then_some(ids)
+}
+
+/// The staff and patients `kind` needs, as the directory holds them now:
+/// those the entries name (and the filtered patient), or everyone when that
+/// is many, and every staff member for the reports about accounts.
+async fn directory(
+    tenant: &Tenant,
+    kind: ReportKind,
+    entries: &[Entry],
+    parameters: &Parameters,
+) -> Result<Directory, ReportError> {
+    let everyone = matches!(
+        kind,
+        ReportKind::PrivilegedAccounts | ReportKind::DormantAccounts
+    );
+    let named = |field: fn(&Entry) -> Option<&String>| -> Vec<String> {
+        let ids: std::collections::BTreeSet<&String> = entries.iter().filter_map(field).collect();
+        ids.into_iter().cloned().collect()
+    };
+    let staff_ids = named(|e| e.event.subject.as_ref());
+    let mut patient_ids = named(|e| e.event.patient.as_ref());
+    patient_ids.extend(parameters.patient.clone());
+    let staff_wanted = if everyone { None } else { targeted(&staff_ids) };
+    let staff = tenant.store.load_staff(staff_wanted).await?;
+    let patients = tenant.store.load_patients(targeted(&patient_ids)).await?;
     Ok(Directory {
         staff: staff
             .into_iter()
