@@ -39,11 +39,15 @@ pub enum ReportKind {
     Disclosures,
     /// Verification of the ledger, with its checkpoints.
     LedgerIntegrity,
+    /// Employees looking at their own record or a co-worker's.
+    EmployeeRecords,
+    /// Staff looking at patients who share their family name.
+    SameFamilyName,
 }
 
 impl ReportKind {
     /// Every kind, in the order they are listed.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 17] = [
         Self::PatientAccess,
         Self::UserActivity,
         Self::BreakGlass,
@@ -52,6 +56,8 @@ impl ReportKind {
         Self::AfterHours,
         Self::DeniedSpikes,
         Self::UnusualVolume,
+        Self::EmployeeRecords,
+        Self::SameFamilyName,
         Self::FailedLogins,
         Self::AfterTermination,
         Self::PrivilegedAccounts,
@@ -72,6 +78,8 @@ impl ReportKind {
             Self::AfterHours => "after-hours",
             Self::DeniedSpikes => "denied-spikes",
             Self::UnusualVolume => "unusual-volume",
+            Self::EmployeeRecords => "employee-records",
+            Self::SameFamilyName => "same-family-name",
             Self::FailedLogins => "failed-logins",
             Self::AfterTermination => "after-termination",
             Self::PrivilegedAccounts => "privileged-accounts",
@@ -98,6 +106,8 @@ impl ReportKind {
             Self::AfterHours => "After-hours access",
             Self::DeniedSpikes => "Denied-access spikes",
             Self::UnusualVolume => "Unusual access volume",
+            Self::EmployeeRecords => "Access to employees' own and co-workers' records",
+            Self::SameFamilyName => "Access to patients sharing the staff member's family name",
             Self::FailedLogins => "Failed logins and lockouts",
             Self::AfterTermination => "Activity after termination",
             Self::PrivilegedAccounts => "Accounts with privileged roles",
@@ -158,6 +168,8 @@ pub struct StaffFacts {
     pub department: Option<String>,
     /// Whether they are active.
     pub active: bool,
+    /// Their family name.
+    pub family_name: String,
 }
 
 /// What the directory says of a patient now.
@@ -171,6 +183,10 @@ pub struct PatientFacts {
     pub vip: bool,
     /// Flagged confidential.
     pub confidential: bool,
+    /// Their family name, when registered.
+    pub family_name: Option<String>,
+    /// The staff id of a patient who is also an employee.
+    pub employee_id: Option<String>,
 }
 
 /// The directory as reports read it.

@@ -111,6 +111,7 @@ fn staff(roles: &[&str], department: &str) -> StaffFacts {
         roles: roles.iter().map(|r| (*r).to_owned()).collect(),
         department: Some(department.into()),
         active: true,
+        family_name: String::new(),
     }
 }
 
@@ -156,6 +157,26 @@ fn month() -> Month {
             ..PatientFacts::default()
         },
     );
+    // A nurse who is also a patient, and a doctor with a namesake patient.
+    directory.patients.insert(
+        "emp".into(),
+        PatientFacts {
+            care_team: BTreeSet::from(["d0".to_owned()]),
+            employee_id: Some("n6".into()),
+            ..PatientFacts::default()
+        },
+    );
+    directory.patients.insert(
+        "nam".into(),
+        PatientFacts {
+            care_team: BTreeSet::from(["d2".to_owned()]),
+            family_name: Some("OKAFOR".into()),
+            ..PatientFacts::default()
+        },
+    );
+    if let Some(d2) = directory.staff.get_mut("d2") {
+        d2.family_name = "Okafor".into();
+    }
     let mut month = Month {
         entries: Vec::new(),
         directory,
@@ -194,6 +215,11 @@ fn month() -> Month {
 fn plant(month: &mut Month) {
     // Snooping on the VIP, by a doctor with no relationship to them.
     month.decide(at(4, 11, 0), "d3", "vip", "permit");
+    // A nurse reading her own record, then a colleague reading it.
+    month.decide(at(5, 10, 0), "n6", "emp", "permit");
+    month.decide(at(5, 10, 30), "n1", "emp", "deny");
+    // A doctor looking up a namesake (and their own patient).
+    month.decide(at(7, 11, 0), "d2", "nam", "permit");
     // A look at a chart at 02:30.
     month.decide(at(6, 2, 30), "d1", "p5", "permit");
     // A nurse refused six times in one day.
@@ -304,6 +330,14 @@ fn column(rows: &[Vec<String>], index: usize) -> Vec<&str> {
 #[test]
 fn each_privacy_report_finds_exactly_what_was_planted() {
     let month = month();
+    let employees = month.report(ReportKind::EmployeeRecords);
+    assert_eq!(column(&employees, 1), ["n6", "n1"]);
+    assert_eq!(column(&employees, 4), ["own record", "co-worker n6"]);
+
+    let namesakes = month.report(ReportKind::SameFamilyName);
+    assert_eq!(column(&namesakes, 1), ["d2"]);
+    assert_eq!(column(&namesakes, 4), ["OKAFOR"]);
+
     let vip = month.report(ReportKind::VipAccess);
     assert_eq!(
         column(&vip, 1),
@@ -313,8 +347,12 @@ fn each_privacy_report_finds_exactly_what_was_planted() {
     assert_eq!(column(&vip, 8), ["yes", "no"]);
 
     let outside = month.report(ReportKind::OutsideCareTeam);
-    assert_eq!(column(&outside, 1), ["d3", "d5"]);
-    assert_eq!(column(&outside, 3), ["vip", "p40"]);
+    assert_eq!(
+        column(&outside, 1),
+        ["d3", "n6", "d5"],
+        "the nurse reading her own record too"
+    );
+    assert_eq!(column(&outside, 3), ["vip", "emp", "p40"]);
 
     let late = month.report(ReportKind::AfterHours);
     assert_eq!(column(&late, 2), ["d1"]);

@@ -34,6 +34,15 @@ pub struct Patient {
     /// Departments of the patient's active encounters (read-only, from encounters).
     #[serde(default, skip_deserializing)]
     pub active_encounter_departments: Vec<String>,
+    /// Family name, for privacy monitoring (staff looking up their namesakes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+    /// Postal address, for privacy monitoring.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// The staff id of a patient who is also an employee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employee_id: Option<String>,
 }
 
 /// An encounter (admission, visit) of a patient in a department.
@@ -55,7 +64,16 @@ fn ongoing() -> bool {
     true
 }
 
-type PatientRow = (String, i64, i64, i64, String);
+type PatientRow = (
+    String,
+    i64,
+    i64,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 impl TenantStore {
     /// Creates or replaces patients and their care teams, all or nothing.
@@ -73,6 +91,9 @@ impl TenantStore {
                 .chain(&patient.consent_denied_staff)
             {
                 check_record_id("staff", staff)?;
+            }
+            if let Some(employee) = &patient.employee_id {
+                check_record_id("staff", employee)?;
             }
         }
         for patient in patients {
@@ -117,7 +138,8 @@ impl TenantStore {
     pub async fn load_patients(&self, ids: Option<&[String]>) -> Result<Vec<Patient>, StoreError> {
         let rows: Vec<PatientRow> = self
             .rows_for(
-                "SELECT id, vip, confidential, consent_restricted, consent_denied_staff FROM patients WHERE 1 = 1",
+                "SELECT id, vip, confidential, consent_restricted, consent_denied_staff, family_name, address, employee_id \
+                 FROM patients WHERE 1 = 1",
                 "id",
                 "id",
                 ids,
@@ -141,8 +163,21 @@ impl TenantStore {
             .await?;
         let (mut care_teams, mut departments) = (group(team), group(encounters));
         rows.into_iter()
-            .map(|(id, vip, confidential, consent_restricted, denied)| {
+            .map(|row| {
+                let (
+                    id,
+                    vip,
+                    confidential,
+                    consent_restricted,
+                    denied,
+                    family_name,
+                    address,
+                    employee_id,
+                ) = row;
                 Ok(Patient {
+                    family_name,
+                    address,
+                    employee_id,
                     care_team: care_teams.remove(&id).unwrap_or_default(),
                     active_encounter_departments: departments.remove(&id).unwrap_or_default(),
                     consent_denied_staff: decode_json(&denied, "patients.consent_denied_staff")?,
@@ -166,11 +201,12 @@ fn group(rows: Vec<(String, String)>) -> BTreeMap<String, Vec<String>> {
 
 async fn write_patient(tx: &mut AnyConnection, patient: &Patient) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO patients (id, vip, confidential, consent_restricted, consent_denied_staff, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
+        "INSERT INTO patients (id, vip, confidential, consent_restricted, consent_denied_staff, updated_at, \
+         family_name, address, employee_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
          ON CONFLICT (id) DO UPDATE SET vip = excluded.vip, confidential = excluded.confidential, \
          consent_restricted = excluded.consent_restricted, consent_denied_staff = excluded.consent_denied_staff, \
-         updated_at = excluded.updated_at",
+         updated_at = excluded.updated_at, family_name = excluded.family_name, address = excluded.address, \
+         employee_id = excluded.employee_id",
     )
     .bind(&patient.id)
     .bind(flag(patient.vip))
@@ -178,6 +214,9 @@ async fn write_patient(tx: &mut AnyConnection, patient: &Patient) -> Result<(), 
     .bind(flag(patient.consent_restricted))
     .bind(serde_json::to_string(&patient.consent_denied_staff).unwrap_or_else(|_| "[]".into()))
     .bind(now_rfc3339())
+    .bind(&patient.family_name)
+    .bind(&patient.address)
+    .bind(&patient.employee_id)
     .execute(&mut *tx)
     .await?;
     sqlx::query("DELETE FROM care_team WHERE patient_id = $1")

@@ -153,6 +153,9 @@ async fn patients_carry_care_teams_and_active_encounter_departments() {
             consent_denied_staff: vec!["n2".into()],
             care_team: vec!["d1".into(), "n1".into()],
             active_encounter_departments: vec![],
+            family_name: Some("Quinn".into()),
+            address: Some("1 Main Street".into()),
+            employee_id: Some("n1".into()),
         };
         let mut tx = store.pool().begin().await.unwrap();
         store.upsert_patients(&mut tx, &[patient]).await.unwrap();
@@ -192,6 +195,13 @@ async fn patients_carry_care_teams_and_active_encounter_departments() {
             vec!["cardiology".to_string()]
         );
         assert_eq!(loaded.consent_denied_staff, vec!["n2".to_string()]);
+        assert_eq!(loaded.family_name.as_deref(), Some("Quinn"));
+        assert_eq!(loaded.address.as_deref(), Some("1 Main Street"));
+        assert_eq!(
+            loaded.employee_id.as_deref(),
+            Some("n1"),
+            "a patient who works here"
+        );
     }
 }
 

@@ -120,6 +120,9 @@ fn directory(args: &Args) -> (Vec<StaffMember>, Vec<Patient>) {
             consent_denied_staff: Vec::new(),
             care_team: vec![format!("s{}", i % args.staff)],
             active_encounter_departments: Vec::new(),
+            family_name: None,
+            address: None,
+            employee_id: None,
         })
         .collect();
     (staff, patients)

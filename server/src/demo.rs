@@ -89,6 +89,9 @@ pub async fn install(tenants: &Tenants) -> Result<String, ChangeError> {
                 consent_denied_staff: vec![],
                 care_team: vec!["dr-grey".into()],
                 active_encounter_departments: vec![],
+                family_name: None,
+                address: None,
+                employee_id: None,
             }],
             &by,
         )

@@ -253,6 +253,7 @@ async fn directory(
                     roles: m.roles,
                     department: m.department,
                     active: m.active,
+                    family_name: m.family_name,
                 };
                 (m.id, facts)
             })
@@ -265,6 +266,8 @@ async fn directory(
                     departments: p.active_encounter_departments.into_iter().collect(),
                     vip: p.vip,
                     confidential: p.confidential,
+                    family_name: p.family_name,
+                    employee_id: p.employee_id,
                 };
                 (p.id, facts)
             })

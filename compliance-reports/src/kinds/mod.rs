@@ -74,6 +74,8 @@ fn spec(kind: ReportKind) -> Spec {
         ReportKind::AfterHours => privacy::AFTER_HOURS,
         ReportKind::DeniedSpikes => privacy::DENIED_SPIKES,
         ReportKind::UnusualVolume => privacy::UNUSUAL_VOLUME,
+        ReportKind::EmployeeRecords => privacy::EMPLOYEE_RECORDS,
+        ReportKind::SameFamilyName => privacy::SAME_FAMILY_NAME,
         ReportKind::FailedLogins => accounts::FAILED_LOGINS,
         ReportKind::AfterTermination => accounts::AFTER_TERMINATION,
         ReportKind::PrivilegedAccounts => accounts::PRIVILEGED_ACCOUNTS,

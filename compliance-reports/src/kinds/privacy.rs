@@ -1,6 +1,7 @@
-//! Privacy monitoring: who looked at VIP and confidential patients, who looked
-//! outside their care relationships or working hours, who was refused
-//! unusually often, and whose access volume stands out from their peers'.
+//! Privacy monitoring: who looked at VIP and confidential patients, at their
+//! own or a co-worker's record, at namesakes, outside their care relationships
+//! or working hours, who was refused unusually often, and whose access volume
+//! stands out from their peers'.
 
 use std::collections::BTreeMap;
 
@@ -101,6 +102,101 @@ pub(super) const UNUSUAL_VOLUME: Spec = Spec {
     ],
     rows: unusual_volume,
 };
+
+pub(super) const EMPLOYEE_RECORDS: Spec = Spec {
+    needs: Needs::Nothing,
+    kinds: Some(&["decision"]),
+    columns: &[
+        "time",
+        "staff",
+        "department",
+        "patient",
+        "relation",
+        "action",
+        "decision",
+        "sequence",
+    ],
+    notes: &[
+        "Every decision on the record of a patient who is also an employee, by that employee (own record) or by a co-worker, permitted or denied.",
+    ],
+    rows: employee_records,
+};
+
+pub(super) const SAME_FAMILY_NAME: Spec = Spec {
+    needs: Needs::Nothing,
+    kinds: Some(&["decision"]),
+    columns: &[
+        "time",
+        "staff",
+        "department",
+        "patient",
+        "family_name",
+        "action",
+        "decision",
+        "sequence",
+    ],
+    notes: &[
+        "Every decision on a patient whose registered family name is the staff member's (compared without regard to case), permitted or denied.",
+    ],
+    rows: same_family_name,
+};
+
+fn employee_records(
+    entries: &[Entry],
+    parameters: &Parameters,
+    directory: &Directory,
+) -> Vec<Vec<String>> {
+    patient_decisions(entries, parameters, directory)
+        .filter_map(|entry| {
+            let staff = staff_of(entry);
+            let patient = patient_of(entry);
+            let employee = directory.patients.get(&patient)?.employee_id.clone()?;
+            let relation = if employee == staff {
+                "own record".to_owned()
+            } else {
+                format!("co-worker {employee}")
+            };
+            Some(vec![
+                entry.time.to_string(),
+                staff.clone(),
+                directory.department(&staff),
+                patient,
+                relation,
+                text(entry.event.action.as_ref()),
+                text(entry.event.outcome.as_ref()),
+                entry.sequence.to_string(),
+            ])
+        })
+        .collect()
+}
+
+fn same_family_name(
+    entries: &[Entry],
+    parameters: &Parameters,
+    directory: &Directory,
+) -> Vec<Vec<String>> {
+    patient_decisions(entries, parameters, directory)
+        .filter_map(|entry| {
+            let staff = staff_of(entry);
+            let patient = patient_of(entry);
+            let name = directory.patients.get(&patient)?.family_name.clone()?;
+            let own = &directory.staff.get(&staff)?.family_name;
+            let same = !own.trim().is_empty() && own.trim().eq_ignore_ascii_case(name.trim());
+            same.then(|| {
+                vec![
+                    entry.time.to_string(),
+                    staff.clone(),
+                    directory.department(&staff),
+                    patient,
+                    name,
+                    text(entry.event.action.as_ref()),
+                    text(entry.event.outcome.as_ref()),
+                    entry.sequence.to_string(),
+                ]
+            })
+        })
+        .collect()
+}
 
 fn vip_access(
     entries: &[Entry],

@@ -513,3 +513,41 @@ async fn the_pdf_renders_to_pages_that_say_what_the_report_says() {
         "the page is not blank"
     );
 }
+
+#[tokio::test]
+async fn employee_patients_and_namesakes_are_found_from_the_directory() {
+    for app in apps().await {
+        let patient = json!([{"id": "p1", "care_team": ["dr-heart"], "employee_id": "nurse-heart", "family_name": "TEST", "address": "1 Main Street"}]);
+        assert_eq!(
+            app.put("/v1/directory/patients", &patient).await.status(),
+            StatusCode::OK
+        );
+        let stored: Value = app
+            .get("/v1/directory/patients/p1")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(stored["employee_id"], "nurse-heart", "{}", app.backend);
+        assert!(
+            app.evaluate(&record_request(
+                "dr-heart",
+                "read_lab_result",
+                "LabResult",
+                "p1"
+            ))
+            .await
+        );
+
+        let employees = json_report(&app, "employee-records").await;
+        assert_eq!(column(&employees, "staff"), ["dr-heart"]);
+        assert_eq!(column(&employees, "relation"), ["co-worker nurse-heart"]);
+        let namesakes = json_report(&app, "same-family-name").await;
+        assert_eq!(
+            column(&namesakes, "staff"),
+            ["dr-heart"],
+            "the seeded staff are all called Test"
+        );
+        assert_eq!(column(&namesakes, "family_name"), ["TEST"]);
+    }
+}
