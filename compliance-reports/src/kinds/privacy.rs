@@ -141,27 +141,26 @@ pub(super) const SAME_FAMILY_NAME: Spec = Spec {
     rows: same_family_name,
 };
 
-fn employee_records(
+/// Rows for the decisions on patients where `finding` says what links the
+/// staff member to the patient: time, staff, department, patient, finding,
+/// action, decision, sequence.
+fn related_rows(
     entries: &[Entry],
     parameters: &Parameters,
     directory: &Directory,
+    finding: impl Fn(&str, &str) -> Option<String>,
 ) -> Vec<Vec<String>> {
     patient_decisions(entries, parameters, directory)
         .filter_map(|entry| {
             let staff = staff_of(entry);
             let patient = patient_of(entry);
-            let employee = directory.patients.get(&patient)?.employee_id.clone()?;
-            let relation = if employee == staff {
-                "own record".to_owned()
-            } else {
-                format!("co-worker {employee}")
-            };
+            let found = finding(&staff, &patient)?;
             Some(vec![
                 entry.time.to_string(),
                 staff.clone(),
                 directory.department(&staff),
                 patient,
-                relation,
+                found,
                 text(entry.event.action.as_ref()),
                 text(entry.event.outcome.as_ref()),
                 entry.sequence.to_string(),
@@ -170,32 +169,31 @@ fn employee_records(
         .collect()
 }
 
+fn employee_records(
+    entries: &[Entry],
+    parameters: &Parameters,
+    directory: &Directory,
+) -> Vec<Vec<String>> {
+    related_rows(entries, parameters, directory, |staff, patient| {
+        let employee = directory.patients.get(patient)?.employee_id.as_deref()?;
+        Some(if employee == staff {
+            "own record".to_owned()
+        } else {
+            format!("co-worker {employee}")
+        })
+    })
+}
+
 fn same_family_name(
     entries: &[Entry],
     parameters: &Parameters,
     directory: &Directory,
 ) -> Vec<Vec<String>> {
-    patient_decisions(entries, parameters, directory)
-        .filter_map(|entry| {
-            let staff = staff_of(entry);
-            let patient = patient_of(entry);
-            let name = directory.patients.get(&patient)?.family_name.clone()?;
-            let own = &directory.staff.get(&staff)?.family_name;
-            let same = !own.trim().is_empty() && own.trim().eq_ignore_ascii_case(name.trim());
-            same.then(|| {
-                vec![
-                    entry.time.to_string(),
-                    staff.clone(),
-                    directory.department(&staff),
-                    patient,
-                    name,
-                    text(entry.event.action.as_ref()),
-                    text(entry.event.outcome.as_ref()),
-                    entry.sequence.to_string(),
-                ]
-            })
-        })
-        .collect()
+    related_rows(entries, parameters, directory, |staff, patient| {
+        let name = directory.patients.get(patient)?.family_name.as_deref()?;
+        let own = directory.staff.get(staff)?.family_name.trim();
+        (!own.is_empty() && own.eq_ignore_ascii_case(name.trim())).then(|| name.to_owned())
+    })
 }
 
 fn vip_access(
