@@ -188,6 +188,21 @@ impl PolicyBundle {
             .map_err(|_| format!("`{name}` is not a valid entity type name"))
     }
 
+    /// An entity type name taken as written, with no namespace added. A type
+    /// the schema declares comes back as the schema's own copy, so uids built
+    /// from it compare by pointer in the snapshot's maps.
+    pub(crate) fn written_type(&self, name: &str) -> Result<EntityTypeName, String> {
+        let declared = (self.options.namespace.is_none() || name.contains("::"))
+            .then(|| self.types_by_name.get(name))
+            .flatten();
+        match declared {
+            Some(ty) => Ok(ty.clone()),
+            None => name
+                .parse()
+                .map_err(|_| format!("`{name}` is not a valid entity type name")),
+        }
+    }
+
     /// A type the schema declares, by short or qualified name.
     pub(crate) fn declared_type(&self, name: &str) -> Result<EntityTypeName, RequestError> {
         match self.types_by_name.get(name) {

@@ -308,11 +308,11 @@ fn record_entity(record: &EntityRecord, bundle: &PolicyBundle) -> Result<Entity,
         uid: format!("{}::\"{}\"", record.uid.kind, record.uid.id),
         message,
     };
-    let uid = uid_of(&record.uid).map_err(|e| error(e.to_string()))?;
+    let uid = uid_of(&record.uid, bundle).map_err(|e| error(e.to_string()))?;
     let parents = record
         .parents
         .iter()
-        .map(uid_of)
+        .map(|parent| uid_of(parent, bundle))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| error(e.to_string()))?;
     let attrs = to_fields(&record.attrs, bundle).map_err(error)?;
@@ -345,13 +345,10 @@ fn conform(entity: &CoreEntity, bundle: &PolicyBundle) -> Result<(), String> {
 }
 
 /// The uid of a reference; fails on a malformed type name.
-pub(crate) fn uid_of(reference: &EntityRef) -> Result<EntityUid, RequestError> {
-    let ty: EntityTypeName = reference.kind.parse().map_err(|_| {
-        RequestError::Malformed(format!(
-            "`{}` is not a valid entity type name",
-            reference.kind
-        ))
-    })?;
+fn uid_of(reference: &EntityRef, bundle: &PolicyBundle) -> Result<EntityUid, RequestError> {
+    let ty = bundle
+        .written_type(&reference.kind)
+        .map_err(RequestError::Malformed)?;
     Ok(EntityUid::from_type_name_and_id(
         ty,
         EntityId::new(&reference.id),
@@ -425,9 +422,7 @@ pub(crate) fn resolve_entity(
 }
 
 /// The Cedar entity set of one request, from entities already closed under ancestry.
-pub(crate) fn request_entities(
-    slice: Vec<Arc<CoreEntity>>,
-) -> Result<cedar_policy::Entities, RequestError> {
+pub(crate) fn request_entities(slice: Vec<Arc<CoreEntity>>) -> Result<CoreEntities, RequestError> {
     CoreEntities::new()
         .add_entities(
             slice,
@@ -435,6 +430,5 @@ pub(crate) fn request_entities(
             TCComputation::AssumeAlreadyComputed,
             Extensions::all_available(),
         )
-        .map(cedar_policy::Entities::from)
         .map_err(|e| RequestError::InvalidRequest(diagnostic_text(&e)))
 }

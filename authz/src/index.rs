@@ -7,17 +7,31 @@
 //! determining policies nor the errors. Selections are built once per key and
 //! shared. Over-inclusion is always safe (Cedar still checks the full scope), so
 //! `==` scopes are indexed like `in` scopes.
+//!
+//! Each policy's condition is built once here; Cedar's authorizer rebuilds it
+//! from the policy's parts on every request.
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
 use cedar_policy::{ActionConstraint, EntityUid, Policy, PolicySet, PrincipalConstraint};
-use cedar_policy_core::ast::{Entity as CoreEntity, EntityUID};
+use cedar_policy_core::ast::{Entity as CoreEntity, EntityUID, Expr};
 
 use crate::{FastMap, FastSet};
 
 /// Distinct selections kept at most; beyond this, selections are built per request.
 const MAX_CACHED: usize = 4_096;
+
+/// A policy ready to evaluate.
+#[derive(Debug)]
+pub(crate) struct CompiledPolicy {
+    pub(crate) policy: Policy,
+    /// Scope, `when` and negated `unless` clauses in one expression, as Cedar evaluates them.
+    pub(crate) condition: Expr,
+}
+
+/// The policies one request evaluates, in the set's order.
+pub(crate) type Selection = Arc<Vec<Arc<CompiledPolicy>>>;
 
 /// The scopes that decide whether a policy can apply.
 #[derive(Debug)]
@@ -34,17 +48,25 @@ type Key = (Vec<EntityUID>, EntityUID);
 /// The index of one bundle.
 #[derive(Debug)]
 pub(crate) struct PolicyIndex {
-    policies: Vec<(Policy, Scope)>,
+    policies: Vec<(Arc<CompiledPolicy>, Scope)>,
     /// Every entity some principal scope names.
     principal_keys: FastSet<EntityUID>,
-    selections: RwLock<FastMap<Key, Arc<PolicySet>>>,
+    selections: RwLock<FastMap<Key, Selection>>,
 }
 
 impl PolicyIndex {
     /// Indexes every policy of `set` by its principal and action scope.
     pub(crate) fn new(set: &PolicySet) -> Self {
-        let policies: Vec<(Policy, Scope)> =
-            set.policies().map(|p| (p.clone(), scope_of(p))).collect();
+        let policies: Vec<(Arc<CompiledPolicy>, Scope)> = set
+            .policies()
+            .map(|p| {
+                let compiled = CompiledPolicy {
+                    policy: p.clone(),
+                    condition: condition_of(p),
+                };
+                (Arc::new(compiled), scope_of(p))
+            })
+            .collect();
         let principal_keys = policies
             .iter()
             .filter_map(|(_, s)| s.principal.clone())
@@ -62,7 +84,7 @@ impl PolicyIndex {
         principal: &EntityUid,
         entity: Option<&CoreEntity>,
         action: &CoreEntity,
-    ) -> Arc<PolicySet> {
+    ) -> Selection {
         let principal: &EntityUID = principal.as_ref();
         let mut relevant: Vec<EntityUID> = entity
             .into_iter()
@@ -91,7 +113,7 @@ impl PolicyIndex {
         selection
     }
 
-    fn build(&self, principal_in: &[EntityUID], action: &CoreEntity) -> PolicySet {
+    fn build(&self, principal_in: &[EntityUID], action: &CoreEntity) -> Vec<Arc<CompiledPolicy>> {
         let action_in: HashSet<&EntityUID> = action
             .ancestors()
             .chain(std::iter::once(action.uid()))
@@ -106,9 +128,20 @@ impl PolicyIndex {
                     .as_ref()
                     .is_none_or(|actions| actions.iter().any(|a| action_in.contains(a)))
         });
-        // Every policy came from a valid set, so the subset is valid too.
-        PolicySet::from_policies(applicable.map(|(p, _)| p.clone())).unwrap_or_default()
+        applicable.map(|(p, _)| Arc::clone(p)).collect()
     }
+}
+
+/// The policy's condition without source locations, which every evaluated
+/// value would otherwise carry a copy of: rebuilt from the policy's JSON form,
+/// which holds none. Falls back to the parsed condition.
+fn condition_of(policy: &Policy) -> Expr {
+    let unlocated = policy
+        .to_json()
+        .ok()
+        .and_then(|json| Policy::from_json(Some(policy.id().clone()), json).ok());
+    AsRef::<cedar_policy_core::ast::Policy>::as_ref(unlocated.as_ref().unwrap_or(policy))
+        .condition()
 }
 
 fn scope_of(policy: &Policy) -> Scope {

@@ -4,10 +4,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, EntityId, EntityUid, PolicySet,
-    Request, RequestValidationError, RestrictedExpression,
+    Context, EntityId, EntityUid, Request, RequestValidationError, RestrictedExpression,
 };
-use cedar_policy_core::ast::{Context as CoreContext, Entity as CoreEntity, Value as CedarValue};
+use cedar_policy_core::ast::{
+    Context as CoreContext, Effect, Entity as CoreEntity, Policy as CorePolicy, Value as CedarValue,
+};
+use cedar_policy_core::authorizer::AuthorizationError;
+use cedar_policy_core::entities::Entities as CoreEntities;
+use cedar_policy_core::evaluator::Evaluator;
+use cedar_policy_core::extensions::Extensions;
 use serde::Serialize;
 use serde_json::Value;
 use smol_str::SmolStr;
@@ -15,6 +20,7 @@ use smol_str::SmolStr;
 use crate::bundle::{PolicyBundle, diagnostic_text};
 use crate::entities::{EntitySnapshot, request_entities, resolve_entity};
 use crate::error::RequestError;
+use crate::index::{CompiledPolicy, Selection};
 use crate::request::{AccessRequest, Subject};
 use crate::values::{evaluate, to_fields};
 
@@ -45,17 +51,12 @@ pub struct Decision {
 pub struct Pdp {
     bundle: Arc<PolicyBundle>,
     snapshot: Arc<EntitySnapshot>,
-    authorizer: Arc<Authorizer>,
 }
 
 impl Pdp {
     /// A PDP over `bundle` and `snapshot`.
     pub fn new(bundle: Arc<PolicyBundle>, snapshot: Arc<EntitySnapshot>) -> Self {
-        Self {
-            bundle,
-            snapshot,
-            authorizer: Arc::new(Authorizer::new()),
-        }
+        Self { bundle, snapshot }
     }
 
     /// The bundle in force.
@@ -79,22 +80,47 @@ impl Pdp {
         Ok(self.decide(&cedar_request, &entities, &policies))
     }
 
-    fn decide(&self, request: &Request, entities: &Entities, policies: &PolicySet) -> Decision {
-        let response = self.authorizer.is_authorized(request, policies, entities);
-        // Cedar skips a policy whose evaluation fails; a guard that cannot be
-        // evaluated must not let a grant through, so any error denies.
-        let allowed = response.decision() == CedarDecision::Allow
-            && response.diagnostics().errors().next().is_none();
-        let mut policies: Vec<String> = response
-            .diagnostics()
-            .reason()
-            .map(ToString::to_string)
-            .collect();
-        policies.sort();
+    /// Evaluates the selected policies and combines them as Cedar's authorizer
+    /// does: a satisfied forbid denies and is the reason; otherwise satisfied
+    /// permits allow and are the reason; a policy that fails is skipped and
+    /// reported. Cedar skips a failing policy; a guard that cannot be evaluated
+    /// must not let a grant through, so here any error also denies.
+    fn decide(
+        &self,
+        request: &Request,
+        entities: &CoreEntities,
+        policies: &[Arc<CompiledPolicy>],
+    ) -> Decision {
+        let evaluator = Evaluator::new(
+            request.as_ref().clone(),
+            entities,
+            Extensions::all_available(),
+        );
+        let (mut permits, mut forbids, mut errors) = (Vec::new(), Vec::new(), Vec::new());
+        for compiled in policies {
+            let policy: &CorePolicy = compiled.policy.as_ref();
+            // A condition is a conjunction, so it evaluates to a boolean or fails.
+            let satisfied = evaluator
+                .interpret(&compiled.condition, policy.env())
+                .map(|value| value == CedarValue::from(true));
+            match (satisfied, policy.effect()) {
+                (Ok(true), Effect::Permit) => permits.push(compiled.policy.id()),
+                (Ok(true), Effect::Forbid) => forbids.push(compiled.policy.id()),
+                (Ok(false), _) => {}
+                (Err(error), _) => {
+                    let id = policy.id().clone();
+                    let failure = AuthorizationError::PolicyEvaluationError { id, error };
+                    errors.push(diagnostic_text(&cedar_policy::AuthorizationError::from(
+                        failure,
+                    )));
+                }
+            }
+        }
+        let allowed = forbids.is_empty() && !permits.is_empty() && errors.is_empty();
+        let determining = if forbids.is_empty() { permits } else { forbids };
         let mut obligations: Vec<String> = if allowed {
-            response
-                .diagnostics()
-                .reason()
+            determining
+                .iter()
                 .flat_map(|id| self.bundle.obligations_of(id).iter().cloned())
                 .collect()
         } else {
@@ -102,11 +128,8 @@ impl Pdp {
         };
         obligations.sort();
         obligations.dedup();
-        let errors = response
-            .diagnostics()
-            .errors()
-            .map(|e| diagnostic_text(e))
-            .collect();
+        let mut policies: Vec<String> = determining.iter().map(ToString::to_string).collect();
+        policies.sort();
         Decision {
             allowed,
             policies,
@@ -217,7 +240,7 @@ impl Pdp {
         &self,
         uids: &RequestUids,
         request: &AccessRequest,
-    ) -> Result<(Entities, Arc<PolicySet>), RequestError> {
+    ) -> Result<(CoreEntities, Selection), RequestError> {
         // A handful of entities: a vector searched linearly beats hashing their uids.
         let mut slice: Vec<(EntityUid, Arc<CoreEntity>)> = Vec::with_capacity(6);
         let mut referenced = Vec::new();

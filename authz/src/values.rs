@@ -140,8 +140,7 @@ fn entity_reference(
     let ty = if shorthand {
         bundle.entity_type(kind)
     } else {
-        kind.parse()
-            .map_err(|_| format!("`{kind}` is not a valid entity type name"))
+        bundle.written_type(kind)
     };
     Some(ty.map(|ty| EntityUid::from_type_name_and_id(ty, EntityId::new(id))))
 }
