@@ -1,6 +1,6 @@
 //! The credential and governance core of HMS-ACH: the tenant catalog and, per
 //! tenant, staff with roles and professional credentials, patients with care
-//! teams and encounters, API clients and policy versions.
+//! teams and encounters, API clients, policy versions and access reviews.
 //!
 //! Each tenant has a database of its own: a SQLite file by default, a
 //! PostgreSQL database in production. The same SQL runs on both through
@@ -14,17 +14,22 @@ mod error;
 mod ids;
 mod patients;
 mod policy_versions;
+mod reviews;
 mod staff;
 mod store;
 
 pub use backend::Backend;
 pub use catalog::{Catalog, TenantRecord};
 pub use clients::ApiClient;
+pub use clock::{normalise_instant, now_rfc3339};
 pub use error::StoreError;
 pub use ids::TenantId;
 pub use ids::check_record_id;
 pub use patients::{Encounter, Patient};
 pub use policy_versions::PolicyVersion;
+pub use reviews::{
+    ApplyMode, Campaign, CampaignScope, Outcome, OverdueRule, ReviewItem, RoleGrant,
+};
 pub use staff::{
     Credential, CredentialStatus, Shift, StaffChange, StaffMember, StaffRecord, roles_granting,
     valid_role,

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod http;
 pub mod metrics;
 pub mod reporting;
+pub mod reviews;
 pub mod scheduler;
 pub mod telemetry;
 pub mod tenancy;

@@ -162,6 +162,29 @@ pub async fn hr_allows(tx: &mut AnyConnection, staff_id: &str) -> Result<bool, P
         .is_none_or(|s| s == "active"))
 }
 
+/// Who manages this person: HR's record first, then the `manager` of the SCIM
+/// enterprise extension; `None` when neither says.
+pub async fn manager_of(
+    conn: &mut AnyConnection,
+    staff_id: &str,
+) -> Result<Option<String>, ProvisioningError> {
+    if let Some(manager) = hr_record(conn, staff_id).await?.and_then(|r| r.manager) {
+        return Ok(Some(manager));
+    }
+    let user = store::get(conn, crate::protocol::schema::ResourceType::User, staff_id).await?;
+    Ok(user.and_then(|u| {
+        let manager = u
+            .document
+            .get(crate::protocol::schema::ENTERPRISE_SCHEMA)?
+            .get("manager")?;
+        manager
+            .get("value")
+            .or(Some(manager))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }))
+}
+
 /// Whether SCIM lets this person be active (true when SCIM does not know them).
 async fn scim_active(tx: &mut AnyConnection, staff_id: &str) -> Result<bool, ProvisioningError> {
     let user = store::get(tx, crate::protocol::schema::ResourceType::User, staff_id).await?;

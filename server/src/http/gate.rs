@@ -114,6 +114,40 @@ pub async fn require_client_or_auditor(
     Ok(next.run(request).await)
 }
 
+/// Lets in a signed-in staff member with a valid session (a reviewer acting
+/// on their own items); the handlers check what is theirs.
+pub async fn require_staff_session(
+    State(gate): State<Gate>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let (path, peer) = path_and_peer(&request);
+    let headers = request.headers();
+    let token = bearer_of(headers)
+        .filter(|token| is_session_token(token))
+        .ok_or(ApiError::Unauthorized(
+            "a staff session token is required".into(),
+        ))?;
+    let tenant = path_tenant(&gate, &path).await?;
+    let checked = check_session_token(&gate.app, &tenant, token)
+        .await
+        .map_err(|refusal| ApiError::Refused {
+            code: refusal.code,
+            message: "the session token was refused".into(),
+        })?;
+    let staff = checked.claims.sub.clone();
+    let provenance = provenance_of(format!("staff:{staff}"), headers, peer);
+    request
+        .extensions_mut()
+        .insert(TenantContext { tenant, provenance });
+    request.extensions_mut().insert(SessionStaff(staff));
+    Ok(next.run(request).await)
+}
+
+/// The staff member behind a session-authenticated request.
+#[derive(Debug, Clone)]
+pub struct SessionStaff(pub String);
+
 /// Session tokens are JWTs (`eyJ….….…`); API credentials are `client_id.secret`.
 fn is_session_token(token: &str) -> bool {
     token.starts_with("eyJ") && token.matches('.').count() == 2

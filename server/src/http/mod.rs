@@ -16,6 +16,7 @@ mod native;
 mod policies;
 mod provisioning;
 mod reports;
+mod reviews;
 mod scim;
 mod sessions;
 
@@ -40,7 +41,7 @@ use crate::auth::Scope;
 use crate::config::Settings;
 use crate::metrics::{HTTP_REQUESTS, HTTP_SECONDS};
 use crate::tenancy::{Tenant, Tenants};
-use gate::{Gate, require_client_or_auditor, require_tenant_client};
+use gate::{Gate, require_client_or_auditor, require_staff_session, require_tenant_client};
 
 /// Shared application state.
 #[derive(Clone)]
@@ -156,12 +157,26 @@ pub fn router(state: AppState) -> Router {
             get(provisioning::group_roles).put(provisioning::put_group_roles),
         )
         .merge(identity_admin_routes())
+        .merge(review_admin_routes())
         .route_layer(middleware::from_fn_with_state(
             Gate {
                 app: state.clone(),
                 scope: Scope::Admin,
             },
             require_tenant_client,
+        ));
+    let reviewers = Router::new()
+        .route("/{tenant}/v1/reviews/mine", get(reviews::mine))
+        .route(
+            "/{tenant}/v1/reviews/campaigns/{id}/decisions",
+            post(reviews::decide),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            Gate {
+                app: state.clone(),
+                scope: Scope::Admin,
+            },
+            require_staff_session,
         ));
     let audit = Router::new()
         .route("/{tenant}/ledger/entries", get(ledger::entries))
@@ -227,6 +242,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin)
         .merge(audit)
         .merge(reports)
+        .merge(reviewers)
         .merge(scim)
         .merge(public)
         .fallback(not_found)
@@ -302,6 +318,20 @@ fn identity_admin_routes() -> Router<AppState> {
 
 /// Staff sign-in: public, each step proving itself (IdP signatures, login
 /// and session tokens).
+fn review_admin_routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/{tenant}/v1/reviews/campaigns",
+            get(reviews::list).post(reviews::create),
+        )
+        .route("/{tenant}/v1/reviews/campaigns/{id}", get(reviews::get))
+        .route(
+            "/{tenant}/v1/reviews/campaigns/{id}/close",
+            post(reviews::close),
+        )
+        .route("/{tenant}/v1/reviews/overdue", get(reviews::overdue))
+}
+
 fn login_routes() -> Router<AppState> {
     Router::new()
         .route("/{tenant}/auth/oidc/{idp}/login", get(login::oidc_login))

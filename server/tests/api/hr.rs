@@ -10,13 +10,13 @@ use tokio::sync::mpsc;
 use crate::helpers::{TestApp, apps, record_request};
 
 /// An HR platform holding the tenant's webhook secret.
-struct HrSystem<'a> {
+pub struct HrSystem<'a> {
     app: &'a TestApp,
     secret: String,
 }
 
 impl<'a> HrSystem<'a> {
-    async fn connect(app: &'a TestApp) -> Self {
+    pub async fn connect(app: &'a TestApp) -> Self {
         let rotated: Value = app
             .post("/v1/provisioning/hr/secret", &json!({}))
             .await
@@ -44,7 +44,7 @@ impl<'a> HrSystem<'a> {
             .unwrap()
     }
 
-    async fn deliver(&self, event: &Value) -> Value {
+    pub async fn deliver(&self, event: &Value) -> Value {
         let response = self
             .deliver_signed(&event.to_string(), now(), &self.secret)
             .await;
@@ -64,7 +64,7 @@ fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-fn event(id: &str, kind: &str, effective_at: &str, employee: Value) -> Value {
+pub fn event(id: &str, kind: &str, effective_at: &str, employee: Value) -> Value {
     json!({ "id": id, "type": kind, "effective_at": effective_at, "employee": employee })
 }
 

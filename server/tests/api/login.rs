@@ -126,6 +126,25 @@ async fn verify(app: &TestApp, login_token: &str, proof: Value) -> reqwest::Resp
     post_bearer(app, "/auth/mfa/verify", login_token, Some(proof)).await
 }
 
+/// Signs `staff_id` in through an OpenID provider and a freshly enrolled
+/// TOTP factor; their session's access token.
+pub async fn session_for(app: &TestApp, staff_id: &str) -> String {
+    let provider =
+        OidcProvider::start(json!({"sub": format!("00u-{staff_id}"), "employee_number": staff_id}))
+            .await;
+    configure(app, &provider).await;
+    let pending = login_ok(app).await;
+    let login_token = pending["login_token"].as_str().unwrap();
+    let enrolment = enrol(app, login_token).await;
+    let uri = enrolment["otpauth_uri"].as_str().unwrap();
+    let session: Value = verify(app, login_token, json!({"code": code(uri, now())}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    session["access_token"].as_str().unwrap().to_owned()
+}
+
 /// A decision with a session token as the subject.
 async fn decide_as(
     app: &TestApp,

@@ -16,6 +16,7 @@ mod login_saml;
 mod peers;
 mod policies;
 mod reports;
+mod reviews;
 mod scim;
 mod search;
 mod tenancy;

@@ -1,0 +1,461 @@
+//! Access reviews: campaigns in which reviewers certify or revoke each
+//! person's entitlements, one item per person and entitlement.
+
+use serde::{Deserialize, Serialize};
+use sqlx::AnyConnection;
+
+use crate::error::StoreError;
+use crate::store::{TenantStore, decode_json};
+
+/// Who a campaign reviews; every list empty means the whole tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignScope {
+    /// Departments whose staff are reviewed.
+    #[serde(default)]
+    pub departments: Vec<String>,
+    /// Roles reviewed, whoever holds them (e.g. the privileged `admin`).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// People reviewed by id.
+    #[serde(default)]
+    pub staff: Vec<String>,
+}
+
+impl CampaignScope {
+    /// Whether a grant of `role` to `staff_id` in `department` is in scope:
+    /// each list that is not empty must admit it.
+    pub fn covers(&self, staff_id: &str, department: Option<&str>, role: &str) -> bool {
+        let admits = |list: &[String], value: Option<&str>| {
+            list.is_empty() || value.is_some_and(|v| list.iter().any(|l| l == v))
+        };
+        admits(&self.departments, department)
+            && admits(&self.roles, Some(role))
+            && admits(&self.staff, Some(staff_id))
+    }
+}
+
+/// What an item nobody decided becomes when the campaign closes: it is never
+/// certified silently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverdueRule {
+    /// Handed to the fallback reviewer and reported as not reviewed; access stays.
+    Escalate,
+    /// Revoked.
+    Revoke,
+}
+
+/// When revocations take effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplyMode {
+    /// When the campaign closes.
+    OnClose,
+    /// As soon as the reviewer decides.
+    Immediate,
+}
+
+/// Where an item stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Not decided yet.
+    Pending,
+    /// The reviewer confirmed the access is still needed.
+    Certified,
+    /// The access is to be removed (or was, once `applied_at` is set).
+    Revoked,
+    /// Undecided at close and handed to the fallback reviewer.
+    Escalated,
+}
+
+/// A campaign as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Campaign {
+    /// Stable id.
+    pub id: String,
+    /// Name shown to reviewers.
+    pub name: String,
+    /// Who is reviewed.
+    pub scope: CampaignScope,
+    /// Due date (RFC 3339, UTC).
+    pub due_at: String,
+    /// What undecided items become at close.
+    pub overdue: OverdueRule,
+    /// When revocations take effect.
+    pub apply_mode: ApplyMode,
+    /// Reviews people without a manager and receives escalations.
+    pub fallback_reviewer: Option<String>,
+    /// `open` or `closed`.
+    pub status: String,
+    /// Who created it, as the ledger names them.
+    pub created_by: String,
+    /// When (RFC 3339, UTC).
+    pub created_at: String,
+    /// When it was closed.
+    pub closed_at: Option<String>,
+}
+
+impl Campaign {
+    /// Whether reviewers may still decide.
+    pub fn is_open(&self) -> bool {
+        self.status == "open"
+    }
+}
+
+/// One person's entitlement under review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewItem {
+    /// Number within the campaign, from 1.
+    pub item: i64,
+    /// Whose access it is.
+    pub staff_id: String,
+    /// What kind of entitlement: `role`.
+    pub kind: String,
+    /// The entitlement, e.g. the role `nurse`.
+    pub entitlement: String,
+    /// Which source granted it: `admin`, `scim`, `hr`, `idp`.
+    pub granted_by: String,
+    /// When it was granted.
+    pub granted_at: String,
+    /// Who must decide.
+    pub reviewer: String,
+    /// Where it stands.
+    pub outcome: Outcome,
+    /// The reviewer's comment.
+    pub comment: Option<String>,
+    /// Who decided, as the ledger names them.
+    pub decided_by: Option<String>,
+    /// When.
+    pub decided_at: Option<String>,
+    /// When a revocation was applied to the directory.
+    pub applied_at: Option<String>,
+}
+
+/// A role an active staff member holds, with its origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleGrant {
+    /// Who holds it.
+    pub staff_id: String,
+    /// Their department.
+    pub department: Option<String>,
+    /// The role.
+    pub role: String,
+    /// Which source granted it.
+    pub source: String,
+    /// When.
+    pub granted_at: String,
+}
+
+type CampaignRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    Option<String>,
+);
+
+const CAMPAIGN_COLUMNS: &str = "id, name, scope, due_at, overdue, apply_mode, fallback_reviewer, \
+     status, created_by, created_at, closed_at";
+
+type ItemRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// A campaign id followed by an [`ItemRow`].
+type PendingRow = (
+    String,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+const ITEM_COLUMNS: &str = "item, staff_id, kind, entitlement, granted_by, granted_at, reviewer, \
+     outcome, comment, decided_by, decided_at, applied_at";
+
+fn campaign_from_row(row: CampaignRow) -> Result<Campaign, StoreError> {
+    let (id, name, scope, due_at, overdue, apply_mode, fallback_reviewer, status, created_by) = (
+        row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8,
+    );
+    Ok(Campaign {
+        id,
+        name,
+        scope: decode_json(&scope, "review_campaigns.scope")?,
+        due_at,
+        overdue: decode_json(&format!("\"{overdue}\""), "review_campaigns.overdue")?,
+        apply_mode: decode_json(&format!("\"{apply_mode}\""), "review_campaigns.apply_mode")?,
+        fallback_reviewer,
+        status,
+        created_by,
+        created_at: row.9,
+        closed_at: row.10,
+    })
+}
+
+fn item_from_row(row: ItemRow) -> Result<ReviewItem, StoreError> {
+    Ok(ReviewItem {
+        item: row.0,
+        staff_id: row.1,
+        kind: row.2,
+        entitlement: row.3,
+        granted_by: row.4,
+        granted_at: row.5,
+        reviewer: row.6,
+        outcome: decode_json(&format!("\"{}\"", row.7), "review_items.outcome")?,
+        comment: row.8,
+        decided_by: row.9,
+        decided_at: row.10,
+        applied_at: row.11,
+    })
+}
+
+/// The stored name of an enum that serialises to a plain string.
+fn name_of<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+impl TenantStore {
+    /// Every role held by an active staff member, by person and role.
+    pub async fn role_grants(&self) -> Result<Vec<RoleGrant>, StoreError> {
+        let rows: Vec<(String, Option<String>, String, String, String)> = sqlx::query_as(
+            "SELECT r.staff_id, s.department, r.role, r.source, r.granted_at \
+             FROM staff_roles r JOIN staff s ON s.id = r.staff_id \
+             WHERE s.active = 1 ORDER BY r.staff_id, r.role",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(staff_id, department, role, source, granted_at)| RoleGrant {
+                    staff_id,
+                    department,
+                    role,
+                    source,
+                    granted_at,
+                },
+            )
+            .collect())
+    }
+
+    /// Stores a new campaign and its items in the caller's transaction.
+    pub async fn create_campaign(
+        &self,
+        tx: &mut AnyConnection,
+        campaign: &Campaign,
+        items: &[ReviewItem],
+    ) -> Result<(), StoreError> {
+        let exists: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM review_campaigns WHERE id = $1")
+                .bind(&campaign.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if exists.is_some() {
+            return Err(StoreError::Conflict(format!("campaign `{}`", campaign.id)));
+        }
+        sqlx::query(&format!(
+            "INSERT INTO review_campaigns ({CAMPAIGN_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(&campaign.id)
+        .bind(&campaign.name)
+        .bind(serde_json::to_string(&campaign.scope).unwrap_or_else(|_| "{}".into()))
+        .bind(&campaign.due_at)
+        .bind(name_of(&campaign.overdue))
+        .bind(name_of(&campaign.apply_mode))
+        .bind(&campaign.fallback_reviewer)
+        .bind(&campaign.status)
+        .bind(&campaign.created_by)
+        .bind(&campaign.created_at)
+        .bind(&campaign.closed_at)
+        .execute(&mut *tx)
+        .await?;
+        for item in items {
+            sqlx::query(&format!(
+                "INSERT INTO review_items (campaign_id, {ITEM_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            ))
+            .bind(&campaign.id)
+            .bind(item.item)
+            .bind(&item.staff_id)
+            .bind(&item.kind)
+            .bind(&item.entitlement)
+            .bind(&item.granted_by)
+            .bind(&item.granted_at)
+            .bind(&item.reviewer)
+            .bind(name_of(&item.outcome))
+            .bind(&item.comment)
+            .bind(&item.decided_by)
+            .bind(&item.decided_at)
+            .bind(&item.applied_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Every campaign, newest first.
+    pub async fn campaigns(&self) -> Result<Vec<Campaign>, StoreError> {
+        let rows: Vec<CampaignRow> = sqlx::query_as(&format!(
+            "SELECT {CAMPAIGN_COLUMNS} FROM review_campaigns ORDER BY created_at DESC, id"
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter().map(campaign_from_row).collect()
+    }
+
+    /// One campaign, read in the caller's transaction.
+    pub async fn campaign_in(
+        &self,
+        tx: &mut AnyConnection,
+        id: &str,
+    ) -> Result<Option<Campaign>, StoreError> {
+        let row: Option<CampaignRow> = sqlx::query_as(&format!(
+            "SELECT {CAMPAIGN_COLUMNS} FROM review_campaigns WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        row.map(campaign_from_row).transpose()
+    }
+
+    /// A campaign's items in order, read in the caller's transaction.
+    pub async fn review_items_in(
+        &self,
+        tx: &mut AnyConnection,
+        campaign_id: &str,
+    ) -> Result<Vec<ReviewItem>, StoreError> {
+        let rows: Vec<ItemRow> = sqlx::query_as(&format!(
+            "SELECT {ITEM_COLUMNS} FROM review_items WHERE campaign_id = $1 ORDER BY item"
+        ))
+        .bind(campaign_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        rows.into_iter().map(item_from_row).collect()
+    }
+
+    /// Items awaiting `reviewer` in open campaigns, with their campaign's id.
+    pub async fn pending_reviews_of(
+        &self,
+        reviewer: &str,
+    ) -> Result<Vec<(String, ReviewItem)>, StoreError> {
+        let columns: Vec<String> = ITEM_COLUMNS
+            .split(", ")
+            .map(|column| format!("i.{column}"))
+            .collect();
+        let rows: Vec<PendingRow> = sqlx::query_as(&format!(
+            "SELECT i.campaign_id, {} FROM review_items i \
+             JOIN review_campaigns c ON c.id = i.campaign_id \
+             WHERE i.reviewer = $1 AND i.outcome = 'pending' AND c.status = 'open' \
+             ORDER BY i.campaign_id, i.item",
+            columns.join(", ")
+        ))
+        .bind(reviewer)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                let item = (
+                    r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12,
+                );
+                Ok((r.0, item_from_row(item)?))
+            })
+            .collect()
+    }
+
+    /// Writes an item's decision fields back, in the caller's transaction.
+    pub async fn update_review_item(
+        &self,
+        tx: &mut AnyConnection,
+        campaign_id: &str,
+        item: &ReviewItem,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE review_items SET reviewer = $3, outcome = $4, comment = $5, decided_by = $6, \
+             decided_at = $7, applied_at = $8 WHERE campaign_id = $1 AND item = $2",
+        )
+        .bind(campaign_id)
+        .bind(item.item)
+        .bind(&item.reviewer)
+        .bind(name_of(&item.outcome))
+        .bind(&item.comment)
+        .bind(&item.decided_by)
+        .bind(&item.decided_at)
+        .bind(&item.applied_at)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks a campaign closed at `at`, in the caller's transaction.
+    pub async fn close_campaign(
+        &self,
+        tx: &mut AnyConnection,
+        id: &str,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE review_campaigns SET status = 'closed', closed_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_scope_covers_everyone_and_each_list_narrows_it() {
+        let everyone = CampaignScope::default();
+        assert!(everyone.covers("n1", None, "nurse"));
+        let cardiology_nurses = CampaignScope {
+            departments: vec!["cardiology".into()],
+            roles: vec!["nurse".into()],
+            staff: vec![],
+        };
+        assert!(cardiology_nurses.covers("n1", Some("cardiology"), "nurse"));
+        assert!(!cardiology_nurses.covers("n1", Some("oncology"), "nurse"));
+        assert!(!cardiology_nurses.covers("n1", None, "nurse"));
+        assert!(!cardiology_nurses.covers("n1", Some("cardiology"), "doctor"));
+    }
+
+    #[test]
+    fn enums_are_stored_by_their_snake_case_names() {
+        assert_eq!(name_of(&ApplyMode::OnClose), "on_close");
+        assert_eq!(name_of(&Outcome::Escalated), "escalated");
+        assert_eq!(name_of(&OverdueRule::Revoke), "revoke");
+    }
+}

@@ -1,0 +1,555 @@
+//! Access-review campaigns: built over the directory's role grants, decided
+//! by reviewers, and closed with the revocations applied to the directory (and
+//! so in force at the PDP). Every step is recorded in the ledger.
+
+use std::collections::BTreeMap;
+
+use hms_audit_ledger::Event;
+use hms_directory::{
+    ApplyMode, Campaign, CampaignScope, Outcome, OverdueRule, ReviewItem, StaffChange, StoreError,
+    check_record_id,
+};
+use hms_scim::hr::apply::manager_of;
+use hms_scim::store::ProvisioningError;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::AnyConnection;
+
+use crate::audit::{self, Provenance};
+use crate::tenancy::{ChangeError, DirectoryChange, Tenant};
+
+/// Roles whose revocation must be explained: they reach patients' records.
+pub const CLINICAL_ROLES: [&str; 5] = [
+    "doctor",
+    "nurse",
+    "lab_technician",
+    "pharmacist",
+    "radiologist",
+];
+
+/// A campaign as the security team asks for it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignSpec {
+    /// Stable id.
+    pub id: String,
+    /// Name shown to reviewers.
+    pub name: String,
+    /// Who is reviewed (all lists empty: the whole tenant).
+    #[serde(default)]
+    pub scope: CampaignScope,
+    /// Due date: RFC 3339 or `YYYY-MM-DD`.
+    pub due_at: String,
+    /// What undecided items become at close; escalation by default.
+    #[serde(default = "escalate")]
+    pub overdue: OverdueRule,
+    /// When revocations take effect; at close by default.
+    #[serde(default = "on_close")]
+    pub apply_mode: ApplyMode,
+    /// Reviews people without a manager, and receives escalations.
+    #[serde(default)]
+    pub fallback_reviewer: Option<String>,
+    /// One named reviewer for every item, instead of each person's manager.
+    #[serde(default)]
+    pub reviewer: Option<String>,
+}
+
+fn escalate() -> OverdueRule {
+    OverdueRule::Escalate
+}
+
+fn on_close() -> ApplyMode {
+    ApplyMode::OnClose
+}
+
+/// A reviewer's verdict on one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The access is still needed.
+    Certify,
+    /// The access must go.
+    Revoke,
+    /// Someone else should decide.
+    Delegate,
+}
+
+/// One decision in a (possibly bulk) request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemDecision {
+    /// The item's number in the campaign.
+    pub item: i64,
+    /// The verdict.
+    pub decision: Verdict,
+    /// Why; required when revoking a clinical role.
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// Who decides instead, for a delegation.
+    #[serde(default)]
+    pub delegate_to: Option<String>,
+}
+
+/// Why a review request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    /// The request does not fit; nothing was written.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such campaign or item.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The campaign is closed, or the item already decided.
+    #[error("{0}")]
+    Conflict(String),
+    /// The caller is not the item's reviewer.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The change could not be made or recorded.
+    #[error(transparent)]
+    Change(#[from] ChangeError),
+    /// The provisioning records could not be read.
+    #[error(transparent)]
+    Provisioning(#[from] ProvisioningError),
+}
+
+impl From<StoreError> for ReviewError {
+    fn from(e: StoreError) -> Self {
+        Self::Change(ChangeError::Store(e))
+    }
+}
+
+/// What closing a campaign did.
+#[derive(Debug, Clone, Serialize)]
+pub struct CloseSummary {
+    /// Items certified.
+    pub certified: usize,
+    /// Items revoked (by a reviewer or by the overdue rule).
+    pub revoked: usize,
+    /// Undecided items handed to the fallback reviewer.
+    pub escalated: usize,
+    /// Revocations applied to the directory at close.
+    pub applied: usize,
+}
+
+/// Creates a campaign: one item per role held by an active person in scope,
+/// each for the named reviewer, else the person's manager, else the fallback
+/// reviewer. Nobody reviews their own access.
+pub async fn create(
+    tenant: &Tenant,
+    spec: CampaignSpec,
+    by: &Provenance,
+) -> Result<(Campaign, Vec<ReviewItem>), ReviewError> {
+    check_record_id("campaign", &spec.id)?;
+    if spec.name.trim().is_empty() {
+        return Err(ReviewError::Invalid("a campaign needs a name".into()));
+    }
+    let due_at = hms_directory::normalise_instant(&spec.due_at).ok_or_else(|| {
+        ReviewError::Invalid(format!("`{}` is not a date or RFC 3339 time", spec.due_at))
+    })?;
+    let grants = tenant.store.role_grants().await?;
+    let mut change = tenant.begin_directory_change().await?;
+    for reviewer in spec.reviewer.iter().chain(&spec.fallback_reviewer) {
+        require_active_staff(tenant, &mut change, reviewer).await?;
+    }
+    let mut items = Vec::new();
+    for grant in grants.iter().filter(|g| {
+        spec.scope
+            .covers(&g.staff_id, g.department.as_deref(), &g.role)
+    }) {
+        let reviewer = reviewer_for(&mut change.tx, &spec, &grant.staff_id).await?;
+        items.push(ReviewItem {
+            item: items.len() as i64 + 1,
+            staff_id: grant.staff_id.clone(),
+            kind: "role".into(),
+            entitlement: grant.role.clone(),
+            granted_by: grant.source.clone(),
+            granted_at: grant.granted_at.clone(),
+            reviewer,
+            outcome: Outcome::Pending,
+            comment: None,
+            decided_by: None,
+            decided_at: None,
+            applied_at: None,
+        });
+    }
+    let campaign = Campaign {
+        id: spec.id.clone(),
+        name: spec.name.clone(),
+        scope: spec.scope.clone(),
+        due_at,
+        overdue: spec.overdue,
+        apply_mode: spec.apply_mode,
+        fallback_reviewer: spec.fallback_reviewer.clone(),
+        status: "open".into(),
+        created_by: by.actor.clone(),
+        created_at: hms_directory::now_rfc3339(),
+        closed_at: None,
+    };
+    tenant
+        .store
+        .create_campaign(&mut change.tx, &campaign, &items)
+        .await?;
+    let event = campaign_event(
+        by,
+        "review.campaign.create",
+        &campaign,
+        json!({
+            "scope": campaign.scope, "due_at": campaign.due_at, "items": items.len(),
+            "overdue": campaign.overdue, "apply_mode": campaign.apply_mode,
+        }),
+    );
+    tenant
+        .commit_directory_change(change, vec![event], &[])
+        .await?;
+    Ok((campaign, items))
+}
+
+/// The reviewer of one person's items.
+async fn reviewer_for(
+    conn: &mut AnyConnection,
+    spec: &CampaignSpec,
+    staff_id: &str,
+) -> Result<String, ReviewError> {
+    let manager = match &spec.reviewer {
+        Some(named) => Some(named.clone()),
+        None => manager_of(conn, staff_id).await?,
+    };
+    manager
+        .filter(|reviewer| reviewer != staff_id)
+        .or_else(|| spec.fallback_reviewer.clone())
+        .filter(|reviewer| reviewer != staff_id)
+        .ok_or_else(|| {
+            ReviewError::Invalid(format!(
+                "nobody can review `{staff_id}`: no manager other than themselves and no fallback reviewer"
+            ))
+        })
+}
+
+/// Records `reviewer`'s decisions, all or none: each item must be theirs and
+/// pending, a clinical role's revocation needs a comment, a delegation names
+/// someone else. With immediate application, revocations take effect now.
+pub async fn decide(
+    tenant: &Tenant,
+    campaign_id: &str,
+    reviewer: &str,
+    decisions: &[ItemDecision],
+    by: &Provenance,
+) -> Result<Vec<ReviewItem>, ReviewError> {
+    if decisions.is_empty() {
+        return Err(ReviewError::Invalid("no decisions given".into()));
+    }
+    let mut change = tenant.begin_directory_change().await?;
+    let campaign = open_campaign(tenant, &mut change, campaign_id).await?;
+    let mut items: BTreeMap<i64, ReviewItem> = tenant
+        .store
+        .review_items_in(&mut change.tx, campaign_id)
+        .await?
+        .into_iter()
+        .map(|item| (item.item, item))
+        .collect();
+    let now = hms_directory::now_rfc3339();
+    let mut decided = Vec::with_capacity(decisions.len());
+    let mut events = Vec::with_capacity(decisions.len());
+    for decision in decisions {
+        if let Some(to) = &decision.delegate_to {
+            require_active_staff(tenant, &mut change, to).await?;
+        }
+        let item = items.get_mut(&decision.item).ok_or_else(|| {
+            ReviewError::NotFound(format!(
+                "item {} of campaign `{campaign_id}`",
+                decision.item
+            ))
+        })?;
+        apply_verdict(item, decision, reviewer, by, &now)?;
+        events.push(item_event(by, &campaign, item, decision));
+        decided.push(item.clone());
+    }
+    let staff_changes = if campaign.apply_mode == ApplyMode::Immediate {
+        let (changes, applied_events) =
+            apply_revocations(tenant, &mut change, &campaign, &mut decided, by).await?;
+        events.extend(applied_events);
+        changes
+    } else {
+        Vec::new()
+    };
+    for item in &decided {
+        tenant
+            .store
+            .update_review_item(&mut change.tx, campaign_id, item)
+            .await?;
+    }
+    tenant
+        .commit_directory_change(change, events, &staff_changes)
+        .await?;
+    Ok(decided)
+}
+
+/// Checks one decision against its item and records it on the item.
+fn apply_verdict(
+    item: &mut ReviewItem,
+    decision: &ItemDecision,
+    reviewer: &str,
+    by: &Provenance,
+    now: &str,
+) -> Result<(), ReviewError> {
+    if item.reviewer != reviewer {
+        return Err(ReviewError::Forbidden(format!(
+            "item {} is for `{}` to review",
+            item.item, item.reviewer
+        )));
+    }
+    if item.outcome != Outcome::Pending {
+        return Err(ReviewError::Conflict(format!(
+            "item {} is already decided",
+            item.item
+        )));
+    }
+    let comment = decision
+        .comment
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    match decision.decision {
+        Verdict::Certify => item.outcome = Outcome::Certified,
+        Verdict::Revoke => {
+            if comment.is_none() && CLINICAL_ROLES.contains(&item.entitlement.as_str()) {
+                return Err(ReviewError::Invalid(format!(
+                    "revoking the clinical role `{}` (item {}) needs a comment",
+                    item.entitlement, item.item
+                )));
+            }
+            item.outcome = Outcome::Revoked;
+        }
+        Verdict::Delegate => {
+            let to = decision
+                .delegate_to
+                .as_deref()
+                .filter(|to| !to.is_empty())
+                .ok_or_else(|| {
+                    ReviewError::Invalid(format!("item {}: delegate to whom?", item.item))
+                })?;
+            if to == item.staff_id || to == reviewer {
+                return Err(ReviewError::Invalid(format!(
+                    "item {} cannot be delegated to `{to}`",
+                    item.item
+                )));
+            }
+            item.reviewer = to.to_owned();
+            item.comment = comment.map(str::to_owned);
+            return Ok(());
+        }
+    }
+    item.comment = comment.map(str::to_owned);
+    item.decided_by = Some(by.actor.clone());
+    item.decided_at = Some(now.to_owned());
+    Ok(())
+}
+
+/// Closes a campaign: undecided items follow the overdue rule, revocations
+/// not yet applied are applied, and the closing is recorded.
+pub async fn close(
+    tenant: &Tenant,
+    campaign_id: &str,
+    by: &Provenance,
+) -> Result<CloseSummary, ReviewError> {
+    let mut change = tenant.begin_directory_change().await?;
+    let campaign = open_campaign(tenant, &mut change, campaign_id).await?;
+    let mut items = tenant
+        .store
+        .review_items_in(&mut change.tx, campaign_id)
+        .await?;
+    let now = hms_directory::now_rfc3339();
+    let mut events = Vec::new();
+    for item in items.iter_mut().filter(|i| i.outcome == Outcome::Pending) {
+        let (outcome, reviewer) = match campaign.overdue {
+            OverdueRule::Revoke => (Outcome::Revoked, item.reviewer.clone()),
+            OverdueRule::Escalate => (
+                Outcome::Escalated,
+                campaign
+                    .fallback_reviewer
+                    .clone()
+                    .unwrap_or_else(|| item.reviewer.clone()),
+            ),
+        };
+        item.outcome = outcome;
+        item.reviewer = reviewer;
+        item.decided_by = Some("system:overdue".into());
+        item.decided_at = Some(now.clone());
+        events.push(overdue_event(by, &campaign, item));
+    }
+    let (staff_changes, applied_events) =
+        apply_revocations(tenant, &mut change, &campaign, &mut items, by).await?;
+    events.extend(applied_events);
+    for item in &items {
+        tenant
+            .store
+            .update_review_item(&mut change.tx, campaign_id, item)
+            .await?;
+    }
+    tenant
+        .store
+        .close_campaign(&mut change.tx, campaign_id, &now)
+        .await?;
+    let count = |outcome| items.iter().filter(|i| i.outcome == outcome).count();
+    let summary = CloseSummary {
+        certified: count(Outcome::Certified),
+        revoked: count(Outcome::Revoked),
+        escalated: count(Outcome::Escalated),
+        applied: staff_changes.iter().map(|c| c.roles_removed.len()).sum(),
+    };
+    events.push(campaign_event(
+        by,
+        "review.campaign.close",
+        &campaign,
+        json!(summary),
+    ));
+    tenant
+        .commit_directory_change(change, events, &staff_changes)
+        .await?;
+    Ok(summary)
+}
+
+/// Refuses a reviewer who is not an active staff member.
+async fn require_active_staff(
+    tenant: &Tenant,
+    change: &mut DirectoryChange<'_>,
+    staff_id: &str,
+) -> Result<(), ReviewError> {
+    let record = tenant.store.staff_in(&mut change.tx, staff_id).await?;
+    if record.is_some_and(|r| r.member.active) {
+        Ok(())
+    } else {
+        Err(ReviewError::Invalid(format!(
+            "`{staff_id}` is not an active staff member"
+        )))
+    }
+}
+
+/// The campaign, which must exist and be open.
+async fn open_campaign(
+    tenant: &Tenant,
+    change: &mut DirectoryChange<'_>,
+    campaign_id: &str,
+) -> Result<Campaign, ReviewError> {
+    let campaign = tenant
+        .store
+        .campaign_in(&mut change.tx, campaign_id)
+        .await?
+        .ok_or_else(|| ReviewError::NotFound(format!("campaign `{campaign_id}`")))?;
+    if !campaign.is_open() {
+        return Err(ReviewError::Conflict(format!(
+            "campaign `{campaign_id}` is closed"
+        )));
+    }
+    Ok(campaign)
+}
+
+/// Removes every revoked, not yet applied entitlement among `items` from the
+/// directory, in the change's transaction, and marks those items applied.
+async fn apply_revocations(
+    tenant: &Tenant,
+    change: &mut DirectoryChange<'_>,
+    campaign: &Campaign,
+    items: &mut [ReviewItem],
+    by: &Provenance,
+) -> Result<(Vec<StaffChange>, Vec<Event>), ReviewError> {
+    let mut revoked: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for item in items
+        .iter()
+        .filter(|i| i.outcome == Outcome::Revoked && i.applied_at.is_none())
+    {
+        revoked
+            .entry(item.staff_id.clone())
+            .or_default()
+            .push(item.entitlement.clone());
+    }
+    let mut members = Vec::new();
+    for (staff_id, roles) in &revoked {
+        if let Some(record) = tenant.store.staff_in(&mut change.tx, staff_id).await? {
+            let mut member = record.member;
+            member.roles.retain(|role| !roles.contains(role));
+            members.push(member);
+        }
+    }
+    let changes = tenant
+        .store
+        .upsert_staff(&mut change.tx, members, "review")
+        .await?;
+    let now = hms_directory::now_rfc3339();
+    let mut events: Vec<Event> = changes
+        .iter()
+        .map(|c| audit::staff_event(by, c, "review"))
+        .collect();
+    for item in items
+        .iter_mut()
+        .filter(|i| i.outcome == Outcome::Revoked && i.applied_at.is_none())
+    {
+        item.applied_at = Some(now.clone());
+        events.push(Event {
+            subject: Some(item.staff_id.clone()),
+            action: Some("revoke_role".into()),
+            resource: Some(format!("review:{}/{}", campaign.id, item.item)),
+            details: json!({"campaign": campaign.id, "item": item.item, "role": item.entitlement}),
+            ..by.event("review.revocation.apply")
+        });
+    }
+    Ok((changes, events))
+}
+
+fn campaign_event(
+    by: &Provenance,
+    kind: &str,
+    campaign: &Campaign,
+    details: serde_json::Value,
+) -> Event {
+    Event {
+        action: Some(kind.rsplit('.').next().unwrap_or(kind).to_owned()),
+        resource: Some(format!("review:{}", campaign.id)),
+        details,
+        ..by.event(kind)
+    }
+}
+
+fn item_event(
+    by: &Provenance,
+    campaign: &Campaign,
+    item: &ReviewItem,
+    decision: &ItemDecision,
+) -> Event {
+    let verdict = match decision.decision {
+        Verdict::Certify => "certify",
+        Verdict::Revoke => "revoke",
+        Verdict::Delegate => "delegate",
+    };
+    Event {
+        subject: Some(item.staff_id.clone()),
+        action: Some(verdict.into()),
+        resource: Some(format!("review:{}/{}", campaign.id, item.item)),
+        details: json!({
+            "campaign": campaign.id, "item": item.item, "kind": item.kind,
+            "entitlement": item.entitlement, "comment": item.comment,
+            "reviewer": item.reviewer,
+        }),
+        ..by.event("review.decision")
+    }
+}
+
+fn overdue_event(by: &Provenance, campaign: &Campaign, item: &ReviewItem) -> Event {
+    Event {
+        subject: Some(item.staff_id.clone()),
+        action: Some(
+            match item.outcome {
+                Outcome::Revoked => "revoke",
+                _ => "escalate",
+            }
+            .into(),
+        ),
+        resource: Some(format!("review:{}/{}", campaign.id, item.item)),
+        details: json!({
+            "campaign": campaign.id, "item": item.item, "entitlement": item.entitlement,
+            "rule": campaign.overdue, "reviewer": item.reviewer,
+        }),
+        ..by.event("review.overdue")
+    }
+}

@@ -1,0 +1,364 @@
+//! Access-review campaigns: the security team creates and closes them, a
+//! reviewer signed in through the IdP decides, and revocations reach the PDP.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, apps, error_code, record_request, staff};
+use crate::hr::{HrSystem, event};
+use crate::login::session_for;
+
+/// The chief of staff reviews; the receptionist's access is reviewed in a second campaign.
+async fn seed_reviewer(app: &TestApp) {
+    let chief = staff("chief", "admin", "administration", None);
+    assert_eq!(
+        app.put("/v1/directory/staff", &json!([chief]))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+async fn decide(app: &TestApp, token: &str, campaign: &str, decisions: Value) -> reqwest::Response {
+    app.http
+        .post(app.url(&format!("/v1/reviews/campaigns/{campaign}/decisions")))
+        .bearer_auth(token)
+        .json(&json!({ "decisions": decisions }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The item number of `staff`'s `role` in a campaign answer.
+fn item_of(campaign: &Value, staff: &str, role: &str) -> i64 {
+    campaign["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["staff_id"] == staff && i["entitlement"] == role)
+        .unwrap_or_else(|| panic!("no item for {staff} {role}: {campaign}"))["item"]
+        .as_i64()
+        .unwrap()
+}
+
+/// Who reviews `staff`'s first item in a campaign answer.
+fn item_reviewer(campaign: &Value, staff: &str) -> String {
+    campaign["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["staff_id"] == staff)
+        .unwrap_or_else(|| panic!("no item for {staff}: {campaign}"))["reviewer"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn ledger_count(app: &TestApp, kind: &str) -> usize {
+    let entries: Value = app
+        .get(&format!("/ledger/entries?kind={kind}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    entries["entries"].as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn a_reviewer_revokes_and_certifies_and_the_closed_campaign_takes_effect_at_the_pdp() {
+    for app in apps().await {
+        seed_reviewer(&app).await;
+        let spec = json!({
+            "id": "q3-cardiology", "name": "Q3 cardiology access", "due_at": "2030-10-01",
+            "scope": {"departments": ["cardiology"]}, "fallback_reviewer": "chief",
+        });
+        let created = app.post("/v1/reviews/campaigns", &spec).await;
+        assert_eq!(created.status(), StatusCode::CREATED, "{}", app.backend);
+        let campaign: Value = created.json().await.unwrap();
+        assert_eq!(campaign["progress"]["items"], 2, "{campaign}");
+        assert_eq!(campaign["progress"]["reviewers"][0]["reviewer"], "chief");
+        let nurse_item = item_of(&campaign, "nurse-heart", "nurse");
+        let doctor_item = item_of(&campaign, "dr-heart", "doctor");
+        assert_eq!(campaign["items"][0]["granted_by"], "admin");
+
+        let chief = session_for(&app, "chief").await;
+        let mine: Value = app
+            .http
+            .get(app.url("/v1/reviews/mine"))
+            .bearer_auth(&chief)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(mine["items"].as_array().unwrap().len(), 2, "{mine}");
+
+        // A clinical role is not revoked without a reason, and nothing is written.
+        let silent = decide(
+            &app,
+            &chief,
+            "q3-cardiology",
+            json!([
+                {"item": doctor_item, "decision": "certify"},
+                {"item": nurse_item, "decision": "revoke"},
+            ]),
+        )
+        .await;
+        assert_eq!(
+            error_code(silent, StatusCode::BAD_REQUEST).await,
+            "invalid_review"
+        );
+        assert_eq!(ledger_count(&app, "review.decision").await, 0);
+
+        // Only the assigned reviewer decides.
+        let doctor = session_for(&app, "dr-heart").await;
+        let not_theirs = decide(
+            &app,
+            &doctor,
+            "q3-cardiology",
+            json!([
+                {"item": doctor_item, "decision": "certify"},
+            ]),
+        )
+        .await;
+        assert_eq!(not_theirs.status(), StatusCode::FORBIDDEN);
+        let with_admin_key = app
+            .post(
+                "/v1/reviews/campaigns/q3-cardiology/decisions",
+                &json!({"decisions": [{"item": doctor_item, "decision": "certify"}]}),
+            )
+            .await;
+        assert_eq!(with_admin_key.status(), StatusCode::UNAUTHORIZED);
+
+        let decided = decide(
+            &app,
+            &chief,
+            "q3-cardiology",
+            json!([
+                {"item": nurse_item, "decision": "revoke", "comment": "moved to the day clinic"},
+                {"item": doctor_item, "decision": "certify"},
+            ]),
+        )
+        .await;
+        assert_eq!(
+            decided.status(),
+            StatusCode::OK,
+            "{}",
+            decided.text().await.unwrap()
+        );
+        let vitals = record_request("nurse-heart", "read_vitals", "Vitals", "p1");
+        assert!(
+            app.evaluate(&vitals).await,
+            "revocations wait for the close ({})",
+            app.backend
+        );
+
+        let closed = app
+            .post("/v1/reviews/campaigns/q3-cardiology/close", &json!({}))
+            .await;
+        assert_eq!(closed.status(), StatusCode::OK);
+        let closed: Value = closed.json().await.unwrap();
+        assert_eq!(
+            closed["closed"],
+            json!({"certified": 1, "revoked": 1, "escalated": 0, "applied": 1})
+        );
+        assert!(!app.evaluate(&vitals).await, "the revoked nurse is denied");
+        let lab = record_request("dr-heart", "read_lab_result", "LabResult", "p1");
+        assert!(
+            app.evaluate(&lab).await,
+            "the certified doctor keeps access"
+        );
+        let nurse: Value = app
+            .get("/v1/directory/staff/nurse-heart")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(nurse["roles"], json!([]));
+
+        assert_eq!(ledger_count(&app, "review.decision").await, 2);
+        assert_eq!(ledger_count(&app, "review.revocation.apply").await, 1);
+        assert_eq!(ledger_count(&app, "review.campaign.close").await, 1);
+        let evidence: Value = app
+            .get("/v1/reviews/campaigns/q3-cardiology")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let revoked = &evidence["items"][(nurse_item - 1) as usize];
+        assert_eq!(revoked["outcome"], "revoked");
+        assert_eq!(revoked["comment"], "moved to the day clinic");
+        assert_eq!(revoked["decided_by"], "staff:chief");
+        assert!(revoked["applied_at"].is_string());
+
+        let late = decide(
+            &app,
+            &chief,
+            "q3-cardiology",
+            json!([
+                {"item": doctor_item, "decision": "revoke", "comment": "too late"},
+            ]),
+        )
+        .await;
+        assert_eq!(late.status(), StatusCode::CONFLICT);
+    }
+}
+
+#[tokio::test]
+async fn undecided_items_follow_the_overdue_rule_and_are_never_certified_silently() {
+    for app in apps().await {
+        seed_reviewer(&app).await;
+        let revoke = json!({
+            "id": "front-desk", "name": "Front desk", "due_at": "2020-01-01",
+            "scope": {"roles": ["receptionist"]}, "reviewer": "chief", "overdue": "revoke",
+        });
+        assert_eq!(
+            app.post("/v1/reviews/campaigns", &revoke).await.status(),
+            StatusCode::CREATED
+        );
+        let escalate = json!({
+            "id": "orthopaedics", "name": "Orthopaedics", "due_at": "2020-01-01",
+            "scope": {"departments": ["orthopaedics"]}, "reviewer": "chief",
+            "fallback_reviewer": "dr-heart",
+        });
+        assert_eq!(
+            app.post("/v1/reviews/campaigns", &escalate).await.status(),
+            StatusCode::CREATED
+        );
+        let reminders: Value = app.get("/v1/reviews/overdue").await.json().await.unwrap();
+        assert_eq!(
+            reminders["overdue"].as_array().unwrap().len(),
+            2,
+            "{reminders}"
+        );
+        assert_eq!(reminders["overdue"][0]["reviewer"], "chief");
+
+        let closed: Value = app
+            .post("/v1/reviews/campaigns/front-desk/close", &json!({}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(closed["closed"]["revoked"], 1, "{closed}");
+        let desk: Value = app
+            .get("/v1/directory/staff/desk")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(desk["roles"], json!([]));
+
+        let closed: Value = app
+            .post("/v1/reviews/campaigns/orthopaedics/close", &json!({}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(closed["closed"]["escalated"], 1, "{closed}");
+        let ortho: Value = app
+            .get("/v1/reviews/campaigns/orthopaedics")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(ortho["items"][0]["outcome"], "escalated");
+        assert_eq!(ortho["items"][0]["reviewer"], "dr-heart");
+        assert_eq!(ortho["items"][0]["decided_by"], "system:overdue");
+        let bone = record_request("dr-bone", "read_lab_result", "LabResult", "p2");
+        assert!(app.evaluate(&bone).await, "escalation keeps the access");
+        assert_eq!(ledger_count(&app, "review.overdue").await, 2);
+    }
+}
+
+#[tokio::test]
+async fn each_person_is_reviewed_by_the_manager_hr_names_else_by_the_fallback() {
+    for app in apps().await {
+        seed_reviewer(&app).await;
+        let hr = HrSystem::connect(&app).await;
+        let settings = json!({ "job_roles": [{ "job_code": "RN", "roles": ["nurse"] }] });
+        assert_eq!(
+            app.put("/v1/provisioning/hr", &settings).await.status(),
+            StatusCode::OK
+        );
+        let hire = event(
+            "evt-1",
+            "hire",
+            "2026-01-05T08:00:00Z",
+            json!({"id": "E-3001", "given_name": "Ola", "family_name": "Berg",
+                   "job_code": "RN", "department": "Cardiology", "manager": "chief"}),
+        );
+        assert_eq!(hr.deliver(&hire).await["status"], "applied");
+        let spec = json!({
+            "id": "nurses", "name": "Nurses", "due_at": "2030-01-01",
+            "scope": {"roles": ["nurse"]}, "fallback_reviewer": "dr-heart",
+        });
+        let created = app.post("/v1/reviews/campaigns", &spec).await;
+        assert_eq!(created.status(), StatusCode::CREATED, "{}", app.backend);
+        let campaign: Value = created.json().await.unwrap();
+        assert_eq!(item_reviewer(&campaign, "E-3001"), "chief");
+        assert_eq!(item_reviewer(&campaign, "nurse-heart"), "dr-heart");
+        assert_eq!(campaign["items"][0]["granted_by"], "hr", "{campaign}");
+    }
+}
+
+#[tokio::test]
+async fn campaigns_that_cannot_be_run_are_refused_with_nothing_written() {
+    for app in apps().await {
+        let stranger =
+            json!({"id": "c1", "name": "x", "due_at": "2030-01-01", "reviewer": "chief"});
+        let refused = app.post("/v1/reviews/campaigns", &stranger).await;
+        assert_eq!(
+            error_code(refused, StatusCode::BAD_REQUEST).await,
+            "invalid_review"
+        );
+        seed_reviewer(&app).await;
+        let nobody = json!({"id": "c1", "name": "No reviewers", "due_at": "2030-01-01"});
+        let refused = app.post("/v1/reviews/campaigns", &nobody).await;
+        assert_eq!(
+            error_code(refused, StatusCode::BAD_REQUEST).await,
+            "invalid_review"
+        );
+        let listed: Value = app.get("/v1/reviews/campaigns").await.json().await.unwrap();
+        assert_eq!(listed["campaigns"], json!([]));
+
+        let bad_date = json!({"id": "c1", "name": "x", "due_at": "soon", "reviewer": "chief"});
+        let refused = app.post("/v1/reviews/campaigns", &bad_date).await;
+        assert_eq!(
+            error_code(refused, StatusCode::BAD_REQUEST).await,
+            "invalid_review"
+        );
+        let unknown_field =
+            json!({"id": "c1", "name": "x", "due_at": "2030-01-01", "reviewers": "x"});
+        let refused = app.post("/v1/reviews/campaigns", &unknown_field).await;
+        assert_eq!(
+            error_code(refused, StatusCode::BAD_REQUEST).await,
+            "invalid_body"
+        );
+
+        // Nobody reviews their own access: the chief's goes to the fallback reviewer.
+        let ok = json!({"id": "c1", "name": "x", "due_at": "2030-01-01", "reviewer": "chief", "fallback_reviewer": "dr-heart"});
+        let created: Value = app
+            .post("/v1/reviews/campaigns", &ok)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(item_reviewer(&created, "chief"), "dr-heart");
+        assert_eq!(item_reviewer(&created, "desk"), "chief");
+        assert_eq!(
+            app.post("/v1/reviews/campaigns", &ok).await.status(),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            app.get("/v1/reviews/campaigns/nope").await.status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            app.post("/v1/reviews/campaigns/nope/close", &json!({}))
+                .await
+                .status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+}
