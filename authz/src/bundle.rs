@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cedar_policy::{
-    Entities, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet, Schema, ValidationMode,
-    Validator,
+    Entities, EntityId, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet, Schema,
+    ValidationMode, Validator,
 };
 use cedar_policy_core::ast::Entity as CoreEntity;
 use cedar_policy_core::validator::{ValidatorEntityTypeKind, ValidatorSchema};
@@ -167,6 +167,22 @@ impl PolicyBundle {
     /// Number of policies in the bundle.
     pub fn policy_count(&self) -> usize {
         self.policies.policies().count()
+    }
+
+    /// Ids of the policies whose principal scope is the entity `kind::"id"`
+    /// (e.g. the grants of `Role::"nurse"`), sorted; none for an undeclared type.
+    pub fn policies_scoped_to(&self, kind: &str, id: &str) -> Vec<String> {
+        let Ok(ty) = self.declared_type(kind) else {
+            return Vec::new();
+        };
+        let uid = EntityUid::from_type_name_and_id(ty, EntityId::new(id));
+        let mut ids: Vec<String> = self
+            .index
+            .scoped_to(uid.as_ref())
+            .map(|p| p.id().to_string())
+            .collect();
+        ids.sort();
+        ids
     }
 
     /// Obligations (`@obligation("…")`) attached to a policy.

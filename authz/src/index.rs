@@ -78,6 +78,17 @@ impl PolicyIndex {
         }
     }
 
+    /// The policies whose principal scope names `entity` (`==` or `in`).
+    pub(crate) fn scoped_to<'a>(
+        &'a self,
+        entity: &'a EntityUID,
+    ) -> impl Iterator<Item = &'a Policy> {
+        self.policies
+            .iter()
+            .filter(move |(_, scope)| scope.principal.as_ref() == Some(entity))
+            .map(|(compiled, _)| &compiled.policy)
+    }
+
     /// The policies that can apply to `principal` (with its entity, when known) doing `action`.
     pub(crate) fn select(
         &self,

@@ -119,6 +119,9 @@ pub struct ReviewItem {
     pub granted_by: String,
     /// When it was granted.
     pub granted_at: String,
+    /// When it was last used: the latest permitted decision the role's
+    /// grants determined, from the ledger; `None` when there is none.
+    pub last_used_at: Option<String>,
     /// Who must decide.
     pub reviewer: String,
     /// Where it stands.
@@ -172,6 +175,7 @@ type ItemRow = (
     String,
     String,
     String,
+    Option<String>,
     String,
     String,
     Option<String>,
@@ -189,6 +193,7 @@ type PendingRow = (
     String,
     String,
     String,
+    Option<String>,
     String,
     String,
     Option<String>,
@@ -197,8 +202,8 @@ type PendingRow = (
     Option<String>,
 );
 
-const ITEM_COLUMNS: &str = "item, staff_id, kind, entitlement, granted_by, granted_at, reviewer, \
-     outcome, comment, decided_by, decided_at, applied_at";
+const ITEM_COLUMNS: &str = "item, staff_id, kind, entitlement, granted_by, granted_at, \
+     last_used_at, reviewer, outcome, comment, decided_by, decided_at, applied_at";
 
 fn campaign_from_row(row: CampaignRow) -> Result<Campaign, StoreError> {
     let (id, name, scope, due_at, overdue, apply_mode, fallback_reviewer, status, created_by) = (
@@ -227,12 +232,13 @@ fn item_from_row(row: ItemRow) -> Result<ReviewItem, StoreError> {
         entitlement: row.3,
         granted_by: row.4,
         granted_at: row.5,
-        reviewer: row.6,
-        outcome: decode_json(&format!("\"{}\"", row.7), "review_items.outcome")?,
-        comment: row.8,
-        decided_by: row.9,
-        decided_at: row.10,
-        applied_at: row.11,
+        last_used_at: row.6,
+        reviewer: row.7,
+        outcome: decode_json(&format!("\"{}\"", row.8), "review_items.outcome")?,
+        comment: row.9,
+        decided_by: row.10,
+        decided_at: row.11,
+        applied_at: row.12,
     })
 }
 
@@ -303,7 +309,7 @@ impl TenantStore {
         for item in items {
             sqlx::query(&format!(
                 "INSERT INTO review_items (campaign_id, {ITEM_COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
             ))
             .bind(&campaign.id)
             .bind(item.item)
@@ -312,6 +318,7 @@ impl TenantStore {
             .bind(&item.entitlement)
             .bind(&item.granted_by)
             .bind(&item.granted_at)
+            .bind(&item.last_used_at)
             .bind(&item.reviewer)
             .bind(name_of(&item.outcome))
             .bind(&item.comment)
@@ -386,7 +393,7 @@ impl TenantStore {
         rows.into_iter()
             .map(|r| {
                 let item = (
-                    r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12,
+                    r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12, r.13,
                 );
                 Ok((r.0, item_from_row(item)?))
             })

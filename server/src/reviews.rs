@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use hms_audit_ledger::Event;
 use hms_directory::{
-    ApplyMode, Campaign, CampaignScope, Outcome, OverdueRule, ReviewItem, StaffChange, StoreError,
-    check_record_id,
+    ApplyMode, Campaign, CampaignScope, Outcome, OverdueRule, ReviewItem, RoleGrant, StaffChange,
+    StoreError, check_record_id,
 };
 use hms_scim::hr::apply::manager_of;
 use hms_scim::store::ProvisioningError;
@@ -148,6 +148,7 @@ pub async fn create(
         ReviewError::Invalid(format!("`{}` is not a date or RFC 3339 time", spec.due_at))
     })?;
     let grants = tenant.store.role_grants().await?;
+    let last_used = last_uses(tenant, &grants, &spec.scope).await?;
     let mut change = tenant.begin_directory_change().await?;
     for reviewer in spec.reviewer.iter().chain(&spec.fallback_reviewer) {
         require_active_staff(tenant, &mut change, reviewer).await?;
@@ -165,6 +166,9 @@ pub async fn create(
             entitlement: grant.role.clone(),
             granted_by: grant.source.clone(),
             granted_at: grant.granted_at.clone(),
+            last_used_at: last_used
+                .get(&(grant.staff_id.as_str(), grant.role.as_str()))
+                .cloned(),
             reviewer,
             outcome: Outcome::Pending,
             comment: None,
@@ -203,6 +207,35 @@ pub async fn create(
         .commit_directory_change(change, vec![event], &[])
         .await?;
     Ok((campaign, items))
+}
+
+/// When each grant in scope was last used, from the ledger: the latest
+/// permitted decision that a policy granting the role determined.
+async fn last_uses<'a>(
+    tenant: &Tenant,
+    grants: &'a [RoleGrant],
+    scope: &CampaignScope,
+) -> Result<BTreeMap<(&'a str, &'a str), String>, ReviewError> {
+    let bundle = std::sync::Arc::clone(tenant.pdp().bundle());
+    let mut found = BTreeMap::new();
+    for grant in grants
+        .iter()
+        .filter(|g| scope.covers(&g.staff_id, g.department.as_deref(), &g.role))
+    {
+        let policies = bundle.policies_scoped_to("Role", &grant.role);
+        let used = tenant
+            .ledger
+            .last_permitted_by(&grant.staff_id, &policies)
+            .await
+            .map_err(ChangeError::from)?;
+        if let Some(at) = used {
+            found.insert(
+                (grant.staff_id.as_str(), grant.role.as_str()),
+                at.to_rfc3339(),
+            );
+        }
+    }
+    Ok(found)
 }
 
 /// The reviewer of one person's items.

@@ -111,6 +111,45 @@ impl Ledger {
         rows.iter().map(entry_from_row).collect()
     }
 
+    /// When `subject` was last permitted something by one of `policies`: the
+    /// time of their latest permitted decision whose determining policies
+    /// include one of them; `None` when the ledger holds no such decision.
+    /// Reads the subject's decisions newest first, a page at a time.
+    pub async fn last_permitted_by(
+        &self,
+        subject: &str,
+        policies: &[String],
+    ) -> Result<Option<Timestamp>, LedgerError> {
+        const PAGE: i64 = 500;
+        if policies.is_empty() {
+            return Ok(None);
+        }
+        let mut before = i64::MAX;
+        loop {
+            let rows: Vec<(i64, i64, String)> = sqlx::query_as(
+                "SELECT sequence, recorded_at, policies FROM ledger_entries \
+                 WHERE subject = $1 AND sequence < $2 AND kind = 'decision' AND outcome = 'permit' \
+                 ORDER BY sequence DESC LIMIT $3",
+            )
+            .bind(subject)
+            .bind(before)
+            .bind(PAGE)
+            .fetch_all(&self.shared.pool)
+            .await?;
+            for (_, recorded_at, determining) in &rows {
+                let determining: Vec<String> = serde_json::from_str(determining)
+                    .map_err(|_| LedgerError::Corrupt("an entry's policies".into()))?;
+                if determining.iter().any(|p| policies.contains(p)) {
+                    return Ok(Some(Timestamp::from_unix_micros(*recorded_at)));
+                }
+            }
+            match rows.last() {
+                Some((sequence, _, _)) if rows.len() as i64 == PAGE => before = *sequence,
+                _ => return Ok(None),
+            }
+        }
+    }
+
     /// How many entries the ledger holds, as its chain head records (without
     /// counting rows, which takes seconds on a large SQLite ledger).
     pub async fn size(&self) -> Result<u64, LedgerError> {

@@ -23,6 +23,7 @@ CREATE TABLE review_items (
     entitlement TEXT NOT NULL,         -- the role's name
     granted_by TEXT NOT NULL,          -- admin, scim, hr, idp
     granted_at TEXT NOT NULL,
+    last_used_at TEXT,                 -- last permitted decision a grant of this role determined
     reviewer TEXT NOT NULL,
     outcome TEXT NOT NULL,             -- pending, certified, revoked, escalated
     comment TEXT,

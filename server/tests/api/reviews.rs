@@ -68,6 +68,8 @@ async fn ledger_count(app: &TestApp, kind: &str) -> usize {
 async fn a_reviewer_revokes_and_certifies_and_the_closed_campaign_takes_effect_at_the_pdp() {
     for app in apps().await {
         seed_reviewer(&app).await;
+        let lab = record_request("dr-heart", "read_lab_result", "LabResult", "p1");
+        assert!(app.evaluate(&lab).await, "the doctor uses their role");
         let spec = json!({
             "id": "q3-cardiology", "name": "Q3 cardiology access", "due_at": "2030-10-01",
             "scope": {"departments": ["cardiology"]}, "fallback_reviewer": "chief",
@@ -80,6 +82,12 @@ async fn a_reviewer_revokes_and_certifies_and_the_closed_campaign_takes_effect_a
         let nurse_item = item_of(&campaign, "nurse-heart", "nurse");
         let doctor_item = item_of(&campaign, "dr-heart", "doctor");
         assert_eq!(campaign["items"][0]["granted_by"], "admin");
+        let last_used = |item: i64| campaign["items"][(item - 1) as usize]["last_used_at"].clone();
+        assert!(last_used(doctor_item).is_string(), "{campaign}");
+        assert!(
+            last_used(nurse_item).is_null(),
+            "the nurse never used theirs"
+        );
 
         let chief = session_for(&app, "chief").await;
         let mine: Value = app
@@ -164,7 +172,6 @@ async fn a_reviewer_revokes_and_certifies_and_the_closed_campaign_takes_effect_a
             json!({"certified": 1, "revoked": 1, "escalated": 0, "applied": 1})
         );
         assert!(!app.evaluate(&vitals).await, "the revoked nurse is denied");
-        let lab = record_request("dr-heart", "read_lab_result", "LabResult", "p1");
         assert!(
             app.evaluate(&lab).await,
             "the certified doctor keeps access"
