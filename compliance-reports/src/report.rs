@@ -43,11 +43,13 @@ pub enum ReportKind {
     EmployeeRecords,
     /// Staff looking at patients who share their family name.
     SameFamilyName,
+    /// Access-review decisions, and proof that each revocation was applied.
+    AccessReviews,
 }
 
 impl ReportKind {
     /// Every kind, in the order they are listed.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::PatientAccess,
         Self::UserActivity,
         Self::BreakGlass,
@@ -65,6 +67,7 @@ impl ReportKind {
         Self::RoleChanges,
         Self::Disclosures,
         Self::LedgerIntegrity,
+        Self::AccessReviews,
     ];
 
     /// The name used in URLs and file names.
@@ -87,6 +90,7 @@ impl ReportKind {
             Self::RoleChanges => "role-changes",
             Self::Disclosures => "disclosures",
             Self::LedgerIntegrity => "ledger-integrity",
+            Self::AccessReviews => "access-reviews",
         }
     }
 
@@ -115,6 +119,7 @@ impl ReportKind {
             Self::RoleChanges => "Role and policy changes",
             Self::Disclosures => "Accounting of disclosures (45 CFR 164.528)",
             Self::LedgerIntegrity => "Ledger integrity",
+            Self::AccessReviews => "Access review evidence",
         }
     }
 }
@@ -142,6 +147,9 @@ pub struct Parameters {
     /// Only staff holding this role.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// One access-review campaign.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<String>,
 }
 
 /// The ledger state a report was computed from.

@@ -53,6 +53,8 @@ pub struct ReportRequest {
     pub department: Option<String>,
     /// Only staff holding this role.
     pub role: Option<String>,
+    /// One access-review campaign.
+    pub campaign: Option<String>,
 }
 
 /// Builds the report and records its pulling (in `format`) by `by`;
@@ -73,6 +75,7 @@ pub async fn pull(
         staff: request.staff,
         department: request.department,
         role: request.role,
+        campaign: request.campaign,
     };
     let wanted = kinds::ledger_query(kind, &parameters)?;
     let ledger = &tenant.ledger;

@@ -140,6 +140,7 @@ async fn write_pack(
             staff: None,
             department: None,
             role: None,
+            campaign: None,
         };
         let report = pull(tenant, request, &pack.format, &by, |_| {}).await?;
         write(

@@ -2,13 +2,15 @@
 //! entries it needs ([`LedgerQuery`]), its columns, how it is to be read, and
 //! its rows. `access.rs` holds the per-patient and per-person reports,
 //! `privacy.rs` the privacy-monitoring ones, `accounts.rs` the account ones,
-//! `disclosures.rs` the accounting of disclosures, `integrity.rs` the ledger's own.
+//! `disclosures.rs` the accounting of disclosures, `integrity.rs` the ledger's own,
+//! `reviews.rs` the evidence of access reviews.
 
 mod access;
 mod accounts;
 mod disclosures;
 pub mod integrity;
 mod privacy;
+mod reviews;
 
 use hms_audit_ledger::Entry;
 use serde_json::Value;
@@ -83,6 +85,7 @@ fn spec(kind: ReportKind) -> Spec {
         ReportKind::RoleChanges => accounts::ROLE_CHANGES,
         ReportKind::Disclosures => disclosures::SPEC,
         ReportKind::LedgerIntegrity => integrity::SPEC,
+        ReportKind::AccessReviews => reviews::SPEC,
     }
 }
 

@@ -45,6 +45,9 @@ pub struct ReportArgs {
     /// Only staff holding this role.
     #[arg(long)]
     role: Option<String>,
+    /// One access-review campaign (the access-reviews report).
+    #[arg(long)]
+    campaign: Option<String>,
     /// json, csv, html or pdf.
     #[arg(long, default_value = "json")]
     format: String,
@@ -73,6 +76,7 @@ pub async fn run(args: ReportArgs, tenants: Tenants) -> anyhow::Result<i32> {
         staff: args.staff,
         department: args.department,
         role: args.role,
+        campaign: args.campaign,
     };
     let tenant = find(&tenants, &args.tenant).await?;
     let bar = ProgressBar::new_spinner();

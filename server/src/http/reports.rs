@@ -36,6 +36,8 @@ pub struct ReportQuery {
     #[serde(default)]
     role: Option<String>,
     #[serde(default)]
+    campaign: Option<String>,
+    #[serde(default)]
     format: Option<String>,
 }
 
@@ -75,6 +77,7 @@ pub async fn report(
         staff: query.staff,
         department: query.department,
         role: query.role,
+        campaign: query.campaign,
     };
     let report = pull(&ctx.tenant, request, format_name, &ctx.provenance, |_| {}).await?;
     Ok(respond(&report, format))

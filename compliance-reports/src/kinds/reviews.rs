@@ -1,0 +1,127 @@
+//! Access-review evidence: every reviewer decision and overdue outcome of the
+//! campaigns in the range, and for each revocation the ledger entry that
+//! applied it and whether the person still holds the role.
+
+use std::collections::BTreeMap;
+
+use hms_audit_ledger::Entry;
+use serde_json::Value;
+
+use super::{Needs, Spec, staff_of, text, yes_no};
+use crate::report::{Directory, Parameters};
+
+/// A reviewer's certification, revocation or delegation.
+const DECISION: &str = "review.decision";
+/// What an undecided item became when its campaign closed.
+const OVERDUE: &str = "review.overdue";
+/// A revocation applied to the directory.
+const APPLIED: &str = "review.revocation.apply";
+
+pub(super) const SPEC: Spec = Spec {
+    needs: Needs::Nothing,
+    kinds: Some(&[DECISION, OVERDUE, APPLIED]),
+    columns: &[
+        "time",
+        "campaign",
+        "item",
+        "staff",
+        "entitlement",
+        "decision",
+        "decided_by",
+        "reviewer",
+        "comment",
+        "revocation_applied_at",
+        "revocation_sequence",
+        "holds_role_now",
+        "sequence",
+    ],
+    notes: &[
+        "One row per reviewer decision (`certify`, `revoke`, `delegate`) and per item left undecided at its campaign's close (`overdue: revoke` or `overdue: escalate`).",
+        "For a revocation, `revocation_applied_at` and `revocation_sequence` name the ledger entry that removed the role from the directory; empty when it has not been applied yet.",
+        "`holds_role_now` says whether the directory gives the person the role when the report is generated.",
+        "Filter by campaign with the `campaign` parameter.",
+    ],
+    rows: review_rows,
+};
+
+/// The entries that applied revocations, by campaign and item.
+fn applications(entries: &[Entry]) -> BTreeMap<(String, String), &Entry> {
+    entries
+        .iter()
+        .filter(|e| e.event.kind == APPLIED)
+        .filter_map(|e| Some((item_key(e)?, e)))
+        .collect()
+}
+
+/// The campaign and item an entry is about.
+fn item_key(entry: &Entry) -> Option<(String, String)> {
+    let details = &entry.event.details;
+    let campaign = details.get("campaign")?.as_str()?.to_owned();
+    let item = details.get("item")?.as_i64()?.to_string();
+    Some((campaign, item))
+}
+
+fn detail(entry: &Entry, key: &str) -> String {
+    entry
+        .event
+        .details
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn review_rows(
+    entries: &[Entry],
+    parameters: &Parameters,
+    directory: &Directory,
+) -> Vec<Vec<String>> {
+    let applied = applications(entries);
+    entries
+        .iter()
+        .filter(|e| e.event.kind == DECISION || e.event.kind == OVERDUE)
+        .filter_map(|e| Some((item_key(e)?, e)))
+        .filter(|((campaign, _), _)| parameters.campaign.as_ref().is_none_or(|c| c == campaign))
+        .filter(|(_, e)| directory.passes(&staff_of(e), parameters))
+        .map(|(key, entry)| {
+            let revoked = entry.event.action.as_deref() == Some("revoke");
+            let applied = applied.get(&key).copied().filter(|_| revoked);
+            review_row(&key, entry, applied, directory)
+        })
+        .collect()
+}
+
+fn review_row(
+    (campaign, item): &(String, String),
+    entry: &Entry,
+    applied: Option<&Entry>,
+    directory: &Directory,
+) -> Vec<String> {
+    let staff = staff_of(entry);
+    let entitlement = detail(entry, "entitlement");
+    let action = text(entry.event.action.as_ref());
+    let decision = if entry.event.kind == OVERDUE {
+        format!("overdue: {action}")
+    } else {
+        action
+    };
+    let holds = directory
+        .staff
+        .get(&staff)
+        .is_some_and(|facts| facts.roles.contains(&entitlement));
+    vec![
+        entry.time.to_string(),
+        campaign.clone(),
+        item.clone(),
+        staff,
+        entitlement,
+        decision,
+        text(entry.event.actor.as_ref()),
+        detail(entry, "reviewer"),
+        detail(entry, "comment"),
+        applied.map(|a| a.time.to_string()).unwrap_or_default(),
+        applied.map(|a| a.sequence.to_string()).unwrap_or_default(),
+        yes_no(holds),
+        entry.sequence.to_string(),
+    ]
+}
