@@ -106,7 +106,14 @@ pub async fn require_client_or_auditor(
     let headers = request.headers();
     let context = match bearer_of(headers) {
         Some(token) if is_session_token(token) => {
-            auditor_context(&gate, &path, headers, peer, token).await?
+            let permission = Permission {
+                action: "read_audit_log",
+                resource: "AuditLog",
+                refusal: "the policies do not let this person read the audit log",
+            };
+            staff_context(&gate, &path, headers, peer, token, &permission)
+                .await?
+                .0
         }
         _ => client_context(&gate, &path, headers, peer).await?,
     };
@@ -114,9 +121,10 @@ pub async fn require_client_or_auditor(
     Ok(next.run(request).await)
 }
 
-/// Lets in a signed-in staff member with a valid session (a reviewer acting
-/// on their own items); the handlers check what is theirs.
-pub async fn require_staff_session(
+/// Lets in a signed-in staff member whom the PDP allows `review_access` on
+/// the tenant's `AccessReview` (every active member of its staff, in the HMS
+/// set): a reviewer acting on their own items, which the handlers check.
+pub async fn require_reviewer_session(
     State(gate): State<Gate>,
     mut request: Request,
     next: Next,
@@ -128,18 +136,13 @@ pub async fn require_staff_session(
         .ok_or(ApiError::Unauthorized(
             "a staff session token is required".into(),
         ))?;
-    let tenant = path_tenant(&gate, &path).await?;
-    let checked = check_session_token(&gate.app, &tenant, token)
-        .await
-        .map_err(|refusal| ApiError::Refused {
-            code: refusal.code,
-            message: "the session token was refused".into(),
-        })?;
-    let staff = checked.claims.sub.clone();
-    let provenance = provenance_of(format!("staff:{staff}"), headers, peer);
-    request
-        .extensions_mut()
-        .insert(TenantContext { tenant, provenance });
+    let permission = Permission {
+        action: "review_access",
+        resource: "AccessReview",
+        refusal: "the policies do not let this person review access",
+    };
+    let (context, staff) = staff_context(&gate, &path, headers, peer, token, &permission).await?;
+    request.extensions_mut().insert(context);
     request.extensions_mut().insert(SessionStaff(staff));
     Ok(next.run(request).await)
 }
@@ -153,13 +156,23 @@ fn is_session_token(token: &str) -> bool {
     token.starts_with("eyJ") && token.matches('.').count() == 2
 }
 
-async fn auditor_context(
+/// What a staff session must be allowed, on the tenant's own resource of a type.
+struct Permission {
+    action: &'static str,
+    resource: &'static str,
+    refusal: &'static str,
+}
+
+/// The tenant and staff member of a valid session token whom the PDP allows
+/// `permission` (a decision recorded like any other).
+async fn staff_context(
     gate: &Gate,
     path: &str,
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
     token: &str,
-) -> Result<TenantContext, ApiError> {
+    permission: &Permission,
+) -> Result<(TenantContext, String), ApiError> {
     let tenant = path_tenant(gate, path).await?;
     let checked = check_session_token(&gate.app, &tenant, token)
         .await
@@ -174,15 +187,15 @@ async fn auditor_context(
     let question = AccessRequest {
         subject: Subject {
             kind: "Staff".into(),
-            id: staff,
+            id: staff.clone(),
             properties: Map::new(),
         },
         action: Action {
-            name: "read_audit_log".into(),
+            name: permission.action.into(),
             properties: Map::new(),
         },
         resource: Subject {
-            kind: "AuditLog".into(),
+            kind: permission.resource.into(),
             id: organization.clone(),
             properties: Map::from_iter([("organization".to_owned(), json!(organization))]),
         },
@@ -190,11 +203,9 @@ async fn auditor_context(
     };
     let decided = decide(&gate.app, &context, question).await?;
     if !decided.decision.allowed {
-        return Err(ApiError::Forbidden(
-            "the policies do not let this person read the audit log".into(),
-        ));
+        return Err(ApiError::Forbidden(permission.refusal.into()));
     }
-    Ok(context)
+    Ok((context, staff))
 }
 
 /// Provenance for `actor` from a request's headers and peer address.

@@ -41,7 +41,7 @@ use crate::auth::Scope;
 use crate::config::Settings;
 use crate::metrics::{HTTP_REQUESTS, HTTP_SECONDS};
 use crate::tenancy::{Tenant, Tenants};
-use gate::{Gate, require_client_or_auditor, require_staff_session, require_tenant_client};
+use gate::{Gate, require_client_or_auditor, require_reviewer_session, require_tenant_client};
 
 /// Shared application state.
 #[derive(Clone)]
@@ -176,7 +176,7 @@ pub fn router(state: AppState) -> Router {
                 app: state.clone(),
                 scope: Scope::Admin,
             },
-            require_staff_session,
+            require_reviewer_session,
         ));
     let audit = Router::new()
         .route("/{tenant}/ledger/entries", get(ledger::entries))

@@ -101,6 +101,17 @@ async fn a_reviewer_revokes_and_certifies_and_the_closed_campaign_takes_effect_a
             .await
             .unwrap();
         assert_eq!(mine["items"].as_array().unwrap().len(), 2, "{mine}");
+        let asked: Value = app
+            .get("/ledger/entries?kind=decision&subject=chief")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            asked["entries"][0]["action"], "review_access",
+            "the PDP decides who reviews"
+        );
+        assert_eq!(asked["entries"][0]["outcome"], "permit");
 
         // A clinical role is not revoked without a reason, and nothing is written.
         let silent = decide(
