@@ -95,7 +95,7 @@ pub async fn service_provider(
 }
 
 /// A 303 to `location`, never cached, optionally setting a cookie.
-fn redirect(location: &str, cookie: Option<String>) -> Result<Response, ApiError> {
+pub(super) fn redirect(location: &str, cookies: Vec<String>) -> Result<Response, ApiError> {
     let mut response = StatusCode::SEE_OTHER.into_response();
     let headers = response.headers_mut();
     let value = |text: &str| {
@@ -103,16 +103,35 @@ fn redirect(location: &str, cookie: Option<String>) -> Result<Response, ApiError
     };
     headers.insert(LOCATION, value(location)?);
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(cookie) = cookie {
-        headers.insert(SET_COOKIE, value(&cookie)?);
+    for cookie in cookies {
+        headers.append(SET_COOKIE, value(&cookie)?);
     }
     Ok(response)
+}
+
+/// The query of a login start.
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginQuery {
+    /// Present when the web console started the login: the callback then
+    /// takes the browser back to the console instead of answering JSON.
+    #[serde(default)]
+    console: Option<String>,
+}
+
+/// `; Secure` when the service serves HTTPS itself.
+pub(super) fn secure_attribute(app: &AppState) -> &'static str {
+    if app.settings.tls.is_some() {
+        "; Secure"
+    } else {
+        ""
+    }
 }
 
 /// `GET /{tenant}/auth/oidc/{idp}/login`: to the IdP, with state, nonce and PKCE.
 pub async fn oidc_login(
     State(app): State<AppState>,
     Path((tenant_id, idp)): Path<(String, String)>,
+    ApiQuery(query): ApiQuery<LoginQuery>,
 ) -> Result<Response, ApiError> {
     let tenant = app.tenant(&tenant_id).await?;
     let rp = relying_party(&app, &tenant, &idp).await?;
@@ -124,17 +143,16 @@ pub async fn oidc_login(
         saml_request_id: None,
     };
     login::remember(tenant.store.pool(), &start.state, &pending).await?;
-    let secure = if app.settings.tls.is_some() {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{STATE_COOKIE}={}; Path=/{tenant_id}/auth/oidc/{idp}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
-        start.state,
+    let secure = secure_attribute(&app);
+    let scope = format!(
+        "Path=/{tenant_id}/auth/oidc/{idp}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
         login::LOGIN_TTL_SECONDS
     );
-    redirect(start.url.as_str(), Some(cookie))
+    let mut cookies = vec![format!("{STATE_COOKIE}={}; {scope}", start.state)];
+    if query.console.is_some() {
+        cookies.push(format!("{}=1; {scope}", super::console::LOGIN_FLOW_COOKIE));
+    }
+    redirect(start.url.as_str(), cookies)
 }
 
 /// The query of an OIDC callback.
@@ -154,7 +172,7 @@ pub async fn oidc_callback(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<CallbackQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let tenant = app.tenant(&tenant_id).await?;
     let by = provenance_of(format!("idp:{idp}"), &headers, Some(peer));
     let verified = async {
@@ -177,7 +195,11 @@ pub async fn oidc_callback(
         rp.finish(code, &nonce, &verifier).await
     }
     .await;
-    finish_login(&app, &tenant, &idp, verified, &by).await
+    let answer = finish_login(&app, &tenant, &idp, verified, &by).await;
+    if super::console::started_login(&headers) {
+        return super::console::land(&app, &tenant_id, answer.map(|Json(a)| a));
+    }
+    answer.map(IntoResponse::into_response)
 }
 
 /// The callback must come from the browser that started the login.
@@ -228,7 +250,7 @@ pub async fn saml_login(
         ..PendingLogin::default()
     };
     login::remember(tenant.store.pool(), &state, &pending).await?;
-    redirect(url.as_str(), None)
+    redirect(url.as_str(), Vec::new())
 }
 
 /// The HTTP-POST binding's form.

@@ -2,6 +2,7 @@
 
 mod authzen;
 mod clients;
+mod console;
 mod decide;
 mod directory;
 mod error;
@@ -235,7 +236,8 @@ pub fn router(state: AppState) -> Router {
             get(authzen::metadata),
         )
         .route("/{tenant}/hr/events", post(hr::receive))
-        .merge(login_routes());
+        .merge(login_routes())
+        .merge(console::routes());
     let max_body = state.settings.max_body_bytes;
     Router::new()
         .merge(pdp)

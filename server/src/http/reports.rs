@@ -126,7 +126,7 @@ pub async fn review(
     })))
 }
 
-fn respond(report: &Report, format: Format) -> Response {
+pub(super) fn respond(report: &Report, format: Format) -> Response {
     let mut response = render(report, format).into_response();
     let headers = response.headers_mut();
     headers.insert(

@@ -135,6 +135,17 @@ pub async fn mfa_enroll(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = app.tenant(&tenant_id).await?;
     let session = pending_session(&tenant, &headers).await?;
+    let by = staff_provenance(&session.staff_id, &headers, peer);
+    Ok(Json(enrol_factor(&app, &tenant, &session, &by).await?))
+}
+
+/// Enrols a new TOTP factor for a login awaiting its second factor, and records it.
+pub(super) async fn enrol_factor(
+    app: &AppState,
+    tenant: &Tenant,
+    session: &LiveSession,
+    by: &Provenance,
+) -> Result<Value, ApiError> {
     let issuer = format!("HMS-ACH {}", tenant.record.display_name);
     let master = app.tenants.master_key();
     let enrolment = mfa::enrol(
@@ -145,16 +156,15 @@ pub async fn mfa_enroll(
         &issuer,
     )
     .await?;
-    let by = staff_provenance(&session.staff_id, &headers, peer);
     let event = audit::identity_event(
-        &by,
+        by,
         "auth.mfa.enrol",
         Some(&session.staff_id),
         "success",
         json!({ "method": "totp" }),
     );
     tenant.ledger.append_all(vec![event]).await?;
-    Ok(Json(json!(enrolment)))
+    Ok(json!(enrolment))
 }
 
 /// A second-factor proof.
@@ -189,6 +199,21 @@ pub async fn mfa_verify(
         }
     };
     let by = staff_provenance(&session.staff_id, &headers, peer);
+    let (active, secret) = prove_factor(&app, &tenant, &session, &proof, &by).await?;
+    let roles = staff_roles(&tenant, &active.staff_id).await?;
+    Ok(Json(session_answer(&app, &tenant, &active, secret, roles)?))
+}
+
+/// Checks a second-factor proof for a login awaiting it and, when it holds,
+/// turns the login into a session with a new secret; failures and lockouts
+/// are recorded.
+pub(super) async fn prove_factor(
+    app: &AppState,
+    tenant: &Tenant,
+    session: &LiveSession,
+    proof: &Proof,
+    by: &Provenance,
+) -> Result<(Arc<LiveSession>, String), ApiError> {
     let settings = tenant.identity.settings();
     let pool = tenant.store.pool();
     let master = app.tenants.master_key();
@@ -198,7 +223,7 @@ pub async fn mfa_verify(
         master,
         tenant.id(),
         &session.staff_id,
-        &proof,
+        proof,
         &settings,
     )
     .await
@@ -206,7 +231,7 @@ pub async fn mfa_verify(
         Ok(proven) => proven,
         Err(error) => {
             let mut events = vec![audit::identity_event(
-                &by,
+                by,
                 "auth.mfa.verify",
                 staff,
                 "failure",
@@ -218,7 +243,7 @@ pub async fn mfa_verify(
             } = error
             {
                 events.push(audit::identity_event(
-                    &by,
+                    by,
                     "auth.mfa.lockout",
                     staff,
                     "success",
@@ -235,10 +260,9 @@ pub async fn mfa_verify(
         .promote(pool, &session.id, proven.method, &settings)
         .await?;
     let details = json!({ "method": proven.method, "confirmed_enrolment": proven.confirmed_enrolment, "session_id": active.id });
-    let event = audit::identity_event(&by, "auth.mfa.verify", staff, "success", details);
+    let event = audit::identity_event(by, "auth.mfa.verify", staff, "success", details);
     tenant.ledger.append_all(vec![event]).await?;
-    let roles = staff_roles(&tenant, &active.staff_id).await?;
-    Ok(Json(session_answer(&app, &tenant, &active, secret, roles)?))
+    Ok((active, secret))
 }
 
 async fn staff_roles(tenant: &Tenant, staff_id: &str) -> Result<Vec<String>, ApiError> {

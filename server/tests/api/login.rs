@@ -22,7 +22,7 @@ pub fn no_redirects() -> Client {
         .unwrap()
 }
 
-async fn configure(app: &TestApp, provider: &OidcProvider) {
+pub async fn configure(app: &TestApp, provider: &OidcProvider) {
     let config = json!({
         "kind": "oidc",
         "issuer": provider.issuer,
@@ -104,14 +104,14 @@ async fn post_bearer(
     request.send().await.unwrap()
 }
 
-fn now() -> u64 {
+pub fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
 }
 
-fn code(otpauth_uri: &str, at: u64) -> String {
+pub fn code(otpauth_uri: &str, at: u64) -> String {
     hms_idp_bridge::mfa::code_at(otpauth_uri, at).unwrap()
 }
 

@@ -5,6 +5,7 @@
 
 mod authzen;
 mod cli;
+mod console;
 mod crash;
 mod directory;
 mod health;

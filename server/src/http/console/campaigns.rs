@@ -1,0 +1,295 @@
+//! The security team's pages: campaigns to create and follow, progress per
+//! reviewer, closing, and the evidence to download.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use hms_compliance_reports::ReportKind;
+use hms_compliance_reports::render::Format;
+use hms_directory::{CampaignScope, Outcome};
+use maud::html;
+use serde::Deserialize;
+
+use super::super::AppState;
+use super::super::error::ApiError;
+use super::super::login::redirect;
+use super::super::reports::respond;
+use super::page::frame;
+use super::{Form, Turned, Visitor, visitor};
+use crate::reporting::{ReportRequest, pull};
+use crate::reviews::{self, CampaignSpec};
+
+/// The PDP action the security team's pages need.
+const MANAGE: &str = "manage_access_reviews";
+
+async fn manager(
+    app: &AppState,
+    tenant_id: &str,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Result<Visitor, Turned> {
+    let visitor = visitor(app, tenant_id, headers, peer).await?;
+    visitor.require(app, MANAGE, "AccessReview").await?;
+    Ok(visitor)
+}
+
+/// `GET /{tenant}/console/campaigns`: every campaign, and a form for a new one.
+pub async fn list(
+    State(app): State<AppState>,
+    Path(tenant_id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, Turned> {
+    let visitor = manager(&app, &tenant_id, &headers, peer).await?;
+    list_page(&visitor, None).await
+}
+
+async fn list_page(visitor: &Visitor, problem: Option<String>) -> Result<Response, Turned> {
+    let tenant_id = visitor.tenant().id().to_owned();
+    let campaigns = visitor
+        .tenant()
+        .store
+        .campaigns()
+        .await
+        .map_err(ApiError::from)?;
+    let content = html! {
+        @if let Some(problem) = &problem { p class="problem" role="alert" { (problem) } }
+        @if campaigns.is_empty() {
+            p { "No campaign yet." }
+        } @else {
+            table {
+                caption { "Campaigns" }
+                thead { tr { th scope="col" { "Campaign" } th scope="col" { "Due" } th scope="col" { "Status" } } }
+                tbody {
+                    @for campaign in &campaigns {
+                        tr {
+                            th scope="row" { a href={"/" (tenant_id) "/console/campaigns/" (campaign.id)} { (campaign.name) } }
+                            td { (campaign.due_at) }
+                            td { (campaign.status) }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "New campaign" }
+        form method="post" action={"/" (tenant_id) "/console/campaigns"} {
+            input type="hidden" name="form_token" value=(visitor.form_token);
+            (field("id", "Identifier (letters, digits, dashes)", "text", true))
+            (field("name", "Name", "text", true))
+            (field("due_at", "Due date", "date", true))
+            (field("departments", "Departments (comma-separated; empty for all)", "text", false))
+            (field("roles", "Roles (comma-separated; empty for all)", "text", false))
+            (field("fallback_reviewer", "Fallback reviewer (staff id), for people without a manager", "text", false))
+            div class="field" {
+                label for="overdue" { "Items not decided by the due date" }
+                select id="overdue" name="overdue" {
+                    option value="escalate" { "Escalate to the fallback reviewer" }
+                    option value="revoke" { "Revoke" }
+                }
+            }
+            div class="field" {
+                label for="apply_mode" { "Revocations take effect" }
+                select id="apply_mode" name="apply_mode" {
+                    option value="on_close" { "When the campaign closes" }
+                    option value="immediate" { "As soon as the reviewer decides" }
+                }
+            }
+            button type="submit" { "Create the campaign" }
+        }
+    };
+    Ok(frame(
+        &tenant_id,
+        "Access-review campaigns",
+        Some(visitor),
+        content,
+    ))
+}
+
+fn field(name: &str, label: &str, kind: &str, required: bool) -> maud::Markup {
+    html! {
+        div class="field" {
+            label for=(name) { (label) }
+            input id=(name) name=(name) type=(kind) required[required];
+        }
+    }
+}
+
+/// `POST /{tenant}/console/campaigns`.
+pub async fn create(
+    State(app): State<AppState>,
+    Path(tenant_id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Turned> {
+    let visitor = manager(&app, &tenant_id, &headers, peer).await?;
+    let form = Form::parse(&body);
+    visitor.check_form(&form)?;
+    let list = |name: &str| -> Vec<String> {
+        form.one(name)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let text = |name: &str| form.one(name).unwrap_or_default().trim().to_owned();
+    let spec = serde_json::json!({
+        "id": text("id"), "name": text("name"), "due_at": text("due_at"),
+        "scope": CampaignScope { departments: list("departments"), roles: list("roles"), staff: Vec::new() },
+        "overdue": text("overdue"), "apply_mode": text("apply_mode"),
+        "fallback_reviewer": Some(text("fallback_reviewer")).filter(|f| !f.is_empty()),
+    });
+    let created = match serde_json::from_value::<CampaignSpec>(spec) {
+        Ok(spec) => reviews::create(visitor.tenant(), spec, &visitor.ctx.provenance)
+            .await
+            .map_err(ApiError::from),
+        Err(e) => Err(ApiError::bad_request("invalid_review", e.to_string())),
+    };
+    match created {
+        Ok((campaign, _)) => Ok(redirect(
+            &format!("/{tenant_id}/console/campaigns/{}", campaign.id),
+            Vec::new(),
+        )?),
+        Err(error) => {
+            let mut page = list_page(&visitor, Some(error.to_string())).await?;
+            *page.status_mut() = error.status();
+            Ok(page)
+        }
+    }
+}
+
+/// `GET /{tenant}/console/campaigns/{id}`: progress per reviewer and every item.
+pub async fn detail(
+    State(app): State<AppState>,
+    Path((tenant_id, id)): Path<(String, String)>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, Turned> {
+    let visitor = manager(&app, &tenant_id, &headers, peer).await?;
+    let store = &visitor.tenant().store;
+    let mut conn = store.connection().await.map_err(ApiError::from)?;
+    let campaign = store
+        .campaign_in(&mut conn, &id)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or_else(|| ApiError::NotFound(format!("campaign `{id}` not found")))?;
+    let items = store
+        .review_items_in(&mut conn, &id)
+        .await
+        .map_err(ApiError::from)?;
+    let mut reviewers: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
+    for item in &items {
+        let entry = reviewers.entry(item.reviewer.as_str()).or_default();
+        entry.0 += 1;
+        entry.1 += usize::from(item.outcome != Outcome::Pending);
+    }
+    let base = format!("/{tenant_id}/console/campaigns/{id}");
+    let content = html! {
+        p { "Due " (campaign.due_at) " · " (campaign.status) " · undecided items at close: " (format!("{:?}", campaign.overdue).to_lowercase()) }
+        h2 { "Progress by reviewer" }
+        table {
+            caption { "Items decided per reviewer" }
+            thead { tr { th scope="col" { "Reviewer" } th scope="col" { "Decided" } th scope="col" { "Items" } } }
+            tbody { @for (reviewer, (total, done)) in &reviewers {
+                tr { th scope="row" { (reviewer) } td { (done) } td { (total) } }
+            } }
+        }
+        h2 { "Items" }
+        table {
+            caption { "Every item of the campaign" }
+            thead { tr {
+                th scope="col" { "#" } th scope="col" { "Person" } th scope="col" { "Access" } th scope="col" { "Last used" }
+                th scope="col" { "Reviewer" } th scope="col" { "Outcome" } th scope="col" { "Reason" } th scope="col" { "Applied" }
+            } }
+            tbody { @for item in &items {
+                tr {
+                    td { (item.item) } th scope="row" { (item.staff_id) } td { (item.entitlement) }
+                    td { (item.last_used_at.as_deref().unwrap_or("—")) } td { (item.reviewer) }
+                    td { (format!("{:?}", item.outcome).to_lowercase()) }
+                    td { (item.comment.as_deref().unwrap_or("")) }
+                    td { (item.applied_at.as_deref().unwrap_or("")) }
+                }
+            } }
+        }
+        h2 { "Evidence" }
+        ul {
+            li { a href={(base) "/evidence?format=csv"} { "Download the evidence (CSV)" } }
+            li { a href={(base) "/evidence?format=pdf"} { "Download the evidence (PDF)" } }
+            li { a href={(base) "/evidence?format=json"} { "Download the evidence (JSON)" } }
+        }
+        @if campaign.is_open() {
+            form method="post" action={(base) "/close"} {
+                input type="hidden" name="form_token" value=(visitor.form_token);
+                button type="submit" { "Close the campaign and apply its revocations" }
+            }
+        }
+    };
+    Ok(frame(&tenant_id, &campaign.name, Some(&visitor), content))
+}
+
+/// `POST /{tenant}/console/campaigns/{id}/close`.
+pub async fn close(
+    State(app): State<AppState>,
+    Path((tenant_id, id)): Path<(String, String)>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Turned> {
+    let visitor = manager(&app, &tenant_id, &headers, peer).await?;
+    visitor.check_form(&Form::parse(&body))?;
+    reviews::close(visitor.tenant(), &id, &visitor.ctx.provenance)
+        .await
+        .map_err(ApiError::from)?;
+    Ok(redirect(
+        &format!("/{tenant_id}/console/campaigns/{id}"),
+        Vec::new(),
+    )?)
+}
+
+/// The format of a download.
+#[derive(Debug, Default, Deserialize)]
+pub struct Download {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// `GET /{tenant}/console/campaigns/{id}/evidence?format=…`: the
+/// access-reviews report for this campaign, recorded as pulled.
+pub async fn evidence(
+    State(app): State<AppState>,
+    Path((tenant_id, id)): Path<(String, String)>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(download): Query<Download>,
+) -> Result<Response, Turned> {
+    let visitor = manager(&app, &tenant_id, &headers, peer).await?;
+    let name = download.format.unwrap_or_else(|| "html".into());
+    let format = Format::parse(&name).ok_or_else(|| {
+        ApiError::bad_request("invalid_format", "`format` is json, csv, html or pdf")
+    })?;
+    let request = ReportRequest {
+        kind: ReportKind::AccessReviews,
+        from: None,
+        until: None,
+        patient: None,
+        staff: None,
+        department: None,
+        role: None,
+        campaign: Some(id),
+    };
+    let report = pull(
+        visitor.tenant(),
+        request,
+        &name,
+        &visitor.ctx.provenance,
+        |_| {},
+    )
+    .await
+    .map_err(ApiError::from)?;
+    Ok(respond(&report, format))
+}

@@ -1,0 +1,136 @@
+//! The console's page frame (accessible, responsive, no scripts), its home
+//! page and its error page.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::header::CACHE_CONTROL;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{Html, IntoResponse, Response};
+use maud::{DOCTYPE, Markup, html};
+
+use super::super::AppState;
+use super::super::error::ApiError;
+use super::{Turned, Visitor, visitor};
+
+/// Plain, high-contrast styles: readable on a laptop and a tablet, with a
+/// visible keyboard focus.
+const STYLE: &str = "
+body{font-family:system-ui,sans-serif;margin:0;color:#1a1a1a;background:#fff;line-height:1.5}
+a{color:#0b4f9c}a:focus,button:focus,input:focus,select:focus,textarea:focus{outline:3px solid #b35900;outline-offset:2px}
+.skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;padding:.5rem}
+header{background:#0b3d6e;color:#fff;padding:.75rem 1rem;display:flex;flex-wrap:wrap;gap:1rem;align-items:center}
+header a{color:#fff}nav ul{list-style:none;display:flex;flex-wrap:wrap;gap:1rem;margin:0;padding:0}
+main{padding:1rem;max-width:72rem;margin:auto}
+table{border-collapse:collapse;width:100%;display:block;overflow-x:auto}
+th,td{border:1px solid #767676;padding:.4rem .5rem;text-align:left;vertical-align:top}
+th{background:#e8eef5}
+button{font-size:1rem;padding:.45rem .9rem;border:1px solid #0b3d6e;background:#0b3d6e;color:#fff;border-radius:3px;cursor:pointer}
+button.secondary{background:#fff;color:#0b3d6e}
+input,select,textarea{font-size:1rem;padding:.35rem;border:1px solid #595959;border-radius:3px}
+label{font-weight:600}
+.notice{border-left:4px solid #1d6b2f;background:#eef7ef;padding:.5rem 1rem}
+.problem{border-left:4px solid #a4161a;background:#fbeaea;padding:.5rem 1rem}
+.field{margin:.75rem 0;display:flex;flex-direction:column;gap:.25rem;max-width:32rem}
+.inline{display:inline}
+";
+
+/// A whole page: title, navigation for the signed-in visitor, and content.
+pub fn frame(tenant: &str, title: &str, visitor: Option<&Visitor>, content: Markup) -> Response {
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " — HMS-ACH" }
+                style { (STYLE) }
+            }
+            body {
+                a class="skip" href="#main" { "Skip to the content" }
+                header {
+                    strong { "HMS-ACH · " (tenant) }
+                    @if let Some(visitor) = visitor {
+                        nav aria-label="Console" {
+                            ul {
+                                li { a href={"/" (tenant) "/console"} { "Home" } }
+                                li { a href={"/" (tenant) "/console/reviews"} { "My reviews" } }
+                                li { a href={"/" (tenant) "/console/campaigns"} { "Campaigns" } }
+                            }
+                        }
+                        form class="inline" method="post" action={"/" (tenant) "/console/logout"} {
+                            input type="hidden" name="form_token" value=(visitor.form_token);
+                            button class="secondary" type="submit" { "Sign out " (visitor.staff) }
+                        }
+                    }
+                }
+                main id="main" {
+                    h1 { (title) }
+                    (content)
+                }
+            }
+        }
+    };
+    let mut response = Html(markup.into_string()).into_response();
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A refusal or failure, as a page with its status.
+pub fn error_page(error: &ApiError) -> Response {
+    let status = error.status();
+    let content = html! {
+        p class="problem" role="alert" { (error.to_string()) }
+        p { "Code: " code { (error.code()) } }
+    };
+    let mut response = frame("", "Not possible", None, content);
+    *response.status_mut() = status;
+    response
+}
+
+/// `GET /{tenant}/console`: what this person may do here.
+pub async fn home(
+    State(app): State<AppState>,
+    Path(tenant_id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, Turned> {
+    let visitor = visitor(&app, &tenant_id, &headers, peer).await?;
+    let reviews = visitor
+        .tenant()
+        .store
+        .pending_reviews_of(&visitor.staff)
+        .await
+        .map_err(ApiError::from)?;
+    let manages = visitor
+        .may(&app, "manage_access_reviews", "AccessReview")
+        .await?;
+    let audits = visitor.may(&app, "read_audit_log", "AuditLog").await?;
+    let content = html! {
+        section aria-labelledby="mine" {
+            h2 id="mine" { "My reviews" }
+            p { "You have " strong { (reviews.len()) } " access-review items to decide. "
+                a href={"/" (tenant_id) "/console/reviews"} { "Open my reviews" } }
+        }
+        @if manages {
+            section aria-labelledby="campaigns" {
+                h2 id="campaigns" { "Access-review campaigns" }
+                p { a href={"/" (tenant_id) "/console/campaigns"} { "Create and follow campaigns" } }
+            }
+        }
+        @if audits {
+            section aria-labelledby="compliance" {
+                h2 id="compliance" { "Compliance" }
+                ul {
+                    li { a href={"/" (tenant_id) "/console/reports/break-glass"} { "Break-glass accesses to review" } }
+                    li { a href={"/" (tenant_id) "/console/reports/ledger-integrity"} { "Ledger verification" } }
+                    li { a href={"/" (tenant_id) "/console/reports/privileged-accounts"} { "Accounts with privileged roles" } }
+                    li { a href={"/" (tenant_id) "/console/reports/access-reviews"} { "Access-review evidence" } }
+                }
+            }
+        }
+    };
+    Ok(frame(&tenant_id, "Console", Some(&visitor), content))
+}
