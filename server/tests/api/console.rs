@@ -141,6 +141,8 @@ async fn a_review_campaign_runs_end_to_end_in_the_console() {
 
         let home = browser.get(&app.url("/console")).await;
         assert_eq!(home.status(), StatusCode::OK);
+        let policy = home.headers()["content-security-policy"].to_str().unwrap();
+        assert!(policy.contains("frame-ancestors 'none'") && !policy.contains("script-src"));
         let home = home.text().await.unwrap();
         assert!(home.contains("Create and follow campaigns"), "{home}");
         assert!(home.contains("<html lang=\"en\">"));
