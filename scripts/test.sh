@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 
+HMS_ACH_TEST_CHROMEDRIVER=$(scripts/browser.sh)
+export HMS_ACH_TEST_CHROMEDRIVER
+echo "ChromeDriver for the console tests: $HMS_ACH_TEST_CHROMEDRIVER"
+
 HMS_ACH_TEST_POSTGRES=$(scripts/postgres.sh)
 export HMS_ACH_TEST_POSTGRES
 echo "PostgreSQL for tests: $HMS_ACH_TEST_POSTGRES"

@@ -1,0 +1,255 @@
+//! The console in a real headless Chromium, driven through ChromeDriver: a
+//! reviewer revokes one entitlement with a reason and certifies the rest in
+//! bulk, the security team closes the campaign, the PDP denies the revoked
+//! access, and the evidence downloads. Screenshots of the main pages are kept
+//! under `target/tmp/console-screenshots/`.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_DISPOSITION, COOKIE};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, record_request, spawn, staff};
+use crate::login::{code, configure, now};
+use crate::peers::oidc::OidcProvider;
+
+/// ChromeDriver, stopped when dropped.
+struct Driver {
+    process: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// Starts ChromeDriver (`HMS_ACH_TEST_CHROMEDRIVER`, else the one on the path)
+/// on a free loopback port.
+async fn chromedriver() -> Driver {
+    let binary =
+        std::env::var("HMS_ACH_TEST_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let process = Command::new(&binary)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start {binary} ({e}): run scripts/browser.sh or install chromium-driver")
+        });
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if reqwest::get(format!("{url}/status")).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Driver { process, url }
+}
+
+async fn chromium(driver: &Driver) -> Client {
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000"]}),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .unwrap()
+}
+
+/// Keeps a screenshot of the current page.
+async fn screenshot(browser: &Client, name: &str) {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = browser.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot of {name}");
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+/// The element `css` selects, once the page shows it.
+async fn element(browser: &Client, css: &str) -> fantoccini::elements::Element {
+    match browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+    {
+        Ok(found) => found,
+        Err(e) => {
+            let at = browser.current_url().await.unwrap();
+            panic!(
+                "no `{css}` at {at} ({e}): {}",
+                browser.source().await.unwrap()
+            );
+        }
+    }
+}
+
+async fn click(browser: &Client, css: &str) {
+    element(browser, css).await.click().await.unwrap();
+}
+
+async fn fill(browser: &Client, css: &str, text: &str) {
+    element(browser, css).await.send_keys(text).await.unwrap();
+}
+
+/// The page's text once it says `expected` (pages change after a click
+/// only when the browser has loaded the next one).
+async fn page_saying(browser: &Client, expected: &str) -> String {
+    let mut seen = String::new();
+    for _ in 0..100 {
+        if let Ok(main) = browser.find(Locator::Css("main")).await
+            && let Ok(text) = main.text().await
+        {
+            if text.contains(expected) {
+                return text;
+            }
+            seen = text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the page never said `{expected}`; it says: {seen}");
+}
+
+/// Signs in through the IdP, sets up the authenticator and enters its code.
+async fn sign_in(app: &TestApp, browser: &Client) {
+    browser.goto(&app.url("/console")).await.unwrap();
+    page_saying(browser, "Sign in with okta").await;
+    screenshot(browser, "1-sign-in").await;
+    click(browser, "main a").await;
+    page_saying(browser, "Set up an authenticator app").await;
+    click(browser, "form[action$='/mfa/enroll'] button").await;
+    let uri = element(browser, "figcaption code")
+        .await
+        .text()
+        .await
+        .unwrap();
+    screenshot(browser, "2-authenticator").await;
+    fill(browser, "#code", &code(&uri, now())).await;
+    click(browser, "form[action$='/console/mfa'] button").await;
+}
+
+#[tokio::test]
+async fn a_campaign_is_run_in_a_real_browser() {
+    let app = spawn("sqlite").await;
+    let chief = staff("chief", "admin", "administration", None);
+    app.put("/v1/directory/staff", &json!([chief])).await;
+    let provider =
+        OidcProvider::start(json!({"sub": "00u-chief", "employee_number": "chief"})).await;
+    configure(&app, &provider).await;
+    let driver = chromedriver().await;
+    let browser = chromium(&driver).await;
+
+    sign_in(&app, &browser).await;
+    page_saying(&browser, "Create and follow campaigns").await;
+    screenshot(&browser, "3-home").await;
+
+    // The security team creates the campaign.
+    browser.goto(&app.url("/console/campaigns")).await.unwrap();
+    fill(&browser, "#id", "q4").await;
+    fill(&browser, "#name", "Q4 cardiology").await;
+    browser
+        .execute(
+            "document.getElementById('due_at').value = '2030-12-31'",
+            vec![],
+        )
+        .await
+        .unwrap();
+    fill(&browser, "#departments", "cardiology").await;
+    fill(&browser, "#fallback_reviewer", "chief").await;
+    screenshot(&browser, "4-new-campaign").await;
+    click(
+        &browser,
+        "form[action$='/console/campaigns'] button[type=submit]",
+    )
+    .await;
+    page_saying(&browser, "nurse-heart").await;
+
+    // The reviewer revokes the nurse's role with a reason, then certifies the rest in bulk.
+    browser.goto(&app.url("/console/reviews")).await.unwrap();
+    screenshot(&browser, "5-my-reviews").await;
+    element(&browser, "select[name='decision:q4:2']")
+        .await
+        .select_by_value("revoke")
+        .await
+        .unwrap();
+    fill(&browser, "input[name='comment:q4:2']", "left the ward").await;
+    click(&browser, "button[value=apply]").await;
+    page_saying(&browser, "1 decisions recorded").await;
+    click(&browser, "input[name=selected][value='q4:1']").await;
+    click(&browser, "button[value=certify_selected]").await;
+    page_saying(&browser, "Nothing is waiting for your review").await;
+
+    // The security team closes it; the PDP denies the revoked access at once.
+    let vitals = record_request("nurse-heart", "read_vitals", "Vitals", "p1");
+    assert!(app.evaluate(&vitals).await);
+    browser
+        .goto(&app.url("/console/campaigns/q4"))
+        .await
+        .unwrap();
+    click(&browser, "form[action$='/close'] button").await;
+    let detail = page_saying(&browser, "· closed ·").await;
+    assert!(detail.contains("left the ward"), "{detail}");
+    screenshot(&browser, "6-closed-campaign").await;
+    assert!(!app.evaluate(&vitals).await, "the revoked nurse is denied");
+
+    // The evidence downloads with the browser's session.
+    let link = element(&browser, "a[href$='evidence?format=csv']")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    let cookies: Vec<String> = browser
+        .get_all_cookies()
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| format!("{}={}", c.name(), c.value()))
+        .collect();
+    let download = reqwest::Client::new()
+        .get(format!("{}{link}", app.base))
+        .header(COOKIE, cookies.join("; "))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), StatusCode::OK);
+    let disposition = download.headers()[CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(disposition.contains("access-reviews.csv"), "{disposition}");
+    let csv = download.text().await.unwrap();
+    assert!(
+        csv.contains("nurse-heart") && csv.contains("revoke"),
+        "{csv}"
+    );
+    browser
+        .goto(&app.url("/console/campaigns/q4/evidence"))
+        .await
+        .unwrap();
+    screenshot(&browser, "7-evidence").await;
+
+    let pulls: Value = app
+        .get("/ledger/entries?kind=report.pull&actor=staff:chief")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pulls["entries"].as_array().unwrap().len(), 2);
+    browser.close().await.unwrap();
+}
