@@ -269,25 +269,52 @@ fn notify_manager(url: String, secret: Vec<u8>, event: &HrEvent, manager: String
         "effective_at": event.effective_at,
         "employee": event.employee.id,
         "manager": manager,
-    })
-    .to_string();
+    });
     tokio::spawn(async move {
-        let timestamp = OffsetDateTime::now_utc().unix_timestamp();
-        let signed = signature::sign(&secret, timestamp, body.as_bytes());
-        let sent = client()
-            .post(&url)
-            .header("content-type", "application/json")
-            .header(TIMESTAMP_HEADER, timestamp.to_string())
-            .header(SIGNATURE_HEADER, signed)
-            .body(body)
-            .send()
-            .await;
-        match sent {
-            Ok(response) if response.status().is_success() => {}
-            Ok(response) => {
-                tracing::warn!(status = %response.status(), "manager notification refused")
-            }
-            Err(error) => tracing::warn!(%error, "manager notification failed"),
+        if !deliver_signed(&url, &secret, &body).await {
+            tracing::warn!("manager notification not delivered");
         }
     });
+}
+
+/// The tenant's notification hook (the URL its HR settings name) and the
+/// current secret its messages are signed with; `None` when either is missing.
+pub(super) async fn notification_hook(
+    app: &AppState,
+    tenant: &Tenant,
+) -> Result<Option<(String, Vec<u8>)>, ApiError> {
+    let mut conn = tenant.store.connection().await?;
+    let url = settings::settings(&mut conn)
+        .await
+        .map_err(provisioning)?
+        .notify_url;
+    let secrets = secrets(tenant, app.tenants.master_key()).await?;
+    Ok(url.zip(secrets.into_iter().next()))
+}
+
+/// Posts `body` to `url`, signed over timestamp and body as HR signs its
+/// webhooks; whether the receiver accepted it. Failures are logged.
+pub(super) async fn deliver_signed(url: &str, secret: &[u8], body: &Value) -> bool {
+    let body = body.to_string();
+    let timestamp = OffsetDateTime::now_utc().unix_timestamp();
+    let signed = signature::sign(secret, timestamp, body.as_bytes());
+    let sent = client()
+        .post(url)
+        .header("content-type", "application/json")
+        .header(TIMESTAMP_HEADER, timestamp.to_string())
+        .header(SIGNATURE_HEADER, signed)
+        .body(body)
+        .send()
+        .await;
+    match sent {
+        Ok(response) if response.status().is_success() => true,
+        Ok(response) => {
+            tracing::warn!(status = %response.status(), "notification refused");
+            false
+        }
+        Err(error) => {
+            tracing::warn!(%error, "notification failed");
+            false
+        }
+    }
 }

@@ -332,6 +332,7 @@ fn review_admin_routes() -> Router<AppState> {
             post(reviews::close),
         )
         .route("/{tenant}/v1/reviews/overdue", get(reviews::overdue))
+        .route("/{tenant}/v1/reviews/reminders", post(reviews::remind))
 }
 
 fn login_routes() -> Router<AppState> {

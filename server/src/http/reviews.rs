@@ -4,15 +4,18 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
+use hms_audit_ledger::Event;
 use hms_directory::{Campaign, Outcome, ReviewItem};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::AppState;
 use super::error::ApiError;
 use super::gate::{SessionStaff, TenantContext};
+use super::hr::{deliver_signed, notification_hook};
 use super::json::ApiJson;
 use hms_scim::store::ProvisioningError;
 
@@ -78,21 +81,84 @@ pub async fn close(
 /// `GET /{tenant}/v1/reviews/overdue`: reviewers with undecided items in open
 /// campaigns past their due date, for reminders.
 pub async fn overdue(Extension(ctx): Extension<TenantContext>) -> Result<Json<Value>, ApiError> {
+    let reminders: Vec<Value> = overdue_reviewers(&ctx)
+        .await?
+        .iter()
+        .map(Reminder::to_json)
+        .collect();
+    Ok(Json(json!({ "overdue": reminders })))
+}
+
+/// `POST /{tenant}/v1/reviews/reminders`: sends each overdue reviewer's
+/// reminder through the tenant's notification hook (signed like its HR
+/// webhooks) and records each in the ledger.
+pub async fn remind(
+    State(app): State<AppState>,
+    Extension(ctx): Extension<TenantContext>,
+) -> Result<Json<Value>, ApiError> {
+    let hook = notification_hook(&app, &ctx.tenant).await?;
+    let mut sent = Vec::new();
+    let mut events = Vec::new();
+    for reminder in overdue_reviewers(&ctx).await? {
+        let mut message = reminder.to_json();
+        message["type"] = json!("access_review_reminder");
+        let delivery = match &hook {
+            Some((url, secret)) if deliver_signed(url, secret, &message).await => "sent",
+            Some(_) => "failed",
+            None => "no_hook",
+        };
+        events.push(Event {
+            subject: Some(reminder.reviewer.clone()),
+            action: Some("remind".into()),
+            resource: Some(format!("review:{}", reminder.campaign)),
+            outcome: Some(delivery.into()),
+            details: message.clone(),
+            ..ctx.provenance.event("review.reminder")
+        });
+        message["delivery"] = json!(delivery);
+        sent.push(message);
+    }
+    if !events.is_empty() {
+        ctx.tenant.ledger.append_all(events).await?;
+    }
+    Ok(Json(json!({ "reminders": sent })))
+}
+
+/// One reviewer's undecided items in one overdue campaign.
+struct Reminder {
+    campaign: String,
+    due_at: String,
+    reviewer: String,
+    pending: usize,
+}
+
+impl Reminder {
+    fn to_json(&self) -> Value {
+        json!({
+            "campaign": self.campaign, "due_at": self.due_at,
+            "reviewer": self.reviewer, "pending": self.pending,
+        })
+    }
+}
+
+async fn overdue_reviewers(ctx: &TenantContext) -> Result<Vec<Reminder>, ApiError> {
     let now = hms_directory::now_rfc3339();
     let mut reminders = Vec::new();
     for campaign in ctx.tenant.store.campaigns().await? {
         if !campaign.is_open() || campaign.due_at > now {
             continue;
         }
-        let items = items_of(&ctx, &campaign.id).await?;
+        let items = items_of(ctx, &campaign.id).await?;
         for (reviewer, pending) in pending_by_reviewer(&items) {
-            reminders.push(json!({
-                "campaign": campaign.id, "due_at": campaign.due_at,
-                "reviewer": reviewer, "pending": pending,
-            }));
+            reminders.push(Reminder {
+                campaign: campaign.id.clone(),
+                due_at: campaign.due_at.clone(),
+                reviewer: reviewer.to_owned(),
+                pending,
+            });
         }
     }
-    Ok(Json(json!({ "overdue": reminders })))
+    Ok(reminders)
 }
 
 /// `GET /{tenant}/v1/reviews/mine`: the signed-in reviewer's undecided items.

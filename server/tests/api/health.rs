@@ -110,6 +110,7 @@ const SERVED: &[&str] = &[
     "POST /{tenant}/v1/reviews/campaigns/{id}/close",
     "POST /{tenant}/v1/reviews/campaigns/{id}/decisions",
     "GET /{tenant}/v1/reviews/overdue",
+    "POST /{tenant}/v1/reviews/reminders",
     "GET /{tenant}/v1/reviews/mine",
     "GET /{tenant}/console",
     "GET /{tenant}/console/login",

@@ -12,7 +12,7 @@ use crate::helpers::{TestApp, apps, record_request};
 /// An HR platform holding the tenant's webhook secret.
 pub struct HrSystem<'a> {
     app: &'a TestApp,
-    secret: String,
+    pub secret: String,
 }
 
 impl<'a> HrSystem<'a> {
@@ -69,7 +69,7 @@ pub fn event(id: &str, kind: &str, effective_at: &str, employee: Value) -> Value
 }
 
 /// A receiver for manager notifications, on loopback.
-async fn notification_sink() -> (String, mpsc::UnboundedReceiver<(HeaderMap, String)>) {
+pub async fn notification_sink() -> (String, mpsc::UnboundedReceiver<(HeaderMap, String)>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let router = axum::Router::new().route(
         "/notify",

@@ -5,8 +5,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, apps, error_code, record_request, staff};
-use crate::hr::{HrSystem, event};
+use crate::hr::{HrSystem, event, notification_sink};
 use crate::login::session_for;
+use hms_scim::hr::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, verify};
 
 /// The chief of staff reviews; the receptionist's access is reviewed in a second campaign.
 async fn seed_reviewer(app: &TestApp) {
@@ -251,6 +252,43 @@ async fn undecided_items_follow_the_overdue_rule_and_are_never_certified_silentl
             "{reminders}"
         );
         assert_eq!(reminders["overdue"][0]["reviewer"], "chief");
+
+        // Reminders go out through the tenant's hook, signed like its HR webhooks.
+        let unhooked: Value = app
+            .post("/v1/reviews/reminders", &json!({}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(unhooked["reminders"][0]["delivery"], "no_hook");
+        let hr = HrSystem::connect(&app).await;
+        let (url, mut received) = notification_sink().await;
+        let settings = json!({ "job_roles": [], "notify_url": url });
+        assert_eq!(
+            app.put("/v1/provisioning/hr", &settings).await.status(),
+            StatusCode::OK
+        );
+        let sent: Value = app
+            .post("/v1/reviews/reminders", &json!({}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(sent["reminders"][1]["delivery"], "sent", "{sent}");
+        let (headers, body) = received.recv().await.unwrap();
+        let notice: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(notice["type"], "access_review_reminder");
+        assert_eq!(notice["reviewer"], "chief");
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        verify(
+            &[hr.secret.as_bytes().to_vec()],
+            header(SIGNATURE_HEADER),
+            header(TIMESTAMP_HEADER),
+            body.as_bytes(),
+            time::OffsetDateTime::now_utc().unix_timestamp(),
+        )
+        .unwrap();
+        assert_eq!(ledger_count(&app, "review.reminder").await, 4);
 
         let closed: Value = app
             .post("/v1/reviews/campaigns/front-desk/close", &json!({}))
