@@ -29,6 +29,7 @@ pub use patients::{Encounter, Patient};
 pub use policy_versions::PolicyVersion;
 pub use reviews::{
     ApplyMode, Campaign, CampaignScope, Outcome, OverdueRule, ReviewItem, RoleGrant,
+    progress_by_reviewer,
 };
 pub use staff::{
     Credential, CredentialStatus, Shift, StaffChange, StaffMember, StaffRecord, roles_granting,

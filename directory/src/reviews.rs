@@ -136,6 +136,19 @@ pub struct ReviewItem {
     pub applied_at: Option<String>,
 }
 
+/// For each reviewer, how many items they have and how many are decided.
+pub fn progress_by_reviewer(
+    items: &[ReviewItem],
+) -> std::collections::BTreeMap<&str, (usize, usize)> {
+    let mut reviewers = std::collections::BTreeMap::new();
+    for item in items {
+        let entry: &mut (usize, usize) = reviewers.entry(item.reviewer.as_str()).or_default();
+        entry.0 += 1;
+        entry.1 += usize::from(item.outcome != Outcome::Pending);
+    }
+    reviewers
+}
+
 /// A role an active staff member holds, with its origin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleGrant {

@@ -20,7 +20,7 @@ use crate::reporting::{
 };
 
 /// The query of a report request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     #[serde(default)]
@@ -62,7 +62,29 @@ pub async fn report(
 ) -> Result<Response, ApiError> {
     let kind = ReportKind::parse(&kind_name)
         .ok_or_else(|| ApiError::NotFound(format!("no report `{kind_name}`")))?;
-    let format_name = query.format.as_deref().unwrap_or("json");
+    pull_and_respond(&ctx, kind, query, "json").await
+}
+
+impl ReportQuery {
+    /// The evidence of one access-review campaign, in `format`.
+    pub(super) fn campaign(id: String, format: Option<String>) -> Self {
+        Self {
+            campaign: Some(id),
+            format,
+            ..Self::default()
+        }
+    }
+}
+
+/// Builds the report `query` asks for (in `default_format` unless it names
+/// one), records its pull by the caller, and answers with it.
+pub(super) async fn pull_and_respond(
+    ctx: &TenantContext,
+    kind: ReportKind,
+    query: ReportQuery,
+    default_format: &str,
+) -> Result<Response, ApiError> {
+    let format_name = query.format.as_deref().unwrap_or(default_format);
     let format = Format::parse(format_name).ok_or_else(|| {
         ApiError::bad_request(
             "invalid_format",
@@ -126,7 +148,7 @@ pub async fn review(
     })))
 }
 
-pub(super) fn respond(report: &Report, format: Format) -> Response {
+fn respond(report: &Report, format: Format) -> Response {
     let mut response = render(report, format).into_response();
     let headers = response.headers_mut();
     headers.insert(

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use hms_audit_ledger::Event;
-use hms_directory::{Campaign, Outcome, ReviewItem};
+use hms_directory::{Campaign, Outcome, ReviewItem, progress_by_reviewer};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -222,12 +222,7 @@ fn pending_by_reviewer(items: &[ReviewItem]) -> BTreeMap<&str, usize> {
 
 /// The campaign, its items, and how far along it is overall and per reviewer.
 fn with_progress(campaign: &Campaign, items: &[ReviewItem]) -> Value {
-    let mut reviewers: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-    for item in items {
-        let entry = reviewers.entry(item.reviewer.as_str()).or_default();
-        entry.0 += 1;
-        entry.1 += usize::from(item.outcome != Outcome::Pending);
-    }
+    let reviewers = progress_by_reviewer(items);
     let decided = items
         .iter()
         .filter(|i| i.outcome != Outcome::Pending)

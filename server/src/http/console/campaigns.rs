@@ -8,18 +8,16 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use hms_compliance_reports::ReportKind;
-use hms_compliance_reports::render::Format;
-use hms_directory::{CampaignScope, Outcome};
+use hms_directory::{CampaignScope, progress_by_reviewer};
 use maud::html;
 use serde::Deserialize;
 
 use super::super::AppState;
 use super::super::error::ApiError;
 use super::super::login::redirect;
-use super::super::reports::respond;
+use super::super::reports::{ReportQuery, pull_and_respond};
 use super::page::frame;
 use super::{Form, Turned, Visitor, visitor};
-use crate::reporting::{ReportRequest, pull};
 use crate::reviews::{self, CampaignSpec};
 
 /// The PDP action the security team's pages need.
@@ -182,12 +180,7 @@ pub async fn detail(
         .review_items_in(&mut conn, &id)
         .await
         .map_err(ApiError::from)?;
-    let mut reviewers: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
-    for item in &items {
-        let entry = reviewers.entry(item.reviewer.as_str()).or_default();
-        entry.0 += 1;
-        entry.1 += usize::from(item.outcome != Outcome::Pending);
-    }
+    let reviewers = progress_by_reviewer(&items);
     let base = format!("/{tenant_id}/console/campaigns/{id}");
     let content = html! {
         p { "Due " (campaign.due_at) " · " (campaign.status) " · undecided items at close: " (format!("{:?}", campaign.overdue).to_lowercase()) }
@@ -268,28 +261,6 @@ pub async fn evidence(
     Query(download): Query<Download>,
 ) -> Result<Response, Turned> {
     let visitor = manager(&app, &tenant_id, &headers, peer).await?;
-    let name = download.format.unwrap_or_else(|| "html".into());
-    let format = Format::parse(&name).ok_or_else(|| {
-        ApiError::bad_request("invalid_format", "`format` is json, csv, html or pdf")
-    })?;
-    let request = ReportRequest {
-        kind: ReportKind::AccessReviews,
-        from: None,
-        until: None,
-        patient: None,
-        staff: None,
-        department: None,
-        role: None,
-        campaign: Some(id),
-    };
-    let report = pull(
-        visitor.tenant(),
-        request,
-        &name,
-        &visitor.ctx.provenance,
-        |_| {},
-    )
-    .await
-    .map_err(ApiError::from)?;
-    Ok(respond(&report, format))
+    let query = ReportQuery::campaign(id, download.format);
+    Ok(pull_and_respond(&visitor.ctx, ReportKind::AccessReviews, query, "html").await?)
 }
