@@ -133,16 +133,22 @@ pub async fn session_for(app: &TestApp, staff_id: &str) -> String {
         OidcProvider::start(json!({"sub": format!("00u-{staff_id}"), "employee_number": staff_id}))
             .await;
     configure(app, &provider).await;
+    let session = totp_session(app).await;
+    session["access_token"].as_str().unwrap().to_owned()
+}
+
+/// Logs in through the configured provider, enrols a TOTP factor and proves
+/// it; the session answer.
+async fn totp_session(app: &TestApp) -> Value {
     let pending = login_ok(app).await;
     let login_token = pending["login_token"].as_str().unwrap();
     let enrolment = enrol(app, login_token).await;
     let uri = enrolment["otpauth_uri"].as_str().unwrap();
-    let session: Value = verify(app, login_token, json!({"code": code(uri, now())}))
+    verify(app, login_token, json!({"code": code(uri, now())}))
         .await
         .json()
         .await
-        .unwrap();
-    session["access_token"].as_str().unwrap().to_owned()
+        .unwrap()
 }
 
 /// A decision with a session token as the subject.
@@ -897,15 +903,7 @@ async fn a_signed_in_auditor_reads_reports_when_the_policies_allow_it() {
     let provider = OidcProvider::start(json!({"sub": "00u-aud", "employee_number": "aud-1"})).await;
     configure(&app, &provider).await;
 
-    let pending = login_ok(&app).await;
-    let login_token = pending["login_token"].as_str().unwrap();
-    let enrolment = enrol(&app, login_token).await;
-    let uri = enrolment["otpauth_uri"].as_str().unwrap();
-    let session: Value = verify(&app, login_token, json!({"code": code(uri, now())}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let session = totp_session(&app).await;
     let access = session["access_token"].as_str().unwrap();
     let read = |token: &str| {
         app.http
