@@ -8,6 +8,8 @@ scripts/deps.sh
 HMS_ACH_TEST_CHROMEDRIVER=$(scripts/browser.sh)
 export HMS_ACH_TEST_CHROMEDRIVER
 echo "ChromeDriver for the console tests: $HMS_ACH_TEST_CHROMEDRIVER"
+HMS_ACH_TEST_AXE=$(scripts/axe.sh)
+export HMS_ACH_TEST_AXE
 
 HMS_ACH_TEST_POSTGRES=$(scripts/postgres.sh)
 export HMS_ACH_TEST_POSTGRES

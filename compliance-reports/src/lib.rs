@@ -11,4 +11,5 @@ pub mod pdf;
 pub mod render;
 pub mod report;
 
+pub use kinds::PRIVILEGED_ROLES;
 pub use report::{Directory, Parameters, PatientFacts, Report, ReportKind, Source, StaffFacts};

@@ -178,6 +178,8 @@ pub struct StaffFacts {
     pub active: bool,
     /// Their family name.
     pub family_name: String,
+    /// Kinds of the credentials they hold in good standing.
+    pub active_credentials: Vec<String>,
 }
 
 /// What the directory says of a patient now.

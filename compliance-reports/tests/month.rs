@@ -112,6 +112,7 @@ fn staff(roles: &[&str], department: &str) -> StaffFacts {
         department: Some(department.into()),
         active: true,
         family_name: String::new(),
+        active_credentials: Vec::new(),
     }
 }
 

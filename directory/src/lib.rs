@@ -11,6 +11,7 @@ mod catalog;
 mod clients;
 mod clock;
 mod error;
+mod holds;
 mod ids;
 mod patients;
 mod policy_versions;
@@ -23,12 +24,13 @@ pub use catalog::{Catalog, TenantRecord};
 pub use clients::ApiClient;
 pub use clock::{normalise_instant, now_rfc3339};
 pub use error::StoreError;
+pub use holds::{ADMIN_SOURCE, Hold, REVIEW_SOURCE, holds_of, place_holds};
 pub use ids::TenantId;
 pub use ids::check_record_id;
 pub use patients::{Encounter, Patient};
 pub use policy_versions::PolicyVersion;
 pub use reviews::{
-    ApplyMode, Campaign, CampaignScope, Outcome, OverdueRule, ReviewItem, RoleGrant,
+    ApplyMode, Campaign, CampaignScope, Entitlement, Outcome, OverdueRule, ReviewItem, ScopePreset,
     progress_by_reviewer,
 };
 pub use staff::{

@@ -7,10 +7,15 @@ use sqlx::AnyConnection;
 use crate::error::StoreError;
 use crate::store::{TenantStore, decode_json};
 
-/// Who a campaign reviews; every list empty means the whole tenant.
+/// Who a campaign reviews; every list empty (and no preset) means the whole
+/// tenant.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignScope {
+    /// A ready-made scope, resolved into `roles` or `staff` when the
+    /// campaign is created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<ScopePreset>,
     /// Departments whose staff are reviewed.
     #[serde(default)]
     pub departments: Vec<String>,
@@ -22,15 +27,26 @@ pub struct CampaignScope {
     pub staff: Vec<String>,
 }
 
+/// The scopes security teams ask for most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopePreset {
+    /// Everyone holding a privileged role.
+    Privileged,
+    /// Everyone who used break-glass recently.
+    BreakGlass,
+}
+
 impl CampaignScope {
-    /// Whether a grant of `role` to `staff_id` in `department` is in scope:
-    /// each list that is not empty must admit it.
-    pub fn covers(&self, staff_id: &str, department: Option<&str>, role: &str) -> bool {
+    /// Whether an entitlement of `staff_id` in `department`, concerning
+    /// `roles`, is in scope: each list that is not empty must admit it (the
+    /// role list admits it when one of its roles is listed).
+    pub fn covers(&self, staff_id: &str, department: Option<&str>, roles: &[String]) -> bool {
         let admits = |list: &[String], value: Option<&str>| {
             list.is_empty() || value.is_some_and(|v| list.iter().any(|l| l == v))
         };
         admits(&self.departments, department)
-            && admits(&self.roles, Some(role))
+            && (self.roles.is_empty() || roles.iter().any(|r| self.roles.contains(r)))
             && admits(&self.staff, Some(staff_id))
     }
 }
@@ -111,16 +127,18 @@ pub struct ReviewItem {
     pub item: i64,
     /// Whose access it is.
     pub staff_id: String,
-    /// What kind of entitlement: `role`.
+    /// What kind of entitlement: `role`, `group` or `credential`.
     pub kind: String,
-    /// The entitlement, e.g. the role `nurse`.
+    /// The entitlement: a role name, a group id or a credential kind.
     pub entitlement: String,
+    /// What it is, in words, e.g. `group "ICU nurses" (grants nurse)`.
+    pub description: Option<String>,
     /// Which source granted it: `admin`, `scim`, `hr`, `idp`.
     pub granted_by: String,
     /// When it was granted.
     pub granted_at: String,
-    /// When it was last used: the latest permitted decision the role's
-    /// grants determined, from the ledger; `None` when there is none.
+    /// When it was last used, from the ledger: the latest permitted decision
+    /// that a policy granting its roles determined; `None` when there is none.
     pub last_used_at: Option<String>,
     /// Who must decide.
     pub reviewer: String,
@@ -149,20 +167,37 @@ pub fn progress_by_reviewer(
     reviewers
 }
 
-/// A role an active staff member holds, with its origin.
+/// An entitlement an active staff member holds, with its origin.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleGrant {
+pub struct Entitlement {
     /// Who holds it.
     pub staff_id: String,
     /// Their department.
     pub department: Option<String>,
-    /// The role.
-    pub role: String,
+    /// `role`, `group` or `credential`.
+    pub kind: &'static str,
+    /// The role name, group id or credential kind.
+    pub name: String,
+    /// What it is, in words.
+    pub description: String,
+    /// The roles it concerns: the role itself, the roles a group grants, or
+    /// the roles a credential qualifies its holder for.
+    pub roles: Vec<String>,
     /// Which source granted it.
     pub source: String,
     /// When.
     pub granted_at: String,
 }
+
+type CredentialGrantRow = (
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+);
 
 type CampaignRow = (
     String,
@@ -195,6 +230,7 @@ type ItemRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 /// A campaign id followed by an [`ItemRow`].
@@ -213,10 +249,11 @@ type PendingRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 const ITEM_COLUMNS: &str = "item, staff_id, kind, entitlement, granted_by, granted_at, \
-     last_used_at, reviewer, outcome, comment, decided_by, decided_at, applied_at";
+     last_used_at, reviewer, outcome, comment, decided_by, decided_at, applied_at, description";
 
 fn campaign_from_row(row: CampaignRow) -> Result<Campaign, StoreError> {
     let (id, name, scope, due_at, overdue, apply_mode, fallback_reviewer, status, created_by) = (
@@ -252,6 +289,7 @@ fn item_from_row(row: ItemRow) -> Result<ReviewItem, StoreError> {
         decided_by: row.10,
         decided_at: row.11,
         applied_at: row.12,
+        description: row.13,
     })
 }
 
@@ -265,7 +303,7 @@ fn name_of<T: Serialize>(value: &T) -> String {
 
 impl TenantStore {
     /// Every role held by an active staff member, by person and role.
-    pub async fn role_grants(&self) -> Result<Vec<RoleGrant>, StoreError> {
+    pub async fn role_grants(&self) -> Result<Vec<Entitlement>, StoreError> {
         let rows: Vec<(String, Option<String>, String, String, String)> = sqlx::query_as(
             "SELECT r.staff_id, s.department, r.role, r.source, r.granted_at \
              FROM staff_roles r JOIN staff s ON s.id = r.staff_id \
@@ -276,11 +314,45 @@ impl TenantStore {
         Ok(rows
             .into_iter()
             .map(
-                |(staff_id, department, role, source, granted_at)| RoleGrant {
+                |(staff_id, department, role, source, granted_at)| Entitlement {
                     staff_id,
                     department,
-                    role,
+                    kind: "role",
+                    description: format!("role {role}"),
+                    roles: vec![role.clone()],
+                    name: role,
                     source,
+                    granted_at,
+                },
+            )
+            .collect())
+    }
+
+    /// Every credential in good standing held by an active staff member, by
+    /// person and kind; `roles` is left for the caller to fill.
+    pub async fn credential_grants(&self) -> Result<Vec<Entitlement>, StoreError> {
+        let rows: Vec<CredentialGrantRow> = sqlx::query_as(
+            "SELECT c.staff_id, s.department, c.kind, c.number, c.expires_at, c.source, \
+             COALESCE(c.recorded_at, s.updated_at) \
+             FROM credentials c JOIN staff s ON s.id = c.staff_id \
+             WHERE s.active = 1 AND c.status = 'active' ORDER BY c.staff_id, c.kind",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(staff_id, department, kind, number, expires, source, granted_at)| Entitlement {
+                    staff_id,
+                    department,
+                    kind: "credential",
+                    description: format!(
+                        "credential {kind} {number}, expires {}",
+                        expires.get(..10).unwrap_or(&expires)
+                    ),
+                    roles: Vec::new(),
+                    name: kind,
+                    source: source.unwrap_or_else(|| "directory".into()),
                     granted_at,
                 },
             )
@@ -322,7 +394,7 @@ impl TenantStore {
         for item in items {
             sqlx::query(&format!(
                 "INSERT INTO review_items (campaign_id, {ITEM_COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
             ))
             .bind(&campaign.id)
             .bind(item.item)
@@ -338,6 +410,7 @@ impl TenantStore {
             .bind(&item.decided_by)
             .bind(&item.decided_at)
             .bind(&item.applied_at)
+            .bind(&item.description)
             .execute(&mut *tx)
             .await?;
         }
@@ -406,7 +479,7 @@ impl TenantStore {
         rows.into_iter()
             .map(|r| {
                 let item = (
-                    r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12, r.13,
+                    r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12, r.13, r.14,
                 );
                 Ok((r.0, item_from_row(item)?))
             })
@@ -459,17 +532,20 @@ mod tests {
 
     #[test]
     fn an_empty_scope_covers_everyone_and_each_list_narrows_it() {
+        let nurse = ["nurse".to_owned()];
         let everyone = CampaignScope::default();
-        assert!(everyone.covers("n1", None, "nurse"));
+        assert!(everyone.covers("n1", None, &nurse));
         let cardiology_nurses = CampaignScope {
             departments: vec!["cardiology".into()],
             roles: vec!["nurse".into()],
-            staff: vec![],
+            ..CampaignScope::default()
         };
-        assert!(cardiology_nurses.covers("n1", Some("cardiology"), "nurse"));
-        assert!(!cardiology_nurses.covers("n1", Some("oncology"), "nurse"));
-        assert!(!cardiology_nurses.covers("n1", None, "nurse"));
-        assert!(!cardiology_nurses.covers("n1", Some("cardiology"), "doctor"));
+        assert!(cardiology_nurses.covers("n1", Some("cardiology"), &nurse));
+        assert!(!cardiology_nurses.covers("n1", Some("oncology"), &nurse));
+        assert!(!cardiology_nurses.covers("n1", None, &nurse));
+        assert!(!cardiology_nurses.covers("n1", Some("cardiology"), &["doctor".to_owned()]));
+        let group = ["doctor".to_owned(), "nurse".to_owned()];
+        assert!(cardiology_nurses.covers("n1", Some("cardiology"), &group));
     }
 
     #[test]

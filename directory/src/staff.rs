@@ -7,6 +7,7 @@ use sqlx::AnyConnection;
 
 use crate::clock::{normalise_instant, now_rfc3339};
 use crate::error::StoreError;
+use crate::holds::enforce_holds;
 use crate::ids::check_record_id;
 use crate::store::{TenantStore, decode_json, flag};
 
@@ -21,6 +22,9 @@ pub struct StaffChange {
     pub roles_added: Vec<String>,
     /// Roles taken away by this change.
     pub roles_removed: Vec<String>,
+    /// What the source asked for but an access review's hold refused, as
+    /// `role:NAME` or `credential:KIND`.
+    pub withheld: Vec<String>,
 }
 
 /// A staff member as the directory holds them.
@@ -377,9 +381,10 @@ impl TenantStore {
 
 async fn write_staff(
     tx: &mut AnyConnection,
-    member: StaffMember,
+    mut member: StaffMember,
     source: &str,
 ) -> Result<StaffChange, StoreError> {
+    let withheld = enforce_holds(tx, &mut member, source).await?;
     let now = now_rfc3339();
     let before: Option<(i64,)> = sqlx::query_as("SELECT active FROM staff WHERE id = $1")
         .bind(&member.id)
@@ -443,27 +448,57 @@ async fn write_staff(
         .execute(&mut *tx)
         .await?;
     }
+    write_credentials(tx, &member, source, &now).await?;
+    Ok(StaffChange {
+        was_active: before.map(|(active,)| active != 0),
+        roles_added,
+        roles_removed,
+        withheld,
+        member,
+    })
+}
+
+/// Replaces a member's credentials. A credential whose kind and number are
+/// unchanged keeps the source and time it was first recorded with.
+async fn write_credentials(
+    tx: &mut AnyConnection,
+    member: &StaffMember,
+    source: &str,
+    now: &str,
+) -> Result<(), StoreError> {
+    let recorded: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT kind, number, source, recorded_at FROM credentials WHERE staff_id = $1",
+    )
+    .bind(&member.id)
+    .fetch_all(&mut *tx)
+    .await?;
     sqlx::query("DELETE FROM credentials WHERE staff_id = $1")
         .bind(&member.id)
         .execute(&mut *tx)
         .await?;
     for credential in &member.credentials {
-        sqlx::query("INSERT INTO credentials (staff_id, kind, number, status, expires_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&member.id)
-            .bind(&credential.kind)
-            .bind(&credential.number)
-            .bind(credential.status.as_str())
-            .bind(&credential.expires)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| duplicate_as_invalid(e, &credential.kind))?;
+        let earlier = recorded
+            .iter()
+            .find(|(kind, number, _, _)| *kind == credential.kind && *number == credential.number);
+        let (from, at) = earlier
+            .map(|(_, _, from, at)| (from.as_deref(), at.as_deref()))
+            .unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO credentials (staff_id, kind, number, status, expires_at, source, recorded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&member.id)
+        .bind(&credential.kind)
+        .bind(&credential.number)
+        .bind(credential.status.as_str())
+        .bind(&credential.expires)
+        .bind(from.unwrap_or(source))
+        .bind(at.unwrap_or(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| duplicate_as_invalid(e, &credential.kind))?;
     }
-    Ok(StaffChange {
-        was_active: before.map(|(active,)| active != 0),
-        roles_added,
-        roles_removed,
-        member,
-    })
+    Ok(())
 }
 
 fn duplicate_as_invalid(e: sqlx::Error, kind: &str) -> StoreError {

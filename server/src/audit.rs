@@ -63,6 +63,7 @@ pub fn staff_event(by: &Provenance, change: &StaffChange, source: &str) -> Event
             "roles": member.roles,
             "roles_added": change.roles_added,
             "roles_removed": change.roles_removed,
+            "withheld_by_review": change.withheld,
             "department": member.department,
             "location": member.location,
             "credentials": member.credentials.iter().map(|c| json!({

@@ -252,7 +252,14 @@ async fn directory(
         staff: staff
             .into_iter()
             .map(|m| {
+                let active_credentials = m
+                    .credentials
+                    .iter()
+                    .filter(|c| c.status == hms_directory::CredentialStatus::Active)
+                    .map(|c| c.kind.clone())
+                    .collect();
                 let facts = StaffFacts {
+                    active_credentials,
                     roles: m.roles,
                     department: m.department,
                     active: m.active,

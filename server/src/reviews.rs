@@ -4,13 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use hms_audit_ledger::Event;
+use hms_audit_ledger::{Event, Timestamp};
 use hms_directory::{
-    ApplyMode, Campaign, CampaignScope, Outcome, OverdueRule, ReviewItem, RoleGrant, StaffChange,
-    StoreError, check_record_id,
+    ApplyMode, Campaign, CampaignScope, CredentialStatus, Entitlement, Hold, Outcome, OverdueRule,
+    REVIEW_SOURCE, ReviewItem, ScopePreset, StaffChange, StoreError, check_record_id,
 };
 use hms_scim::hr::apply::manager_of;
-use hms_scim::store::ProvisioningError;
+use hms_scim::provision::{SCIM_SOURCE, sync_roles};
+use hms_scim::store::{ProvisioningError, group_entitlements};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::AnyConnection;
@@ -26,6 +27,9 @@ pub const CLINICAL_ROLES: [&str; 5] = [
     "pharmacist",
     "radiologist",
 ];
+
+/// How far back the break-glass preset looks for people who used it.
+pub const BREAK_GLASS_LOOKBACK_DAYS: i64 = 90;
 
 /// A campaign as the security team asks for it.
 #[derive(Debug, Clone, Deserialize)]
@@ -132,9 +136,10 @@ pub struct CloseSummary {
     pub applied: usize,
 }
 
-/// Creates a campaign: one item per role held by an active person in scope,
-/// each for the named reviewer, else the person's manager, else the fallback
-/// reviewer. Nobody reviews their own access.
+/// Creates a campaign: one item per entitlement (role, group membership,
+/// credential) held by an active person in scope, each for the named
+/// reviewer, else the person's manager, else the fallback reviewer. Nobody
+/// reviews their own access.
 pub async fn create(
     tenant: &Tenant,
     spec: CampaignSpec,
@@ -147,28 +152,32 @@ pub async fn create(
     let due_at = hms_directory::normalise_instant(&spec.due_at).ok_or_else(|| {
         ReviewError::Invalid(format!("`{}` is not a date or RFC 3339 time", spec.due_at))
     })?;
-    let grants = tenant.store.role_grants().await?;
-    let last_used = last_uses(tenant, &grants, &spec.scope).await?;
+    let scope = resolve_scope(tenant, spec.scope.clone()).await?;
+    let entitlements = entitlements_in(tenant, &scope).await?;
+    let last_used = last_uses(tenant, &entitlements).await?;
     let mut change = tenant.begin_directory_change().await?;
     for reviewer in spec.reviewer.iter().chain(&spec.fallback_reviewer) {
         require_active_staff(tenant, &mut change, reviewer).await?;
     }
-    let mut items = Vec::new();
-    for grant in grants.iter().filter(|g| {
-        spec.scope
-            .covers(&g.staff_id, g.department.as_deref(), &g.role)
-    }) {
-        let reviewer = reviewer_for(&mut change.tx, &spec, &grant.staff_id).await?;
+    let mut items = Vec::with_capacity(entitlements.len());
+    for entitlement in entitlements {
+        let reviewer = reviewer_for(&mut change.tx, &spec, &entitlement.staff_id).await?;
+        let last_used_at = entitlement
+            .roles
+            .iter()
+            .filter_map(|role| last_used.get(&(entitlement.staff_id.clone(), role.clone())))
+            .flatten()
+            .max()
+            .map(|at| at.to_rfc3339());
         items.push(ReviewItem {
             item: items.len() as i64 + 1,
-            staff_id: grant.staff_id.clone(),
-            kind: "role".into(),
-            entitlement: grant.role.clone(),
-            granted_by: grant.source.clone(),
-            granted_at: grant.granted_at.clone(),
-            last_used_at: last_used
-                .get(&(grant.staff_id.as_str(), grant.role.as_str()))
-                .cloned(),
+            kind: entitlement.kind.into(),
+            entitlement: entitlement.name,
+            description: Some(entitlement.description),
+            granted_by: entitlement.source,
+            granted_at: entitlement.granted_at,
+            last_used_at,
+            staff_id: entitlement.staff_id,
             reviewer,
             outcome: Outcome::Pending,
             comment: None,
@@ -180,7 +189,7 @@ pub async fn create(
     let campaign = Campaign {
         id: spec.id.clone(),
         name: spec.name.clone(),
-        scope: spec.scope.clone(),
+        scope,
         due_at,
         overdue: spec.overdue,
         apply_mode: spec.apply_mode,
@@ -209,30 +218,126 @@ pub async fn create(
     Ok((campaign, items))
 }
 
-/// When each grant in scope was last used, from the ledger: the latest
-/// permitted decision that a policy granting the role determined.
-async fn last_uses<'a>(
+/// Turns a preset into the people or roles it stands for, so the stored
+/// scope says exactly who was reviewed.
+async fn resolve_scope(
     tenant: &Tenant,
-    grants: &'a [RoleGrant],
+    mut scope: CampaignScope,
+) -> Result<CampaignScope, ReviewError> {
+    let widen = |list: &mut Vec<String>, more: Vec<String>| {
+        list.extend(more);
+        list.sort();
+        list.dedup();
+    };
+    match scope.preset {
+        None => {}
+        Some(ScopePreset::Privileged) => {
+            let privileged = hms_compliance_reports::PRIVILEGED_ROLES.iter();
+            widen(
+                &mut scope.roles,
+                privileged.map(|r| (*r).to_owned()).collect(),
+            );
+        }
+        Some(ScopePreset::BreakGlass) => {
+            let lookback = BREAK_GLASS_LOOKBACK_DAYS * 86_400 * 1_000_000;
+            let since = Timestamp::from_unix_micros(Timestamp::now().unix_micros() - lookback);
+            let accesses = tenant
+                .ledger
+                .break_glass_decisions(since)
+                .await
+                .map_err(ChangeError::from)?;
+            let users: std::collections::BTreeSet<String> = accesses
+                .into_iter()
+                .filter_map(|e| e.event.subject)
+                .collect();
+            if users.is_empty() {
+                return Err(ReviewError::Invalid(format!(
+                    "nobody used break-glass in the last {BREAK_GLASS_LOOKBACK_DAYS} days"
+                )));
+            }
+            widen(&mut scope.staff, users.into_iter().collect());
+        }
+    }
+    Ok(scope)
+}
+
+/// Every entitlement of an active person in scope: roles, memberships of
+/// groups that grant roles (in place of the roles they grant), and
+/// credentials in good standing (which concern the clinical roles their
+/// holder has). By person, then kind.
+async fn entitlements_in(
+    tenant: &Tenant,
     scope: &CampaignScope,
-) -> Result<BTreeMap<(&'a str, &'a str), String>, ReviewError> {
+) -> Result<Vec<Entitlement>, ReviewError> {
+    let roles = tenant.store.role_grants().await?;
+    let groups = {
+        let mut conn = tenant.store.connection().await?;
+        group_entitlements(&mut conn).await?
+    };
+    let mut credentials = tenant.store.credential_grants().await?;
+    let mut clinical: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for grant in roles
+        .iter()
+        .filter(|g| CLINICAL_ROLES.contains(&g.name.as_str()))
+    {
+        clinical
+            .entry(grant.staff_id.as_str())
+            .or_default()
+            .push(grant.name.clone());
+    }
+    for credential in &mut credentials {
+        credential.roles = clinical
+            .get(credential.staff_id.as_str())
+            .cloned()
+            .unwrap_or_default();
+    }
+    // A role granted through a group is reviewed as the group membership.
+    let through_group = |grant: &Entitlement| {
+        grant.source == SCIM_SOURCE
+            && groups
+                .iter()
+                .any(|g| g.staff_id == grant.staff_id && g.roles.contains(&grant.name))
+    };
+    let roles: Vec<Entitlement> = roles.into_iter().filter(|g| !through_group(g)).collect();
+    let rank = |kind: &str| {
+        ["role", "group", "credential"]
+            .iter()
+            .position(|k| *k == kind)
+    };
+    let mut all: Vec<Entitlement> = roles
+        .into_iter()
+        .chain(groups)
+        .chain(credentials)
+        .filter(|e| scope.covers(&e.staff_id, e.department.as_deref(), &e.roles))
+        .collect();
+    all.sort_by(|a, b| {
+        (&a.staff_id, rank(a.kind), &a.name).cmp(&(&b.staff_id, rank(b.kind), &b.name))
+    });
+    Ok(all)
+}
+
+/// When each role of each entitlement was last used by its holder, from the
+/// ledger: the latest permitted decision that a policy granting the role
+/// determined.
+async fn last_uses(
+    tenant: &Tenant,
+    entitlements: &[Entitlement],
+) -> Result<BTreeMap<(String, String), Option<Timestamp>>, ReviewError> {
     let bundle = std::sync::Arc::clone(tenant.pdp().bundle());
     let mut found = BTreeMap::new();
-    for grant in grants
-        .iter()
-        .filter(|g| scope.covers(&g.staff_id, g.department.as_deref(), &g.role))
-    {
-        let policies = bundle.policies_scoped_to("Role", &grant.role);
-        let used = tenant
-            .ledger
-            .last_permitted_by(&grant.staff_id, &policies)
-            .await
-            .map_err(ChangeError::from)?;
-        if let Some(at) = used {
-            found.insert(
-                (grant.staff_id.as_str(), grant.role.as_str()),
-                at.to_rfc3339(),
-            );
+    for entitlement in entitlements {
+        for role in &entitlement.roles {
+            let key = (entitlement.staff_id.clone(), role.clone());
+            if found.contains_key(&key) {
+                continue;
+            }
+            let policies = bundle.policies_scoped_to("Role", role);
+            let used = tenant
+                .ledger
+                .last_permitted_by(&entitlement.staff_id, &policies)
+                .await
+                .map_err(ChangeError::from)?;
+            found.insert(key, used);
         }
     }
     Ok(found)
@@ -294,15 +399,16 @@ pub async fn decide(
                 decision.item
             ))
         })?;
-        apply_verdict(item, decision, reviewer, by, &now)?;
+        let clinical = decision.decision == Verdict::Revoke
+            && is_clinical(&mut change.tx, &item.kind, &item.entitlement).await?;
+        apply_verdict(item, decision, clinical, reviewer, by, &now)?;
         events.push(item_event(by, &campaign, item, decision));
         decided.push(item.clone());
     }
     let staff_changes = if campaign.apply_mode == ApplyMode::Immediate {
-        let (changes, applied_events) =
-            apply_revocations(tenant, &mut change, &campaign, &mut decided, by).await?;
-        events.extend(applied_events);
-        changes
+        let applied = apply_revocations(tenant, &mut change, &campaign, &mut decided, by).await?;
+        events.extend(applied.events);
+        applied.changes
     } else {
         Vec::new()
     };
@@ -318,10 +424,31 @@ pub async fn decide(
     Ok(decided)
 }
 
-/// Checks one decision against its item and records it on the item.
+/// Whether an entitlement reaches patients' records, so that revoking it
+/// must be explained: a clinical role, a group granting one, or a
+/// professional credential.
+async fn is_clinical(
+    conn: &mut AnyConnection,
+    kind: &str,
+    entitlement: &str,
+) -> Result<bool, ReviewError> {
+    let clinical = |role: &str| CLINICAL_ROLES.contains(&role);
+    Ok(match kind {
+        "role" => clinical(entitlement),
+        "group" => hms_scim::store::roles_of_group(conn, entitlement)
+            .await?
+            .iter()
+            .any(|role| clinical(role)),
+        _ => true,
+    })
+}
+
+/// Checks one decision against its item and records it on the item;
+/// revoking a `clinical` entitlement needs a comment.
 fn apply_verdict(
     item: &mut ReviewItem,
     decision: &ItemDecision,
+    clinical: bool,
     reviewer: &str,
     by: &Provenance,
     now: &str,
@@ -346,10 +473,10 @@ fn apply_verdict(
     match decision.decision {
         Verdict::Certify => item.outcome = Outcome::Certified,
         Verdict::Revoke => {
-            if comment.is_none() && CLINICAL_ROLES.contains(&item.entitlement.as_str()) {
+            if comment.is_none() && clinical {
                 return Err(ReviewError::Invalid(format!(
-                    "revoking the clinical role `{}` (item {}) needs a comment",
-                    item.entitlement, item.item
+                    "revoking the clinical {} `{}` (item {}) needs a comment",
+                    item.kind, item.entitlement, item.item
                 )));
             }
             item.outcome = Outcome::Revoked;
@@ -411,9 +538,8 @@ pub async fn close(
         item.decided_at = Some(now.clone());
         events.push(overdue_event(by, &campaign, item));
     }
-    let (staff_changes, applied_events) =
-        apply_revocations(tenant, &mut change, &campaign, &mut items, by).await?;
-    events.extend(applied_events);
+    let applied = apply_revocations(tenant, &mut change, &campaign, &mut items, by).await?;
+    events.extend(applied.events);
     for item in &items {
         tenant
             .store
@@ -429,7 +555,7 @@ pub async fn close(
         certified: count(Outcome::Certified),
         revoked: count(Outcome::Revoked),
         escalated: count(Outcome::Escalated),
-        applied: staff_changes.iter().map(|c| c.roles_removed.len()).sum(),
+        applied: applied.items,
     };
     events.push(campaign_event(
         by,
@@ -438,7 +564,7 @@ pub async fn close(
         json!(summary),
     ));
     tenant
-        .commit_directory_change(change, events, &staff_changes)
+        .commit_directory_change(change, events, &applied.changes)
         .await?;
     Ok(summary)
 }
@@ -478,56 +604,113 @@ async fn open_campaign(
     Ok(campaign)
 }
 
-/// Removes every revoked, not yet applied entitlement among `items` from the
-/// directory, in the change's transaction, and marks those items applied.
+/// What applying revocations changed.
+struct Applied {
+    /// The directory changes, for the PDP snapshot.
+    changes: Vec<StaffChange>,
+    /// Their ledger entries, and one per applied item.
+    events: Vec<Event>,
+    /// How many items were applied.
+    items: usize,
+}
+
+/// Takes every revoked, not yet applied entitlement among `items` away, in
+/// the change's transaction: roles are removed, credentials suspended, group
+/// memberships stop granting their roles. Each is put on hold, so no feed
+/// grants it back, and its item is marked applied.
 async fn apply_revocations(
     tenant: &Tenant,
     change: &mut DirectoryChange<'_>,
     campaign: &Campaign,
     items: &mut [ReviewItem],
     by: &Provenance,
-) -> Result<(Vec<StaffChange>, Vec<Event>), ReviewError> {
-    let mut revoked: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for item in items
-        .iter()
-        .filter(|i| i.outcome == Outcome::Revoked && i.applied_at.is_none())
-    {
-        revoked
-            .entry(item.staff_id.clone())
-            .or_default()
-            .push(item.entitlement.clone());
-    }
-    let mut members = Vec::new();
-    for (staff_id, roles) in &revoked {
-        if let Some(record) = tenant.store.staff_in(&mut change.tx, staff_id).await? {
-            let mut member = record.member;
-            member.roles.retain(|role| !roles.contains(role));
-            members.push(member);
-        }
-    }
-    let changes = tenant
-        .store
-        .upsert_staff(&mut change.tx, members, "review")
-        .await?;
-    let now = hms_directory::now_rfc3339();
-    let mut events: Vec<Event> = changes
-        .iter()
-        .map(|c| audit::staff_event(by, c, "review"))
-        .collect();
-    for item in items
+) -> Result<Applied, ReviewError> {
+    let due: Vec<&mut ReviewItem> = items
         .iter_mut()
         .filter(|i| i.outcome == Outcome::Revoked && i.applied_at.is_none())
-    {
+        .collect();
+    let holds: Vec<Hold> = due
+        .iter()
+        .map(|item| Hold {
+            staff_id: item.staff_id.clone(),
+            kind: item.kind.clone(),
+            entitlement: item.entitlement.clone(),
+            campaign_id: campaign.id.clone(),
+            item: item.item,
+        })
+        .collect();
+    hms_directory::place_holds(&mut change.tx, &holds).await?;
+    let mut changes = revoke_in_directory(tenant, change, &holds).await?;
+    let mut group_members: Vec<String> = holds
+        .iter()
+        .filter(|h| h.kind == "group")
+        .map(|h| h.staff_id.clone())
+        .collect();
+    group_members.dedup();
+    changes.extend(sync_roles(&tenant.store, &mut change.tx, &group_members).await?);
+    let mut events: Vec<Event> = changes
+        .iter()
+        .map(|c| audit::staff_event(by, c, REVIEW_SOURCE))
+        .collect();
+    let now = hms_directory::now_rfc3339();
+    let applied = due.len();
+    for item in due {
         item.applied_at = Some(now.clone());
+        let roles_removed: Vec<&String> = changes
+            .iter()
+            .filter(|c| c.member.id == item.staff_id)
+            .flat_map(|c| &c.roles_removed)
+            .collect();
         events.push(Event {
             subject: Some(item.staff_id.clone()),
-            action: Some("revoke_role".into()),
+            action: Some(format!("revoke_{}", item.kind)),
             resource: Some(format!("review:{}/{}", campaign.id, item.item)),
-            details: json!({"campaign": campaign.id, "item": item.item, "role": item.entitlement}),
+            details: json!({
+                "campaign": campaign.id, "item": item.item, "kind": item.kind,
+                "entitlement": item.entitlement, "roles_removed": roles_removed,
+            }),
             ..by.event("review.revocation.apply")
         });
     }
-    Ok((changes, events))
+    Ok(Applied {
+        changes,
+        events,
+        items: applied,
+    })
+}
+
+/// Removes held roles and suspends held credentials of the people concerned.
+async fn revoke_in_directory(
+    tenant: &Tenant,
+    change: &mut DirectoryChange<'_>,
+    holds: &[Hold],
+) -> Result<Vec<StaffChange>, ReviewError> {
+    let mut by_person: BTreeMap<&str, Vec<&Hold>> = BTreeMap::new();
+    for hold in holds.iter().filter(|h| h.kind != "group") {
+        by_person.entry(&hold.staff_id).or_default().push(hold);
+    }
+    let mut members = Vec::new();
+    for (staff_id, held) in by_person {
+        let Some(record) = tenant.store.staff_in(&mut change.tx, staff_id).await? else {
+            continue;
+        };
+        let mut member = record.member;
+        let is_held =
+            |kind: &str, name: &str| held.iter().any(|h| h.kind == kind && h.entitlement == name);
+        member.roles.retain(|role| !is_held("role", role));
+        for credential in &mut member.credentials {
+            if is_held("credential", &credential.kind)
+                && credential.status == CredentialStatus::Active
+            {
+                credential.status = CredentialStatus::Suspended;
+            }
+        }
+        members.push(member);
+    }
+    Ok(tenant
+        .store
+        .upsert_staff(&mut change.tx, members, REVIEW_SOURCE)
+        .await?)
 }
 
 fn campaign_event(
@@ -580,8 +763,8 @@ fn overdue_event(by: &Provenance, campaign: &Campaign, item: &ReviewItem) -> Eve
         ),
         resource: Some(format!("review:{}/{}", campaign.id, item.item)),
         details: json!({
-            "campaign": campaign.id, "item": item.item, "entitlement": item.entitlement,
-            "rule": campaign.overdue, "reviewer": item.reviewer,
+            "campaign": campaign.id, "item": item.item, "kind": item.kind,
+            "entitlement": item.entitlement, "rule": campaign.overdue, "reviewer": item.reviewer,
         }),
         ..by.event("review.overdue")
     }

@@ -150,6 +150,27 @@ impl Ledger {
         }
     }
 
+    /// Every decision requested with break-glass since `since`, oldest
+    /// first. The details column narrows the scan; each candidate is
+    /// confirmed on its parsed details.
+    pub async fn break_glass_decisions(&self, since: Timestamp) -> Result<Vec<Entry>, LedgerError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE kind = 'decision' \
+             AND recorded_at >= $1 AND details LIKE '%\"break_glass\":true%' ORDER BY sequence"
+        ))
+        .bind(since.unix_micros())
+        .fetch_all(&self.shared.pool)
+        .await?;
+        let mut found = Vec::new();
+        for row in &rows {
+            let (entry, _) = entry_from_row(row)?;
+            if entry.event.details["context"]["break_glass"] == serde_json::Value::Bool(true) {
+                found.push(entry);
+            }
+        }
+        Ok(found)
+    }
+
     /// How many entries the ledger holds, as its chain head records (without
     /// counting rows, which takes seconds on a large SQLite ledger).
     pub async fn size(&self) -> Result<u64, LedgerError> {

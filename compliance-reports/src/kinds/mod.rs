@@ -16,6 +16,7 @@ use hms_audit_ledger::Entry;
 use serde_json::Value;
 
 pub use access::BREAK_GLASS_REVIEW;
+pub use accounts::PRIVILEGED_ROLES;
 
 use crate::report::{Directory, Parameters, ReportKind};
 

@@ -1,6 +1,6 @@
 //! Access-review evidence: every reviewer decision and overdue outcome of the
 //! campaigns in the range, and for each revocation the ledger entry that
-//! applied it and whether the person still holds the role.
+//! applied it and whether the entitlement is still in force.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +8,7 @@ use hms_audit_ledger::Entry;
 use serde_json::Value;
 
 use super::{Needs, Spec, staff_of, text, yes_no};
-use crate::report::{Directory, Parameters};
+use crate::report::{Directory, Parameters, StaffFacts};
 
 /// A reviewer's certification, revocation or delegation.
 const DECISION: &str = "review.decision";
@@ -25,6 +25,7 @@ pub(super) const SPEC: Spec = Spec {
         "campaign",
         "item",
         "staff",
+        "kind",
         "entitlement",
         "decision",
         "decided_by",
@@ -32,13 +33,14 @@ pub(super) const SPEC: Spec = Spec {
         "comment",
         "revocation_applied_at",
         "revocation_sequence",
-        "holds_role_now",
+        "still_in_force",
         "sequence",
     ],
     notes: &[
         "One row per reviewer decision (`certify`, `revoke`, `delegate`) and per item left undecided at its campaign's close (`overdue: revoke` or `overdue: escalate`).",
-        "For a revocation, `revocation_applied_at` and `revocation_sequence` name the ledger entry that removed the role from the directory; empty when it has not been applied yet.",
-        "`holds_role_now` says whether the directory gives the person the role when the report is generated.",
+        "`kind` is `role`, `group` (membership of a group that grants roles) or `credential` (a professional credential).",
+        "For a revocation, `revocation_applied_at` and `revocation_sequence` name the ledger entry that took the entitlement away in the directory; empty when it has not been applied yet.",
+        "`still_in_force` says whether, when the report is generated, the directory still gives the person the role, the credential in good standing, or (for a group) any role whose removal the revocation applied.",
         "Filter by campaign with the `campaign` parameter.",
     ],
     rows: review_rows,
@@ -91,6 +93,26 @@ fn review_rows(
         .collect()
 }
 
+/// Whether the person still has the entitlement. For a group, whether they
+/// still hold a role its applied revocation removed; a group revocation not
+/// yet applied is still in force.
+fn in_force(facts: &StaffFacts, kind: &str, entitlement: &str, applied: Option<&Entry>) -> bool {
+    match kind {
+        "credential" => facts.active_credentials.iter().any(|c| c == entitlement),
+        "group" => applied.is_none_or(|entry| {
+            entry.event.details["roles_removed"]
+                .as_array()
+                .is_some_and(|roles| {
+                    roles.iter().any(|r| {
+                        r.as_str()
+                            .is_some_and(|r| facts.roles.iter().any(|h| h == r))
+                    })
+                })
+        }),
+        _ => facts.roles.iter().any(|r| r == entitlement),
+    }
+}
+
 fn review_row(
     (campaign, item): &(String, String),
     entry: &Entry,
@@ -105,15 +127,17 @@ fn review_row(
     } else {
         action
     };
-    let holds = directory
+    let kind = detail(entry, "kind");
+    let in_force = directory
         .staff
         .get(&staff)
-        .is_some_and(|facts| facts.roles.contains(&entitlement));
+        .is_some_and(|facts| in_force(facts, &kind, &entitlement, applied));
     vec![
         entry.time.to_string(),
         campaign.clone(),
         item.clone(),
         staff,
+        kind,
         entitlement,
         decision,
         text(entry.event.actor.as_ref()),
@@ -121,7 +145,7 @@ fn review_row(
         detail(entry, "comment"),
         applied.map(|a| a.time.to_string()).unwrap_or_default(),
         applied.map(|a| a.sequence.to_string()).unwrap_or_default(),
-        yes_no(holds),
+        yes_no(in_force),
         entry.sequence.to_string(),
     ]
 }

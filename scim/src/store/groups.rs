@@ -6,8 +6,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::AnyConnection;
 
+use hms_directory::Entitlement;
+
 use super::{ProvisioningError, now};
 use crate::protocol::error::ScimError;
+use crate::provision::SCIM_SOURCE;
 
 /// A group as a User's `groups` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,16 +201,21 @@ pub async fn leave_all(
     Ok(groups.into_iter().map(|(g,)| g).collect())
 }
 
+/// Excludes memberships an access review revoked: they stay in SCIM, as the
+/// identity provider sees them, but grant nothing.
+const NOT_HELD: &str = "NOT EXISTS (SELECT 1 FROM review_holds h WHERE h.staff_id = m.staff_id \
+     AND h.kind = 'group' AND h.entitlement = m.group_id)";
+
 /// The roles a staff member's groups grant them, sorted.
 pub async fn roles_from_groups(
     conn: &mut AnyConnection,
     staff_id: &str,
 ) -> Result<BTreeSet<String>, ProvisioningError> {
-    let rows: Vec<(String,)> = sqlx::query_as(
+    let rows: Vec<(String,)> = sqlx::query_as(&format!(
         "SELECT g.roles FROM group_members m \
          JOIN scim_resources r ON r.kind = 'Group' AND r.id = m.group_id \
-         JOIN group_roles g ON g.group_key = r.unique_key WHERE m.staff_id = $1",
-    )
+         JOIN group_roles g ON g.group_key = r.unique_key WHERE m.staff_id = $1 AND {NOT_HELD}",
+    ))
     .bind(staff_id)
     .fetch_all(&mut *conn)
     .await?;
@@ -218,6 +226,59 @@ pub async fn roles_from_groups(
         roles.extend(granted);
     }
     Ok(roles)
+}
+
+/// Every membership of an active staff member in a group that grants roles
+/// (and that no access review revoked), as reviewable entitlements.
+pub async fn group_entitlements(
+    conn: &mut AnyConnection,
+) -> Result<Vec<Entitlement>, ProvisioningError> {
+    let rows: Vec<(String, Option<String>, String, String, String, String)> =
+        sqlx::query_as(&format!(
+            "SELECT m.staff_id, s.department, m.group_id, g.group_name, g.roles, m.added_at \
+             FROM group_members m JOIN staff s ON s.id = m.staff_id \
+             JOIN scim_resources r ON r.kind = 'Group' AND r.id = m.group_id \
+             JOIN group_roles g ON g.group_key = r.unique_key \
+             WHERE s.active = 1 AND {NOT_HELD} ORDER BY m.staff_id, m.group_id",
+        ))
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut found = Vec::with_capacity(rows.len());
+    for (staff_id, department, group_id, group_name, roles, added_at) in rows {
+        let roles: Vec<String> = serde_json::from_str(&roles)
+            .map_err(|_| ProvisioningError::Corrupt("group_roles.roles"))?;
+        if roles.is_empty() {
+            continue;
+        }
+        found.push(Entitlement {
+            staff_id,
+            department,
+            kind: "group",
+            name: group_id,
+            description: format!("group \"{group_name}\" (grants {})", roles.join(", ")),
+            roles,
+            source: SCIM_SOURCE.into(),
+            granted_at: added_at,
+        });
+    }
+    Ok(found)
+}
+
+/// The roles membership of one group grants, by the mapping in force.
+pub async fn roles_of_group(
+    conn: &mut AnyConnection,
+    group_id: &str,
+) -> Result<Vec<String>, ProvisioningError> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT g.roles FROM scim_resources r JOIN group_roles g ON g.group_key = r.unique_key \
+         WHERE r.kind = 'Group' AND r.id = $1",
+    )
+    .bind(group_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map_or(Ok(Vec::new()), |(json,)| {
+        serde_json::from_str(&json).map_err(|_| ProvisioningError::Corrupt("group_roles.roles"))
+    })
 }
 
 /// The mapping in force, by group name.

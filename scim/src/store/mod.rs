@@ -11,8 +11,8 @@ use time::OffsetDateTime;
 
 pub use error::ProvisioningError;
 pub use groups::{
-    GroupRef, GroupRoles, change_members, group_roles, groups_of_many, leave_all, members,
-    replace_group_roles, roles_from_groups, set_members,
+    GroupRef, GroupRoles, change_members, group_entitlements, group_roles, groups_of_many,
+    leave_all, members, replace_group_roles, roles_from_groups, roles_of_group, set_members,
 };
 pub use search::{Page, search};
 

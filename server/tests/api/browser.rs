@@ -1,8 +1,9 @@
 //! The console in a real headless Chromium, driven through ChromeDriver: a
 //! reviewer revokes one entitlement with a reason and certifies the rest in
 //! bulk, the security team closes the campaign, the PDP denies the revoked
-//! access, and the evidence downloads. Screenshots of the main pages are kept
-//! under `target/tmp/console-screenshots/`.
+//! access, and the evidence downloads. Every page passes axe-core's WCAG 2.1
+//! A/AA checks; screenshots of the main pages are kept under
+//! `target/tmp/console-screenshots/`.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -80,6 +81,46 @@ async fn screenshot(browser: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
+/// What axe-core (`HMS_ACH_TEST_AXE`, fetched by `scripts/axe.sh`) finds
+/// against WCAG 2.1 A and AA on the current page: one entry per rule broken.
+async fn axe_violations(browser: &Client) -> Value {
+    let path = std::env::var("HMS_ACH_TEST_AXE")
+        .unwrap_or_else(|_| panic!("HMS_ACH_TEST_AXE is not set: run scripts/axe.sh"));
+    let axe = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    browser.execute(&axe, vec![]).await.unwrap();
+    let run = "const done = arguments[arguments.length - 1];
+        axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+            .then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.map(n => n.target.join(' '))}))))
+            .catch(e => done([{id: 'axe-failed', help: String(e)}]));";
+    browser.execute_async(run, vec![]).await.unwrap()
+}
+
+/// Fails on any WCAG 2.1 A or AA violation axe-core finds on the current page.
+async fn assert_accessible(browser: &Client, name: &str) {
+    assert_eq!(
+        axe_violations(browser).await,
+        json!([]),
+        "accessibility of {name}"
+    );
+}
+
+/// Shows that the accessibility check catches a form field without a label.
+async fn assert_axe_catches_an_unlabelled_field(browser: &Client) {
+    let add = "const field = document.createElement('input'); field.id = 'unlabelled'; \
+               document.querySelector('main').appendChild(field);";
+    browser.execute(add, vec![]).await.unwrap();
+    let violations = axe_violations(browser).await;
+    assert!(
+        violations
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["nodes"].to_string().contains("#unlabelled")),
+        "{violations}"
+    );
+}
+
 /// The element `css` selects, once the page shows it.
 async fn element(browser: &Client, css: &str) -> fantoccini::elements::Element {
     match browser
@@ -130,6 +171,7 @@ async fn sign_in(app: &TestApp, browser: &Client) {
     browser.goto(&app.url("/console")).await.unwrap();
     page_saying(browser, "Sign in with okta").await;
     screenshot(browser, "1-sign-in").await;
+    assert_accessible(browser, "the sign-in page").await;
     click(browser, "main a").await;
     page_saying(browser, "Set up an authenticator app").await;
     click(browser, "form[action$='/mfa/enroll'] button").await;
@@ -139,6 +181,7 @@ async fn sign_in(app: &TestApp, browser: &Client) {
         .await
         .unwrap();
     screenshot(browser, "2-authenticator").await;
+    assert_accessible(browser, "the authenticator page").await;
     fill(browser, "#code", &code(&uri, now())).await;
     click(browser, "form[action$='/console/mfa'] button").await;
 }
@@ -157,6 +200,8 @@ async fn a_campaign_is_run_in_a_real_browser() {
     sign_in(&app, &browser).await;
     page_saying(&browser, "Create and follow campaigns").await;
     screenshot(&browser, "3-home").await;
+    assert_accessible(&browser, "the home page").await;
+    assert_axe_catches_an_unlabelled_field(&browser).await;
 
     // The security team creates the campaign.
     browser.goto(&app.url("/console/campaigns")).await.unwrap();
@@ -172,6 +217,7 @@ async fn a_campaign_is_run_in_a_real_browser() {
     fill(&browser, "#departments", "cardiology").await;
     fill(&browser, "#fallback_reviewer", "chief").await;
     screenshot(&browser, "4-new-campaign").await;
+    assert_accessible(&browser, "the campaigns page").await;
     click(
         &browser,
         "form[action$='/console/campaigns'] button[type=submit]",
@@ -179,18 +225,36 @@ async fn a_campaign_is_run_in_a_real_browser() {
     .await;
     page_saying(&browser, "nurse-heart").await;
 
-    // The reviewer revokes the nurse's role with a reason, then certifies the rest in bulk.
+    // The reviewer revokes the nurse's role with a reason, then certifies
+    // the rest (the doctor's role and both licences) in bulk.
     browser.goto(&app.url("/console/reviews")).await.unwrap();
     screenshot(&browser, "5-my-reviews").await;
-    element(&browser, "select[name='decision:q4:2']")
-        .await
-        .select_by_value("revoke")
-        .await
-        .unwrap();
-    fill(&browser, "input[name='comment:q4:2']", "left the ward").await;
+    assert_accessible(&browser, "the reviewer's page").await;
+    let nurse = "nurse-heart: role nurse";
+    element(
+        &browser,
+        &format!("select[aria-label='Decision for {nurse}']"),
+    )
+    .await
+    .select_by_value("revoke")
+    .await
+    .unwrap();
+    fill(
+        &browser,
+        &format!("input[aria-label='Reason for {nurse}']"),
+        "left the ward",
+    )
+    .await;
     click(&browser, "button[value=apply]").await;
     page_saying(&browser, "1 decisions recorded").await;
-    click(&browser, "input[name=selected][value='q4:1']").await;
+    let rows = browser
+        .find_all(Locator::Css("input[name=selected]"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3, "the doctor's role and two licences remain");
+    for row in rows {
+        row.click().await.unwrap();
+    }
     click(&browser, "button[value=certify_selected]").await;
     page_saying(&browser, "Nothing is waiting for your review").await;
 
@@ -205,6 +269,7 @@ async fn a_campaign_is_run_in_a_real_browser() {
     let detail = page_saying(&browser, "· closed ·").await;
     assert!(detail.contains("left the ward"), "{detail}");
     screenshot(&browser, "6-closed-campaign").await;
+    assert_accessible(&browser, "a campaign's page").await;
     assert!(!app.evaluate(&vitals).await, "the revoked nurse is denied");
 
     // The evidence downloads with the browser's session.
@@ -243,6 +308,11 @@ async fn a_campaign_is_run_in_a_real_browser() {
         .await
         .unwrap();
     screenshot(&browser, "7-evidence").await;
+    assert_accessible(&browser, "the evidence report").await;
+    browser.goto(&app.url("/console/compliance")).await.unwrap();
+    page_saying(&browser, "Latest signed checkpoint").await;
+    screenshot(&browser, "8-compliance").await;
+    assert_accessible(&browser, "the compliance page").await;
 
     let pulls: Value = app
         .get("/ledger/entries?kind=report.pull&actor=staff:chief")

@@ -132,6 +132,16 @@ async fn sign_in(app: &TestApp, staff_id: &str) -> Browser {
     browser
 }
 
+/// The `campaign:item` key of the reviews page row whose label starts with `who`.
+fn row_key(page: &str, who: &str) -> String {
+    let label = format!("aria-label=\"Select {who}");
+    let at = page
+        .find(&label)
+        .unwrap_or_else(|| panic!("no row {who}: {page}"));
+    let value = page[..at].rfind("value=\"").unwrap() + "value=\"".len();
+    page[value..].split('"').next().unwrap().to_owned()
+}
+
 #[tokio::test]
 async fn a_review_campaign_runs_end_to_end_in_the_console() {
     for app in apps().await {
@@ -190,8 +200,8 @@ async fn a_review_campaign_runs_end_to_end_in_the_console() {
             "{reviews}"
         );
         let token = form_token(&reviews);
-        let nurse_key = "q4:2";
-        let doctor_key = "q4:1";
+        let nurse_key = &row_key(&reviews, "nurse-heart: role nurse");
+        let doctor_key = &row_key(&reviews, "dr-heart: role doctor");
         let refused = browser
             .post(
                 &app.url("/console/reviews"),
@@ -216,6 +226,27 @@ async fn a_review_campaign_runs_end_to_end_in_the_console() {
             )
             .await;
         assert!(location(&revoked).ends_with("/console/reviews?done=1"));
+        // The nurse's licence is better judged by the doctor on the ward.
+        let licence_key = &row_key(&reviews, "nurse-heart: credential nursing_licence");
+        let delegated = browser
+            .post(
+                &app.url("/console/reviews"),
+                &[
+                    ("form_token", &token),
+                    (&format!("decision:{licence_key}"), "delegate"),
+                    (&format!("delegate:{licence_key}"), "dr-heart"),
+                    ("action", "apply"),
+                ],
+            )
+            .await;
+        assert!(location(&delegated).ends_with("/console/reviews?done=1"));
+        let remaining = browser
+            .get(&app.url("/console/reviews"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(!remaining.contains(licence_key.as_str()), "{remaining}");
         let bulk = browser
             .post(
                 &app.url("/console/reviews"),
@@ -284,5 +315,94 @@ async fn the_console_shows_each_person_only_what_the_policies_allow() {
         assert_eq!(campaigns.status(), StatusCode::FORBIDDEN);
         let report = nurse.get(&app.url("/console/reports/break-glass")).await;
         assert_eq!(report.status(), StatusCode::FORBIDDEN);
+        let compliance = nurse.get(&app.url("/console/compliance")).await;
+        assert_eq!(compliance.status(), StatusCode::FORBIDDEN);
+        // The navigation offers only what the policies allow.
+        let nav = &home[home.find("<nav").unwrap()..home.find("</nav>").unwrap()];
+        assert!(nav.contains("/console/reviews"), "{nav}");
+        assert!(!nav.contains("/console/campaigns"), "{nav}");
+        assert!(!nav.contains("/console/compliance"), "{nav}");
+    }
+}
+
+#[tokio::test]
+async fn a_compliance_officer_reviews_break_glass_and_pulls_reports_in_the_console() {
+    for app in apps().await {
+        let officer = staff("privacy", "auditor", "compliance", None);
+        app.put("/v1/directory/staff", &json!([officer])).await;
+        let mut emergency = record_request("dr-bone", "read_lab_result", "LabResult", "p1");
+        emergency["context"] = json!({"break_glass": true, "break_glass_reason": "cardiac arrest in bay 4", "mfa": true});
+        assert!(app.evaluate(&emergency).await);
+
+        let mut browser = sign_in(&app, "privacy").await;
+        let page = browser
+            .get(&app.url("/console/compliance"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let nav = &page[page.find("<nav").unwrap()..page.find("</nav>").unwrap()];
+        assert!(
+            nav.contains("/console/compliance") && !nav.contains("/console/campaigns"),
+            "{nav}"
+        );
+        assert!(page.contains("Latest signed checkpoint"), "{page}");
+        assert!(page.contains("cardiac arrest in bay 4"), "{page}");
+        let at = page.find("name=\"decision_id\" value=\"").unwrap() + 26;
+        let decision = page[at..].split('"').next().unwrap().to_owned();
+        let token = form_token(&page);
+
+        let url = app.url("/console/compliance/break-glass");
+        let verdict = |comment: &'static str| {
+            [
+                ("form_token", token.as_str()),
+                ("decision_id", decision.as_str()),
+                ("verdict", "justified"),
+                ("comment", comment),
+            ]
+        };
+        let silent = browser.post(&url, &verdict(" ")).await;
+        assert_eq!(silent.status(), StatusCode::BAD_REQUEST);
+        assert!(silent.text().await.unwrap().contains("comment"));
+        let reviewed = browser
+            .post(&url, &verdict("arrest confirmed by the ward log"))
+            .await;
+        assert!(location(&reviewed).contains("/console/compliance?reviewed="));
+        let page = browser
+            .get(&app.url("/console/compliance"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("justified</strong> by staff:privacy"),
+            "{page}"
+        );
+        let recorded: serde_json::Value = app
+            .get("/ledger/entries?kind=break_glass.review&actor=staff:privacy")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(recorded["entries"][0]["decision_id"], decision.as_str());
+
+        // The report form: empty fields are no filter, dates are days.
+        let csv = browser
+            .get(&app.url("/console/reports?kind=break-glass&patient=&staff=&from=2020-01-01&until=&format=csv"))
+            .await;
+        assert_eq!(csv.status(), StatusCode::OK);
+        let csv = csv.text().await.unwrap();
+        assert!(
+            csv.contains("cardiac arrest in bay 4") && csv.contains("justified"),
+            "{csv}"
+        );
+        let wrong = browser
+            .get(&app.url("/console/reports?kind=break-glass&colour=red"))
+            .await;
+        assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+        let unknown = browser
+            .get(&app.url("/console/reports?kind=horoscope"))
+            .await;
+        assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     }
 }

@@ -78,7 +78,8 @@ async fn a_reviewer_revokes_and_certifies_and_the_closed_campaign_takes_effect_a
         let created = app.post("/v1/reviews/campaigns", &spec).await;
         assert_eq!(created.status(), StatusCode::CREATED, "{}", app.backend);
         let campaign: Value = created.json().await.unwrap();
-        assert_eq!(campaign["progress"]["items"], 2, "{campaign}");
+        // Each person's role and professional licence.
+        assert_eq!(campaign["progress"]["items"], 4, "{campaign}");
         assert_eq!(campaign["progress"]["reviewers"][0]["reviewer"], "chief");
         let nurse_item = item_of(&campaign, "nurse-heart", "nurse");
         let doctor_item = item_of(&campaign, "dr-heart", "doctor");
@@ -101,7 +102,7 @@ async fn a_reviewer_revokes_and_certifies_and_the_closed_campaign_takes_effect_a
             .json()
             .await
             .unwrap();
-        assert_eq!(mine["items"].as_array().unwrap().len(), 2, "{mine}");
+        assert_eq!(mine["items"].as_array().unwrap().len(), 4, "{mine}");
         let asked: Value = app
             .get("/ledger/entries?kind=decision&subject=chief")
             .await
@@ -181,7 +182,7 @@ async fn a_reviewer_revokes_and_certifies_and_the_closed_campaign_takes_effect_a
         let closed: Value = closed.json().await.unwrap();
         assert_eq!(
             closed["closed"],
-            json!({"certified": 1, "revoked": 1, "escalated": 0, "applied": 1})
+            json!({"certified": 1, "revoked": 1, "escalated": 2, "applied": 1})
         );
         assert!(!app.evaluate(&vitals).await, "the revoked nurse is denied");
         assert!(
@@ -311,7 +312,7 @@ async fn undecided_items_follow_the_overdue_rule_and_are_never_certified_silentl
             .json()
             .await
             .unwrap();
-        assert_eq!(closed["closed"]["escalated"], 1, "{closed}");
+        assert_eq!(closed["closed"]["escalated"], 2, "{closed}");
         let ortho: Value = app
             .get("/v1/reviews/campaigns/orthopaedics")
             .await
@@ -323,28 +324,33 @@ async fn undecided_items_follow_the_overdue_rule_and_are_never_certified_silentl
         assert_eq!(ortho["items"][0]["decided_by"], "system:overdue");
         let bone = record_request("dr-bone", "read_lab_result", "LabResult", "p2");
         assert!(app.evaluate(&bone).await, "escalation keeps the access");
-        assert_eq!(ledger_count(&app, "review.overdue").await, 2);
+        assert_eq!(ledger_count(&app, "review.overdue").await, 3);
     }
+}
+
+/// Maps HR job code `RN` to the nurse role and hires `employee` through HR.
+async fn hire_nurse(app: &TestApp, employee: Value) -> HrSystem {
+    let hr = HrSystem::connect(app).await;
+    let settings = json!({ "job_roles": [{ "job_code": "RN", "roles": ["nurse"] }] });
+    assert_eq!(
+        app.put("/v1/provisioning/hr", &settings).await.status(),
+        StatusCode::OK
+    );
+    let hire = event("evt-1", "hire", "2026-01-05T08:00:00Z", employee);
+    assert_eq!(hr.deliver(&hire).await["status"], "applied");
+    hr
 }
 
 #[tokio::test]
 async fn each_person_is_reviewed_by_the_manager_hr_names_else_by_the_fallback() {
     for app in apps().await {
         seed_reviewer(&app).await;
-        let hr = HrSystem::connect(&app).await;
-        let settings = json!({ "job_roles": [{ "job_code": "RN", "roles": ["nurse"] }] });
-        assert_eq!(
-            app.put("/v1/provisioning/hr", &settings).await.status(),
-            StatusCode::OK
-        );
-        let hire = event(
-            "evt-1",
-            "hire",
-            "2026-01-05T08:00:00Z",
+        hire_nurse(
+            &app,
             json!({"id": "E-3001", "given_name": "Ola", "family_name": "Berg",
                    "job_code": "RN", "department": "Cardiology", "manager": "chief"}),
-        );
-        assert_eq!(hr.deliver(&hire).await["status"], "applied");
+        )
+        .await;
         let spec = json!({
             "id": "nurses", "name": "Nurses", "due_at": "2030-01-01",
             "scope": {"roles": ["nurse"]}, "fallback_reviewer": "dr-heart",
@@ -416,5 +422,327 @@ async fn campaigns_that_cannot_be_run_are_refused_with_nothing_written() {
                 .status(),
             StatusCode::NOT_FOUND
         );
+    }
+}
+
+/// `staff`'s item of `kind` in a campaign answer.
+fn item_of_kind<'a>(campaign: &'a Value, staff: &str, kind: &str) -> &'a Value {
+    campaign["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["staff_id"] == staff && i["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} item for {staff}: {campaign}"))
+}
+
+/// A staff member as the directory API shows them.
+async fn directory_entry(app: &TestApp, id: &str) -> Value {
+    app.get(&format!("/v1/directory/staff/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+/// A SCIM request with a provisioning client's token; the resource it answers.
+async fn scim(
+    app: &TestApp,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> Value {
+    let response = app
+        .http
+        .request(method, app.url(&format!("/scim/v2{path}")))
+        .bearer_auth(token)
+        .header("content-type", "application/scim+json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert!(status.is_success(), "{path}: {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn group_memberships_and_credentials_are_reviewed_and_stay_revoked_whatever_the_feeds_send() {
+    for app in apps().await {
+        seed_reviewer(&app).await;
+        // A nurse whose role comes from an Entra group, and one hired through
+        // HR whose licence HR keeps up to date.
+        let tenant = app.state.tenants.get("st-marys").await.unwrap().unwrap();
+        let (_, token) = tenant
+            .create_client(
+                "entra",
+                &[hms_ach::auth::Scope::Scim],
+                &crate::helpers::by_test(),
+            )
+            .await
+            .unwrap();
+        let mapping = json!({ "mappings": [{ "group": "Ward Nurses", "roles": ["nurse"] }] });
+        assert_eq!(
+            app.put("/v1/provisioning/group-roles", &mapping)
+                .await
+                .status(),
+            StatusCode::OK
+        );
+        let user = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "E-2001@st-marys.example", "active": true,
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":
+                { "employeeNumber": "E-2001", "department": "Cardiology" }
+        });
+        scim(&app, &token, reqwest::Method::POST, "/Users", user).await;
+        let group = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Ward Nurses", "members": [{ "value": "E-2001" }]
+        });
+        let group = scim(&app, &token, reqwest::Method::POST, "/Groups", group).await;
+        let group_id = group["id"].as_str().unwrap().to_owned();
+        let hr = hire_nurse(
+            &app,
+            json!({"id": "E-3001", "job_code": "RN", "department": "Cardiology"}),
+        )
+        .await;
+        let licence = |id: &str| {
+            let mut update = event(
+                id,
+                "credential_update",
+                "2026-01-05T08:00:00Z",
+                json!({"id": "E-3001"}),
+            );
+            update["credential"] = json!({ "type": "nursing_licence", "number": "RN-998", "status": "active", "expires": "2030-01-01" });
+            update
+        };
+        hr.deliver(&licence("evt-2")).await;
+        let vitals = |staff: &str| record_request(staff, "read_vitals", "Vitals", "p1");
+        // Unlicensed, E-2001 can still read demographics as a nurse.
+        let demographics = json!({
+            "subject": { "type": "Staff", "id": "E-2001" },
+            "action": { "name": "read_demographics" },
+            "resource": { "type": "Patient", "id": "p1" }
+        });
+        assert!(app.evaluate(&demographics).await, "{}", app.backend);
+        assert!(app.evaluate(&vitals("E-3001")).await, "{}", app.backend);
+
+        let spec = json!({
+            "id": "ward", "name": "Ward access", "due_at": "2030-01-01",
+            "scope": {"staff": ["E-2001", "E-3001"]}, "reviewer": "chief",
+        });
+        let campaign: Value = app
+            .post("/v1/reviews/campaigns", &spec)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let kinds: Vec<(&str, &str)> = campaign["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["staff_id"].as_str().unwrap(), i["kind"].as_str().unwrap()))
+            .collect();
+        // The group-granted role is reviewed as the group membership.
+        assert_eq!(
+            kinds,
+            [
+                ("E-2001", "group"),
+                ("E-3001", "role"),
+                ("E-3001", "credential")
+            ],
+            "{campaign}"
+        );
+        let group_item = item_of_kind(&campaign, "E-2001", "group");
+        assert_eq!(group_item["entitlement"], group_id.as_str());
+        assert_eq!(
+            group_item["description"],
+            "group \"Ward Nurses\" (grants nurse)"
+        );
+        assert_eq!(group_item["granted_by"], "scim");
+        let credential_item = item_of_kind(&campaign, "E-3001", "credential");
+        assert_eq!(credential_item["entitlement"], "nursing_licence");
+        assert_eq!(credential_item["granted_by"], "hr");
+        let (group_item, credential_item) =
+            (group_item["item"].clone(), credential_item["item"].clone());
+
+        let chief = session_for(&app, "chief").await;
+        let unexplained = decide(
+            &app,
+            &chief,
+            "ward",
+            json!([{"item": group_item, "decision": "revoke"}]),
+        )
+        .await;
+        assert_eq!(
+            error_code(unexplained, StatusCode::BAD_REQUEST).await,
+            "invalid_review"
+        );
+        let decided = decide(&app, &chief, "ward", json!([
+            {"item": group_item, "decision": "revoke", "comment": "left the ward"},
+            {"item": credential_item, "decision": "revoke", "comment": "licence under investigation"},
+        ])).await;
+        assert_eq!(decided.status(), StatusCode::OK);
+        let closed: Value = app
+            .post("/v1/reviews/campaigns/ward/close", &json!({}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(closed["closed"]["applied"], 2, "{closed}");
+        assert!(
+            !app.evaluate(&demographics).await,
+            "the group no longer grants nurse"
+        );
+        assert!(
+            !app.evaluate(&vitals("E-3001")).await,
+            "the suspended licence gates clinical work"
+        );
+        assert_eq!(
+            directory_entry(&app, "E-3001").await["credentials"][0]["status"],
+            "suspended"
+        );
+
+        // The feeds send the old state again; the revocations hold.
+        assert_eq!(
+            app.put("/v1/provisioning/group-roles", &mapping)
+                .await
+                .status(),
+            StatusCode::OK
+        );
+        scim(
+            &app,
+            &token,
+            reqwest::Method::PATCH,
+            &format!("/Groups/{group_id}"),
+            json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "add", "path": "members", "value": [{"value": "E-2001"}]}]
+            }),
+        )
+        .await;
+        hr.deliver(&licence("evt-3")).await;
+        assert!(!app.evaluate(&demographics).await, "{}", app.backend);
+        assert!(!app.evaluate(&vitals("E-3001")).await, "{}", app.backend);
+        assert_eq!(directory_entry(&app, "E-2001").await["roles"], json!([]));
+        let withheld: Value = app
+            .get("/ledger/entries?kind=directory.staff.update&subject=E-3001")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let last = withheld["entries"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone();
+        assert_eq!(
+            last["details"]["withheld_by_review"],
+            json!(["credential:nursing_licence"]),
+            "{last}"
+        );
+
+        // The evidence shows each revocation applied and no longer in force.
+        let evidence: Value = app
+            .get("/reports/access-reviews?campaign=ward&format=json")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let rows = evidence["rows"].as_array().unwrap();
+        let columns: Vec<&str> = evidence["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        let at = |name: &str| columns.iter().position(|c| *c == name).unwrap();
+        let revoked: Vec<&Value> = rows
+            .iter()
+            .filter(|row| row[at("decision")] == "revoke")
+            .collect();
+        assert_eq!(revoked.len(), 2, "{evidence}");
+        for row in revoked {
+            assert_eq!(row[at("still_in_force")], "no", "{row}");
+            assert!(
+                row[at("revocation_sequence")]
+                    .as_str()
+                    .is_some_and(|s| !s.is_empty()),
+                "{row}"
+            );
+        }
+
+        // An administrator's explicit grant lifts the hold.
+        let mut member = directory_entry(&app, "E-3001").await;
+        member["credentials"][0]["status"] = json!("active");
+        let lifted = app.put("/v1/directory/staff", &json!([member])).await;
+        assert_eq!(
+            lifted.status(),
+            StatusCode::OK,
+            "{}",
+            lifted.text().await.unwrap()
+        );
+        assert!(app.evaluate(&vitals("E-3001")).await, "{}", app.backend);
+    }
+}
+
+#[tokio::test]
+async fn presets_review_privileged_roles_and_recent_break_glass_users() {
+    for app in apps().await {
+        seed_reviewer(&app).await;
+        let privileged = json!({
+            "id": "admins", "name": "Administrators", "due_at": "2030-01-01",
+            "scope": {"preset": "privileged"}, "fallback_reviewer": "dr-heart",
+        });
+        let campaign: Value = app
+            .post("/v1/reviews/campaigns", &privileged)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(campaign["campaign"]["scope"]["roles"], json!(["admin"]));
+        let items: Vec<(&str, &str)> = campaign["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["staff_id"].as_str().unwrap(),
+                    i["entitlement"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(items, [("chief", "admin")], "{campaign}");
+
+        let break_glass = json!({
+            "id": "emergencies", "name": "Break-glass users", "due_at": "2030-01-01",
+            "scope": {"preset": "break_glass"}, "reviewer": "chief",
+        });
+        let nobody = app.post("/v1/reviews/campaigns", &break_glass).await;
+        assert_eq!(
+            error_code(nobody, StatusCode::BAD_REQUEST).await,
+            "invalid_review"
+        );
+        let mut emergency = record_request("dr-bone", "read_lab_result", "LabResult", "p1");
+        emergency["context"] =
+            json!({"break_glass": true, "break_glass_reason": "arrest", "mfa": true});
+        assert!(app.evaluate(&emergency).await);
+        let campaign: Value = app
+            .post("/v1/reviews/campaigns", &break_glass)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(campaign["campaign"]["scope"]["staff"], json!(["dr-bone"]));
+        assert_eq!(campaign["campaign"]["scope"]["preset"], "break_glass");
+        let kinds: Vec<&str> = campaign["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["role", "credential"], "{campaign}");
     }
 }

@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use hms_compliance_reports::ReportKind;
-use hms_directory::{CampaignScope, progress_by_reviewer};
+use hms_directory::progress_by_reviewer;
 use maud::html;
 use serde::Deserialize;
 
@@ -17,11 +17,9 @@ use super::super::error::ApiError;
 use super::super::login::redirect;
 use super::super::reports::{ReportQuery, pull_and_respond};
 use super::page::frame;
-use super::{Form, Turned, Visitor, visitor};
+use super::reviews::{access_text, day};
+use super::{Form, Section, Turned, Visitor, visitor};
 use crate::reviews::{self, CampaignSpec};
-
-/// The PDP action the security team's pages need.
-const MANAGE: &str = "manage_access_reviews";
 
 async fn manager(
     app: &AppState,
@@ -30,7 +28,7 @@ async fn manager(
     peer: SocketAddr,
 ) -> Result<Visitor, Turned> {
     let visitor = visitor(app, tenant_id, headers, peer).await?;
-    visitor.require(app, MANAGE, "AccessReview").await?;
+    visitor.require(Section::Campaigns)?;
     Ok(visitor)
 }
 
@@ -80,6 +78,15 @@ async fn list_page(visitor: &Visitor, problem: Option<String>) -> Result<Respons
             (field("due_at", "Due date", "date", true))
             (field("departments", "Departments (comma-separated; empty for all)", "text", false))
             (field("roles", "Roles (comma-separated; empty for all)", "text", false))
+            (field("staff", "People (staff ids, comma-separated; empty for all)", "text", false))
+            div class="field" {
+                label for="preset" { "Ready-made scope" }
+                select id="preset" name="preset" {
+                    option value="" { "None: the lists above" }
+                    option value="privileged" { "Everyone holding a privileged role" }
+                    option value="break_glass" { "Everyone who used break-glass in the last 90 days" }
+                }
+            }
             (field("fallback_reviewer", "Fallback reviewer (staff id), for people without a manager", "text", false))
             div class="field" {
                 label for="overdue" { "Items not decided by the due date" }
@@ -138,7 +145,10 @@ pub async fn create(
     let text = |name: &str| form.one(name).unwrap_or_default().trim().to_owned();
     let spec = serde_json::json!({
         "id": text("id"), "name": text("name"), "due_at": text("due_at"),
-        "scope": CampaignScope { departments: list("departments"), roles: list("roles"), staff: Vec::new() },
+        "scope": {
+            "departments": list("departments"), "roles": list("roles"), "staff": list("staff"),
+            "preset": Some(text("preset")).filter(|p| !p.is_empty()),
+        },
         "overdue": text("overdue"), "apply_mode": text("apply_mode"),
         "fallback_reviewer": Some(text("fallback_reviewer")).filter(|f| !f.is_empty()),
     });
@@ -201,11 +211,11 @@ pub async fn detail(
             } }
             tbody { @for item in &items {
                 tr {
-                    td { (item.item) } th scope="row" { (item.staff_id) } td { (item.entitlement) }
-                    td { (item.last_used_at.as_deref().unwrap_or("—")) } td { (item.reviewer) }
+                    td { (item.item) } th scope="row" { (item.staff_id) } td { (access_text(item)) }
+                    td { @match &item.last_used_at { Some(at) => (day(at)), None => "never" } } td { (item.reviewer) }
                     td { (format!("{:?}", item.outcome).to_lowercase()) }
                     td { (item.comment.as_deref().unwrap_or("")) }
-                    td { (item.applied_at.as_deref().unwrap_or("")) }
+                    td { @if let Some(at) = &item.applied_at { (day(at)) } }
                 }
             } }
         }

@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::AppState;
-use super::decide::decide;
+use super::decide::{evaluate, record};
 use super::error::ApiError;
 use super::gate::{TenantContext, provenance_of};
 use super::login::{redirect, secure_attribute};
@@ -67,7 +67,13 @@ pub fn routes() -> Router<AppState> {
             "/{tenant}/console/campaigns/{id}/evidence",
             get(campaigns::evidence),
         )
+        .route("/{tenant}/console/reports", get(compliance::chosen_report))
         .route("/{tenant}/console/reports/{kind}", get(compliance::report))
+        .route("/{tenant}/console/compliance", get(compliance::page))
+        .route(
+            "/{tenant}/console/compliance/break-glass",
+            post(compliance::review),
+        )
 }
 
 /// Whether the request is the IdP callback of a login the console started.
@@ -129,6 +135,50 @@ fn form_token(secret: &str) -> String {
     hex::encode(Sha256::digest(format!("hms-ach console form\n{secret}")))
 }
 
+/// The console's sections, each opened by one Cedar action on the tenant's
+/// own resource: the navigation shows only those the PDP allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    /// The reviewer's own items.
+    Reviews,
+    /// The security team's campaigns.
+    Campaigns,
+    /// The compliance officer's reports, ledger and break-glass reviews.
+    Compliance,
+}
+
+impl Section {
+    /// Every section, in navigation order.
+    pub const ALL: [Self; 3] = [Self::Reviews, Self::Campaigns, Self::Compliance];
+
+    /// The action asked of the PDP, and the resource type it is asked on.
+    fn question(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Reviews => ("review_access", "AccessReview"),
+            Self::Campaigns => ("manage_access_reviews", "AccessReview"),
+            Self::Compliance => ("read_audit_log", "AuditLog"),
+        }
+    }
+
+    /// Its name in the navigation.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Reviews => "My reviews",
+            Self::Campaigns => "Campaigns",
+            Self::Compliance => "Compliance",
+        }
+    }
+
+    /// Its path under `/{tenant}/console/`.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Reviews => "reviews",
+            Self::Campaigns => "campaigns",
+            Self::Compliance => "compliance",
+        }
+    }
+}
+
 /// A signed-in staff member, with what the console needs to act for them.
 pub struct Visitor {
     /// Their tenant, and the provenance their actions are recorded with.
@@ -139,6 +189,8 @@ pub struct Visitor {
     pub session: Arc<LiveSession>,
     /// The token their forms carry.
     pub form_token: String,
+    /// The sections the PDP opened to them for this request.
+    pub sections: Vec<Section>,
 }
 
 /// Why a page cannot be shown to this visitor.
@@ -191,44 +243,70 @@ async fn visitor(
     };
     let staff = session.staff_id.clone();
     let provenance = provenance_of(format!("staff:{staff}"), headers, Some(peer));
+    let ctx = TenantContext { tenant, provenance };
+    let sections = open_sections(&ctx, &staff, session.mfa()).await;
     Ok(Visitor {
-        ctx: TenantContext { tenant, provenance },
+        ctx,
         staff,
         session,
         form_token: form_token(&secret),
+        sections,
     })
 }
 
+/// Asks the PDP about every section at once and records the decisions in
+/// one ledger append; a section whose question fails to evaluate, or whose
+/// decision cannot be recorded, stays closed.
+async fn open_sections(ctx: &TenantContext, staff: &str, mfa: bool) -> Vec<Section> {
+    let organization = ctx.tenant.id().to_owned();
+    let requests: Vec<AccessRequest> = Section::ALL
+        .iter()
+        .map(|section| {
+            let (action, resource) = section.question();
+            AccessRequest {
+                subject: Subject {
+                    kind: "Staff".into(),
+                    id: staff.to_owned(),
+                    properties: Map::new(),
+                },
+                action: Action {
+                    name: action.into(),
+                    properties: Map::new(),
+                },
+                resource: Subject {
+                    kind: resource.into(),
+                    id: organization.clone(),
+                    properties: Map::from_iter([("organization".to_owned(), json!(organization))]),
+                },
+                context: Map::from_iter([("mfa".to_owned(), json!(mfa))]),
+            }
+        })
+        .collect();
+    let mut outcomes: Vec<_> = requests
+        .iter()
+        .map(|request| evaluate(&ctx.tenant, request))
+        .collect();
+    record(ctx, &requests, &mut outcomes).await;
+    Section::ALL
+        .into_iter()
+        .zip(&outcomes)
+        .filter(|(_, outcome)| outcome.as_ref().is_ok_and(|d| d.decision.allowed))
+        .map(|(section, _)| section)
+        .collect()
+}
+
 impl Visitor {
-    /// Whether the PDP lets this person do `action` on the tenant's own
-    /// resource of type `resource` (e.g. `AccessReview`).
-    async fn may(&self, app: &AppState, action: &str, resource: &str) -> Result<bool, ApiError> {
-        let organization = self.ctx.tenant.id().to_owned();
-        let question = AccessRequest {
-            subject: Subject {
-                kind: "Staff".into(),
-                id: self.staff.clone(),
-                properties: Map::new(),
-            },
-            action: Action {
-                name: action.into(),
-                properties: Map::new(),
-            },
-            resource: Subject {
-                kind: resource.into(),
-                id: organization.clone(),
-                properties: Map::from_iter([("organization".to_owned(), json!(organization))]),
-            },
-            context: Map::from_iter([("mfa".to_owned(), json!(self.session.mfa()))]),
-        };
-        Ok(decide(app, &self.ctx, question).await?.decision.allowed)
+    /// Whether the PDP opened `section` to this person.
+    fn may(&self, section: Section) -> bool {
+        self.sections.contains(&section)
     }
 
-    /// Refuses unless the PDP allows `action` (see [`Visitor::may`]).
-    async fn require(&self, app: &AppState, action: &str, resource: &str) -> Result<(), ApiError> {
-        if self.may(app, action, resource).await? {
+    /// Refuses unless the PDP opened `section` to this person.
+    fn require(&self, section: Section) -> Result<(), ApiError> {
+        if self.may(section) {
             Ok(())
         } else {
+            let (action, _) = section.question();
             Err(ApiError::Forbidden(format!(
                 "the policies do not allow `{action}` to {}",
                 self.staff

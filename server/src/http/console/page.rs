@@ -13,7 +13,7 @@ use maud::{DOCTYPE, Markup, html};
 
 use super::super::AppState;
 use super::super::error::ApiError;
-use super::{Turned, Visitor, visitor};
+use super::{Section, Turned, Visitor, visitor};
 
 /// Plain, high-contrast styles: readable on a laptop and a tablet, with a
 /// visible keyboard focus.
@@ -35,6 +35,7 @@ label{font-weight:600}
 .problem{border-left:4px solid #a4161a;background:#fbeaea;padding:.5rem 1rem}
 .field{margin:.75rem 0;display:flex;flex-direction:column;gap:.25rem;max-width:32rem}
 .inline{display:inline}
+td input[type=text]{width:100%;min-width:7rem;box-sizing:border-box}
 ";
 
 /// A whole page: title, navigation for the signed-in visitor, and content.
@@ -56,8 +57,9 @@ pub fn frame(tenant: &str, title: &str, visitor: Option<&Visitor>, content: Mark
                         nav aria-label="Console" {
                             ul {
                                 li { a href={"/" (tenant) "/console"} { "Home" } }
-                                li { a href={"/" (tenant) "/console/reviews"} { "My reviews" } }
-                                li { a href={"/" (tenant) "/console/campaigns"} { "Campaigns" } }
+                                @for section in &visitor.sections {
+                                    li { a href={"/" (tenant) "/console/" (section.path())} { (section.label()) } }
+                                }
                             }
                         }
                         form class="inline" method="post" action={"/" (tenant) "/console/logout"} {
@@ -108,36 +110,42 @@ pub async fn home(
     headers: HeaderMap,
 ) -> Result<Response, Turned> {
     let visitor = visitor(&app, &tenant_id, &headers, peer).await?;
-    let reviews = visitor
-        .tenant()
-        .store
-        .pending_reviews_of(&visitor.staff)
-        .await
-        .map_err(ApiError::from)?;
-    let manages = visitor
-        .may(&app, "manage_access_reviews", "AccessReview")
-        .await?;
-    let audits = visitor.may(&app, "read_audit_log", "AuditLog").await?;
+    let reviews = if visitor.may(Section::Reviews) {
+        visitor
+            .tenant()
+            .store
+            .pending_reviews_of(&visitor.staff)
+            .await
+            .map_err(ApiError::from)?
+    } else {
+        Vec::new()
+    };
+    let console = format!("/{tenant_id}/console");
     let content = html! {
-        section aria-labelledby="mine" {
-            h2 id="mine" { "My reviews" }
-            p { "You have " strong { (reviews.len()) } " access-review items to decide. "
-                a href={"/" (tenant_id) "/console/reviews"} { "Open my reviews" } }
+        @if visitor.sections.is_empty() {
+            p { "The policies give you nothing to do in the console." }
         }
-        @if manages {
-            section aria-labelledby="campaigns" {
-                h2 id="campaigns" { "Access-review campaigns" }
-                p { a href={"/" (tenant_id) "/console/campaigns"} { "Create and follow campaigns" } }
+        @if visitor.may(Section::Reviews) {
+            section aria-labelledby="mine" {
+                h2 id="mine" { "My reviews" }
+                p { "You have " strong { (reviews.len()) } " access-review items to decide. "
+                    a href={(console) "/reviews"} { "Open my reviews" } }
             }
         }
-        @if audits {
+        @if visitor.may(Section::Campaigns) {
+            section aria-labelledby="campaigns" {
+                h2 id="campaigns" { "Access-review campaigns" }
+                p { a href={(console) "/campaigns"} { "Create and follow campaigns" } }
+            }
+        }
+        @if visitor.may(Section::Compliance) {
             section aria-labelledby="compliance" {
                 h2 id="compliance" { "Compliance" }
                 ul {
-                    li { a href={"/" (tenant_id) "/console/reports/break-glass"} { "Break-glass accesses to review" } }
-                    li { a href={"/" (tenant_id) "/console/reports/ledger-integrity"} { "Ledger verification" } }
-                    li { a href={"/" (tenant_id) "/console/reports/privileged-accounts"} { "Accounts with privileged roles" } }
-                    li { a href={"/" (tenant_id) "/console/reports/access-reviews"} { "Access-review evidence" } }
+                    li { a href={(console) "/compliance#break-glass"} { "Break-glass accesses to review" } }
+                    li { a href={(console) "/compliance#ledger"} { "Ledger verification" } }
+                    li { a href={(console) "/compliance#reports"} { "All reports" } }
+                    li { a href={(console) "/reports/access-reviews"} { "Access-review evidence" } }
                 }
             }
         }

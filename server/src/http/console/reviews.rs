@@ -15,7 +15,7 @@ use super::super::AppState;
 use super::super::error::ApiError;
 use super::super::login::redirect;
 use super::page::frame;
-use super::{Form, Turned, Visitor, visitor};
+use super::{Form, Section, Turned, Visitor, visitor};
 use crate::reviews::{self, ItemDecision, Verdict};
 
 /// How many items the last submission decided.
@@ -34,9 +34,7 @@ pub async fn page(
     Query(done): Query<Done>,
 ) -> Result<Response, Turned> {
     let visitor = visitor(&app, &tenant_id, &headers, peer).await?;
-    visitor
-        .require(&app, "review_access", "AccessReview")
-        .await?;
+    visitor.require(Section::Reviews)?;
     let notice = done.done.map(|n| format!("{n} decisions recorded."));
     render(&visitor, notice, None).await
 }
@@ -59,8 +57,10 @@ async fn render(
         @if items.is_empty() {
             p { "Nothing is waiting for your review." }
         } @else {
-            p { "For each person's access, choose to certify it (still needed) or revoke it. "
-                "Revoking a clinical role needs a reason. Tick several rows to certify them at once." }
+            p { "For each person's access, choose to certify it (still needed), revoke it, "
+                "or delegate it to someone who knows better (give their staff id). "
+                "Revoking a clinical role, a group granting one, or a professional credential needs a reason. "
+                "Tick several rows to certify them at once." }
             form method="post" action={"/" (tenant_id) "/console/reviews"} {
                 input type="hidden" name="form_token" value=(visitor.form_token);
                 table {
@@ -68,7 +68,7 @@ async fn render(
                     thead { tr {
                         th scope="col" { "Select" } th scope="col" { "Campaign" } th scope="col" { "Person" }
                         th scope="col" { "Access" } th scope="col" { "Granted" } th scope="col" { "Last used" }
-                        th scope="col" { "Decision" } th scope="col" { "Reason" }
+                        th scope="col" { "Decision" } th scope="col" { "Reason" } th scope="col" { "Delegate to" }
                     } }
                     tbody {
                         @for (campaign, item) in &items { (row(campaign, item)) }
@@ -84,25 +84,39 @@ async fn render(
     Ok(frame(&tenant_id, "My reviews", Some(visitor), content))
 }
 
+/// The date of an RFC 3339 time, with the full time for machines and on hover.
+pub fn day(instant: &str) -> maud::Markup {
+    html! { time datetime=(instant) title=(instant) { (instant.get(..10).unwrap_or(instant)) } }
+}
+
+/// What an item gives its holder, in words.
+pub fn access_text(item: &ReviewItem) -> String {
+    item.description
+        .clone()
+        .unwrap_or_else(|| format!("{} {}", item.kind, item.entitlement))
+}
+
 fn row(campaign: &str, item: &ReviewItem) -> maud::Markup {
     let key = format!("{campaign}:{}", item.item);
-    let who = format!("{} ({})", item.staff_id, item.entitlement);
+    let who = format!("{}: {}", item.staff_id, access_text(item));
     html! {
         tr {
             td { input type="checkbox" name="selected" value=(key) aria-label={"Select " (who)}; }
             td { (campaign) }
             th scope="row" { (item.staff_id) }
-            td { (item.kind) " " strong { (item.entitlement) } }
-            td { (item.granted_at) " by " (item.granted_by) }
-            td { (item.last_used_at.as_deref().unwrap_or("never, as far as the ledger shows")) }
+            td { (access_text(item)) }
+            td { (day(&item.granted_at)) " by " (item.granted_by) }
+            td { @match &item.last_used_at { Some(at) => (day(at)), None => "never (per the ledger)" } }
             td {
                 select name={"decision:" (key)} aria-label={"Decision for " (who)} {
                     option value="" { "Undecided" }
                     option value="certify" { "Certify" }
                     option value="revoke" { "Revoke" }
+                    option value="delegate" { "Delegate" }
                 }
             }
             td { input type="text" name={"comment:" (key)} aria-label={"Reason for " (who)}; }
+            td { input type="text" name={"delegate:" (key)} aria-label={"Delegate the review of " (who) " to (staff id)"}; }
         }
     }
 }
@@ -119,9 +133,7 @@ pub async fn submit(
     let visitor = visitor(&app, &tenant_id, &headers, peer).await?;
     let form = Form::parse(&body);
     visitor.check_form(&form)?;
-    visitor
-        .require(&app, "review_access", "AccessReview")
-        .await?;
+    visitor.require(Section::Reviews)?;
     let by_campaign = decisions_of(&form);
     let mut done = 0;
     for (campaign, decisions) in &by_campaign {
@@ -167,6 +179,7 @@ fn decisions_of(form: &Form) -> BTreeMap<String, Vec<ItemDecision>> {
                 let verdict = match value.as_str() {
                     "certify" => Verdict::Certify,
                     "revoke" => Verdict::Revoke,
+                    "delegate" => Verdict::Delegate,
                     _ => return None,
                 };
                 Some((key.to_owned(), verdict))
@@ -179,10 +192,14 @@ fn decisions_of(form: &Form) -> BTreeMap<String, Vec<ItemDecision>> {
             continue;
         };
         let Ok(item) = item.parse() else { continue };
-        let comment = form
-            .one(&format!("comment:{key}"))
-            .map(str::to_owned)
-            .filter(|c| !c.trim().is_empty());
+        let given = |field: &str| {
+            form.one(&format!("{field}:{key}"))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let comment = given("comment");
+        let delegate_to = given("delegate").filter(|_| decision == Verdict::Delegate);
         by_campaign
             .entry(campaign.to_owned())
             .or_default()
@@ -190,7 +207,7 @@ fn decisions_of(form: &Form) -> BTreeMap<String, Vec<ItemDecision>> {
                 item,
                 decision,
                 comment,
-                delegate_to: None,
+                delegate_to,
             });
     }
     by_campaign
