@@ -329,7 +329,7 @@ async fn undecided_items_follow_the_overdue_rule_and_are_never_certified_silentl
 }
 
 /// Maps HR job code `RN` to the nurse role and hires `employee` through HR.
-async fn hire_nurse(app: &TestApp, employee: Value) -> HrSystem {
+async fn hire_nurse(app: &TestApp, employee: Value) -> HrSystem<'_> {
     let hr = HrSystem::connect(app).await;
     let settings = json!({ "job_roles": [{ "job_code": "RN", "roles": ["nurse"] }] });
     assert_eq!(
