@@ -30,8 +30,8 @@ pub use ids::check_record_id;
 pub use patients::{Encounter, Patient};
 pub use policy_versions::PolicyVersion;
 pub use reviews::{
-    ApplyMode, Campaign, CampaignScope, Entitlement, Outcome, OverdueRule, ReviewItem, ScopePreset,
-    progress_by_reviewer,
+    ApplyMode, Campaign, CampaignScope, Entitlement, Outcome, OverdueRule, ReviewItem,
+    ReviewSettings, ScopePreset, progress_by_reviewer,
 };
 pub use staff::{
     Credential, CredentialStatus, Shift, StaffChange, StaffMember, StaffRecord, roles_granting,

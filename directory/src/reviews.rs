@@ -86,6 +86,27 @@ pub enum Outcome {
     Escalated,
 }
 
+/// The tenant's access-review rules, for campaigns that do not set their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewSettings {
+    /// What undecided items become at close.
+    pub overdue: OverdueRule,
+    /// When revocations take effect.
+    pub apply_mode: ApplyMode,
+}
+
+impl Default for ReviewSettings {
+    /// Escalation and application at close: nothing is removed that a
+    /// person did not decide, and nothing before the campaign ends.
+    fn default() -> Self {
+        Self {
+            overdue: OverdueRule::Escalate,
+            apply_mode: ApplyMode::OnClose,
+        }
+    }
+}
+
 /// A campaign as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Campaign {
@@ -302,6 +323,34 @@ fn name_of<T: Serialize>(value: &T) -> String {
 }
 
 impl TenantStore {
+    /// The tenant's review rules; the defaults until they are set.
+    pub async fn review_settings(&self) -> Result<ReviewSettings, StoreError> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT settings FROM review_settings WHERE id = 1")
+                .fetch_optional(self.pool())
+                .await?;
+        row.map_or(Ok(ReviewSettings::default()), |(json,)| {
+            decode_json(&json, "review_settings.settings")
+        })
+    }
+
+    /// Replaces the tenant's review rules in the caller's transaction.
+    pub async fn set_review_settings(
+        &self,
+        tx: &mut AnyConnection,
+        settings: &ReviewSettings,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM review_settings WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO review_settings (id, settings, updated_at) VALUES (1, $1, $2)")
+            .bind(serde_json::to_string(settings).unwrap_or_else(|_| "{}".into()))
+            .bind(crate::clock::now_rfc3339())
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
     /// Every role held by an active staff member, by person and role.
     pub async fn role_grants(&self) -> Result<Vec<Entitlement>, StoreError> {
         let rows: Vec<(String, Option<String>, String, String, String)> = sqlx::query_as(

@@ -21,6 +21,8 @@ pub struct PendingLogin {
     pub pkce_verifier: Option<String>,
     /// SAML: the AuthnRequest id the response must answer.
     pub saml_request_id: Option<String>,
+    /// Whether the web console started it.
+    pub for_console: bool,
 }
 
 /// Keeps a started login under its `state` (stored hashed).
@@ -35,8 +37,8 @@ pub async fn remember(
         .execute(pool)
         .await?;
     sqlx::query(
-        "INSERT INTO login_attempts (state_hash, provider_id, nonce, pkce_verifier, saml_request_id, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO login_attempts (state_hash, provider_id, nonce, pkce_verifier, saml_request_id, \
+         expires_at, for_console) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(digest(state))
     .bind(&login.provider_id)
@@ -44,12 +46,20 @@ pub async fn remember(
     .bind(&login.pkce_verifier)
     .bind(&login.saml_request_id)
     .bind(now + LOGIN_TTL_SECONDS)
+    .bind(i64::from(login.for_console))
     .execute(pool)
     .await?;
     Ok(())
 }
 
-type PendingRow = (String, Option<String>, Option<String>, Option<String>, i64);
+type PendingRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+);
 
 /// Takes the login started under `state` with `provider_id`: it cannot be taken twice.
 pub async fn take(
@@ -67,12 +77,13 @@ pub async fn take(
     // snapshot has to be upgraded to a write (which SQLite refuses under load).
     let row: Option<PendingRow> = sqlx::query_as(
         "DELETE FROM login_attempts WHERE state_hash = $1 \
-         RETURNING provider_id, nonce, pkce_verifier, saml_request_id, expires_at",
+         RETURNING provider_id, nonce, pkce_verifier, saml_request_id, expires_at, for_console",
     )
     .bind(digest(state))
     .fetch_optional(pool)
     .await?;
-    let Some((provider, nonce, pkce_verifier, saml_request_id, expires_at)) = row else {
+    let Some((provider, nonce, pkce_verifier, saml_request_id, expires_at, for_console)) = row
+    else {
         return Err(unknown());
     };
     if expires_at < now() || provider != provider_id {
@@ -83,6 +94,7 @@ pub async fn take(
         nonce,
         pkce_verifier,
         saml_request_id,
+        for_console: for_console != 0,
     })
 }
 

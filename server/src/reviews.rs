@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use hms_audit_ledger::{Event, Timestamp};
 use hms_directory::{
     ApplyMode, Campaign, CampaignScope, CredentialStatus, Entitlement, Hold, Outcome, OverdueRule,
-    REVIEW_SOURCE, ReviewItem, ScopePreset, StaffChange, StoreError, check_record_id,
+    REVIEW_SOURCE, ReviewItem, ReviewSettings, ScopePreset, StaffChange, StoreError,
+    check_record_id,
 };
 use hms_scim::hr::apply::manager_of;
 use hms_scim::provision::{SCIM_SOURCE, sync_roles};
@@ -44,26 +45,18 @@ pub struct CampaignSpec {
     pub scope: CampaignScope,
     /// Due date: RFC 3339 or `YYYY-MM-DD`.
     pub due_at: String,
-    /// What undecided items become at close; escalation by default.
-    #[serde(default = "escalate")]
-    pub overdue: OverdueRule,
-    /// When revocations take effect; at close by default.
-    #[serde(default = "on_close")]
-    pub apply_mode: ApplyMode,
+    /// What undecided items become at close; the tenant's rule by default.
+    #[serde(default)]
+    pub overdue: Option<OverdueRule>,
+    /// When revocations take effect; the tenant's setting by default.
+    #[serde(default)]
+    pub apply_mode: Option<ApplyMode>,
     /// Reviews people without a manager, and receives escalations.
     #[serde(default)]
     pub fallback_reviewer: Option<String>,
     /// One named reviewer for every item, instead of each person's manager.
     #[serde(default)]
     pub reviewer: Option<String>,
-}
-
-fn escalate() -> OverdueRule {
-    OverdueRule::Escalate
-}
-
-fn on_close() -> ApplyMode {
-    ApplyMode::OnClose
 }
 
 /// A reviewer's verdict on one item.
@@ -152,6 +145,7 @@ pub async fn create(
     let due_at = hms_directory::normalise_instant(&spec.due_at).ok_or_else(|| {
         ReviewError::Invalid(format!("`{}` is not a date or RFC 3339 time", spec.due_at))
     })?;
+    let rules = tenant.store.review_settings().await?;
     let scope = resolve_scope(tenant, spec.scope.clone()).await?;
     let entitlements = entitlements_in(tenant, &scope).await?;
     let last_used = last_uses(tenant, &entitlements).await?;
@@ -191,8 +185,8 @@ pub async fn create(
         name: spec.name.clone(),
         scope,
         due_at,
-        overdue: spec.overdue,
-        apply_mode: spec.apply_mode,
+        overdue: spec.overdue.unwrap_or(rules.overdue),
+        apply_mode: spec.apply_mode.unwrap_or(rules.apply_mode),
         fallback_reviewer: spec.fallback_reviewer.clone(),
         status: "open".into(),
         created_by: by.actor.clone(),
@@ -216,6 +210,31 @@ pub async fn create(
         .commit_directory_change(change, vec![event], &[])
         .await?;
     Ok((campaign, items))
+}
+
+/// Replaces the tenant's review rules (for campaigns that do not set their
+/// own) and records the change.
+pub async fn set_rules(
+    tenant: &Tenant,
+    rules: &ReviewSettings,
+    by: &Provenance,
+) -> Result<(), ReviewError> {
+    let mut change = tenant.begin_directory_change().await?;
+    let before = tenant.store.review_settings().await?;
+    tenant
+        .store
+        .set_review_settings(&mut change.tx, rules)
+        .await?;
+    let event = Event {
+        action: Some("update_review_settings".into()),
+        resource: Some("review:settings".into()),
+        details: json!({ "before": before, "after": rules }),
+        ..by.event("review.settings.update")
+    };
+    tenant
+        .commit_directory_change(change, vec![event], &[])
+        .await?;
+    Ok(())
 }
 
 /// Turns a preset into the people or roles it stands for, so the stored
@@ -378,14 +397,9 @@ pub async fn decide(
         return Err(ReviewError::Invalid("no decisions given".into()));
     }
     let mut change = tenant.begin_directory_change().await?;
-    let campaign = open_campaign(tenant, &mut change, campaign_id).await?;
-    let mut items: BTreeMap<i64, ReviewItem> = tenant
-        .store
-        .review_items_in(&mut change.tx, campaign_id)
-        .await?
-        .into_iter()
-        .map(|item| (item.item, item))
-        .collect();
+    let (campaign, items) = open_with_items(tenant, &mut change, campaign_id).await?;
+    let mut items: BTreeMap<i64, ReviewItem> =
+        items.into_iter().map(|item| (item.item, item)).collect();
     let now = hms_directory::now_rfc3339();
     let mut decided = Vec::with_capacity(decisions.len());
     let mut events = Vec::with_capacity(decisions.len());
@@ -506,6 +520,76 @@ fn apply_verdict(
     Ok(())
 }
 
+/// Applies each open campaign's overdue rule to the items still undecided
+/// past its due date: `revoke` revokes them (in force now when revocations
+/// are immediate, else at close); `escalate` hands them to the fallback
+/// reviewer, who may still decide until the close. Returns how many items
+/// it changed.
+pub async fn enforce_due_dates(tenant: &Tenant, by: &Provenance) -> Result<usize, ReviewError> {
+    let now = hms_directory::now_rfc3339();
+    let mut changed = 0;
+    for campaign in tenant.store.campaigns().await? {
+        if campaign.is_open() && campaign.due_at <= now {
+            changed += enforce_due_date(tenant, &campaign.id, by).await?;
+        }
+    }
+    Ok(changed)
+}
+
+/// [`enforce_due_dates`] for one campaign, in one directory change.
+async fn enforce_due_date(
+    tenant: &Tenant,
+    campaign_id: &str,
+    by: &Provenance,
+) -> Result<usize, ReviewError> {
+    let mut change = tenant.begin_directory_change().await?;
+    let (campaign, mut items) = open_with_items(tenant, &mut change, campaign_id).await?;
+    let now = hms_directory::now_rfc3339();
+    let mut events = Vec::new();
+    let mut touched = Vec::new();
+    for item in items.iter_mut().filter(|i| i.outcome == Outcome::Pending) {
+        match campaign.overdue {
+            OverdueRule::Revoke => {
+                item.outcome = Outcome::Revoked;
+                item.decided_by = Some("system:overdue".into());
+                item.decided_at = Some(now.clone());
+            }
+            OverdueRule::Escalate => {
+                let Some(fallback) = campaign
+                    .fallback_reviewer
+                    .as_ref()
+                    .filter(|f| **f != item.reviewer && **f != item.staff_id)
+                else {
+                    continue;
+                };
+                item.reviewer = fallback.clone();
+            }
+        }
+        events.push(overdue_event(by, &campaign, item, "due"));
+        touched.push(item.item);
+    }
+    if touched.is_empty() {
+        return Ok(0);
+    }
+    let staff_changes = if campaign.apply_mode == ApplyMode::Immediate {
+        let applied = apply_revocations(tenant, &mut change, &campaign, &mut items, by).await?;
+        events.extend(applied.events);
+        applied.changes
+    } else {
+        Vec::new()
+    };
+    for item in items.iter().filter(|i| touched.contains(&i.item)) {
+        tenant
+            .store
+            .update_review_item(&mut change.tx, campaign_id, item)
+            .await?;
+    }
+    tenant
+        .commit_directory_change(change, events, &staff_changes)
+        .await?;
+    Ok(touched.len())
+}
+
 /// Closes a campaign: undecided items follow the overdue rule, revocations
 /// not yet applied are applied, and the closing is recorded.
 pub async fn close(
@@ -514,11 +598,7 @@ pub async fn close(
     by: &Provenance,
 ) -> Result<CloseSummary, ReviewError> {
     let mut change = tenant.begin_directory_change().await?;
-    let campaign = open_campaign(tenant, &mut change, campaign_id).await?;
-    let mut items = tenant
-        .store
-        .review_items_in(&mut change.tx, campaign_id)
-        .await?;
+    let (campaign, mut items) = open_with_items(tenant, &mut change, campaign_id).await?;
     let now = hms_directory::now_rfc3339();
     let mut events = Vec::new();
     for item in items.iter_mut().filter(|i| i.outcome == Outcome::Pending) {
@@ -536,7 +616,7 @@ pub async fn close(
         item.reviewer = reviewer;
         item.decided_by = Some("system:overdue".into());
         item.decided_at = Some(now.clone());
-        events.push(overdue_event(by, &campaign, item));
+        events.push(overdue_event(by, &campaign, item, "close"));
     }
     let applied = apply_revocations(tenant, &mut change, &campaign, &mut items, by).await?;
     events.extend(applied.events);
@@ -583,6 +663,20 @@ async fn require_active_staff(
             "`{staff_id}` is not an active staff member"
         )))
     }
+}
+
+/// The open campaign and its items, read in the change's transaction.
+async fn open_with_items(
+    tenant: &Tenant,
+    change: &mut DirectoryChange<'_>,
+    campaign_id: &str,
+) -> Result<(Campaign, Vec<ReviewItem>), ReviewError> {
+    let campaign = open_campaign(tenant, change, campaign_id).await?;
+    let items = tenant
+        .store
+        .review_items_in(&mut change.tx, campaign_id)
+        .await?;
+    Ok((campaign, items))
 }
 
 /// The campaign, which must exist and be open.
@@ -751,7 +845,9 @@ fn item_event(
     }
 }
 
-fn overdue_event(by: &Provenance, campaign: &Campaign, item: &ReviewItem) -> Event {
+/// The entry for the overdue rule applied to an item, at the due date (`due`)
+/// or at the close (`close`).
+fn overdue_event(by: &Provenance, campaign: &Campaign, item: &ReviewItem, at: &str) -> Event {
     Event {
         subject: Some(item.staff_id.clone()),
         action: Some(
@@ -765,6 +861,7 @@ fn overdue_event(by: &Provenance, campaign: &Campaign, item: &ReviewItem) -> Eve
         details: json!({
             "campaign": campaign.id, "item": item.item, "kind": item.kind,
             "entitlement": item.entitlement, "rule": campaign.overdue, "reviewer": item.reviewer,
+            "at": at,
         }),
         ..by.event("review.overdue")
     }

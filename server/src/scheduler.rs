@@ -1,8 +1,9 @@
-//! Scheduled report packs: at a fixed interval, each configured pack of
-//! reports is generated for the past interval and written to a folder, so
-//! the weekly break-glass and privacy review happens without anyone
-//! remembering to pull it. Each pull is recorded in the ledger as made by
-//! `scheduler`.
+//! Work that happens without anyone remembering it. Scheduled report packs:
+//! at a fixed interval, each configured pack of reports is generated for the
+//! past interval and written to a folder, so the weekly break-glass and
+//! privacy review happens. Access-review due dates: every minute, each
+//! tenant's campaigns past their due date have their overdue rule applied.
+//! All of it is recorded in the ledger as done by `scheduler`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -72,8 +73,25 @@ impl ScheduledPack {
     }
 }
 
-/// Runs every pack on its interval, for as long as the service runs.
+/// How often access-review due dates are enforced.
+const DUE_DATE_SWEEP: Duration = Duration::from_secs(60);
+
+/// Runs every pack on its interval, and the due-date sweep, for as long as
+/// the service runs.
 pub fn start(app: &AppState) {
+    let sweeper = app.clone();
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(DUE_DATE_SWEEP);
+        loop {
+            interval.tick().await;
+            if let Err(error) = enforce_due_dates(&sweeper.tenants).await {
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "access-review due dates not enforced"
+                );
+            }
+        }
+    });
     for pack in app.settings.reports.schedule.clone() {
         let app = app.clone();
         tokio::spawn(async move {
@@ -87,6 +105,27 @@ pub fn start(app: &AppState) {
             }
         });
     }
+}
+
+/// Applies the overdue rule of every tenant's campaigns past their due date.
+async fn enforce_due_dates(tenants: &Tenants) -> anyhow::Result<()> {
+    let by = Provenance::local("scheduler");
+    for record in tenants.list().await? {
+        let id = record.id.to_string();
+        let tenant = tenants
+            .get(&id)
+            .await?
+            .with_context(|| format!("unknown tenant `{id}`"))?;
+        let changed = crate::reviews::enforce_due_dates(&tenant, &by).await?;
+        if changed > 0 {
+            tracing::info!(
+                tenant = id,
+                items = changed,
+                "access-review overdue rule applied"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Generates `pack` for every tenant it covers, over the past interval.

@@ -141,6 +141,7 @@ pub async fn oidc_login(
         nonce: Some(start.nonce),
         pkce_verifier: Some(start.pkce_verifier),
         saml_request_id: None,
+        for_console: query.console.is_some(),
     };
     login::remember(tenant.store.pool(), &start.state, &pending).await?;
     let secure = secure_attribute(&app);
@@ -236,9 +237,12 @@ pub async fn saml_metadata(
 }
 
 /// `GET /{tenant}/auth/saml/{idp}/login`: to the IdP with an AuthnRequest (HTTP-Redirect).
+/// A console login is remembered with the pending login, not in a cookie:
+/// the IdP's POST to the assertion consumer is cross-site, and carries none.
 pub async fn saml_login(
     State(app): State<AppState>,
     Path((tenant_id, idp)): Path<(String, String)>,
+    ApiQuery(query): ApiQuery<LoginQuery>,
 ) -> Result<Response, ApiError> {
     let tenant = app.tenant(&tenant_id).await?;
     let sp = service_provider(&app, &tenant, &idp).await?;
@@ -247,6 +251,7 @@ pub async fn saml_login(
     let pending = PendingLogin {
         provider_id: idp,
         saml_request_id: Some(request_id),
+        for_console: query.console.is_some(),
         ..PendingLogin::default()
     };
     login::remember(tenant.store.pool(), &state, &pending).await?;
@@ -262,18 +267,20 @@ struct AcsForm {
     relay_state: Option<String>,
 }
 
-/// `POST /{tenant}/auth/saml/{idp}/acs`: verifies the response, once.
+/// `POST /{tenant}/auth/saml/{idp}/acs`: verifies the response, once; a
+/// login the console started goes back to the console.
 pub async fn saml_acs(
     State(app): State<AppState>,
     Path((tenant_id, idp)): Path<(String, String)>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let body =
         body.map_err(|_| ApiError::PayloadTooLarge("request body is larger than allowed".into()))?;
     let tenant = app.tenant(&tenant_id).await?;
     let by = provenance_of(format!("idp:{idp}"), &headers, Some(peer));
+    let mut for_console = false;
     let verified = async {
         let form: AcsForm = serde_urlencoded::from_bytes(&body).map_err(|_| {
             IdentityError::refused("malformed_response", "expected a form with `SAMLResponse`")
@@ -281,11 +288,11 @@ pub async fn saml_acs(
         let sp = service_provider(&app, &tenant, &idp).await?;
         let pool = tenant.store.pool();
         let request_ids: Vec<String> = match form.relay_state.as_deref().filter(|s| !s.is_empty()) {
-            Some(state) => login::take(pool, state, &idp)
-                .await?
-                .saml_request_id
-                .into_iter()
-                .collect(),
+            Some(state) => {
+                let pending = login::take(pool, state, &idp).await?;
+                for_console = pending.for_console;
+                pending.saml_request_id.into_iter().collect()
+            }
             None => Vec::new(),
         };
         let ids: Vec<&str> = request_ids.iter().map(String::as_str).collect();
@@ -294,7 +301,11 @@ pub async fn saml_acs(
         Ok(verified.identity)
     }
     .await;
-    finish_login(&app, &tenant, &idp, verified, &by).await
+    let answer = finish_login(&app, &tenant, &idp, verified, &by).await;
+    if for_console {
+        return super::console::land(&app, &tenant_id, answer.map(|Json(a)| a));
+    }
+    answer.map(IntoResponse::into_response)
 }
 
 /// Admits a verified login (or records why it failed).

@@ -318,8 +318,7 @@ fn identity_admin_routes() -> Router<AppState> {
         )
 }
 
-/// Staff sign-in: public, each step proving itself (IdP signatures, login
-/// and session tokens).
+/// The security team's access-review routes (admin scope).
 fn review_admin_routes() -> Router<AppState> {
     Router::new()
         .route(
@@ -331,10 +330,19 @@ fn review_admin_routes() -> Router<AppState> {
             "/{tenant}/v1/reviews/campaigns/{id}/close",
             post(reviews::close),
         )
-        .route("/{tenant}/v1/reviews/overdue", get(reviews::overdue))
+        .route(
+            "/{tenant}/v1/reviews/overdue",
+            get(reviews::overdue).post(reviews::enforce_overdue),
+        )
+        .route(
+            "/{tenant}/v1/reviews/settings",
+            get(reviews::settings).put(reviews::set_settings),
+        )
         .route("/{tenant}/v1/reviews/reminders", post(reviews::remind))
 }
 
+/// Staff sign-in: public, each step proving itself (IdP signatures, login
+/// and session tokens).
 fn login_routes() -> Router<AppState> {
     Router::new()
         .route("/{tenant}/auth/oidc/{idp}/login", get(login::oidc_login))

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use hms_audit_ledger::Event;
-use hms_directory::{Campaign, Outcome, ReviewItem, progress_by_reviewer};
+use hms_directory::{Campaign, Outcome, ReviewItem, ReviewSettings, progress_by_reviewer};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -42,6 +42,22 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (campaign, items) = reviews::create(&ctx.tenant, spec, &ctx.provenance).await?;
     Ok((StatusCode::CREATED, Json(with_progress(&campaign, &items))))
+}
+
+/// `GET /{tenant}/v1/reviews/settings`: the tenant's review rules.
+pub async fn settings(
+    Extension(ctx): Extension<TenantContext>,
+) -> Result<Json<ReviewSettings>, ApiError> {
+    Ok(Json(ctx.tenant.store.review_settings().await?))
+}
+
+/// `PUT /{tenant}/v1/reviews/settings`: replaces them, recorded in the ledger.
+pub async fn set_settings(
+    Extension(ctx): Extension<TenantContext>,
+    ApiJson(rules): ApiJson<ReviewSettings>,
+) -> Result<Json<ReviewSettings>, ApiError> {
+    reviews::set_rules(&ctx.tenant, &rules, &ctx.provenance).await?;
+    Ok(Json(rules))
 }
 
 /// `GET /{tenant}/v1/reviews/campaigns`: every campaign with its progress.
@@ -87,6 +103,16 @@ pub async fn overdue(Extension(ctx): Extension<TenantContext>) -> Result<Json<Va
         .map(Reminder::to_json)
         .collect();
     Ok(Json(json!({ "overdue": reminders })))
+}
+
+/// `POST /{tenant}/v1/reviews/overdue`: applies each open campaign's overdue
+/// rule now to the items undecided past its due date (the service also does
+/// this every minute).
+pub async fn enforce_overdue(
+    Extension(ctx): Extension<TenantContext>,
+) -> Result<Json<Value>, ApiError> {
+    let changed = reviews::enforce_due_dates(&ctx.tenant, &ctx.provenance).await?;
+    Ok(Json(json!({ "items_changed": changed })))
 }
 
 /// `POST /{tenant}/v1/reviews/reminders`: sends each overdue reviewer's

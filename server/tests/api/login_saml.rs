@@ -42,11 +42,12 @@ fn entity(app: &TestApp, idp_id: &str) -> String {
 
 /// Starts an SP-initiated login: the RelayState and the AuthnRequest's id.
 async fn start(app: &TestApp, idp_id: &str) -> (String, String) {
-    let response = no_redirects()
-        .get(app.url(&format!("/auth/saml/{idp_id}/login")))
-        .send()
-        .await
-        .unwrap();
+    start_at(app, idp_id, &format!("/auth/saml/{idp_id}/login")).await
+}
+
+/// Starts an SP-initiated login at `path` (the login route, with its query).
+async fn start_at(app: &TestApp, idp_id: &str, path: &str) -> (String, String) {
+    let response = no_redirects().get(app.url(path)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let location = url::Url::parse(response.headers()[LOCATION].to_str().unwrap()).unwrap();
     assert!(location.as_str().starts_with(SSO_URL), "{location}");
@@ -157,6 +158,85 @@ async fn a_signed_saml_response_logs_the_person_in_with_their_idp_roles() {
             error_code(replay, StatusCode::UNAUTHORIZED).await,
             "unknown_login"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_saml_login_started_in_the_console_lands_in_the_console() {
+    for app in apps().await {
+        let idp = SamlIdp::new();
+        configure(&app, "adfs", &idp, false).await;
+        set_identity_settings(&app, json!({"mfa_required": false})).await;
+        let login_page = app
+            .http
+            .get(app.url("/console/login"))
+            .send()
+            .await
+            .unwrap();
+        let login_page = login_page.text().await.unwrap();
+        let path = "/auth/saml/adfs/login?console=1";
+        assert!(login_page.contains(path), "{login_page}");
+
+        let (relay_state, request_id) = start_at(&app, "adfs", path).await;
+        let spec = ResponseSpec::honest(
+            "desk",
+            Some(&request_id),
+            &acs(&app, "adfs"),
+            &entity(&app, "adfs"),
+        );
+        let form = [
+            ("SAMLResponse", idp.response(&spec)),
+            ("RelayState", relay_state),
+        ];
+        let landed = no_redirects()
+            .post(acs(&app, "adfs"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(landed.status(), StatusCode::SEE_OTHER);
+        assert!(
+            landed.headers()[LOCATION]
+                .to_str()
+                .unwrap()
+                .ends_with("/console")
+        );
+        let session = landed.headers()[reqwest::header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        assert!(session.starts_with("hms_ach_console="), "{session}");
+        let home = no_redirects()
+            .get(app.url("/console"))
+            .header(reqwest::header::COOKIE, &session)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(home.status(), StatusCode::OK);
+        assert!(home.text().await.unwrap().contains("Sign out desk"));
+
+        // A forged response started from the console goes back to its
+        // sign-in page with the reason, and opens no session.
+        let (relay_state, request_id) = start_at(&app, "adfs", path).await;
+        let forged = SamlIdp::new().response(&ResponseSpec::honest(
+            "desk",
+            Some(&request_id),
+            &acs(&app, "adfs"),
+            &entity(&app, "adfs"),
+        ));
+        let refused = no_redirects()
+            .post(acs(&app, "adfs"))
+            .form(&[("SAMLResponse", forged), ("RelayState", relay_state)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::SEE_OTHER);
+        let to = refused.headers()[LOCATION].to_str().unwrap();
+        assert!(to.contains("/console/login?error="), "{to}");
+        assert!(refused.headers().get(reqwest::header::SET_COOKIE).is_none());
     }
 }
 

@@ -746,3 +746,157 @@ async fn presets_review_privileged_roles_and_recent_break_glass_users() {
         assert_eq!(kinds, ["role", "credential"], "{campaign}");
     }
 }
+
+#[tokio::test]
+async fn the_tenants_rules_apply_to_campaigns_that_set_none() {
+    for app in apps().await {
+        seed_reviewer(&app).await;
+        let defaults: Value = app.get("/v1/reviews/settings").await.json().await.unwrap();
+        assert_eq!(
+            defaults,
+            json!({"overdue": "escalate", "apply_mode": "on_close"})
+        );
+        for bad in [
+            json!({"overdue": "ignore", "apply_mode": "on_close"}),
+            json!({"overdue": "revoke", "apply_mode": "immediate", "colour": "red"}),
+        ] {
+            let refused = app.put("/v1/reviews/settings", &bad).await;
+            assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{bad}");
+        }
+        let strict = json!({"overdue": "revoke", "apply_mode": "immediate"});
+        assert_eq!(
+            app.put("/v1/reviews/settings", &strict).await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(ledger_count(&app, "review.settings.update").await, 1);
+
+        let spec = json!({
+            "id": "desk", "name": "Front desk", "due_at": "2030-01-01",
+            "scope": {"staff": ["desk"]}, "reviewer": "chief",
+        });
+        let campaign: Value = app
+            .post("/v1/reviews/campaigns", &spec)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(campaign["campaign"]["overdue"], "revoke", "{campaign}");
+        assert_eq!(campaign["campaign"]["apply_mode"], "immediate");
+        let chief = session_for(&app, "chief").await;
+        let item = item_of(&campaign, "desk", "receptionist");
+        let decided = decide(
+            &app,
+            &chief,
+            "desk",
+            json!([{"item": item, "decision": "revoke"}]),
+        )
+        .await;
+        assert_eq!(decided.status(), StatusCode::OK);
+        let desk: Value = app
+            .get("/v1/directory/staff/desk")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            desk["roles"],
+            json!([]),
+            "revoked at once, before the close"
+        );
+    }
+}
+
+#[tokio::test]
+async fn past_the_due_date_undecided_items_are_revoked_or_handed_to_the_fallback_reviewer() {
+    for app in apps().await {
+        seed_reviewer(&app).await;
+        let revoke = json!({
+            "id": "front-desk", "name": "Front desk", "due_at": "2020-01-01",
+            "scope": {"roles": ["receptionist"]}, "reviewer": "chief",
+            "overdue": "revoke", "apply_mode": "immediate",
+        });
+        let escalate = json!({
+            "id": "orthopaedics", "name": "Orthopaedics", "due_at": "2020-01-01",
+            "scope": {"departments": ["orthopaedics"]}, "reviewer": "chief",
+            "fallback_reviewer": "dr-heart", "overdue": "escalate",
+        });
+        for spec in [&revoke, &escalate] {
+            let created = app.post("/v1/reviews/campaigns", spec).await;
+            assert_eq!(created.status(), StatusCode::CREATED);
+        }
+        let swept: Value = app
+            .post("/v1/reviews/overdue", &json!({}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        // The receptionist's role; the orthopaedic surgeon's role and licence.
+        assert_eq!(swept["items_changed"], 3, "{swept}");
+        let again: Value = app
+            .post("/v1/reviews/overdue", &json!({}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(again["items_changed"], 0, "nothing is applied twice");
+
+        let desk: Value = app
+            .get("/v1/directory/staff/desk")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(desk["roles"], json!([]), "revoked at the due date");
+        let front: Value = app
+            .get("/v1/reviews/campaigns/front-desk")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(front["campaign"]["status"], "open");
+        assert_eq!(front["items"][0]["outcome"], "revoked");
+        assert_eq!(front["items"][0]["decided_by"], "system:overdue");
+
+        // The fallback reviewer can still decide what was escalated to them.
+        let ortho: Value = app
+            .get("/v1/reviews/campaigns/orthopaedics")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            ortho["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|i| i["reviewer"] == "dr-heart" && i["outcome"] == "pending"),
+            "{ortho}"
+        );
+        let fallback = session_for(&app, "dr-heart").await;
+        let decided = decide(
+            &app,
+            &fallback,
+            "orthopaedics",
+            json!([{"item": 1, "decision": "certify"}, {"item": 2, "decision": "certify"}]),
+        )
+        .await;
+        assert_eq!(decided.status(), StatusCode::OK);
+        let closed: Value = app
+            .post("/v1/reviews/campaigns/orthopaedics/close", &json!({}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(closed["closed"]["certified"], 2, "{closed}");
+        assert_eq!(closed["closed"]["escalated"], 0, "{closed}");
+        let entries: Value = app
+            .get("/ledger/entries?kind=review.overdue")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let entries = entries["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 3);
+        assert!(entries.iter().all(|e| e["details"]["at"] == "due"));
+    }
+}

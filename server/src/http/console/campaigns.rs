@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use hms_compliance_reports::ReportKind;
-use hms_directory::progress_by_reviewer;
+use hms_directory::{ApplyMode, OverdueRule, progress_by_reviewer};
 use maud::html;
 use serde::Deserialize;
 
@@ -51,6 +51,12 @@ async fn list_page(visitor: &Visitor, problem: Option<String>) -> Result<Respons
         .campaigns()
         .await
         .map_err(ApiError::from)?;
+    let rules = visitor
+        .tenant()
+        .store
+        .review_settings()
+        .await
+        .map_err(ApiError::from)?;
     let content = html! {
         @if let Some(problem) = &problem { p class="problem" role="alert" { (problem) } }
         @if campaigns.is_empty() {
@@ -91,15 +97,15 @@ async fn list_page(visitor: &Visitor, problem: Option<String>) -> Result<Respons
             div class="field" {
                 label for="overdue" { "Items not decided by the due date" }
                 select id="overdue" name="overdue" {
-                    option value="escalate" { "Escalate to the fallback reviewer" }
-                    option value="revoke" { "Revoke" }
+                    option value="escalate" selected[rules.overdue == OverdueRule::Escalate] { "Escalate to the fallback reviewer" }
+                    option value="revoke" selected[rules.overdue == OverdueRule::Revoke] { "Revoke" }
                 }
             }
             div class="field" {
                 label for="apply_mode" { "Revocations take effect" }
                 select id="apply_mode" name="apply_mode" {
-                    option value="on_close" { "When the campaign closes" }
-                    option value="immediate" { "As soon as the reviewer decides" }
+                    option value="on_close" selected[rules.apply_mode == ApplyMode::OnClose] { "When the campaign closes" }
+                    option value="immediate" selected[rules.apply_mode == ApplyMode::Immediate] { "As soon as the reviewer decides" }
                 }
             }
             button type="submit" { "Create the campaign" }

@@ -54,21 +54,22 @@ pub async fn login_page(
         ul {
             @for provider in &configured {
                 li {
-                    @match provider.config {
-                        ProviderConfig::Oidc(_) => {
-                            a href={"/" (tenant_id) "/auth/oidc/" (provider.id) "/login?console=1"} {
-                                "Sign in with " (provider.id)
-                            }
-                        }
-                        ProviderConfig::Saml(_) => {
-                            (provider.id) " (SAML sign-in to the console is not available yet)"
-                        }
+                    a href={"/" (tenant_id) "/auth/" (protocol(&provider.config)) "/" (provider.id) "/login?console=1"} {
+                        "Sign in with " (provider.id)
                     }
                 }
             }
         }
     };
     Ok(frame(&tenant_id, "Sign in", None, content))
+}
+
+/// The path segment of a provider's protocol under `/{tenant}/auth/`.
+fn protocol(config: &ProviderConfig) -> &'static str {
+    match config {
+        ProviderConfig::Oidc(_) => "oidc",
+        ProviderConfig::Saml(_) => "saml",
+    }
 }
 
 /// The login awaiting its second factor, from its cookie.
