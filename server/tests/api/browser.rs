@@ -2,7 +2,7 @@
 //! reviewer revokes one entitlement with a reason and certifies the rest in
 //! bulk, the security team closes the campaign, the PDP denies the revoked
 //! access, and the evidence downloads. Every page passes axe-core's WCAG 2.1
-//! A/AA checks; screenshots of the main pages are kept under
+//! A/AA checks and fits a tablet held upright; screenshots of the main pages are kept under
 //! `target/tmp/console-screenshots/`.
 
 use std::net::TcpListener;
@@ -313,6 +313,31 @@ async fn a_campaign_is_run_in_a_real_browser() {
     page_saying(&browser, "Latest signed checkpoint").await;
     screenshot(&browser, "8-compliance").await;
     assert_accessible(&browser, "the compliance page").await;
+
+    // On a tablet held upright, no page scrolls sideways (wide tables scroll
+    // within themselves).
+    browser.set_window_size(768, 1024).await.unwrap();
+    for (path, name) in [
+        ("/console", "9-tablet-home"),
+        ("/console/campaigns", "10-tablet-campaigns"),
+        ("/console/campaigns/q4", "11-tablet-campaign"),
+        ("/console/compliance", "12-tablet-compliance"),
+    ] {
+        browser.goto(&app.url(path)).await.unwrap();
+        element(&browser, "main h1").await;
+        let overflow = browser
+            .execute(
+                "return document.documentElement.scrollWidth - window.innerWidth",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            overflow.as_i64().unwrap() <= 0,
+            "{path} scrolls sideways by {overflow}"
+        );
+        screenshot(&browser, name).await;
+    }
 
     let pulls: Value = app
         .get("/ledger/entries?kind=report.pull&actor=staff:chief")
