@@ -1,6 +1,7 @@
 //! Console page times for a 10,000-staff tenant, over loopback HTTP against
 //! an in-process server: home, a reviewer's open items, the campaign list,
-//! and a campaign's page with its progress and every item.
+//! a campaign's page with its progress and every item (each clinician's role
+//! and licence), and the compliance page.
 //!
 //! ```text
 //! cargo run --release -p hms-ach --example console_load -- --database sqlite --staff 10000 --views 50
@@ -161,8 +162,17 @@ fn staff_member(i: usize) -> Value {
         "pharmacist",
         "lab_technician",
     ];
+    let role = ROLES[i % ROLES.len()];
+    let licensed = !matches!(role, "receptionist" | "billing");
+    let credentials: Vec<Value> = licensed
+        .then(|| {
+            json!({"kind": format!("{role}_licence"), "number": format!("L-{i}"),
+                        "status": "active", "expires": "2035-01-01"})
+        })
+        .into_iter()
+        .collect();
     json!({"id": format!("s{i:05}"), "given_name": "Staff", "family_name": format!("{i}"),
-           "roles": [ROLES[i % ROLES.len()]], "department": format!("dept-{}", i % 20)})
+           "roles": [role], "department": format!("dept-{}", i % 20), "credentials": credentials})
 }
 
 #[tokio::main]
@@ -217,28 +227,31 @@ async fn main() {
     let creating = Instant::now();
     let department = json!({"id": "dept-3", "name": "Department 3", "due_at": "2030-01-01",
         "scope": {"departments": ["dept-3"]}, "fallback_reviewer": "chief"});
-    bench
-        .send(
-            bench
-                .http
-                .post(bench.url("/v1/reviews/campaigns"))
-                .json(&department),
-        )
-        .await;
+    let items = |created: Value| created["progress"]["items"].as_u64().unwrap();
+    let department_items = items(
+        bench
+            .send(
+                bench
+                    .http
+                    .post(bench.url("/v1/reviews/campaigns"))
+                    .json(&department),
+            )
+            .await,
+    );
     let everyone = json!({"id": "all", "name": "Whole tenant", "due_at": "2030-01-01",
         "reviewer": "s00000", "fallback_reviewer": "s00001"});
-    bench
-        .send(
-            bench
-                .http
-                .post(bench.url("/v1/reviews/campaigns"))
-                .json(&everyone),
-        )
-        .await;
+    let everyone_items = items(
+        bench
+            .send(
+                bench
+                    .http
+                    .post(bench.url("/v1/reviews/campaigns"))
+                    .json(&everyone),
+            )
+            .await,
+    );
     println!(
-        "campaigns created ({} and {} items) in {:.1}s",
-        args.staff / 20,
-        args.staff + 1,
+        "campaigns created ({department_items} and {everyone_items} items) in {:.1}s",
         creating.elapsed().as_secs_f64()
     );
 
@@ -264,6 +277,7 @@ async fn main() {
         ("campaign list", "/console/campaigns"),
         ("department campaign page", "/console/campaigns/dept-3"),
         ("whole-tenant campaign page", "/console/campaigns/all"),
+        ("compliance page", "/console/compliance"),
     ] {
         let (samples, size) = bench.page(&session, path, args.views).await;
         println!("{what} ({path}, {size} bytes): {}", percentiles(samples));
