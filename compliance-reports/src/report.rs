@@ -43,13 +43,15 @@ pub enum ReportKind {
     EmployeeRecords,
     /// Staff looking at patients who share their family name.
     SameFamilyName,
+    /// Staff looking at patients who share their address.
+    SameAddress,
     /// Access-review decisions, and proof that each revocation was applied.
     AccessReviews,
 }
 
 impl ReportKind {
     /// Every kind, in the order they are listed.
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 19] = [
         Self::PatientAccess,
         Self::UserActivity,
         Self::BreakGlass,
@@ -60,6 +62,7 @@ impl ReportKind {
         Self::UnusualVolume,
         Self::EmployeeRecords,
         Self::SameFamilyName,
+        Self::SameAddress,
         Self::FailedLogins,
         Self::AfterTermination,
         Self::PrivilegedAccounts,
@@ -83,6 +86,7 @@ impl ReportKind {
             Self::UnusualVolume => "unusual-volume",
             Self::EmployeeRecords => "employee-records",
             Self::SameFamilyName => "same-family-name",
+            Self::SameAddress => "same-address",
             Self::FailedLogins => "failed-logins",
             Self::AfterTermination => "after-termination",
             Self::PrivilegedAccounts => "privileged-accounts",
@@ -112,6 +116,7 @@ impl ReportKind {
             Self::UnusualVolume => "Unusual access volume",
             Self::EmployeeRecords => "Access to employees' own and co-workers' records",
             Self::SameFamilyName => "Access to patients sharing the staff member's family name",
+            Self::SameAddress => "Access to patients sharing the staff member's address",
             Self::FailedLogins => "Failed logins and lockouts",
             Self::AfterTermination => "Activity after termination",
             Self::PrivilegedAccounts => "Accounts with privileged roles",
@@ -180,6 +185,8 @@ pub struct StaffFacts {
     pub family_name: String,
     /// Kinds of the credentials they hold in good standing.
     pub active_credentials: Vec<String>,
+    /// Their home address, when the directory holds it.
+    pub address: Option<String>,
 }
 
 /// What the directory says of a patient now.
@@ -197,6 +204,8 @@ pub struct PatientFacts {
     pub family_name: Option<String>,
     /// The staff id of a patient who is also an employee.
     pub employee_id: Option<String>,
+    /// Their postal address, when registered.
+    pub address: Option<String>,
 }
 
 /// The directory as reports read it.

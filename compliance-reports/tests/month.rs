@@ -113,6 +113,7 @@ fn staff(roles: &[&str], department: &str) -> StaffFacts {
         active: true,
         family_name: String::new(),
         active_credentials: Vec::new(),
+        address: None,
     }
 }
 
@@ -178,6 +179,24 @@ fn month() -> Month {
     if let Some(d2) = directory.staff.get_mut("d2") {
         d2.family_name = "Okafor".into();
     }
+    // A nurse and a patient at one address (written differently); another
+    // patient on the same street.
+    if let Some(n3) = directory.staff.get_mut("n3") {
+        n3.address = Some("12, Elm Street, Springfield".into());
+    }
+    for (id, address) in [
+        ("nbr", "12 elm street  springfield"),
+        ("st", "14 Elm Street, Springfield"),
+    ] {
+        directory.patients.insert(
+            id.into(),
+            PatientFacts {
+                care_team: BTreeSet::from(["d4".to_owned()]),
+                address: Some(address.into()),
+                ..PatientFacts::default()
+            },
+        );
+    }
     let mut month = Month {
         entries: Vec::new(),
         directory,
@@ -221,6 +240,11 @@ fn plant(month: &mut Month) {
     month.decide(at(5, 10, 30), "n1", "emp", "deny");
     // A doctor looking up a namesake (and their own patient).
     month.decide(at(7, 11, 0), "d2", "nam", "permit");
+    // A nurse looking up the neighbour at her own address; the doctor
+    // treating both patients is not flagged.
+    month.decide(at(9, 16, 0), "n3", "nbr", "permit");
+    month.decide(at(9, 16, 5), "n3", "st", "deny");
+    month.decide(at(9, 17, 0), "d4", "nbr", "permit");
     // A look at a chart at 02:30.
     month.decide(at(6, 2, 30), "d1", "p5", "permit");
     // A nurse refused six times in one day.
@@ -339,6 +363,10 @@ fn each_privacy_report_finds_exactly_what_was_planted() {
     assert_eq!(column(&namesakes, 1), ["d2"]);
     assert_eq!(column(&namesakes, 4), ["OKAFOR"]);
 
+    let neighbours = month.report(ReportKind::SameAddress);
+    assert_eq!(column(&neighbours, 1), ["n3"]);
+    assert_eq!(column(&neighbours, 3), ["nbr"]);
+
     let vip = month.report(ReportKind::VipAccess);
     assert_eq!(
         column(&vip, 1),
@@ -350,10 +378,10 @@ fn each_privacy_report_finds_exactly_what_was_planted() {
     let outside = month.report(ReportKind::OutsideCareTeam);
     assert_eq!(
         column(&outside, 1),
-        ["d3", "n6", "d5"],
-        "the nurse reading her own record too"
+        ["d3", "n6", "n3", "d5"],
+        "the nurse reading her own record and the one reading her neighbour's too"
     );
-    assert_eq!(column(&outside, 3), ["vip", "emp", "p40"]);
+    assert_eq!(column(&outside, 3), ["vip", "emp", "nbr", "p40"]);
 
     let late = month.report(ReportKind::AfterHours);
     assert_eq!(column(&late, 2), ["d1"]);

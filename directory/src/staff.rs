@@ -54,6 +54,9 @@ pub struct StaffMember {
     /// Usual work location.
     #[serde(default)]
     pub location: Option<String>,
+    /// Home address, for privacy monitoring.
+    #[serde(default)]
+    pub address: Option<String>,
     /// Sites this person is restricted to; `None` means unrestricted.
     #[serde(default)]
     pub allowed_locations: Option<Vec<String>>,
@@ -146,6 +149,7 @@ impl StaffMember {
             active: true,
             department: None,
             location: None,
+            address: None,
             allowed_locations: None,
             shift: None,
             roles: Vec::new(),
@@ -227,10 +231,11 @@ type StaffRow = (
     Option<String>,
     Option<i64>,
     Option<i64>,
+    Option<String>,
 );
 
 const STAFF_COLUMNS: &str = "id, given_name, family_name, display_name, emails, active, department, location, \
-                             allowed_locations, shift_start_hour, shift_end_hour";
+                             allowed_locations, shift_start_hour, shift_end_hour, address";
 
 impl TenantStore {
     /// Creates or replaces staff members, their roles and credentials, all or nothing.
@@ -392,13 +397,13 @@ async fn write_staff(
         .await?;
     sqlx::query(
         "INSERT INTO staff (id, given_name, family_name, display_name, emails, active, department, location, \
-         allowed_locations, shift_start_hour, shift_end_hour, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         allowed_locations, shift_start_hour, shift_end_hour, updated_at, address) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
          ON CONFLICT (id) DO UPDATE SET given_name = excluded.given_name, family_name = excluded.family_name, \
          display_name = excluded.display_name, emails = excluded.emails, active = excluded.active, \
          department = excluded.department, location = excluded.location, \
          allowed_locations = excluded.allowed_locations, shift_start_hour = excluded.shift_start_hour, \
-         shift_end_hour = excluded.shift_end_hour, updated_at = excluded.updated_at",
+         shift_end_hour = excluded.shift_end_hour, updated_at = excluded.updated_at, address = excluded.address",
     )
     .bind(&member.id)
     .bind(&member.given_name)
@@ -412,6 +417,7 @@ async fn write_staff(
     .bind(member.shift.map(|s| s.start_hour))
     .bind(member.shift.map(|s| s.end_hour))
     .bind(&now)
+    .bind(&member.address)
     .execute(&mut *tx)
     .await?;
     let existing: Vec<(String,)> =
@@ -523,6 +529,7 @@ fn staff_from_row(row: StaffRow) -> Result<StaffMember, StoreError> {
         allowed,
         start,
         end,
+        address,
     ) = row;
     Ok(StaffMember {
         id,
@@ -533,6 +540,7 @@ fn staff_from_row(row: StaffRow) -> Result<StaffMember, StoreError> {
         active: active != 0,
         department,
         location,
+        address,
         allowed_locations: allowed
             .map(|a| decode_json(&a, "staff.allowed_locations"))
             .transpose()?,

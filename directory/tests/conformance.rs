@@ -43,6 +43,7 @@ fn nurse(id: &str) -> StaffMember {
         active: true,
         department: Some("cardiology".into()),
         location: None,
+        address: None,
         allowed_locations: Some(vec!["north".into()]),
         shift: None,
         roles: vec!["nurse".into()],

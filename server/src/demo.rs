@@ -34,6 +34,7 @@ pub async fn install(tenants: &Tenants) -> Result<String, ChangeError> {
         active: true,
         department: Some(department.into()),
         location: None,
+        address: None,
         allowed_locations: None,
         shift: None,
         roles: vec![role.into()],

@@ -260,6 +260,7 @@ async fn directory(
                     .collect();
                 let facts = StaffFacts {
                     active_credentials,
+                    address: m.address,
                     roles: m.roles,
                     department: m.department,
                     active: m.active,
@@ -277,6 +278,7 @@ async fn directory(
                     vip: p.vip,
                     confidential: p.confidential,
                     family_name: p.family_name,
+                    address: p.address,
                     employee_id: p.employee_id,
                 };
                 (p.id, facts)

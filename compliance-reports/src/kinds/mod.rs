@@ -79,6 +79,7 @@ fn spec(kind: ReportKind) -> Spec {
         ReportKind::UnusualVolume => privacy::UNUSUAL_VOLUME,
         ReportKind::EmployeeRecords => privacy::EMPLOYEE_RECORDS,
         ReportKind::SameFamilyName => privacy::SAME_FAMILY_NAME,
+        ReportKind::SameAddress => privacy::SAME_ADDRESS,
         ReportKind::FailedLogins => accounts::FAILED_LOGINS,
         ReportKind::AfterTermination => accounts::AFTER_TERMINATION,
         ReportKind::PrivilegedAccounts => accounts::PRIVILEGED_ACCOUNTS,

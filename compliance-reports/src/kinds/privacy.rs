@@ -141,6 +141,26 @@ pub(super) const SAME_FAMILY_NAME: Spec = Spec {
     rows: same_family_name,
 };
 
+pub(super) const SAME_ADDRESS: Spec = Spec {
+    needs: Needs::Nothing,
+    kinds: Some(&["decision"]),
+    columns: &[
+        "time",
+        "staff",
+        "department",
+        "patient",
+        "address",
+        "action",
+        "decision",
+        "sequence",
+    ],
+    notes: &[
+        "Every decision on a patient whose registered address is the staff member's home address, permitted or denied; addresses are compared without regard to case, punctuation or spacing.",
+        "Staff addresses come from the directory (SCIM `addresses`, HR events, the directory API); staff without one are not compared.",
+    ],
+    rows: same_address,
+};
+
 /// Rows for the decisions on patients where `finding` says what links the
 /// staff member to the patient: time, staff, department, patient, finding,
 /// action, decision, sequence.
@@ -194,6 +214,30 @@ fn same_family_name(
         let own = directory.staff.get(staff)?.family_name.trim();
         (!own.is_empty() && own.eq_ignore_ascii_case(name.trim())).then(|| name.to_owned())
     })
+}
+
+fn same_address(
+    entries: &[Entry],
+    parameters: &Parameters,
+    directory: &Directory,
+) -> Vec<Vec<String>> {
+    related_rows(entries, parameters, directory, |staff, patient| {
+        let theirs = directory.patients.get(patient)?.address.as_deref()?;
+        let own = directory.staff.get(staff)?.address.as_deref()?;
+        let key = address_key(own);
+        (!key.is_empty() && key == address_key(theirs)).then(|| theirs.to_owned())
+    })
+}
+
+/// An address reduced for comparison: lowercase letters and digits, words
+/// separated by one space ("12, Elm St." and "12 elm st" are the same).
+fn address_key(address: &str) -> String {
+    address
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn vip_access(

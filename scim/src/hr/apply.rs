@@ -213,6 +213,9 @@ fn assign(member: &mut StaffMember, hr: &mut HrRecord, event: &HrEvent) {
     if let Some(location) = &employee.location {
         member.location = Some(location.clone());
     }
+    if let Some(address) = &employee.address {
+        member.address = Some(address.clone()).filter(|a| !a.trim().is_empty());
+    }
     if employee.job_code.is_some() {
         hr.job_code = employee.job_code.clone();
     }

@@ -93,6 +93,9 @@ pub struct Employee {
     /// Work location.
     #[serde(default)]
     pub location: Option<String>,
+    /// Home address.
+    #[serde(default)]
+    pub address: Option<String>,
     /// The manager's employee id.
     #[serde(default)]
     pub manager: Option<String>,

@@ -146,6 +146,37 @@ fn employee_number(document: &Map<String, Value>) -> Option<&str> {
         .filter(|n| !n.trim().is_empty())
 }
 
+/// The person's home address from a User's `addresses`: the `home` one, else
+/// the primary, else the first; its `formatted` text, else its parts.
+fn home_address(addresses: &[Value]) -> Option<String> {
+    let address = addresses
+        .iter()
+        .find(|a| a.get("type").and_then(Value::as_str) == Some("home"))
+        .or_else(|| {
+            addresses
+                .iter()
+                .find(|a| a.get("primary") == Some(&Value::Bool(true)))
+        })
+        .or_else(|| addresses.first())?;
+    let part = |name: &str| address.get(name).and_then(Value::as_str).map(str::trim);
+    let formatted = part("formatted").filter(|f| !f.is_empty());
+    let text = formatted.map(str::to_owned).unwrap_or_else(|| {
+        [
+            "streetAddress",
+            "locality",
+            "region",
+            "postalCode",
+            "country",
+        ]
+        .into_iter()
+        .filter_map(part)
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ")
+    });
+    Some(text).filter(|t| !t.is_empty())
+}
+
 /// The staff member a User document describes. What the document does not
 /// carry (location, shift, credentials, roles from other sources) is kept.
 fn staff_from_user(
@@ -176,6 +207,9 @@ fn staff_from_user(
             .into_iter()
             .filter_map(|e| text(e.get("value")))
             .collect();
+    }
+    if let Some(Value::Array(addresses)) = doc.get("addresses") {
+        member.address = home_address(addresses);
     }
     member.active = doc.get("active").and_then(Value::as_bool).unwrap_or(true);
     if let Some(department) = text(doc.get(ENTERPRISE_SCHEMA).and_then(|e| e.get("department"))) {

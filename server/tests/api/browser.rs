@@ -313,6 +313,22 @@ async fn a_campaign_is_run_in_a_real_browser() {
     page_saying(&browser, "Latest signed checkpoint").await;
     screenshot(&browser, "8-compliance").await;
     assert_accessible(&browser, "the compliance page").await;
+    // The compliance reports as HTML pages, charts included.
+    for report in [
+        "break-glass",
+        "after-hours",
+        "user-activity?staff=chief",
+        "patient-access?patient=p1",
+        "role-changes",
+        "ledger-integrity",
+    ] {
+        browser
+            .goto(&app.url(&format!("/console/reports/{report}")))
+            .await
+            .unwrap();
+        element(&browser, "main h1, body h1").await;
+        assert_accessible(&browser, &format!("the {report} report")).await;
+    }
 
     // On a tablet held upright, no page scrolls sideways (wide tables scroll
     // within themselves).
@@ -345,6 +361,7 @@ async fn a_campaign_is_run_in_a_real_browser() {
         .json()
         .await
         .unwrap();
-    assert_eq!(pulls["entries"].as_array().unwrap().len(), 2);
+    // The evidence twice (download and page) and the six reports.
+    assert_eq!(pulls["entries"].as_array().unwrap().len(), 8);
     browser.close().await.unwrap();
 }

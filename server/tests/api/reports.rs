@@ -551,3 +551,77 @@ async fn employee_patients_and_namesakes_are_found_from_the_directory() {
         assert_eq!(column(&namesakes, "family_name"), ["TEST"]);
     }
 }
+
+#[tokio::test]
+async fn a_look_at_a_neighbours_record_shows_in_the_same_address_report() {
+    for app in apps().await {
+        // The identity provider sends the person's home address.
+        let tenant = app.state.tenants.get("st-marys").await.unwrap().unwrap();
+        let (_, token) = tenant
+            .create_client(
+                "entra",
+                &[hms_ach::auth::Scope::Scim],
+                &crate::helpers::by_test(),
+            )
+            .await
+            .unwrap();
+        let user = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "E-4001@st-marys.example",
+            "addresses": [
+                {"type": "work", "formatted": "1 Hospital Road"},
+                {"type": "home", "streetAddress": "12 Elm Street", "locality": "Springfield"}
+            ],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "E-4001"}
+        });
+        let created = app
+            .http
+            .post(app.url("/scim/v2/Users"))
+            .bearer_auth(&token)
+            .header("content-type", "application/scim+json")
+            .body(user.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let member: Value = app
+            .get("/v1/directory/staff/E-4001")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(member["address"], "12 Elm Street, Springfield");
+
+        let mut patient: Value = app
+            .get("/v1/directory/patients/p2")
+            .await
+            .json()
+            .await
+            .unwrap();
+        patient["address"] = json!("12, ELM STREET, Springfield");
+        patient
+            .as_object_mut()
+            .unwrap()
+            .remove("active_encounter_departments");
+        let stored = app.put("/v1/directory/patients", &json!([patient])).await;
+        assert_eq!(stored.status(), StatusCode::OK);
+        let look = json!({
+            "subject": { "type": "Staff", "id": "E-4001" },
+            "action": { "name": "read_demographics" },
+            "resource": { "type": "Patient", "id": "p2" }
+        });
+        assert!(!app.evaluate(&look).await, "refused, and recorded");
+        app.evaluate(&record_request(
+            "dr-heart",
+            "read_lab_result",
+            "LabResult",
+            "p1",
+        ))
+        .await;
+
+        let report = json_report(&app, "same-address").await;
+        assert_eq!(column(&report, "staff"), ["E-4001"], "{report}");
+        assert_eq!(column(&report, "patient"), ["p2"]);
+        assert_eq!(column(&report, "decision"), ["deny"]);
+    }
+}
