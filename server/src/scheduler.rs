@@ -3,6 +3,8 @@
 //! past interval and written to a folder, so the weekly break-glass and
 //! privacy review happens. Access-review due dates: every minute, each
 //! tenant's campaigns past their due date have their overdue rule applied.
+//! Future-dated HR events: every second, those whose effective time has come
+//! are applied.
 //! All of it is recorded in the ledger as done by `scheduler`.
 
 use std::path::{Path, PathBuf};
@@ -75,10 +77,25 @@ impl ScheduledPack {
 
 /// How often access-review due dates are enforced.
 const DUE_DATE_SWEEP: Duration = Duration::from_secs(60);
+/// How often future-dated HR events are checked for their effective time.
+const HR_EVENT_SWEEP: Duration = Duration::from_secs(1);
 
 /// Runs every pack on its interval, and the due-date sweep, for as long as
 /// the service runs.
 pub fn start(app: &AppState) {
+    let hr = app.clone();
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(HR_EVENT_SWEEP);
+        loop {
+            interval.tick().await;
+            if let Err(error) = apply_due_hr_events(&hr).await {
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "scheduled HR events not applied"
+                );
+            }
+        }
+    });
     let sweeper = app.clone();
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(DUE_DATE_SWEEP);
@@ -105,6 +122,23 @@ pub fn start(app: &AppState) {
             }
         });
     }
+}
+
+/// Applies every tenant's future-dated HR events whose time has come.
+async fn apply_due_hr_events(app: &AppState) -> anyhow::Result<()> {
+    for record in app.tenants.list().await? {
+        let id = record.id.to_string();
+        let Some(tenant) = app.tenants.get(&id).await? else {
+            continue;
+        };
+        let applied = crate::http::hr::apply_due_events(app, &tenant)
+            .await
+            .map_err(|e| anyhow::anyhow!("tenant `{id}`: {e}"))?;
+        if applied > 0 {
+            tracing::info!(tenant = id, events = applied, "scheduled HR events applied");
+        }
+    }
+    Ok(())
 }
 
 /// Applies the overdue rule of every tenant's campaigns past their due date.

@@ -3,5 +3,6 @@
 
 pub mod apply;
 pub mod event;
+pub mod schedule;
 pub mod settings;
 pub mod signature;

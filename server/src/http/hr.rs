@@ -8,8 +8,8 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::HeaderMap;
 use axum::http::header::USER_AGENT;
+use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -17,6 +17,7 @@ use hms_audit_ledger::Event;
 use hms_audit_ledger::store::MasterKey;
 use hms_scim::hr::apply::{Disposition, HrOutcome, apply_event};
 use hms_scim::hr::event::{HrEvent, HrEventType};
+use hms_scim::hr::schedule;
 use hms_scim::hr::settings::{self, HrSettings, SealedSecret};
 use hms_scim::hr::signature::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use hms_scim::protocol::path::format_datetime;
@@ -30,27 +31,34 @@ use super::error::ApiError;
 use super::gate::TenantContext;
 use super::json::ApiJson;
 use crate::audit::{self, Provenance};
-use crate::tenancy::{ChangeError, Tenant};
+use crate::tenancy::{ChangeError, DirectoryChange, Tenant};
 
 /// How long a replaced secret keeps verifying, so senders can switch over.
 const ROTATION_GRACE: time::Duration = time::Duration::hours(24);
-/// How far ahead of now an event may be dated (clock skew).
-const FUTURE_SKEW: time::Duration = time::Duration::minutes(5);
+/// How far ahead of now an event may be dated and still be applied at once
+/// (clock skew); later ones wait for their effective time.
+const CLOCK_SKEW: time::Duration = time::Duration::seconds(5);
+/// How far ahead a termination or leave may be dated and still be applied at
+/// once: removing access a little early is the safe side of a clock skew.
+const EARLY_OFFBOARDING: time::Duration = time::Duration::minutes(5);
+/// How far ahead an event may be dated at all.
+const FURTHEST_AHEAD: time::Duration = time::Duration::days(366);
 
 fn provisioning(e: ProvisioningError) -> ApiError {
     ApiError::from(ChangeError::from(e))
 }
 
 /// `POST /{tenant}/hr/events`: verifies the signature over timestamp and
-/// body, then applies the event once. Offboarding is in force at the PDP
-/// before the answer is sent.
+/// body, then applies the event once, or keeps a future-dated one until its
+/// effective time (202). Offboarding is in force at the PDP before the
+/// answer is sent.
 pub async fn receive(
     State(app): State<AppState>,
     Path(tenant_id): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let body =
         body.map_err(|_| ApiError::PayloadTooLarge("request body is larger than allowed".into()))?;
     let tenant = app.tenant(&tenant_id).await?;
@@ -72,14 +80,14 @@ pub async fn receive(
     .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
     let event =
         HrEvent::parse(&body).map_err(|e| ApiError::bad_request("invalid_event", e.detail))?;
-    if event.effective_at > format_datetime(now + FUTURE_SKEW) {
+    if event.effective_at > format_datetime(now + FURTHEST_AHEAD) {
         return Err(ApiError::bad_request(
-            "future_dated",
-            "events are applied when delivered: send a future-dated event at its effective time",
+            "too_far_ahead",
+            "events may be dated at most a year ahead",
         ));
     }
     let by = Provenance {
-        actor: "hr:webhook".into(),
+        actor: HR_ACTOR.into(),
         request_id: header(super::REQUEST_ID.as_str()).map(str::to_owned),
         source_ip: Some(peer.ip().to_string()),
         user_agent: headers
@@ -87,34 +95,128 @@ pub async fn receive(
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(256).collect()),
     };
-    let (outcome, notify_url) = apply(&tenant, &event, &by).await?;
-    if outcome.disposition == Disposition::Applied
-        && let (Some(url), Some(manager)) = (notify_url, outcome.manager.clone())
-        && event.kind != HrEventType::CredentialUpdate
-    {
-        notify_manager(url, secrets[0].clone(), &event, manager);
+    if !applies_now(&event, now) {
+        let status = schedule(&tenant, &event, &body, &by).await?;
+        let answer =
+            json!({ "event_id": event.id, "status": status, "effective_at": event.effective_at });
+        return Ok((StatusCode::ACCEPTED, Json(answer)));
     }
-    Ok(Json(
-        json!({ "event_id": event.id, "status": outcome.disposition.as_str() }),
+    let mut change = tenant.begin_directory_change().await?;
+    let (outcome, notify_url) = apply(&tenant, &mut change, &event).await?;
+    commit_applied(&tenant, change, &event, &outcome, &by).await?;
+    notify_if_applied(notify_url, &secrets, &event, &outcome);
+    Ok((
+        StatusCode::OK,
+        Json(json!({ "event_id": event.id, "status": outcome.disposition.as_str() })),
     ))
 }
 
-async fn apply(
+/// Whether an event is applied on delivery rather than kept for its
+/// effective time.
+fn applies_now(event: &HrEvent, now: OffsetDateTime) -> bool {
+    let window = match event.kind {
+        HrEventType::Termination | HrEventType::LeaveOfAbsence => EARLY_OFFBOARDING,
+        _ => CLOCK_SKEW,
+    };
+    event.effective_at <= format_datetime(now + window)
+}
+
+/// Who HR events are recorded as coming from.
+const HR_ACTOR: &str = "hr:webhook";
+
+/// Keeps a future-dated event until its effective time, recorded in the
+/// ledger as `scheduled`; `duplicate` when its id was seen before.
+async fn schedule(
     tenant: &Tenant,
     event: &HrEvent,
+    body: &[u8],
     by: &Provenance,
-) -> Result<(HrOutcome, Option<String>), ApiError> {
+) -> Result<&'static str, ApiError> {
     let mut change = tenant.begin_directory_change().await?;
+    let text = String::from_utf8_lossy(body);
+    if !schedule::schedule(&mut change.tx, event, &text)
+        .await
+        .map_err(provisioning)?
+    {
+        return Ok(Disposition::Duplicate.as_str());
+    }
+    let entry = hr_event(by, event, "scheduled");
+    tenant
+        .commit_directory_change(change, vec![entry], &[])
+        .await?;
+    Ok("scheduled")
+}
+
+/// Applies every scheduled event whose effective time has come, each once
+/// and in its own change, as it would have been applied on delivery.
+/// Returns how many were applied.
+pub async fn apply_due_events(app: &AppState, tenant: &Tenant) -> Result<usize, ApiError> {
+    let due = {
+        let mut conn = tenant.store.connection().await?;
+        let now = format_datetime(OffsetDateTime::now_utc());
+        schedule::due(&mut conn, &now).await.map_err(provisioning)?
+    };
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let secrets = secrets(tenant, app.tenants.master_key()).await?;
+    let by = Provenance::local(HR_ACTOR);
+    let mut applied = 0;
+    for event_id in due {
+        let mut change = tenant.begin_directory_change().await?;
+        let Some(event) = schedule::take(&mut change.tx, &event_id)
+            .await
+            .map_err(provisioning)?
+        else {
+            continue;
+        };
+        let (outcome, notify_url) = apply(tenant, &mut change, &event).await?;
+        commit_applied(tenant, change, &event, &outcome, &by).await?;
+        notify_if_applied(notify_url, &secrets, &event, &outcome);
+        applied += 1;
+    }
+    Ok(applied)
+}
+
+/// Applies an event in `change`; the change is left to the caller to commit.
+async fn apply(
+    tenant: &Tenant,
+    change: &mut DirectoryChange<'_>,
+    event: &HrEvent,
+) -> Result<(HrOutcome, Option<String>), ApiError> {
     let settings = settings::settings(&mut change.tx)
         .await
         .map_err(provisioning)?;
+    if schedule::is_scheduled(&mut change.tx, &event.id)
+        .await
+        .map_err(provisioning)?
+    {
+        let duplicate = HrOutcome {
+            disposition: Disposition::Duplicate,
+            staff: Vec::new(),
+            manager: None,
+        };
+        return Ok((duplicate, None));
+    }
     let outcome = apply_event(&tenant.store, &mut change.tx, event, &settings)
         .await
         .map_err(provisioning)?;
+    Ok((outcome, settings.notify_url))
+}
+
+/// Commits an applied event with its ledger entries; a duplicate writes
+/// nothing.
+async fn commit_applied(
+    tenant: &Tenant,
+    change: DirectoryChange<'_>,
+    event: &HrEvent,
+    outcome: &HrOutcome,
+    by: &Provenance,
+) -> Result<(), ApiError> {
     if outcome.disposition == Disposition::Duplicate {
-        return Ok((outcome, None));
+        return Ok(());
     }
-    let mut events = vec![hr_event(by, event, &outcome)];
+    let mut events = vec![hr_event(by, event, outcome.disposition.as_str())];
     events.extend(
         outcome
             .staff
@@ -124,16 +226,33 @@ async fn apply(
     tenant
         .commit_directory_change(change, events, &outcome.staff)
         .await?;
-    Ok((outcome, settings.notify_url))
+    Ok(())
 }
 
-fn hr_event(by: &Provenance, event: &HrEvent, outcome: &HrOutcome) -> Event {
+/// Tells the manager of a newly applied hire or move, when the tenant names a
+/// notification URL.
+fn notify_if_applied(
+    notify_url: Option<String>,
+    secrets: &[Vec<u8>],
+    event: &HrEvent,
+    outcome: &HrOutcome,
+) {
+    if outcome.disposition == Disposition::Applied
+        && let (Some(url), Some(manager), Some(secret)) =
+            (notify_url, outcome.manager.clone(), secrets.first())
+        && event.kind != HrEventType::CredentialUpdate
+    {
+        notify_manager(url, secret.clone(), event, manager);
+    }
+}
+
+fn hr_event(by: &Provenance, event: &HrEvent, disposition: &str) -> Event {
     let employee = &event.employee;
     Event {
         subject: Some(employee.id.clone()),
         action: Some(format!("hr_{}", event.kind.as_str())),
         resource: Some(format!("staff:{}", employee.id)),
-        outcome: Some(outcome.disposition.as_str().into()),
+        outcome: Some(disposition.into()),
         details: json!({
             "source": "hr",
             "event_id": event.id,

@@ -8,7 +8,7 @@ mod directory;
 mod error;
 mod gate;
 mod health;
-mod hr;
+pub(crate) mod hr;
 mod identity;
 mod json;
 mod ledger;

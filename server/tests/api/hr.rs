@@ -293,7 +293,7 @@ async fn deliveries_are_verified_idempotent_and_ordered() {
             ("{\"id\":".to_owned(), "invalid_event"),
             (json!({ "id": "e", "type": "promotion", "effective_at": "2026-01-01T00:00:00Z", "employee": { "id": "x" } }).to_string(), "invalid_event"),
             (json!({ "id": "e", "type": "hire", "effective_at": "yesterday", "employee": { "id": "x" } }).to_string(), "invalid_event"),
-            (event("e", "hire", "2999-01-01T00:00:00Z", json!({ "id": "x" })).to_string(), "future_dated"),
+            (event("e", "hire", "2999-01-01T00:00:00Z", json!({ "id": "x" })).to_string(), "too_far_ahead"),
         ] {
             let response = hr.deliver_signed(&bad, now(), &hr.secret).await;
             assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
@@ -467,5 +467,137 @@ async fn an_hr_termination_outranks_the_identity_provider() {
             false,
             "HR's termination stands"
         );
+    }
+}
+
+/// An RFC 3339 time `seconds` from now.
+fn in_seconds(seconds: i64) -> String {
+    let at = time::OffsetDateTime::now_utc() + time::Duration::seconds(seconds);
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+/// Waits (up to twenty seconds) until `check` holds.
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what} never happened");
+}
+
+#[tokio::test]
+async fn a_future_dated_hire_and_termination_take_effect_at_their_effective_time() {
+    for app in apps().await {
+        let hr = HrSystem::connect(&app).await;
+        let settings = json!({ "job_roles": [{ "job_code": "RN", "roles": ["nurse"] }] });
+        assert_eq!(
+            app.put("/v1/provisioning/hr", &settings).await.status(),
+            StatusCode::OK
+        );
+        let hire = event(
+            "evt-future-hire",
+            "hire",
+            &in_seconds(400),
+            json!({"id": "E-5001", "job_code": "RN", "department": "Cardiology"}),
+        );
+        let early = hr
+            .deliver_signed(&hire.to_string(), now(), &hr.secret)
+            .await;
+        assert_eq!(early.status(), StatusCode::ACCEPTED);
+        let early: Value = early.json().await.unwrap();
+        assert_eq!(early["status"], "scheduled", "{early}");
+        let again = hr
+            .deliver_signed(&hire.to_string(), now(), &hr.secret)
+            .await;
+        assert_eq!(again.json::<Value>().await.unwrap()["status"], "duplicate");
+        assert_eq!(
+            app.get("/v1/directory/staff/E-5001").await.status(),
+            StatusCode::NOT_FOUND,
+            "nobody is hired before the start date"
+        );
+        let scheduled: Value = app
+            .get("/ledger/entries?kind=provisioning.hr.hire&subject=E-5001")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(scheduled["entries"][0]["outcome"], "scheduled");
+
+        // A hire starting in seven seconds: kept until then, then applied.
+        let soon = event(
+            "evt-soon-hire",
+            "hire",
+            &in_seconds(7),
+            json!({"id": "E-5002", "job_code": "RN", "department": "Cardiology"}),
+        );
+        let answer = hr
+            .deliver_signed(&soon.to_string(), now(), &hr.secret)
+            .await;
+        assert_eq!(answer.status(), StatusCode::ACCEPTED);
+        let demographics = json!({
+            "subject": { "type": "Staff", "id": "E-5002" },
+            "action": { "name": "read_demographics" },
+            "resource": { "type": "Patient", "id": "p1" }
+        });
+        assert!(!app.evaluate(&demographics).await, "not before the start");
+        eventually("the hire", async || app.evaluate(&demographics).await).await;
+
+        // A termination at the end of a notice period waits for it; one
+        // dated a minute ahead (a clock running fast) removes access at once.
+        let notice = event(
+            "evt-notice",
+            "termination",
+            &in_seconds(30 * 86_400),
+            json!({"id": "E-5002"}),
+        );
+        let answer = hr
+            .deliver_signed(&notice.to_string(), now(), &hr.secret)
+            .await;
+        assert_eq!(answer.status(), StatusCode::ACCEPTED);
+        assert!(app.evaluate(&demographics).await, "still employed");
+        let leave = event(
+            "evt-leave",
+            "termination",
+            &in_seconds(60),
+            json!({"id": "E-5002"}),
+        );
+        assert_eq!(hr.deliver(&leave).await["status"], "applied");
+        assert!(!app.evaluate(&demographics).await);
+        let member: Value = app
+            .get("/v1/directory/staff/E-5002")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(member["active"], false, "{member}");
+        let applied: Value = app
+            .get("/ledger/entries?kind=provisioning.hr.termination&subject=E-5002")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let outcomes: Vec<&Value> = applied["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["outcome"])
+            .collect();
+        assert_eq!(outcomes, [&json!("scheduled"), &json!("applied")]);
+        let hired: Value = app
+            .get("/ledger/entries?kind=provisioning.hr.hire&subject=E-5002")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let outcomes: Vec<&Value> = hired["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["outcome"])
+            .collect();
+        assert_eq!(outcomes, [&json!("scheduled"), &json!("applied")]);
     }
 }

@@ -16,7 +16,7 @@ use super::super::AppState;
 use super::super::error::ApiError;
 use super::super::login::redirect;
 use super::super::reports::{ReportQuery, pull_and_respond};
-use super::page::frame;
+use super::page::{Paging, frame};
 use super::reviews::{access_text, day};
 use super::{Form, Section, Turned, Visitor, visitor};
 use crate::reviews::{self, CampaignSpec};
@@ -183,6 +183,7 @@ pub async fn detail(
     Path((tenant_id, id)): Path<(String, String)>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
+    Query(paging): Query<Paging>,
 ) -> Result<Response, Turned> {
     let visitor = manager(&app, &tenant_id, &headers, peer).await?;
     let store = &visitor.tenant().store;
@@ -198,6 +199,7 @@ pub async fn detail(
         .map_err(ApiError::from)?;
     let reviewers = progress_by_reviewer(&items);
     let base = format!("/{tenant_id}/console/campaigns/{id}");
+    let (shown, pages) = paging.slice(&items, &base);
     let content = html! {
         p { "Due " (campaign.due_at) " · " (campaign.status) " · undecided items at close: " (format!("{:?}", campaign.overdue).to_lowercase()) }
         h2 { "Progress by reviewer" }
@@ -209,13 +211,14 @@ pub async fn detail(
             } }
         }
         h2 { "Items" }
+        (pages)
         table {
             caption { "Every item of the campaign" }
             thead { tr {
                 th scope="col" { "#" } th scope="col" { "Person" } th scope="col" { "Access" } th scope="col" { "Last used" }
                 th scope="col" { "Reviewer" } th scope="col" { "Outcome" } th scope="col" { "Reason" } th scope="col" { "Applied" }
             } }
-            tbody { @for item in &items {
+            tbody { @for item in shown {
                 tr {
                     td { (item.item) } th scope="row" { (item.staff_id) } td { (access_text(item)) }
                     td { @match &item.last_used_at { Some(at) => (day(at)), None => "never" } } td { (item.reviewer) }

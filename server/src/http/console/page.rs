@@ -90,6 +90,38 @@ pub fn frame(tenant: &str, title: &str, visitor: Option<&Visitor>, content: Mark
     response
 }
 
+/// Rows shown per page in long tables.
+pub const PAGE_SIZE: usize = 500;
+
+/// Which page of a long table to show (`?page=N`, from 1).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Paging {
+    #[serde(default)]
+    page: Option<usize>,
+}
+
+impl Paging {
+    /// The rows of `rows` this page shows, and the links to the others.
+    pub fn slice<'a, T>(&self, rows: &'a [T], path: &str) -> (&'a [T], Markup) {
+        let pages = rows.len().div_ceil(PAGE_SIZE).max(1);
+        let page = self.page.unwrap_or(1).clamp(1, pages);
+        let start = (page - 1) * PAGE_SIZE;
+        let end = (start + PAGE_SIZE).min(rows.len());
+        let links = html! {
+            @if pages > 1 {
+                nav aria-label="Pages" {
+                    p {
+                        "Rows " (start + 1) "–" (end) " of " (rows.len()) ". "
+                        @if page > 1 { a href={(path) "?page=" (page - 1)} { "Previous page" } " " }
+                        @if page < pages { a href={(path) "?page=" (page + 1)} { "Next page" } }
+                    }
+                }
+            }
+        };
+        (&rows[start..end], links)
+    }
+}
+
 /// A refusal or failure, as a page with its status.
 pub fn error_page(error: &ApiError) -> Response {
     let status = error.status();
@@ -151,4 +183,31 @@ pub async fn home(
         }
     };
     Ok(frame(&tenant_id, "Console", Some(&visitor), content))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_tables_are_shown_a_page_at_a_time_with_links_to_the_others() {
+        let rows: Vec<usize> = (1..=1201).collect();
+        let first = Paging::default();
+        let (shown, links) = first.slice(&rows, "/t/console/x");
+        assert_eq!((shown[0], shown.len()), (1, PAGE_SIZE));
+        let links = links.into_string();
+        assert!(links.contains("Rows 1–500 of 1201") && links.contains("?page=2"));
+        assert!(!links.contains("Previous"));
+        let last = Paging { page: Some(99) };
+        let (shown, links) = last.slice(&rows, "/t/console/x");
+        assert_eq!(shown, &rows[1000..]);
+        assert!(
+            links
+                .into_string()
+                .contains("/t/console/x?page=2\">Previous page")
+        );
+        let (shown, links) = first.slice(&rows[..3], "/t/console/x");
+        assert_eq!(shown.len(), 3);
+        assert!(links.into_string().is_empty(), "one page needs no links");
+    }
 }

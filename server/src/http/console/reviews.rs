@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::super::AppState;
 use super::super::error::ApiError;
 use super::super::login::redirect;
-use super::page::frame;
+use super::page::{Paging, frame};
 use super::{Form, Section, Turned, Visitor, visitor};
 use crate::reviews::{self, ItemDecision, Verdict};
 
@@ -32,17 +32,19 @@ pub async fn page(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(done): Query<Done>,
+    Query(paging): Query<Paging>,
 ) -> Result<Response, Turned> {
     let visitor = visitor(&app, &tenant_id, &headers, peer).await?;
     visitor.require(Section::Reviews)?;
     let notice = done.done.map(|n| format!("{n} decisions recorded."));
-    render(&visitor, notice, None).await
+    render(&visitor, notice, None, &paging).await
 }
 
 async fn render(
     visitor: &Visitor,
     notice: Option<String>,
     problem: Option<String>,
+    paging: &Paging,
 ) -> Result<Response, Turned> {
     let tenant_id = visitor.tenant().id().to_owned();
     let items = visitor
@@ -51,6 +53,8 @@ async fn render(
         .pending_reviews_of(&visitor.staff)
         .await
         .map_err(ApiError::from)?;
+    let path = format!("/{tenant_id}/console/reviews");
+    let (shown, pages) = paging.slice(&items, &path);
     let content = html! {
         @if let Some(notice) = &notice { p class="notice" role="status" { (notice) } }
         @if let Some(problem) = &problem { p class="problem" role="alert" { (problem) } }
@@ -61,6 +65,7 @@ async fn render(
                 "or delegate it to someone who knows better (give their staff id). "
                 "Revoking a clinical role, a group granting one, or a professional credential needs a reason. "
                 "Tick several rows to certify them at once." }
+            (pages)
             form method="post" action={"/" (tenant_id) "/console/reviews"} {
                 input type="hidden" name="form_token" value=(visitor.form_token);
                 table {
@@ -71,7 +76,7 @@ async fn render(
                         th scope="col" { "Decision" } th scope="col" { "Reason" } th scope="col" { "Delegate to" }
                     } }
                     tbody {
-                        @for (campaign, item) in &items { (row(campaign, item)) }
+                        @for (campaign, item) in shown { (row(campaign, item)) }
                     }
                 }
                 p {
@@ -152,7 +157,7 @@ pub async fn submit(
                     "{}; nothing of campaign {campaign} was saved.",
                     ApiError::from(error)
                 );
-                let mut page = render(&visitor, None, Some(problem)).await?;
+                let mut page = render(&visitor, None, Some(problem), &Paging::default()).await?;
                 *page.status_mut() = StatusCode::BAD_REQUEST;
                 return Ok(page);
             }

@@ -1,0 +1,82 @@
+//! Future-dated HR events: kept when delivered ahead of their effective time
+//! and handed back, each exactly once, when that time has come.
+
+use sqlx::AnyConnection;
+
+use super::event::HrEvent;
+use crate::store::ProvisioningError;
+
+/// Keeps `event` (delivered as `body`) until its effective time. Returns
+/// `false` when an event with its id was already received (scheduled or
+/// applied): the delivery is a duplicate and nothing is written.
+pub async fn schedule(
+    tx: &mut AnyConnection,
+    event: &HrEvent,
+    body: &str,
+) -> Result<bool, ProvisioningError> {
+    let seen: Option<(String,)> = sqlx::query_as(
+        "SELECT event_id FROM hr_events WHERE event_id = $1 \
+         UNION SELECT event_id FROM hr_scheduled_events WHERE event_id = $1",
+    )
+    .bind(&event.id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if seen.is_some() {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO hr_scheduled_events (event_id, effective_at, body, received_at) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&event.id)
+    .bind(&event.effective_at)
+    .bind(body)
+    .bind(crate::store::now())
+    .execute(&mut *tx)
+    .await?;
+    Ok(true)
+}
+
+/// Whether an event with this id is waiting for its effective time.
+pub async fn is_scheduled(
+    tx: &mut AnyConnection,
+    event_id: &str,
+) -> Result<bool, ProvisioningError> {
+    let found: Option<(String,)> =
+        sqlx::query_as("SELECT event_id FROM hr_scheduled_events WHERE event_id = $1")
+            .bind(event_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    Ok(found.is_some())
+}
+
+/// The ids of the events whose effective time (RFC 3339, UTC) is at or
+/// before `now`, earliest first.
+pub async fn due(conn: &mut AnyConnection, now: &str) -> Result<Vec<String>, ProvisioningError> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT event_id FROM hr_scheduled_events WHERE effective_at <= $1 \
+         ORDER BY effective_at, event_id",
+    )
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Takes a scheduled event out, in the caller's transaction, so that it is
+/// applied once; `None` when another worker took it first.
+pub async fn take(
+    tx: &mut AnyConnection,
+    event_id: &str,
+) -> Result<Option<HrEvent>, ProvisioningError> {
+    let row: Option<(String,)> =
+        sqlx::query_as("DELETE FROM hr_scheduled_events WHERE event_id = $1 RETURNING body")
+            .bind(event_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    row.map(|(body,)| {
+        HrEvent::parse(body.as_bytes())
+            .map_err(|_| ProvisioningError::Corrupt("hr_scheduled_events.body"))
+    })
+    .transpose()
+}
