@@ -273,6 +273,11 @@ type PendingRow = (
     Option<String>,
 );
 
+/// Joins an item (`i`) to its campaign and keeps those awaiting the reviewer
+/// bound to `$1` in open campaigns.
+const PENDING_FOR: &str = "JOIN review_campaigns c ON c.id = i.campaign_id \
+     WHERE i.reviewer = $1 AND i.outcome = 'pending' AND c.status = 'open'";
+
 const ITEM_COLUMNS: &str = "item, staff_id, kind, entitlement, granted_by, granted_at, \
      last_used_at, reviewer, outcome, comment, decided_by, decided_at, applied_at, description";
 
@@ -511,18 +516,40 @@ impl TenantStore {
         &self,
         reviewer: &str,
     ) -> Result<Vec<(String, ReviewItem)>, StoreError> {
+        self.pending_reviews_page(reviewer, 0, i64::MAX).await
+    }
+
+    /// How many items await `reviewer` in open campaigns.
+    pub async fn pending_review_count(&self, reviewer: &str) -> Result<i64, StoreError> {
+        let (count,): (i64,) = sqlx::query_as(&format!(
+            "SELECT COUNT(*) FROM review_items i {PENDING_FOR}"
+        ))
+        .bind(reviewer)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(count)
+    }
+
+    /// At most `limit` of the items awaiting `reviewer`, from the
+    /// `offset`-th, in campaign and item order.
+    pub async fn pending_reviews_page(
+        &self,
+        reviewer: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<(String, ReviewItem)>, StoreError> {
         let columns: Vec<String> = ITEM_COLUMNS
             .split(", ")
             .map(|column| format!("i.{column}"))
             .collect();
         let rows: Vec<PendingRow> = sqlx::query_as(&format!(
-            "SELECT i.campaign_id, {} FROM review_items i \
-             JOIN review_campaigns c ON c.id = i.campaign_id \
-             WHERE i.reviewer = $1 AND i.outcome = 'pending' AND c.status = 'open' \
-             ORDER BY i.campaign_id, i.item",
+            "SELECT i.campaign_id, {} FROM review_items i {PENDING_FOR} \
+             ORDER BY i.campaign_id, i.item LIMIT $2 OFFSET $3",
             columns.join(", ")
         ))
         .bind(reviewer)
+        .bind(limit)
+        .bind(offset)
         .fetch_all(self.pool())
         .await?;
         rows.into_iter()
@@ -533,6 +560,40 @@ impl TenantStore {
                 Ok((r.0, item_from_row(item)?))
             })
             .collect()
+    }
+
+    /// Each reviewer of a campaign with their item count and how many they
+    /// decided, by reviewer.
+    pub async fn review_progress(
+        &self,
+        campaign_id: &str,
+    ) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT reviewer, COUNT(*), SUM(CASE WHEN outcome = 'pending' THEN 0 ELSE 1 END) \
+             FROM review_items WHERE campaign_id = $1 GROUP BY reviewer ORDER BY reviewer",
+        )
+        .bind(campaign_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// At most `limit` of a campaign's items, from the `offset`-th, in order.
+    pub async fn review_items_page(
+        &self,
+        campaign_id: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<ReviewItem>, StoreError> {
+        let rows: Vec<ItemRow> = sqlx::query_as(&format!(
+            "SELECT {ITEM_COLUMNS} FROM review_items WHERE campaign_id = $1 \
+             ORDER BY item LIMIT $2 OFFSET $3"
+        ))
+        .bind(campaign_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter().map(item_from_row).collect()
     }
 
     /// Writes an item's decision fields back, in the caller's transaction.

@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use hms_compliance_reports::ReportKind;
-use hms_directory::{ApplyMode, OverdueRule, progress_by_reviewer};
+use hms_directory::{ApplyMode, OverdueRule};
 use maud::html;
 use serde::Deserialize;
 
@@ -16,7 +16,7 @@ use super::super::AppState;
 use super::super::error::ApiError;
 use super::super::login::redirect;
 use super::super::reports::{ReportQuery, pull_and_respond};
-use super::page::{Paging, frame};
+use super::page::{Paging, frame, page_limit};
 use super::reviews::{access_text, day};
 use super::{Form, Section, Turned, Visitor, visitor};
 use crate::reviews::{self, CampaignSpec};
@@ -193,20 +193,22 @@ pub async fn detail(
         .await
         .map_err(ApiError::from)?
         .ok_or_else(|| ApiError::NotFound(format!("campaign `{id}` not found")))?;
-    let items = store
-        .review_items_in(&mut conn, &id)
+    drop(conn);
+    let reviewers = store.review_progress(&id).await.map_err(ApiError::from)?;
+    let total: i64 = reviewers.iter().map(|(_, items, _)| items).sum();
+    let base = format!("/{tenant_id}/console/campaigns/{id}");
+    let (start, pages) = paging.window(usize::try_from(total).unwrap_or(0), &base);
+    let shown = store
+        .review_items_page(&id, i64::try_from(start).unwrap_or(i64::MAX), page_limit())
         .await
         .map_err(ApiError::from)?;
-    let reviewers = progress_by_reviewer(&items);
-    let base = format!("/{tenant_id}/console/campaigns/{id}");
-    let (shown, pages) = paging.slice(&items, &base);
     let content = html! {
         p { "Due " (campaign.due_at) " · " (campaign.status) " · undecided items at close: " (format!("{:?}", campaign.overdue).to_lowercase()) }
         h2 { "Progress by reviewer" }
         table {
             caption { "Items decided per reviewer" }
             thead { tr { th scope="col" { "Reviewer" } th scope="col" { "Decided" } th scope="col" { "Items" } } }
-            tbody { @for (reviewer, (total, done)) in &reviewers {
+            tbody { @for (reviewer, total, done) in &reviewers {
                 tr { th scope="row" { (reviewer) } td { (done) } td { (total) } }
             } }
         }
@@ -218,7 +220,7 @@ pub async fn detail(
                 th scope="col" { "#" } th scope="col" { "Person" } th scope="col" { "Access" } th scope="col" { "Last used" }
                 th scope="col" { "Reviewer" } th scope="col" { "Outcome" } th scope="col" { "Reason" } th scope="col" { "Applied" }
             } }
-            tbody { @for item in shown {
+            tbody { @for item in &shown {
                 tr {
                     td { (item.item) } th scope="row" { (item.staff_id) } td { (access_text(item)) }
                     td { @match &item.last_used_at { Some(at) => (day(at)), None => "never" } } td { (item.reviewer) }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::super::AppState;
 use super::super::error::ApiError;
 use super::super::login::redirect;
-use super::page::{Paging, frame};
+use super::page::{Paging, frame, page_limit};
 use super::{Form, Section, Turned, Visitor, visitor};
 use crate::reviews::{self, ItemDecision, Verdict};
 
@@ -47,18 +47,25 @@ async fn render(
     paging: &Paging,
 ) -> Result<Response, Turned> {
     let tenant_id = visitor.tenant().id().to_owned();
-    let items = visitor
-        .tenant()
-        .store
-        .pending_reviews_of(&visitor.staff)
+    let store = &visitor.tenant().store;
+    let total = store
+        .pending_review_count(&visitor.staff)
         .await
         .map_err(ApiError::from)?;
     let path = format!("/{tenant_id}/console/reviews");
-    let (shown, pages) = paging.slice(&items, &path);
+    let (start, pages) = paging.window(usize::try_from(total).unwrap_or(0), &path);
+    let shown = store
+        .pending_reviews_page(
+            &visitor.staff,
+            i64::try_from(start).unwrap_or(i64::MAX),
+            page_limit(),
+        )
+        .await
+        .map_err(ApiError::from)?;
     let content = html! {
         @if let Some(notice) = &notice { p class="notice" role="status" { (notice) } }
         @if let Some(problem) = &problem { p class="problem" role="alert" { (problem) } }
-        @if items.is_empty() {
+        @if shown.is_empty() {
             p { "Nothing is waiting for your review." }
         } @else {
             p { "For each person's access, choose to certify it (still needed), revoke it, "
@@ -76,7 +83,7 @@ async fn render(
                         th scope="col" { "Decision" } th scope="col" { "Reason" } th scope="col" { "Delegate to" }
                     } }
                     tbody {
-                        @for (campaign, item) in shown { (row(campaign, item)) }
+                        @for (campaign, item) in &shown { (row(campaign, item)) }
                     }
                 }
                 p {
