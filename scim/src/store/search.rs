@@ -26,6 +26,18 @@ pub struct Page {
     pub resources: Vec<StoredResource>,
 }
 
+/// `text` with LIKE's wildcards and escape character taken literally.
+fn like_escaped(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
 /// A WHERE clause under construction with its `$n` parameters.
 struct Sql {
     postgres: bool,
@@ -46,10 +58,12 @@ impl Sql {
             CompareOp::Ge => format!("{column} >= {}", self.param(literal)),
             CompareOp::Lt => format!("{column} < {}", self.param(literal)),
             CompareOp::Le => format!("{column} <= {}", self.param(literal)),
-            CompareOp::Co => {
-                let function = if self.postgres { "strpos" } else { "instr" };
-                format!("{function}({column}, {}) > 0", self.param(literal))
+            // PostgreSQL: a LIKE, which the trigram index serves where pg_trgm is installed.
+            CompareOp::Co if self.postgres => {
+                let pattern = format!("%{}%", like_escaped(literal));
+                format!("{column} LIKE {} ESCAPE '\\'", self.param(pattern))
             }
+            CompareOp::Co => format!("instr({column}, {}) > 0", self.param(literal)),
             // Strings with a prefix are exactly those from it up to its successor.
             CompareOp::Sw => match prefix_successor(literal) {
                 Some(upper) => format!(

@@ -453,6 +453,7 @@ async fn write(
     tenant
         .commit_directory_change(change, events, &outcome.staff)
         .await?;
+    tenant.note_scim_write();
     Ok(outcome)
 }
 

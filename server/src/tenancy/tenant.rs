@@ -86,6 +86,8 @@ pub struct Tenant {
     clients: ClientTable,
     /// Serialises changes so that each builds on the one before.
     writer: tokio::sync::Mutex<()>,
+    /// SCIM writes since the service started, for refreshing statistics.
+    scim_writes: std::sync::atomic::AtomicU64,
 }
 
 impl Tenant {
@@ -126,7 +128,26 @@ impl Tenant {
             ledger,
             identity,
             writer: tokio::sync::Mutex::new(()),
+            scim_writes: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// Counts a committed SCIM write and, as a bulk load grows, refreshes the
+    /// planner's statistics of the SCIM tables in the background.
+    pub fn note_scim_write(&self) {
+        let n = self
+            .scim_writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        if hms_scim::store::statistics_due(n) {
+            let pool = self.store.pool().clone();
+            let tenant = self.id().to_owned();
+            tokio::spawn(async move {
+                if let Err(error) = hms_scim::store::refresh_statistics(&pool).await {
+                    tracing::warn!(tenant, %error, "SCIM statistics not refreshed");
+                }
+            });
+        }
     }
 
     /// The tenant id.

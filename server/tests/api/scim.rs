@@ -698,3 +698,60 @@ fn urlencode(text: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn substring_filters_take_wildcard_characters_literally() {
+    for app in apps().await {
+        let scim = Provisioner::new(&app).await;
+        for (user, employee) in [
+            ("a_b@example.org", "E-7001"),
+            ("axb@example.org", "E-7002"),
+            ("100%@example.org", "E-7003"),
+        ] {
+            scim.json(
+                Method::POST,
+                "/Users",
+                Some(&entra_user(user, employee, "Cardiology")),
+                StatusCode::CREATED,
+            )
+            .await;
+        }
+        let found = |filter: &'static str| {
+            let scim = &scim;
+            async move {
+                let query = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("filter", filter)
+                    .finish();
+                let page = scim
+                    .json(
+                        Method::GET,
+                        &format!("/Users?{query}"),
+                        None,
+                        StatusCode::OK,
+                    )
+                    .await;
+                let mut names: Vec<String> = page["Resources"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|u| u["userName"].as_str().unwrap().to_owned())
+                    .collect();
+                names.sort();
+                names
+            }
+        };
+        assert_eq!(
+            found("userName co \"a_b\"").await,
+            ["a_b@example.org"],
+            "{}",
+            app.backend
+        );
+        assert_eq!(found("userName co \"0%@\"").await, ["100%@example.org"]);
+        assert_eq!(
+            found("userName co \"XB@\"").await,
+            ["axb@example.org"],
+            "case-insensitive"
+        );
+        assert!(found("userName co \"\\\\\"").await.is_empty());
+    }
+}
