@@ -102,7 +102,7 @@ pub async fn migrate(pool: &AnyPool) -> Result<(), sqlx::migrate::MigrateError> 
 /// time the count quadruples. A bulk load is analysed as it grows, before
 /// autovacuum (which may be visiting many tenant databases) gets to it.
 pub fn statistics_due(n: u64) -> bool {
-    n >= 1024 && n.is_power_of_two() && n.trailing_zeros() % 2 == 0
+    n >= 1024 && n.is_power_of_two() && n.trailing_zeros().is_multiple_of(2)
 }
 
 /// Refreshes PostgreSQL's planner statistics of the SCIM tables, which the
