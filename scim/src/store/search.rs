@@ -336,12 +336,8 @@ pub async fn search(
         "SELECT count(*) FROM scim_resources r WHERE r.kind = '{}' AND {filter}",
         sql.kind
     );
-    let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
-    for param in &sql.params {
-        count = count.bind(param);
-    }
-    let total = count.fetch_one(&mut *conn).await?.max(0) as u64;
-    if query.count == 0 || total < query.start_index {
+    if query.count == 0 {
+        let total = count_matches(conn, &count_sql, &sql.params).await?;
         return Ok(Page {
             total,
             resources: Vec::new(),
@@ -369,11 +365,34 @@ pub async fn search(
         page = page.bind(param);
     }
     let rows = page.fetch_all(&mut *conn).await?;
+    // A page that is neither full nor past the end is the last one: the total
+    // follows from it, and the count (a second query) is not needed.
+    let shown = rows.len() as u64;
+    let total = if shown < query.count && (shown > 0 || query.start_index == 1) {
+        query.start_index - 1 + shown
+    } else {
+        // The sort key, if any, was bound after the filter's parameters.
+        let filter_params = &sql.params[..sql.params.len() - usize::from(query.sort_by.is_some())];
+        count_matches(conn, &count_sql, filter_params).await?
+    };
     let resources = rows
         .into_iter()
         .map(|row| from_row(kind, row))
         .collect::<Result<_, _>>()?;
     Ok(Page { total, resources })
+}
+
+/// How many resources a filter's count query finds.
+async fn count_matches(
+    conn: &mut AnyConnection,
+    count_sql: &str,
+    params: &[String],
+) -> Result<u64, ProvisioningError> {
+    let mut count = sqlx::query_scalar::<_, i64>(count_sql);
+    for param in params {
+        count = count.bind(param);
+    }
+    Ok(count.fetch_one(&mut *conn).await?.max(0) as u64)
 }
 
 #[cfg(test)]

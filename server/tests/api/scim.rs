@@ -753,5 +753,27 @@ async fn substring_filters_take_wildcard_characters_literally() {
             "case-insensitive"
         );
         assert!(found("userName co \"\\\\\"").await.is_empty());
+
+        // The total is right whether the page is full, the last, past the end or empty.
+        let filter = "filter=userName%20co%20%22%40example.org%22";
+        for (paging, total, shown) in [
+            ("startIndex=1&count=2", 3, 2),
+            ("startIndex=3&count=2", 3, 1),
+            ("startIndex=10&count=2", 3, 0),
+            ("count=0", 3, 0),
+            ("startIndex=1&count=100", 3, 3),
+        ] {
+            let page = scim
+                .json(
+                    Method::GET,
+                    &format!("/Users?{filter}&{paging}"),
+                    None,
+                    StatusCode::OK,
+                )
+                .await;
+            assert_eq!(page["totalResults"], total, "{paging} on {}", app.backend);
+            let resources = page["Resources"].as_array().map_or(0, Vec::len);
+            assert_eq!(resources, shown, "{paging}");
+        }
     }
 }
