@@ -419,13 +419,15 @@ pub async fn decide(
         events.push(item_event(by, &campaign, item, decision));
         decided.push(item.clone());
     }
-    let staff_changes = if campaign.apply_mode == ApplyMode::Immediate {
-        let applied = apply_revocations(tenant, &mut change, &campaign, &mut decided, by).await?;
-        events.extend(applied.events);
-        applied.changes
-    } else {
-        Vec::new()
-    };
+    let staff_changes = apply_if_immediate(
+        tenant,
+        &mut change,
+        &campaign,
+        &mut decided,
+        by,
+        &mut events,
+    )
+    .await?;
     for item in &decided {
         tenant
             .store
@@ -571,13 +573,8 @@ async fn enforce_due_date(
     if touched.is_empty() {
         return Ok(0);
     }
-    let staff_changes = if campaign.apply_mode == ApplyMode::Immediate {
-        let applied = apply_revocations(tenant, &mut change, &campaign, &mut items, by).await?;
-        events.extend(applied.events);
-        applied.changes
-    } else {
-        Vec::new()
-    };
+    let staff_changes =
+        apply_if_immediate(tenant, &mut change, &campaign, &mut items, by, &mut events).await?;
     for item in items.iter().filter(|i| touched.contains(&i.item)) {
         tenant
             .store
@@ -696,6 +693,25 @@ async fn open_campaign(
         )));
     }
     Ok(campaign)
+}
+
+/// When the campaign's revocations take effect at once, applies those among
+/// `items` (adding their entries to `events`) and returns the directory
+/// changes; otherwise changes nothing.
+async fn apply_if_immediate(
+    tenant: &Tenant,
+    change: &mut DirectoryChange<'_>,
+    campaign: &Campaign,
+    items: &mut [ReviewItem],
+    by: &Provenance,
+    events: &mut Vec<Event>,
+) -> Result<Vec<StaffChange>, ReviewError> {
+    if campaign.apply_mode != ApplyMode::Immediate {
+        return Ok(Vec::new());
+    }
+    let applied = apply_revocations(tenant, change, campaign, items, by).await?;
+    events.extend(applied.events);
+    Ok(applied.changes)
 }
 
 /// What applying revocations changed.

@@ -573,31 +573,22 @@ async fn a_future_dated_hire_and_termination_take_effect_at_their_effective_time
             .await
             .unwrap();
         assert_eq!(member["active"], false, "{member}");
-        let applied: Value = app
-            .get("/ledger/entries?kind=provisioning.hr.termination&subject=E-5002")
-            .await
-            .json()
-            .await
-            .unwrap();
-        let outcomes: Vec<&Value> = applied["entries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| &e["outcome"])
-            .collect();
-        assert_eq!(outcomes, [&json!("scheduled"), &json!("applied")]);
-        let hired: Value = app
-            .get("/ledger/entries?kind=provisioning.hr.hire&subject=E-5002")
-            .await
-            .json()
-            .await
-            .unwrap();
-        let outcomes: Vec<&Value> = hired["entries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| &e["outcome"])
-            .collect();
-        assert_eq!(outcomes, [&json!("scheduled"), &json!("applied")]);
+        for kind in ["termination", "hire"] {
+            let recorded: Value = app
+                .get(&format!(
+                    "/ledger/entries?kind=provisioning.hr.{kind}&subject=E-5002"
+                ))
+                .await
+                .json()
+                .await
+                .unwrap();
+            let outcomes: Vec<&Value> = recorded["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| &e["outcome"])
+                .collect();
+            assert_eq!(outcomes, [&json!("scheduled"), &json!("applied")], "{kind}");
+        }
     }
 }
