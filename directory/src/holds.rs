@@ -51,7 +51,7 @@ pub async fn place_holds(tx: &mut AnyConnection, holds: &[Hold]) -> Result<(), S
 }
 
 /// The `(kind, entitlement)` pairs held for one person.
-pub async fn holds_of(
+async fn holds_of(
     tx: &mut AnyConnection,
     staff_id: &str,
 ) -> Result<Vec<(String, String)>, StoreError> {

@@ -24,7 +24,7 @@ pub use catalog::{Catalog, TenantRecord};
 pub use clients::ApiClient;
 pub use clock::{normalise_instant, now_rfc3339};
 pub use error::StoreError;
-pub use holds::{ADMIN_SOURCE, Hold, REVIEW_SOURCE, holds_of, place_holds};
+pub use holds::{ADMIN_SOURCE, Hold, REVIEW_SOURCE, place_holds};
 pub use ids::TenantId;
 pub use ids::check_record_id;
 pub use patients::{Encounter, Patient};

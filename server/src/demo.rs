@@ -76,7 +76,7 @@ pub async fn install(tenants: &Tenants) -> Result<String, ChangeError> {
                     Some(licence("lab_licence", "LT-3003")),
                 ),
             ],
-            "admin",
+            hms_directory::ADMIN_SOURCE,
             &by,
         )
         .await?;

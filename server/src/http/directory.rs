@@ -2,7 +2,7 @@
 
 use axum::extract::Path;
 use axum::{Extension, Json};
-use hms_directory::{Encounter, Patient, StaffMember};
+use hms_directory::{ADMIN_SOURCE, Encounter, Patient, StaffMember};
 use serde_json::{Value, json};
 
 use super::error::ApiError;
@@ -16,7 +16,7 @@ pub async fn put_staff(
 ) -> Result<Json<Value>, ApiError> {
     let updated = ctx
         .tenant
-        .upsert_staff(members, "admin", &ctx.provenance)
+        .upsert_staff(members, ADMIN_SOURCE, &ctx.provenance)
         .await?;
     Ok(Json(json!({ "updated": updated })))
 }
