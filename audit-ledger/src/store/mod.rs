@@ -7,6 +7,7 @@ mod proofs;
 mod read;
 mod rows;
 mod sql;
+mod wal;
 mod writer;
 
 use std::sync::{Arc, RwLock};
@@ -94,7 +95,7 @@ impl Ledger {
             dialect,
             key: RwLock::new(Arc::new(key)),
         });
-        let writer = writer::Writer::start(Arc::clone(&shared), options);
+        let writer = writer::Writer::start(Arc::clone(&shared), options)?;
         Ok(Self { shared, writer })
     }
 

@@ -1,10 +1,15 @@
 //! Group commit: one task per ledger gathers whatever appends are waiting,
 //! writes them in one transaction and answers each caller once it is durable.
+//!
+//! The task runs on a thread and runtime of its own, so that each hop of a
+//! commit (to the database and back) is not queued behind the request
+//! handlers waiting for that very commit.
 
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::wal::Checkpointer;
 use super::{LedgerError, Shared, append};
 
 /// How the writer batches.
@@ -37,11 +42,23 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task for `shared`'s ledger.
-    pub(crate) fn start(shared: Arc<Shared>, options: WriterOptions) -> Self {
+    /// Starts the writer for `shared`'s ledger on its own thread; the thread
+    /// ends when the handle is dropped.
+    pub(crate) fn start(shared: Arc<Shared>, options: WriterOptions) -> Result<Self, LedgerError> {
+        let cannot_start = |e: std::io::Error| {
+            LedgerError::Unavailable(format!("cannot start the ledger writer: {e}"))
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(cannot_start)?;
         let (jobs, queue) = mpsc::channel(options.queue.max(1));
-        tokio::spawn(run(shared, queue, options.max_batch.max(1)));
-        Self { jobs }
+        let max_batch = options.max_batch.max(1);
+        std::thread::Builder::new()
+            .name("ledger-writer".into())
+            .spawn(move || runtime.block_on(run(shared, queue, max_batch)))
+            .map_err(cannot_start)?;
+        Ok(Self { jobs })
     }
 
     /// Queues `events`; resolves with the first one's sequence number once all are durable.
@@ -60,6 +77,7 @@ impl Writer {
 }
 
 async fn run(shared: Arc<Shared>, mut queue: mpsc::Receiver<Job>, max_batch: usize) {
+    let checkpointer = Checkpointer::start(&shared);
     while let Some(first) = queue.recv().await {
         let mut jobs = vec![first];
         let mut count = jobs[0].events.len();
@@ -73,6 +91,9 @@ async fn run(shared: Arc<Shared>, mut queue: mpsc::Receiver<Job>, max_batch: usi
             }
         }
         commit(&shared, jobs).await;
+        if let Some(checkpointer) = &checkpointer {
+            checkpointer.nudge();
+        }
     }
 }
 
