@@ -6,6 +6,8 @@
 //! The table comes first (the first line is the column headings); the
 //! report's parameters and source follow after an empty line.
 
+use std::borrow::Cow;
+
 use crate::report::Report;
 
 /// The formats a report is served in.
@@ -65,10 +67,10 @@ pub fn render(report: &Report, format: Format) -> Vec<u8> {
 }
 
 /// A cell a spreadsheet will show as text, never evaluate.
-pub fn spreadsheet_safe(cell: &str) -> String {
+pub fn spreadsheet_safe(cell: &str) -> Cow<'_, str> {
     match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
-        _ => cell.to_owned(),
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{cell}")),
+        _ => Cow::Borrowed(cell),
     }
 }
 
@@ -106,20 +108,24 @@ fn csv(report: &Report) -> String {
     let mut out = csv::WriterBuilder::new()
         .flexible(true)
         .from_writer(Vec::new());
-    let mut write = |cells: Vec<String>| {
+    let mut write = |cells: &[String]| {
+        let safe = cells.iter().map(|cell| match spreadsheet_safe(cell) {
+            Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
+            Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+        });
         // Writing to memory cannot fail.
-        let _ = out.write_record(cells.iter().map(|c| spreadsheet_safe(c)));
+        let _ = out.write_record(safe);
     };
-    write(report.columns.clone());
+    write(&report.columns);
     for row in &report.rows {
-        write(row.clone());
+        write(row);
     }
-    write(vec![String::new()]);
+    write(&[String::new()]);
     for note in &report.notes {
-        write(vec!["note".to_owned(), note.clone()]);
+        write(&["note".to_owned(), note.clone()]);
     }
     for (label, value) in about(report) {
-        write(vec![label, value]);
+        write(&[label, value]);
     }
     let bytes = out.into_inner().unwrap_or_default();
     String::from_utf8(bytes).unwrap_or_default()

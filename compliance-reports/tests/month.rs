@@ -489,3 +489,41 @@ fn the_accounting_of_disclosures_lists_only_what_the_rule_includes() {
         "one patient at a time"
     );
 }
+
+#[test]
+fn a_pack_tallied_in_one_pass_matches_each_report_read_on_its_own() {
+    let month = month();
+    let parameters = Parameters::default();
+    let pack: Vec<ReportKind> = ReportKind::ALL
+        .into_iter()
+        .filter(|kind| kinds::ledger_query(*kind, &parameters).is_ok())
+        .collect();
+    let mut tallies: Vec<_> = pack
+        .iter()
+        .map(|kind| kinds::tally(*kind, &parameters, &month.directory))
+        .collect();
+    for entry in &month.entries {
+        tallies.iter_mut().for_each(|tally| tally.add(entry));
+    }
+    let mut found_rows = 0;
+    for (kind, tally) in pack.iter().zip(tallies) {
+        let (rows, read) = tally.finish();
+        assert_eq!(rows, month.report(*kind), "{kind:?}");
+        let query = kinds::ledger_query(*kind, &parameters).unwrap();
+        let own: Vec<&Entry> = month
+            .entries
+            .iter()
+            .filter(|_| query.reads_entries)
+            .filter(|e| query.kinds.is_empty() || query.kinds.contains(&e.event.kind))
+            .collect();
+        assert_eq!(read.count, own.len() as u64, "{kind:?} counts what it read");
+        assert_eq!(read.first, own.first().map(|e| e.sequence), "{kind:?}");
+        assert_eq!(read.last, own.last().map(|e| e.sequence), "{kind:?}");
+        found_rows += rows.len();
+    }
+    assert!(
+        pack.len() >= 15,
+        "every report without a required parameter"
+    );
+    assert!(found_rows > 20, "the planted cases are found");
+}

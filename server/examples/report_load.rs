@@ -1,7 +1,9 @@
-//! Report figures over loopback HTTP against an in-process server: a tenant
-//! ledger filled with decisions by many staff on many patients (some VIP,
-//! some at night, some refused, some break-glass), then one-patient reports
-//! and the privacy-monitoring pack over the whole ledger.
+//! Report figures against an in-process server: a tenant ledger filled with
+//! decisions by many staff on many patients (some VIP, some outside the care
+//! team, all at night in the tenant's time, some refused, some break-glass),
+//! then one-patient reports over loopback HTTP and the privacy-monitoring
+//! pack over the whole ledger, written as CSV files by the same code as a
+//! scheduled pack.
 //!
 //! ```text
 //! cargo run --release -p hms-ach --example report_load -- --database sqlite \
@@ -17,12 +19,17 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use hms_ach::audit::Provenance;
 use hms_ach::auth::Scope;
-use hms_audit_ledger::Event;
+use hms_ach::scheduler::{ScheduledPack, write_pack};
+use hms_audit_ledger::{Event, Timestamp};
 use hms_directory::{Patient, StaffMember};
 use reqwest::Client;
 use serde_json::json;
 
 use common::{percentiles, start};
+
+/// The allocator the `hms-ach` binary runs with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The privacy-monitoring pack, as a compliance officer pulls it.
 const PACK: &[&str] = &[
@@ -40,6 +47,8 @@ struct Args {
     staff: u64,
     patients: u64,
     patient_reports: usize,
+    /// The tenant's local hour while the ledger fills (23: all after hours).
+    local_hour: i64,
 }
 
 fn parse_args() -> Args {
@@ -49,6 +58,7 @@ fn parse_args() -> Args {
         staff: 2000,
         patients: 100_000,
         patient_reports: 50,
+        local_hour: 23,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -59,17 +69,25 @@ fn parse_args() -> Args {
             "--staff" => args.staff = value.parse().unwrap(),
             "--patients" => args.patients = value.parse().unwrap(),
             "--patient-reports" => args.patient_reports = value.parse().unwrap(),
+            "--local-hour" => args.local_hour = value.parse().unwrap(),
             other => panic!("unknown flag {other}"),
         }
     }
     args
 }
 
-/// Decision `n`: staff and patient spread evenly, one in fifty refused,
-/// one in a thousand break-glass.
+/// Decision `n`: patients spread evenly, nineteen in twenty decisions by the
+/// patient's care team and the others by anyone, one in fifty refused, one in
+/// a thousand break-glass.
 fn decision(n: u64, args: &Args) -> Event {
-    let staff = format!("s{}", n % args.staff);
-    let patient = format!("p{}", (n * 7919) % args.patients);
+    let patient_number = (n * 7919) % args.patients;
+    let staff_number = if n.is_multiple_of(20) {
+        n % args.staff
+    } else {
+        patient_number % args.staff
+    };
+    let staff = format!("s{staff_number}");
+    let patient = format!("p{patient_number}");
     let outcome = if n.is_multiple_of(50) {
         "deny"
     } else {
@@ -138,7 +156,12 @@ async fn main() {
     let by = Provenance::local("bench");
     let tenant = state
         .tenants
-        .create(&"bench".parse().unwrap(), "Bench", 0, &by)
+        .create(
+            &"bench".parse().unwrap(),
+            "Bench",
+            offset_for(args.local_hour),
+            &by,
+        )
         .await
         .unwrap();
     let (_, audit) = tenant
@@ -208,14 +231,50 @@ async fn main() {
         elapsed.as_secs_f64() * 1e3
     );
 
+    let folder = tempfile::tempdir().unwrap();
+    let pack = ScheduledPack {
+        name: "privacy".into(),
+        kinds: PACK.iter().map(|k| (*k).to_owned()).collect(),
+        every_seconds: 30 * 86_400,
+        format: "csv".into(),
+        folder: folder.path().to_owned(),
+        tenant: None,
+    };
+    let until = Timestamp::now();
+    let from = Timestamp::from_unix_micros(until.unix_micros() - 30 * 86_400 * 1_000_000);
     let pack_started = Instant::now();
+    let written = write_pack(&pack, &tenant, from, until).await.unwrap();
+    let secs = pack_started.elapsed().as_secs_f64();
     for kind in PACK {
-        let (elapsed, rows) = get(format!("{kind}?from=2000-01-01T00:00:00Z")).await;
-        println!("  {kind}: {:.2} s, {rows} rows", elapsed.as_secs_f64());
+        let csv = std::fs::read_to_string(written.join(format!("{kind}.csv"))).unwrap();
+        // The rows end at the empty record before the notes.
+        let rows = csv.lines().take_while(|l| *l != "\"\"").count() - 1;
+        println!("  {kind}.csv: {rows} rows, {} MB", csv.len() / 1_000_000);
     }
     println!(
-        "privacy-monitoring pack over all {} decisions: {:.1} s",
+        "privacy-monitoring pack over the month's {} decisions: {secs:.1} s, peak memory {}",
         args.entries,
-        pack_started.elapsed().as_secs_f64()
+        peak_memory()
     );
+}
+
+/// The tenant's offset from UTC that makes now `hour` o'clock there (23 by
+/// default, so that every decision of the fill falls after hours).
+fn offset_for(hour: i64) -> i64 {
+    let minute_of_day = Timestamp::now().unix_micros().div_euclid(60_000_000) % (24 * 60);
+    let offset = (hour * 60 - minute_of_day).rem_euclid(24 * 60);
+    if offset > 14 * 60 {
+        offset - 24 * 60
+    } else {
+        offset
+    }
+}
+
+/// The process's peak resident memory, as Linux reports it.
+fn peak_memory() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .map_or_else(|| "unknown".into(), |v| v.trim().to_owned())
 }

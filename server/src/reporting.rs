@@ -1,12 +1,15 @@
-//! Building a compliance report for a tenant: the ledger read up to its
-//! latest signed checkpoint, the directory as it stands, the report computed
-//! and its pulling recorded in the ledger. Served over HTTP
-//! (`http/reports.rs`) and by `hms-ach report`.
+//! Building a compliance report, or a pack of them from one reading, for a
+//! tenant: the ledger read up to its latest signed checkpoint, the directory
+//! as it stands, the reports tallied and their pulling recorded in the ledger.
+//! Served over HTTP (`http/reports.rs`), by `hms-ach report` and by the
+//! scheduler (`scheduler.rs`).
+
+use std::collections::BTreeSet;
 
 use hms_audit_ledger::store::{EntryFilter, Ledger, LedgerError, StoredCheckpoint};
 use hms_audit_ledger::{Entry, Event, Timestamp};
 use hms_compliance_reports::kinds::integrity::{self, CheckpointFacts};
-use hms_compliance_reports::kinds::{self, LedgerQuery, MissingParameter};
+use hms_compliance_reports::kinds::{self, EntriesRead, MissingParameter};
 use hms_compliance_reports::{
     Directory, Parameters, PatientFacts, Report, ReportKind, Source, StaffFacts,
 };
@@ -16,7 +19,7 @@ use serde_json::json;
 use crate::audit::Provenance;
 use crate::tenancy::Tenant;
 
-/// Entries read per ledger query.
+/// Checkpoints read per ledger query.
 const PAGE: u32 = 1000;
 
 /// Why a report could not be made.
@@ -36,11 +39,9 @@ pub enum ReportError {
     Store(#[from] StoreError),
 }
 
-/// A report asked for.
-#[derive(Debug, Clone)]
-pub struct ReportRequest {
-    /// Which report.
-    pub kind: ReportKind,
+/// What a report or a pack of reports covers.
+#[derive(Debug, Clone, Default)]
+pub struct ReportScope {
     /// Start of the range, inclusive.
     pub from: Option<Timestamp>,
     /// End of the range, exclusive.
@@ -57,133 +58,233 @@ pub struct ReportRequest {
     pub campaign: Option<String>,
 }
 
-/// Builds the report and records its pulling (in `format`) by `by`;
-/// `progress` hears how many entries have been read so far.
+impl ReportScope {
+    fn parameters(&self, tenant: &Tenant) -> Parameters {
+        Parameters {
+            tenant: tenant.id().to_owned(),
+            from: self.from.map(|t| t.to_string()),
+            until: self.until.map(|t| t.to_string()),
+            patient: self.patient.clone(),
+            staff: self.staff.clone(),
+            department: self.department.clone(),
+            role: self.role.clone(),
+            campaign: self.campaign.clone(),
+        }
+    }
+
+    /// The ledger entries in scope, of every kind.
+    fn filter(&self) -> EntryFilter {
+        EntryFilter {
+            from: self.from,
+            until: self.until,
+            subject: self.staff.clone(),
+            patient: self.patient.clone(),
+            ..EntryFilter::default()
+        }
+    }
+}
+
+/// Builds the report of `kind` over `scope` and records its pulling (in
+/// `format`) by `by`; `progress` hears how many entries have been read so far.
 pub async fn pull(
     tenant: &Tenant,
-    request: ReportRequest,
+    kind: ReportKind,
+    scope: ReportScope,
+    format: &str,
+    by: &Provenance,
+    progress: impl FnMut(u64),
+) -> Result<Report, ReportError> {
+    let reports = pull_pack(tenant, &[kind], scope, format, by, progress).await?;
+    // One report is made for each kind asked for.
+    reports
+        .into_iter()
+        .next()
+        .ok_or(ReportError::Missing(MissingParameter("kind")))
+}
+
+/// Builds each report of `kinds` over the same `scope` from one reading of
+/// the ledger, and records their pulling (in `format`) by `by`; `progress`
+/// hears how many entries have been read so far.
+pub async fn pull_pack(
+    tenant: &Tenant,
+    kinds: &[ReportKind],
+    scope: ReportScope,
     format: &str,
     by: &Provenance,
     mut progress: impl FnMut(u64),
-) -> Result<Report, ReportError> {
-    let kind = request.kind;
-    let parameters = Parameters {
-        tenant: tenant.id().to_owned(),
-        from: request.from.map(|t| t.to_string()),
-        until: request.until.map(|t| t.to_string()),
-        patient: request.patient,
-        staff: request.staff,
-        department: request.department,
-        role: request.role,
-        campaign: request.campaign,
-    };
-    let wanted = kinds::ledger_query(kind, &parameters)?;
+) -> Result<Vec<Report>, ReportError> {
+    let parameters = scope.parameters(tenant);
+    for kind in kinds {
+        kinds::ledger_query(*kind, &parameters)?;
+    }
     let ledger = &tenant.ledger;
     let checkpoint = ledger
         .latest_checkpoint()
         .await?
         .ok_or(ReportError::NoCheckpoint)?;
-    let filter = EntryFilter {
-        from: request.from,
-        until: request.until,
-        subject: wanted.subject.clone(),
-        patient: wanted.patient.clone(),
-        ..EntryFilter::default()
-    };
-    let (entries, mut source) = if wanted.reads_entries {
-        read_entries(ledger, filter, &wanted.kinds, &checkpoint, &mut progress).await?
-    } else {
-        (Vec::new(), source_of(&checkpoint, &[]))
-    };
-    let directory = directory(tenant, kind, &entries, &parameters).await?;
-    let mut notes = kinds::notes(kind);
-    let rows = if kind == ReportKind::LedgerIntegrity {
-        let verification = ledger.verify(None, |done, _| progress(done)).await?;
-        source.entries_read = verification.entries;
-        notes.extend(integrity::verdict(&verification));
-        integrity::rows(&checkpoints_in(ledger, request.from, request.until).await?)
-    } else {
-        kinds::rows(kind, &entries, &parameters, &directory)
-    };
-    let report = Report {
-        kind,
-        title: kind.title().to_owned(),
-        rows,
-        columns: kinds::columns(kind),
-        notes,
-        parameters,
-        generated_at: Timestamp::now().to_string(),
-        generated_by: by.actor.clone(),
-        source,
-    };
-    ledger
-        .append_all(vec![pulled_event(by, &report, &wanted, format)])
-        .await?;
-    Ok(report)
+    let tallied = tally(
+        tenant,
+        kinds,
+        &scope,
+        &parameters,
+        &checkpoint,
+        &mut progress,
+    )
+    .await?;
+    let mut reports = Vec::with_capacity(kinds.len());
+    for (kind, (rows, read)) in kinds.iter().copied().zip(tallied) {
+        let mut report = Report {
+            kind,
+            title: kind.title().to_owned(),
+            rows,
+            columns: kinds::columns(kind),
+            notes: kinds::notes(kind),
+            parameters: parameters.clone(),
+            generated_at: Timestamp::now().to_string(),
+            generated_by: by.actor.clone(),
+            source: source_of(&checkpoint, read),
+        };
+        if kind == ReportKind::LedgerIntegrity {
+            integrity_report(ledger, &scope, &mut report, &mut progress).await?;
+        }
+        reports.push(report);
+    }
+    let pulled = reports
+        .iter()
+        .map(|r| pulled_event(by, r, format))
+        .collect();
+    ledger.append_all(pulled).await?;
+    Ok(reports)
 }
 
-/// The entries `filter` selects, of each of `kinds` (every kind when empty),
-/// among the first `checkpoint.tree_size`, in sequence order.
-async fn read_entries(
-    ledger: &Ledger,
-    filter: EntryFilter,
-    kinds: &[String],
+/// The rows of each of `kinds`, and the entries each read. A scope of one
+/// patient or one person is read into memory (it is small, and tells which
+/// directory records are needed); a whole range is streamed past the
+/// reports with the whole directory at hand.
+async fn tally(
+    tenant: &Tenant,
+    kinds: &[ReportKind],
+    scope: &ReportScope,
+    parameters: &Parameters,
     checkpoint: &StoredCheckpoint,
     progress: &mut impl FnMut(u64),
-) -> Result<(Vec<Entry>, Source), ReportError> {
-    let mut entries = Vec::new();
-    let filters: Vec<EntryFilter> = if kinds.is_empty() {
-        vec![filter]
-    } else {
-        kinds
-            .iter()
-            .map(|kind| EntryFilter {
-                kind: Some(kind.clone()),
-                ..filter.clone()
-            })
-            .collect()
-    };
-    for filter in filters {
-        read_up_to(ledger, filter, checkpoint.tree_size, &mut entries, progress).await?;
+) -> Result<Vec<(Rows, EntriesRead)>, ReportError> {
+    let entry_kinds = entry_kinds(kinds, parameters);
+    let filter = scope.filter();
+    let size = checkpoint.tree_size;
+    if filter.patient.is_some() || filter.subject.is_some() {
+        let mut entries = Vec::new();
+        if let Some(entry_kinds) = &entry_kinds {
+            ledger_scan(
+                &tenant.ledger,
+                &filter,
+                entry_kinds,
+                size,
+                progress,
+                |page| {
+                    entries.extend_from_slice(page);
+                },
+            )
+            .await?;
+        }
+        let directory = directory(tenant, kinds, Some(&entries), parameters).await?;
+        let finished = kinds.iter().map(|kind| {
+            let mut tally = kinds::tally(*kind, parameters, &directory);
+            entries.iter().for_each(|entry| tally.add(entry));
+            tally.finish()
+        });
+        return Ok(finished.collect());
     }
-    entries.sort_by_key(|e| e.sequence);
-    let source = source_of(checkpoint, &entries);
-    Ok((entries, source))
+    let directory = directory(tenant, kinds, None, parameters).await?;
+    let mut tallies: Vec<_> = kinds
+        .iter()
+        .map(|kind| kinds::tally(*kind, parameters, &directory))
+        .collect();
+    if let Some(entry_kinds) = &entry_kinds {
+        ledger_scan(
+            &tenant.ledger,
+            &filter,
+            entry_kinds,
+            size,
+            progress,
+            |page| {
+                for entry in page {
+                    tallies.iter_mut().for_each(|tally| tally.add(entry));
+                }
+            },
+        )
+        .await?;
+    }
+    Ok(tallies.into_iter().map(kinds::Tally::finish).collect())
 }
 
-/// Appends to `entries` those `filter` selects below sequence `size`.
-async fn read_up_to(
+type Rows = Vec<Vec<String>>;
+
+/// The entry kinds any of `kinds` reads: `None` when none reads entries,
+/// empty when one reads every kind.
+fn entry_kinds(kinds: &[ReportKind], parameters: &Parameters) -> Option<Vec<String>> {
+    let mut union = BTreeSet::new();
+    let mut any = false;
+    for kind in kinds {
+        let Ok(query) = kinds::ledger_query(*kind, parameters) else {
+            continue;
+        };
+        if !query.reads_entries {
+            continue;
+        }
+        if query.kinds.is_empty() {
+            return Some(Vec::new());
+        }
+        any = true;
+        union.extend(query.kinds);
+    }
+    any.then(|| union.into_iter().collect())
+}
+
+/// Passes `each` the entries `filter` selects, of `kinds` (every kind when
+/// empty), below sequence `size`, a page at a time in sequence order.
+async fn ledger_scan(
     ledger: &Ledger,
-    mut filter: EntryFilter,
+    filter: &EntryFilter,
+    kinds: &[String],
     size: u64,
-    entries: &mut Vec<Entry>,
     progress: &mut impl FnMut(u64),
+    mut each: impl FnMut(&[Entry]),
 ) -> Result<(), ReportError> {
-    loop {
-        let page = ledger.entries(&filter, PAGE).await?;
-        let full = page.len() == PAGE as usize;
-        for (entry, _) in page {
-            if entry.sequence >= size {
-                return Ok(());
-            }
-            filter.after = Some(entry.sequence);
-            entries.push(entry);
-        }
-        progress(entries.len() as u64);
-        if !full {
-            return Ok(());
-        }
-    }
+    let mut read = 0;
+    ledger
+        .scan(filter, kinds, size, |page| {
+            read += page.len() as u64;
+            each(page);
+            progress(read);
+        })
+        .await?;
+    Ok(())
 }
 
-fn source_of(checkpoint: &StoredCheckpoint, entries: &[Entry]) -> Source {
+fn source_of(checkpoint: &StoredCheckpoint, read: EntriesRead) -> Source {
     Source {
         checkpoint: checkpoint.note.clone(),
         tree_size: checkpoint.tree_size,
-        entries_read: entries.len() as u64,
-        first_sequence: entries.first().map(|e| e.sequence),
-        last_sequence: entries.last().map(|e| e.sequence),
+        entries_read: read.count,
+        first_sequence: read.first,
+        last_sequence: read.last,
     }
+}
+
+/// Fills the ledger integrity report: the whole ledger verified, and the
+/// checkpoints signed in the range.
+async fn integrity_report(
+    ledger: &Ledger,
+    scope: &ReportScope,
+    report: &mut Report,
+    progress: &mut impl FnMut(u64),
+) -> Result<(), ReportError> {
+    let verification = ledger.verify(None, |done, _| progress(done)).await?;
+    report.source.entries_read = verification.entries;
+    report.notes.extend(integrity::verdict(&verification));
+    report.rows = integrity::rows(&checkpoints_in(ledger, scope.from, scope.until).await?);
+    Ok(())
 }
 
 /// The checkpoints signed in the range.
@@ -225,29 +326,46 @@ fn targeted(ids: &[String]) -> Option<&[String]> {
     (ids.len() <= TARGETED_READ_LIMIT).then_some(ids)
 }
 
-/// The staff and patients `kind` needs, as the directory holds them now:
-/// those the entries name (and the filtered patient), or everyone when that
-/// is many, and every staff member for the reports about accounts.
+/// The staff and patients `kinds` need, as the directory holds them now:
+/// those the `entries` read name (and the filtered patient), or everyone when
+/// that is many or the entries are streamed (`None`), and every staff member
+/// for the reports about accounts.
 async fn directory(
     tenant: &Tenant,
-    kind: ReportKind,
-    entries: &[Entry],
+    kinds: &[ReportKind],
+    entries: Option<&[Entry]>,
     parameters: &Parameters,
 ) -> Result<Directory, ReportError> {
-    let everyone = matches!(
-        kind,
-        ReportKind::PrivilegedAccounts | ReportKind::DormantAccounts
-    );
+    let everyone = kinds.iter().any(|kind| {
+        matches!(
+            kind,
+            ReportKind::PrivilegedAccounts | ReportKind::DormantAccounts
+        )
+    });
     let named = |field: fn(&Entry) -> Option<&String>| -> Vec<String> {
-        let ids: std::collections::BTreeSet<&String> = entries.iter().filter_map(field).collect();
+        let ids: BTreeSet<&String> = entries
+            .unwrap_or_default()
+            .iter()
+            .filter_map(field)
+            .collect();
         ids.into_iter().cloned().collect()
     };
     let staff_ids = named(|e| e.event.subject.as_ref());
     let mut patient_ids = named(|e| e.event.patient.as_ref());
     patient_ids.extend(parameters.patient.clone());
-    let staff_wanted = if everyone { None } else { targeted(&staff_ids) };
+    let streamed = entries.is_none();
+    let staff_wanted = if everyone || streamed {
+        None
+    } else {
+        targeted(&staff_ids)
+    };
+    let patients_wanted = if streamed {
+        None
+    } else {
+        targeted(&patient_ids)
+    };
     let staff = tenant.store.load_staff(staff_wanted).await?;
-    let patients = tenant.store.load_patients(targeted(&patient_ids)).await?;
+    let patients = tenant.store.load_patients(patients_wanted).await?;
     Ok(Directory {
         staff: staff
             .into_iter()
@@ -289,10 +407,10 @@ async fn directory(
 }
 
 /// The ledger entry saying who pulled which report, over what.
-fn pulled_event(by: &Provenance, report: &Report, wanted: &LedgerQuery, format: &str) -> Event {
+fn pulled_event(by: &Provenance, report: &Report, format: &str) -> Event {
     Event {
-        subject: wanted.subject.clone(),
-        patient: wanted.patient.clone(),
+        subject: report.parameters.staff.clone(),
+        patient: report.parameters.patient.clone(),
         action: Some("pull_report".into()),
         resource: Some(format!("report:{}", report.kind.name())),
         details: json!({

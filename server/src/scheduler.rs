@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use crate::audit::Provenance;
 use crate::http::AppState;
-use crate::reporting::{ReportRequest, pull};
+use crate::reporting::{ReportScope, pull_pack};
 use crate::tenancy::{Tenant, Tenants};
 
 /// One pack of reports generated on a schedule.
@@ -188,7 +188,9 @@ async fn run_pack(pack: &ScheduledPack, tenants: &Tenants) -> anyhow::Result<()>
     Ok(())
 }
 
-async fn write_pack(
+/// Generates `pack`'s reports over `from..until` for `tenant` from one
+/// reading of the ledger and writes them to a new folder, which it returns.
+pub async fn write_pack(
     pack: &ScheduledPack,
     tenant: &Tenant,
     from: Timestamp,
@@ -203,22 +205,22 @@ async fn write_pack(
     std::fs::create_dir_all(&folder)
         .with_context(|| format!("cannot create `{}`", folder.display()))?;
     let by = Provenance::local("scheduler");
-    for name in &pack.kinds {
-        let kind = ReportKind::parse(name).context("kind")?;
-        let request = ReportRequest {
-            kind,
-            from: Some(from),
-            until: Some(until),
-            patient: None,
-            staff: None,
-            department: None,
-            role: None,
-            campaign: None,
-        };
-        let report = pull(tenant, request, &pack.format, &by, |_| {}).await?;
+    let kinds = pack
+        .kinds
+        .iter()
+        .map(|name| ReportKind::parse(name).context("kind"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let scope = ReportScope {
+        from: Some(from),
+        until: Some(until),
+        ..ReportScope::default()
+    };
+    let reports = pull_pack(tenant, &kinds, scope, &pack.format, &by, |_| {}).await?;
+    for report in &reports {
+        let name = report.kind.name();
         write(
             &folder.join(format!("{name}.{}", pack.format)),
-            &render(&report, format),
+            &render(report, format),
         )?;
     }
     tracing::info!(pack = %pack.name, tenant = tenant.id(), folder = %folder.display(), "report pack written");

@@ -1,11 +1,13 @@
 //! Reading the ledger: filtered entries, checkpoints, online verification and export.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::rows::{ENTRY_COLUMNS, entry_from_row, to_hash, to_i64, to_u64};
-use super::sql::Statement;
-use super::{Ledger, LedgerError, keys};
+use super::sql::{Dialect, Statement};
+use super::{Ledger, LedgerError, Shared, keys};
 use crate::bundle::BundleLine;
 use crate::checkpoint::VerifierKey;
 use crate::entry::{Entry, Timestamp};
@@ -17,6 +19,18 @@ const LAST: u64 = i64::MAX as u64;
 
 /// Entries read per query when walking the whole ledger.
 const PAGE: i64 = 10_000;
+
+/// Entries read per query by [`Ledger::scan`].
+const SCAN_PAGE: i64 = 2_000;
+
+/// Pages each reader of [`Ledger::scan`] reads ahead of the caller.
+const SCAN_PAGES_AHEAD: usize = 4;
+
+/// Tasks that read a [`Ledger::scan`] over a range side by side.
+const SCAN_READERS: usize = 2;
+
+/// Consecutive entries one reader of a [`Ledger::scan`] reads at a time.
+const SCAN_CHUNK: u64 = 20_000;
 
 /// Which entries to list; every field narrows the result.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -78,37 +92,97 @@ impl Ledger {
         filter: &EntryFilter,
         limit: u32,
     ) -> Result<Vec<(Entry, Hash)>, LedgerError> {
-        let mut query = Statement::new(
+        let query = select(
             self.shared.dialect,
-            &format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE 1 = 1"),
-        );
-        if let Some(after) = filter.after {
-            query.push(" AND sequence > ").bind(to_i64(after)?);
-        }
-        if let Some(from) = filter.from {
-            query.push(" AND recorded_at >= ").bind(from.unix_micros());
-        }
-        if let Some(until) = filter.until {
-            query.push(" AND recorded_at < ").bind(until.unix_micros());
-        }
-        let columns = [
-            ("actor", &filter.actor),
-            ("subject", &filter.subject),
-            ("patient", &filter.patient),
-            ("kind", &filter.kind),
-            ("outcome", &filter.outcome),
-            ("decision_id", &filter.decision_id),
-        ];
-        for (column, value) in columns {
-            if let Some(value) = value {
-                query.push(&format!(" AND {column} = ")).bind(value.clone());
-            }
-        }
-        query
-            .push(" ORDER BY sequence LIMIT ")
-            .bind(i64::from(limit));
+            filter,
+            &[],
+            Walk::ByIndexes,
+            LAST,
+            i64::from(limit),
+        )?;
         let rows = query.query().fetch_all(&self.shared.pool).await?;
         rows.iter().map(entry_from_row).collect()
+    }
+
+    /// Passes `each` every entry that `filter` selects, whose kind is one of
+    /// `kinds` (any kind when empty) and whose sequence number is below
+    /// `size`, in sequence order, a page at a time.
+    ///
+    /// Entries about one staff member or patient are read through their
+    /// index by one task. Otherwise the entries are walked in sequence order
+    /// from the first one recorded at or after `filter.from` (so a range
+    /// costs what it holds and what follows it, not the whole ledger), in
+    /// chunks that [`SCAN_READERS`] tasks read and decode side by side, each
+    /// on its own connection, while `each` works on the pages already read.
+    pub async fn scan(
+        &self,
+        filter: &EntryFilter,
+        kinds: &[String],
+        size: u64,
+        mut each: impl FnMut(&[Entry]),
+    ) -> Result<(), LedgerError> {
+        let mut filter = filter.clone();
+        let followed = filter.subject.is_some() || filter.patient.is_some();
+        let (readers, chunk) = if followed {
+            (1, LAST)
+        } else {
+            filter.after = self.before_first_at_or_after(filter.from).await?;
+            (SCAN_READERS, SCAN_CHUNK)
+        };
+        let first = filter.after.map_or(0, |after| after.saturating_add(1));
+        let mut receivers = Vec::with_capacity(readers);
+        let mut tasks = Vec::with_capacity(readers);
+        for reader in 0..readers as u64 {
+            let (pages, received) = mpsc::channel(SCAN_PAGES_AHEAD);
+            let chunks = Chunks {
+                next: first.saturating_add(reader.saturating_mul(chunk)),
+                step: chunk.saturating_mul(readers as u64),
+                length: chunk,
+                end: size,
+            };
+            let (shared, filter, kinds) =
+                (Arc::clone(&self.shared), filter.clone(), kinds.to_vec());
+            tasks.push(tokio::spawn(async move {
+                read_chunks(&shared, filter, &kinds, chunks, &pages).await;
+            }));
+            receivers.push(received);
+        }
+        let mut chunk_index = 0;
+        while let Some(receiver) = receivers.get_mut(chunk_index % readers) {
+            match receiver.recv().await {
+                // The reader of this chunk has none left: every chunk was read.
+                None => break,
+                Some(Err(error)) => return Err(error),
+                Some(Ok(page)) if page.is_empty() => chunk_index += 1,
+                Some(Ok(page)) => each(&page),
+            }
+        }
+        for task in tasks {
+            task.await
+                .map_err(|e| LedgerError::Invalid(format!("ledger reader stopped: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// The sequence number just before the first entry recorded at or after
+    /// `from` (through the time index); `None` when that is the first entry
+    /// or `from` is not given.
+    async fn before_first_at_or_after(
+        &self,
+        from: Option<Timestamp>,
+    ) -> Result<Option<u64>, LedgerError> {
+        let Some(from) = from else {
+            return Ok(None);
+        };
+        let (first,): (Option<i64>,) =
+            sqlx::query_as("SELECT MIN(sequence) FROM ledger_entries WHERE recorded_at >= $1")
+                .bind(from.unix_micros())
+                .fetch_one(&self.shared.pool)
+                .await?;
+        match first {
+            Some(first) => Ok(to_u64(first, "sequence")?.checked_sub(1)),
+            None => Ok(None),
+        }
     }
 
     /// When `subject` was last permitted something by one of `policies`: the
@@ -386,4 +460,147 @@ async fn send_all(sink: &mpsc::Sender<String>, lines: Vec<String>) -> bool {
         }
     }
     true
+}
+
+/// How a query finds its entries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    /// By whichever index the database prefers, the time index included.
+    ByIndexes,
+    /// In sequence order, the time range only filtering (a page of a range
+    /// read through the time index would sort the whole rest of the range).
+    BySequence,
+}
+
+/// The query for entries `filter` selects, of `kinds` (any when empty),
+/// below sequence `size`, at most `limit`, in sequence order.
+fn select(
+    dialect: Dialect,
+    filter: &EntryFilter,
+    kinds: &[String],
+    walk: Walk,
+    size: u64,
+    limit: i64,
+) -> Result<Statement, LedgerError> {
+    // A unary plus keeps both databases from reading the time index.
+    let time = match walk {
+        Walk::ByIndexes => "recorded_at",
+        Walk::BySequence => "+recorded_at",
+    };
+    let mut query = Statement::new(
+        dialect,
+        &format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE sequence < "),
+    );
+    query.bind(to_i64(size)?);
+    if let Some(after) = filter.after {
+        query.push(" AND sequence > ").bind(to_i64(after)?);
+    }
+    if let Some(from) = filter.from {
+        query
+            .push(&format!(" AND {time} >= "))
+            .bind(from.unix_micros());
+    }
+    if let Some(until) = filter.until {
+        query
+            .push(&format!(" AND {time} < "))
+            .bind(until.unix_micros());
+    }
+    let columns = [
+        ("actor", &filter.actor),
+        ("subject", &filter.subject),
+        ("patient", &filter.patient),
+        ("kind", &filter.kind),
+        ("outcome", &filter.outcome),
+        ("decision_id", &filter.decision_id),
+    ];
+    for (column, value) in columns {
+        if let Some(value) = value {
+            query.push(&format!(" AND {column} = ")).bind(value.clone());
+        }
+    }
+    for (n, kind) in kinds.iter().enumerate() {
+        query.push(if n == 0 { " AND kind IN (" } else { ", " });
+        query.bind(kind.clone());
+    }
+    if !kinds.is_empty() {
+        query.push(")");
+    }
+    query.push(" ORDER BY sequence LIMIT ").bind(limit);
+    Ok(query)
+}
+
+/// The sequence ranges one reader of a [`Ledger::scan`] reads: `length`
+/// entries from `next`, then every `step`, up to `end`.
+struct Chunks {
+    next: u64,
+    step: u64,
+    length: u64,
+    end: u64,
+}
+
+impl Iterator for Chunks {
+    type Item = std::ops::Range<u64>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let start = self.next;
+        if start >= self.end {
+            return None;
+        }
+        self.next = start.saturating_add(self.step);
+        Some(start..start.saturating_add(self.length).min(self.end))
+    }
+}
+
+/// Reads `chunks` for a [`Ledger::scan`]: sends each chunk's pages, then an
+/// empty page to mark the chunk's end; stops at an error (which it sends) or
+/// when the scan no longer listens.
+async fn read_chunks(
+    shared: &Shared,
+    filter: EntryFilter,
+    kinds: &[String],
+    chunks: Chunks,
+    pages: &mpsc::Sender<Result<Vec<Entry>, LedgerError>>,
+) {
+    for chunk in chunks {
+        let read = read_chunk(shared, filter.clone(), kinds, chunk, pages).await;
+        let end = match read {
+            Ok(()) => Ok(Vec::new()),
+            Err(error) => Err(error),
+        };
+        let failed = end.is_err();
+        if pages.send(end).await.is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// Sends the non-empty pages of entries in `chunk` that `filter` and `kinds` select.
+async fn read_chunk(
+    shared: &Shared,
+    mut filter: EntryFilter,
+    kinds: &[String],
+    chunk: std::ops::Range<u64>,
+    pages: &mpsc::Sender<Result<Vec<Entry>, LedgerError>>,
+) -> Result<(), LedgerError> {
+    filter.after = chunk.start.checked_sub(1);
+    loop {
+        let query = select(
+            shared.dialect,
+            &filter,
+            kinds,
+            Walk::BySequence,
+            chunk.end,
+            SCAN_PAGE,
+        )?;
+        let rows = query.query().fetch_all(&shared.pool).await?;
+        let full = rows.len() == SCAN_PAGE as usize;
+        let page = rows
+            .iter()
+            .map(|row| entry_from_row(row).map(|(entry, _)| entry))
+            .collect::<Result<Vec<_>, _>>()?;
+        filter.after = page.last().map(|entry| entry.sequence);
+        if page.is_empty() || pages.send(Ok(page)).await.is_err() || !full {
+            return Ok(());
+        }
+    }
 }

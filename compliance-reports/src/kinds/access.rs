@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use hms_audit_ledger::Entry;
 use serde_json::Value;
 
+use super::tally::Reading;
 use super::{
-    Needs, Spec, break_glass, context_text, patient_decisions, patient_of, staff_of, text, yes_no,
+    Needs, Spec, break_glass, context_text, patient_decision, patient_of, staff_of, text, yes_no,
 };
 use crate::report::{Directory, Parameters};
 
@@ -31,7 +32,7 @@ pub(super) const PATIENT_ACCESS: Spec = Spec {
         "Every decision on this patient's records in the range, permitted or denied, by anyone: internal staff included.",
         "Roles and department are the staff member's as the directory holds them when the report is generated.",
     ],
-    rows: patient_access,
+    reading: Reading::EachEntry(patient_access),
 };
 
 pub(super) const USER_ACTIVITY: Spec = Spec {
@@ -43,7 +44,7 @@ pub(super) const USER_ACTIVITY: Spec = Spec {
     notes: &[
         "Every ledger entry about this staff member in the range: decisions made for them (permitted or refused), sign-ins and their failures, second-factor events, session ends and directory changes.",
     ],
-    rows: user_activity,
+    reading: Reading::EachEntry(user_activity),
 };
 
 /// The ledger kind of a reviewer's verdict on a break-glass access.
@@ -74,7 +75,10 @@ pub(super) const BREAK_GLASS: Spec = Spec {
         "`on_care_team_now` says whether the staff member is on the patient's care team in the directory when the report is generated.",
         "`review` is the latest reviewer verdict recorded in the ledger for the access (`not reviewed` when none is).",
     ],
-    rows: break_glass_rows,
+    reading: Reading::Held {
+        keep: break_glass_or_review,
+        rows: break_glass_rows,
+    },
 };
 
 /// The latest review of each reviewed decision: verdict, reviewer, comment.
@@ -95,53 +99,53 @@ fn reviews(entries: &[Entry]) -> BTreeMap<String, [String; 3]> {
 }
 
 fn patient_access(
-    entries: &[Entry],
+    entry: &Entry,
     parameters: &Parameters,
     directory: &Directory,
-) -> Vec<Vec<String>> {
-    patient_decisions(entries, parameters, directory)
-        .map(|entry| {
-            let event = &entry.event;
-            let staff = staff_of(entry);
-            vec![
-                entry.time.to_string(),
-                staff.clone(),
-                directory.roles(&staff),
-                directory.department(&staff),
-                text(event.action.as_ref()),
-                text(event.resource.as_ref()),
-                text(event.outcome.as_ref()),
-                context_text(entry, "purpose_of_use"),
-                yes_no(break_glass(entry)),
-                context_text(entry, "break_glass_reason"),
-                text(event.decision_id.as_ref()),
-                entry.sequence.to_string(),
-            ]
-        })
-        .collect()
+) -> Option<Vec<String>> {
+    if !patient_decision(entry, parameters, directory) {
+        return None;
+    }
+    let event = &entry.event;
+    let staff = staff_of(entry);
+    Some(vec![
+        entry.time.to_string(),
+        staff.clone(),
+        directory.roles(&staff),
+        directory.department(&staff),
+        text(event.action.as_ref()),
+        text(event.resource.as_ref()),
+        text(event.outcome.as_ref()),
+        context_text(entry, "purpose_of_use"),
+        yes_no(break_glass(entry)),
+        context_text(entry, "break_glass_reason"),
+        text(event.decision_id.as_ref()),
+        entry.sequence.to_string(),
+    ])
 }
 
-fn user_activity(entries: &[Entry], _: &Parameters, _: &Directory) -> Vec<Vec<String>> {
-    entries
-        .iter()
-        .map(|entry| {
-            let event = &entry.event;
-            let details = match &event.details {
-                Value::Null => String::new(),
-                other => other.to_string(),
-            };
-            vec![
-                entry.time.to_string(),
-                event.kind.clone(),
-                text(event.action.as_ref()),
-                text(event.resource.as_ref()),
-                patient_of(entry),
-                text(event.outcome.as_ref()),
-                details,
-                entry.sequence.to_string(),
-            ]
-        })
-        .collect()
+fn user_activity(entry: &Entry, _: &Parameters, _: &Directory) -> Option<Vec<String>> {
+    let event = &entry.event;
+    let details = match &event.details {
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    Some(vec![
+        entry.time.to_string(),
+        event.kind.clone(),
+        text(event.action.as_ref()),
+        text(event.resource.as_ref()),
+        patient_of(entry),
+        text(event.outcome.as_ref()),
+        details,
+        entry.sequence.to_string(),
+    ])
+}
+
+/// A break-glass decision the report lists, or a review of one.
+fn break_glass_or_review(entry: &Entry, parameters: &Parameters, directory: &Directory) -> bool {
+    entry.event.kind == BREAK_GLASS_REVIEW
+        || (break_glass(entry) && patient_decision(entry, parameters, directory))
 }
 
 fn break_glass_rows(
@@ -150,8 +154,9 @@ fn break_glass_rows(
     directory: &Directory,
 ) -> Vec<Vec<String>> {
     let reviews = reviews(entries);
-    patient_decisions(entries, parameters, directory)
-        .filter(|entry| break_glass(entry))
+    entries
+        .iter()
+        .filter(|entry| break_glass(entry) && patient_decision(entry, parameters, directory))
         .map(|entry| {
             let event = &entry.event;
             let staff = staff_of(entry);

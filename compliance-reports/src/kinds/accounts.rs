@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use hms_audit_ledger::{Entry, Timestamp};
 use serde_json::Value;
 
+use super::tally::{Reading, Running, nothing};
 use super::{Needs, Spec, staff_of, text};
 use crate::report::{Directory, Parameters};
 
@@ -27,7 +28,7 @@ pub(super) const FAILED_LOGINS: Spec = Spec {
     notes: &[
         "Failed sign-ins (at the identity provider's answer or in the directory), failed second factors, and second factors locked after repeated failures.",
     ],
-    rows: failed_logins,
+    reading: Reading::EachEntry(failed_login),
 };
 
 pub(super) const AFTER_TERMINATION: Spec = Spec {
@@ -51,7 +52,7 @@ pub(super) const AFTER_TERMINATION: Spec = Spec {
     notes: &[
         "Any decision or sign-in about a person after the directory disabled them and before it enabled them again, permitted or refused.",
     ],
-    rows: after_termination,
+    reading: Reading::Own(|_, _| Box::new(AfterTermination::default())),
 };
 
 pub(super) const PRIVILEGED_ACCOUNTS: Spec = Spec {
@@ -61,7 +62,10 @@ pub(super) const PRIVILEGED_ACCOUNTS: Spec = Spec {
     notes: &[
         "Staff holding a privileged role (admin) in the directory when the report is generated.",
     ],
-    rows: privileged_accounts,
+    reading: Reading::Held {
+        keep: nothing,
+        rows: privileged_accounts,
+    },
 };
 
 pub(super) const DORMANT_ACCOUNTS: Spec = Spec {
@@ -71,7 +75,13 @@ pub(super) const DORMANT_ACCOUNTS: Spec = Spec {
     notes: &[
         "Active staff with no decision and no sign-in in the range: accounts to review or disable.",
     ],
-    rows: dormant_accounts,
+    reading: Reading::Own(|parameters, directory| {
+        Box::new(Dormant {
+            parameters,
+            directory,
+            seen: BTreeSet::new(),
+        })
+    }),
 };
 
 pub(super) const ROLE_CHANGES: Spec = Spec {
@@ -98,7 +108,7 @@ pub(super) const ROLE_CHANGES: Spec = Spec {
     notes: &[
         "Staff created, enabled or disabled, roles granted or removed (with the roles held after), and policy versions installed: who changed what, and when.",
     ],
-    rows: role_changes,
+    reading: Reading::EachEntry(role_change),
 };
 
 fn detail(entry: &Entry, key: &str) -> String {
@@ -114,48 +124,50 @@ fn detail(entry: &Entry, key: &str) -> String {
     }
 }
 
-fn failed_logins(entries: &[Entry], _: &Parameters, _: &Directory) -> Vec<Vec<String>> {
-    entries
-        .iter()
-        .filter(|e| {
-            e.event.kind == "auth.mfa.lockout" || e.event.outcome.as_deref() == Some("failure")
-        })
-        .map(|entry| {
-            let reason = [detail(entry, "code"), detail(entry, "reason")]
-                .into_iter()
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>()
-                .join(": ");
-            vec![
-                entry.time.to_string(),
-                entry.event.kind.clone(),
-                staff_of(entry),
-                text(entry.event.actor.as_ref()),
-                reason,
-                text(entry.event.source_ip.as_ref()),
-                entry.sequence.to_string(),
-            ]
-        })
-        .collect()
+fn failed_login(entry: &Entry, _: &Parameters, _: &Directory) -> Option<Vec<String>> {
+    let failed =
+        entry.event.kind == "auth.mfa.lockout" || entry.event.outcome.as_deref() == Some("failure");
+    if !failed {
+        return None;
+    }
+    let reason = [detail(entry, "code"), detail(entry, "reason")]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ");
+    Some(vec![
+        entry.time.to_string(),
+        entry.event.kind.clone(),
+        staff_of(entry),
+        text(entry.event.actor.as_ref()),
+        reason,
+        text(entry.event.source_ip.as_ref()),
+        entry.sequence.to_string(),
+    ])
 }
 
-fn after_termination(entries: &[Entry], _: &Parameters, _: &Directory) -> Vec<Vec<String>> {
-    let mut disabled_since: BTreeMap<String, Timestamp> = BTreeMap::new();
-    let mut rows = Vec::new();
-    for entry in entries {
+/// Who is disabled, since when, and what they did while disabled.
+#[derive(Default)]
+struct AfterTermination {
+    disabled_since: BTreeMap<String, Timestamp>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Running for AfterTermination {
+    fn add(&mut self, entry: &Entry) {
         let staff = staff_of(entry);
         match entry.event.kind.as_str() {
             "directory.staff.disable" => {
-                disabled_since.insert(staff, entry.time);
+                self.disabled_since.insert(staff, entry.time);
             }
             "directory.staff.enable" => {
-                disabled_since.remove(&staff);
+                self.disabled_since.remove(&staff);
             }
             _ => {
-                let Some(since) = disabled_since.get(&staff) else {
-                    continue;
+                let Some(since) = self.disabled_since.get(&staff) else {
+                    return;
                 };
-                rows.push(vec![
+                self.rows.push(vec![
                     staff.clone(),
                     since.to_string(),
                     entry.time.to_string(),
@@ -168,7 +180,10 @@ fn after_termination(entries: &[Entry], _: &Parameters, _: &Directory) -> Vec<Ve
             }
         }
     }
-    rows
+
+    fn rows(self: Box<Self>) -> Vec<Vec<String>> {
+        self.rows
+    }
 }
 
 fn privileged_accounts(
@@ -197,71 +212,82 @@ fn privileged_accounts(
         .collect()
 }
 
-fn dormant_accounts(
-    entries: &[Entry],
-    parameters: &Parameters,
-    directory: &Directory,
-) -> Vec<Vec<String>> {
-    let seen: BTreeSet<String> = entries.iter().map(staff_of).collect();
-    directory
-        .staff
-        .iter()
-        .filter(|(id, facts)| {
-            facts.active && !seen.contains(*id) && directory.passes(id, parameters)
-        })
-        .map(|(id, facts)| {
-            vec![
-                id.clone(),
-                facts.roles.join(", "),
-                facts.department.clone().unwrap_or_default(),
-            ]
-        })
-        .collect()
+/// Everyone seen active in the range; the dormant are the others.
+struct Dormant<'a> {
+    parameters: &'a Parameters,
+    directory: &'a Directory,
+    seen: BTreeSet<String>,
 }
 
-fn role_changes(entries: &[Entry], _: &Parameters, _: &Directory) -> Vec<Vec<String>> {
-    entries
-        .iter()
-        .filter(|entry| {
-            let kind = entry.event.kind.as_str();
-            kind != "directory.staff.update"
-                || !detail(entry, "roles_added").is_empty()
-                || !detail(entry, "roles_removed").is_empty()
-        })
-        .map(|entry| {
-            let event = &entry.event;
-            let subject = event
-                .subject
-                .clone()
-                .or_else(|| event.resource.clone())
-                .unwrap_or_default();
-            let details = if event.kind == "policy.install" {
-                let previous = detail(entry, "previous_version");
-                let after = if previous.is_empty() {
-                    String::new()
-                } else {
-                    format!(" after version {previous}")
-                };
-                format!(
-                    "version {}{after}: {}",
-                    detail(entry, "version"),
-                    detail(entry, "comment")
-                )
-            } else {
-                String::new()
-            };
-            vec![
-                entry.time.to_string(),
-                event.kind.clone(),
-                subject,
-                text(event.actor.as_ref()),
-                detail(entry, "source"),
-                detail(entry, "roles_added"),
-                detail(entry, "roles_removed"),
-                detail(entry, "roles"),
-                details,
-                entry.sequence.to_string(),
-            ]
-        })
-        .collect()
+impl Running for Dormant<'_> {
+    fn add(&mut self, entry: &Entry) {
+        if let Some(staff) = &entry.event.subject
+            && !self.seen.contains(staff)
+        {
+            self.seen.insert(staff.clone());
+        }
+    }
+
+    fn rows(self: Box<Self>) -> Vec<Vec<String>> {
+        let Self {
+            parameters,
+            directory,
+            seen,
+        } = *self;
+        directory
+            .staff
+            .iter()
+            .filter(|(id, facts)| {
+                facts.active && !seen.contains(*id) && directory.passes(id, parameters)
+            })
+            .map(|(id, facts)| {
+                vec![
+                    id.clone(),
+                    facts.roles.join(", "),
+                    facts.department.clone().unwrap_or_default(),
+                ]
+            })
+            .collect()
+    }
+}
+
+fn role_change(entry: &Entry, _: &Parameters, _: &Directory) -> Option<Vec<String>> {
+    let event = &entry.event;
+    let roles_unchanged =
+        detail(entry, "roles_added").is_empty() && detail(entry, "roles_removed").is_empty();
+    if event.kind == "directory.staff.update" && roles_unchanged {
+        return None;
+    }
+    let subject = event
+        .subject
+        .clone()
+        .or_else(|| event.resource.clone())
+        .unwrap_or_default();
+    let details = if event.kind == "policy.install" {
+        let previous = detail(entry, "previous_version");
+        let after = if previous.is_empty() {
+            String::new()
+        } else {
+            format!(" after version {previous}")
+        };
+        format!(
+            "version {}{after}: {}",
+            detail(entry, "version"),
+            detail(entry, "comment")
+        )
+    } else {
+        String::new()
+    };
+    Some(vec![
+        entry.time.to_string(),
+        event.kind.clone(),
+        subject,
+        text(event.actor.as_ref()),
+        detail(entry, "source"),
+        detail(entry, "roles_added"),
+        detail(entry, "roles_removed"),
+        detail(entry, "roles"),
+        details,
+        entry.sequence.to_string(),
+    ])
 }

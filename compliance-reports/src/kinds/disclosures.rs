@@ -4,7 +4,8 @@
 
 use hms_audit_ledger::Entry;
 
-use super::{Needs, Spec, context_text, patient_decisions, staff_of, text};
+use super::tally::Reading;
+use super::{Needs, Spec, context_text, patient_decision, staff_of, text};
 use crate::report::{Directory, Parameters};
 
 /// Purposes of use (HL7 PurposeOfUse codes) whose disclosures the rule
@@ -43,37 +44,37 @@ pub(super) const SPEC: Spec = Spec {
         "Left out: purposes TREAT, ETREAT (treatment), HPAYMT (payment), HOPERAT (health care operations), PATRQT and PATADMIN (to the patient), FAMRQT and PWATRNY (persons involved in the patient's care), DIRECTORY (facility directory), NATSEC (national security) and AUTH (under the patient's authorization); requests that were denied disclosed nothing and are left out too.",
         "A purpose of use left blank is included, since an exemption cannot be shown.",
     ],
-    rows: disclosures,
+    reading: Reading::EachEntry(disclosure),
 };
 
-fn disclosures(
-    entries: &[Entry],
+/// The row of a disclosure the accounting includes.
+fn disclosure(
+    entry: &Entry,
     parameters: &Parameters,
     directory: &Directory,
-) -> Vec<Vec<String>> {
-    patient_decisions(entries, parameters, directory)
-        .filter(|e| e.event.outcome.as_deref() == Some("permit"))
-        .filter_map(|entry| {
-            let recipient = context_text(entry, "recipient");
-            let purpose = context_text(entry, "purpose_of_use");
-            if recipient.is_empty() || EXEMPT_PURPOSES.contains(&purpose.to_uppercase().as_str()) {
-                return None;
-            }
-            let description = format!(
-                "{} ({})",
-                text(entry.event.action.as_ref()).replace('_', " "),
-                text(entry.event.resource.as_ref())
-            );
-            Some(vec![
-                entry.time.to_string(),
-                recipient,
-                context_text(entry, "recipient_address"),
-                description,
-                purpose,
-                staff_of(entry),
-                text(entry.event.decision_id.as_ref()),
-                entry.sequence.to_string(),
-            ])
-        })
-        .collect()
+) -> Option<Vec<String>> {
+    let permitted = entry.event.outcome.as_deref() == Some("permit");
+    if !permitted || !patient_decision(entry, parameters, directory) {
+        return None;
+    }
+    let recipient = context_text(entry, "recipient");
+    let purpose = context_text(entry, "purpose_of_use");
+    if recipient.is_empty() || EXEMPT_PURPOSES.contains(&purpose.to_uppercase().as_str()) {
+        return None;
+    }
+    let description = format!(
+        "{} ({})",
+        text(entry.event.action.as_ref()).replace('_', " "),
+        text(entry.event.resource.as_ref())
+    );
+    Some(vec![
+        entry.time.to_string(),
+        recipient,
+        context_text(entry, "recipient_address"),
+        description,
+        purpose,
+        staff_of(entry),
+        text(entry.event.decision_id.as_ref()),
+        entry.sequence.to_string(),
+    ])
 }

@@ -1,6 +1,8 @@
 //! The reports, each a reading of ledger entries and directory facts: which
 //! entries it needs ([`LedgerQuery`]), its columns, how it is to be read, and
-//! its rows. `access.rs` holds the per-patient and per-person reports,
+//! its rows, tallied as the entries stream past ([`Tally`]) so that a pack of
+//! reports reads a range of the ledger once and holds only what each report
+//! keeps. `tally.rs` holds the streaming machinery, `access.rs` holds the per-patient and per-person reports,
 //! `privacy.rs` the privacy-monitoring ones, `accounts.rs` the account ones,
 //! `disclosures.rs` the accounting of disclosures, `integrity.rs` the ledger's own,
 //! `reviews.rs` the evidence of access reviews.
@@ -11,12 +13,14 @@ mod disclosures;
 pub mod integrity;
 mod privacy;
 mod reviews;
+mod tally;
 
 use hms_audit_ledger::Entry;
 use serde_json::Value;
 
 pub use access::BREAK_GLASS_REVIEW;
 pub use accounts::PRIVILEGED_ROLES;
+pub use tally::{EntriesRead, Tally};
 
 use crate::report::{Directory, Parameters, ReportKind};
 
@@ -55,7 +59,7 @@ enum Needs {
     Nothing,
 }
 
-type Rows = fn(&[Entry], &Parameters, &Directory) -> Vec<Vec<String>>;
+use tally::Reading;
 
 /// One report: what it reads, shows and says about itself.
 struct Spec {
@@ -64,7 +68,7 @@ struct Spec {
     kinds: Option<&'static [&'static str]>,
     columns: &'static [&'static str],
     notes: &'static [&'static str],
-    rows: Rows,
+    reading: Reading,
 }
 
 fn spec(kind: ReportKind) -> Spec {
@@ -129,14 +133,27 @@ pub fn notes(kind: ReportKind) -> Vec<String> {
     spec(kind).notes.iter().map(|n| (*n).to_owned()).collect()
 }
 
-/// The rows of `kind` from `entries` (already narrowed by its [`LedgerQuery`]).
+/// A report of `kind` ready to take entries one at a time, in sequence order.
+pub fn tally<'a>(
+    kind: ReportKind,
+    parameters: &'a Parameters,
+    directory: &'a Directory,
+) -> Tally<'a> {
+    let spec = spec(kind);
+    Tally::new(spec.kinds, spec.reading, parameters, directory)
+}
+
+/// The rows of `kind` from `entries` (already narrowed by its [`LedgerQuery`],
+/// or not: entries of kinds it does not read are passed over).
 pub fn rows(
     kind: ReportKind,
     entries: &[Entry],
     parameters: &Parameters,
     directory: &Directory,
 ) -> Vec<Vec<String>> {
-    (spec(kind).rows)(entries, parameters, directory)
+    let mut tally = tally(kind, parameters, directory);
+    entries.iter().for_each(|entry| tally.add(entry));
+    tally.finish().0
 }
 
 fn text(value: Option<&String>) -> String {
@@ -149,6 +166,16 @@ fn staff_of(entry: &Entry) -> String {
 
 fn patient_of(entry: &Entry) -> String {
     text(entry.event.patient.as_ref())
+}
+
+/// The staff member's id, borrowed (empty when the entry names none).
+fn staff_id(entry: &Entry) -> &str {
+    entry.event.subject.as_deref().unwrap_or_default()
+}
+
+/// The patient's id, borrowed (empty when the entry names none).
+fn patient_id(entry: &Entry) -> &str {
+    entry.event.patient.as_deref().unwrap_or_default()
 }
 
 fn context(entry: &Entry) -> Option<&serde_json::Map<String, Value>> {
@@ -174,15 +201,10 @@ fn yes_no(value: bool) -> String {
     if value { "yes" } else { "no" }.to_owned()
 }
 
-/// Decisions on patients by staff who pass the department and role filters.
-fn patient_decisions<'a>(
-    entries: &'a [Entry],
-    parameters: &'a Parameters,
-    directory: &'a Directory,
-) -> impl Iterator<Item = &'a Entry> {
-    entries.iter().filter(move |e| {
-        e.event.kind == "decision"
-            && e.event.patient.is_some()
-            && directory.passes(&staff_of(e), parameters)
-    })
+/// Whether `entry` is a decision on a patient by a staff member who passes
+/// the department and role filters.
+fn patient_decision(entry: &Entry, parameters: &Parameters, directory: &Directory) -> bool {
+    entry.event.kind == "decision"
+        && entry.event.patient.is_some()
+        && directory.passes(staff_id(entry), parameters)
 }

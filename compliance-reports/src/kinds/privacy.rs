@@ -3,11 +3,15 @@
 //! or working hours, who was refused unusually often, and whose access volume
 //! stands out from their peers'.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use hms_audit_ledger::Entry;
 
-use super::{Needs, Spec, break_glass, patient_decisions, patient_of, staff_of, text, yes_no};
+use super::tally::{Reading, Running};
+use super::{
+    Needs, Spec, break_glass, patient_decision, patient_id, patient_of, staff_id, staff_of, text,
+    yes_no,
+};
 use crate::report::{Directory, Parameters};
 
 /// Working hours: from 07:00 to 19:00, tenant local time.
@@ -38,7 +42,7 @@ pub(super) const VIP_ACCESS: Spec = Spec {
     notes: &[
         "Every decision on a patient the directory flags as VIP or confidential, permitted or denied.",
     ],
-    rows: vip_access,
+    reading: Reading::EachEntry(vip_access),
 };
 
 pub(super) const OUTSIDE_CARE_TEAM: Spec = Spec {
@@ -57,7 +61,7 @@ pub(super) const OUTSIDE_CARE_TEAM: Spec = Spec {
     notes: &[
         "Permitted decisions by staff who are not on the patient's care team and whose department has no active encounter with the patient, as the directory holds them when the report is generated.",
     ],
-    rows: outside_care_team,
+    reading: Reading::EachEntry(outside_care_team),
 };
 
 pub(super) const AFTER_HOURS: Spec = Spec {
@@ -74,7 +78,7 @@ pub(super) const AFTER_HOURS: Spec = Spec {
         "sequence",
     ],
     notes: &["Decisions on patients outside 07:00–19:00 in the tenant's local time."],
-    rows: after_hours,
+    reading: Reading::EachEntry(after_hours),
 };
 
 pub(super) const DENIED_SPIKES: Spec = Spec {
@@ -84,7 +88,10 @@ pub(super) const DENIED_SPIKES: Spec = Spec {
     notes: &[
         "Days (UTC) on which one person was refused access to patient records five times or more.",
     ],
-    rows: denied_spikes,
+    reading: Reading::Held {
+        keep: denial,
+        rows: denied_spikes,
+    },
 };
 
 pub(super) const UNUSUAL_VOLUME: Spec = Spec {
@@ -100,7 +107,14 @@ pub(super) const UNUSUAL_VOLUME: Spec = Spec {
     notes: &[
         "People whose count of decisions on patient records in the range is at least three times the median of their peers (others holding the same roles) and at least ten; people without peers are not compared.",
     ],
-    rows: unusual_volume,
+    reading: Reading::Own(|parameters, directory| {
+        Box::new(Volume {
+            parameters,
+            directory,
+            patients: HashMap::new(),
+            accesses: BTreeMap::new(),
+        })
+    }),
 };
 
 pub(super) const EMPLOYEE_RECORDS: Spec = Spec {
@@ -119,7 +133,7 @@ pub(super) const EMPLOYEE_RECORDS: Spec = Spec {
     notes: &[
         "Every decision on the record of a patient who is also an employee, by that employee (own record) or by a co-worker, permitted or denied.",
     ],
-    rows: employee_records,
+    reading: Reading::EachEntry(employee_record),
 };
 
 pub(super) const SAME_FAMILY_NAME: Spec = Spec {
@@ -138,7 +152,7 @@ pub(super) const SAME_FAMILY_NAME: Spec = Spec {
     notes: &[
         "Every decision on a patient whose registered family name is the staff member's (compared without regard to case), permitted or denied.",
     ],
-    rows: same_family_name,
+    reading: Reading::EachEntry(same_family_name),
 };
 
 pub(super) const SAME_ADDRESS: Spec = Spec {
@@ -158,43 +172,42 @@ pub(super) const SAME_ADDRESS: Spec = Spec {
         "Every decision on a patient whose registered address is the staff member's home address, permitted or denied; addresses are compared without regard to case, punctuation or spacing.",
         "Staff addresses come from the directory (SCIM `addresses`, HR events, the directory API); staff without one are not compared.",
     ],
-    rows: same_address,
+    reading: Reading::EachEntry(same_address),
 };
 
-/// Rows for the decisions on patients where `finding` says what links the
+/// The row for a decision on a patient where `finding` says what links the
 /// staff member to the patient: time, staff, department, patient, finding,
 /// action, decision, sequence.
-fn related_rows(
-    entries: &[Entry],
+fn related_row(
+    entry: &Entry,
     parameters: &Parameters,
     directory: &Directory,
     finding: impl Fn(&str, &str) -> Option<String>,
-) -> Vec<Vec<String>> {
-    patient_decisions(entries, parameters, directory)
-        .filter_map(|entry| {
-            let staff = staff_of(entry);
-            let patient = patient_of(entry);
-            let found = finding(&staff, &patient)?;
-            Some(vec![
-                entry.time.to_string(),
-                staff.clone(),
-                directory.department(&staff),
-                patient,
-                found,
-                text(entry.event.action.as_ref()),
-                text(entry.event.outcome.as_ref()),
-                entry.sequence.to_string(),
-            ])
-        })
-        .collect()
+) -> Option<Vec<String>> {
+    if !patient_decision(entry, parameters, directory) {
+        return None;
+    }
+    let staff = staff_of(entry);
+    let patient = patient_of(entry);
+    let found = finding(&staff, &patient)?;
+    Some(vec![
+        entry.time.to_string(),
+        staff.clone(),
+        directory.department(&staff),
+        patient,
+        found,
+        text(entry.event.action.as_ref()),
+        text(entry.event.outcome.as_ref()),
+        entry.sequence.to_string(),
+    ])
 }
 
-fn employee_records(
-    entries: &[Entry],
+fn employee_record(
+    entry: &Entry,
     parameters: &Parameters,
     directory: &Directory,
-) -> Vec<Vec<String>> {
-    related_rows(entries, parameters, directory, |staff, patient| {
+) -> Option<Vec<String>> {
+    related_row(entry, parameters, directory, |staff, patient| {
         let employee = directory.patients.get(patient)?.employee_id.as_deref()?;
         Some(if employee == staff {
             "own record".to_owned()
@@ -205,11 +218,11 @@ fn employee_records(
 }
 
 fn same_family_name(
-    entries: &[Entry],
+    entry: &Entry,
     parameters: &Parameters,
     directory: &Directory,
-) -> Vec<Vec<String>> {
-    related_rows(entries, parameters, directory, |staff, patient| {
+) -> Option<Vec<String>> {
+    related_row(entry, parameters, directory, |staff, patient| {
         let name = directory.patients.get(patient)?.family_name.as_deref()?;
         let own = directory.staff.get(staff)?.family_name.trim();
         (!own.is_empty() && own.eq_ignore_ascii_case(name.trim())).then(|| name.to_owned())
@@ -217,11 +230,11 @@ fn same_family_name(
 }
 
 fn same_address(
-    entries: &[Entry],
+    entry: &Entry,
     parameters: &Parameters,
     directory: &Directory,
-) -> Vec<Vec<String>> {
-    related_rows(entries, parameters, directory, |staff, patient| {
+) -> Option<Vec<String>> {
+    related_row(entry, parameters, directory, |staff, patient| {
         let theirs = directory.patients.get(patient)?.address.as_deref()?;
         let own = directory.staff.get(staff)?.address.as_deref()?;
         let key = address_key(own);
@@ -241,67 +254,66 @@ fn address_key(address: &str) -> String {
 }
 
 fn vip_access(
-    entries: &[Entry],
+    entry: &Entry,
     parameters: &Parameters,
     directory: &Directory,
-) -> Vec<Vec<String>> {
-    patient_decisions(entries, parameters, directory)
-        .filter_map(|entry| {
-            let patient = patient_of(entry);
-            let facts = directory.patients.get(&patient)?;
-            let flags: Vec<&str> = [("vip", facts.vip), ("confidential", facts.confidential)]
-                .into_iter()
-                .filter_map(|(name, set)| set.then_some(name))
-                .collect();
-            if flags.is_empty() {
-                return None;
-            }
-            let staff = staff_of(entry);
-            Some(vec![
-                entry.time.to_string(),
-                staff.clone(),
-                directory.roles(&staff),
-                directory.department(&staff),
-                patient.clone(),
-                flags.join(", "),
-                text(entry.event.action.as_ref()),
-                text(entry.event.outcome.as_ref()),
-                yes_no(directory.on_care_team(&staff, &patient)),
-                yes_no(break_glass(entry)),
-                entry.sequence.to_string(),
-            ])
-        })
-        .collect()
+) -> Option<Vec<String>> {
+    if !patient_decision(entry, parameters, directory) {
+        return None;
+    }
+    let patient = patient_id(entry);
+    let facts = directory.patients.get(patient)?;
+    let flags: Vec<&str> = [("vip", facts.vip), ("confidential", facts.confidential)]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect();
+    if flags.is_empty() {
+        return None;
+    }
+    let staff = staff_of(entry);
+    Some(vec![
+        entry.time.to_string(),
+        staff.clone(),
+        directory.roles(&staff),
+        directory.department(&staff),
+        patient.to_owned(),
+        flags.join(", "),
+        text(entry.event.action.as_ref()),
+        text(entry.event.outcome.as_ref()),
+        yes_no(facts.care_team.contains(&staff)),
+        yes_no(break_glass(entry)),
+        entry.sequence.to_string(),
+    ])
 }
 
 fn outside_care_team(
-    entries: &[Entry],
+    entry: &Entry,
     parameters: &Parameters,
     directory: &Directory,
-) -> Vec<Vec<String>> {
-    patient_decisions(entries, parameters, directory)
-        .filter(|entry| entry.event.outcome.as_deref() == Some("permit"))
-        .filter_map(|entry| {
-            let staff = staff_of(entry);
-            let patient = patient_of(entry);
-            let department = directory.department(&staff);
-            let facts = directory.patients.get(&patient);
-            let related = directory.on_care_team(&staff, &patient)
-                || facts.is_some_and(|p| p.departments.contains(&department));
-            (!related).then(|| {
-                vec![
-                    entry.time.to_string(),
-                    staff,
-                    department,
-                    patient,
-                    text(entry.event.action.as_ref()),
-                    text(entry.event.resource.as_ref()),
-                    yes_no(break_glass(entry)),
-                    entry.sequence.to_string(),
-                ]
-            })
-        })
-        .collect()
+) -> Option<Vec<String>> {
+    let permitted = entry.event.outcome.as_deref() == Some("permit");
+    if !permitted || !patient_decision(entry, parameters, directory) {
+        return None;
+    }
+    let staff = staff_id(entry);
+    let facts = directory.patients.get(patient_id(entry));
+    if facts.is_some_and(|p| p.care_team.contains(staff)) {
+        return None;
+    }
+    let department = directory.department(staff);
+    let related = facts.is_some_and(|p| p.departments.contains(&department));
+    (!related).then(|| {
+        vec![
+            entry.time.to_string(),
+            staff.to_owned(),
+            department,
+            patient_of(entry),
+            text(entry.event.action.as_ref()),
+            text(entry.event.resource.as_ref()),
+            yes_no(break_glass(entry)),
+            entry.sequence.to_string(),
+        ]
+    })
 }
 
 /// `(hour, "HH:MM")` of `entry` in the tenant's local time.
@@ -313,29 +325,33 @@ fn local_time(entry: &Entry, offset_minutes: i64) -> (i64, String) {
 }
 
 fn after_hours(
-    entries: &[Entry],
+    entry: &Entry,
     parameters: &Parameters,
     directory: &Directory,
-) -> Vec<Vec<String>> {
-    patient_decisions(entries, parameters, directory)
-        .filter_map(|entry| {
-            let (hour, local) = local_time(entry, directory.utc_offset_minutes);
-            if WORKDAY.contains(&hour) {
-                return None;
-            }
-            let staff = staff_of(entry);
-            Some(vec![
-                entry.time.to_string(),
-                local,
-                staff.clone(),
-                directory.department(&staff),
-                patient_of(entry),
-                text(entry.event.action.as_ref()),
-                text(entry.event.outcome.as_ref()),
-                entry.sequence.to_string(),
-            ])
-        })
-        .collect()
+) -> Option<Vec<String>> {
+    if !patient_decision(entry, parameters, directory) {
+        return None;
+    }
+    let (hour, local) = local_time(entry, directory.utc_offset_minutes);
+    if WORKDAY.contains(&hour) {
+        return None;
+    }
+    let staff = staff_of(entry);
+    Some(vec![
+        entry.time.to_string(),
+        local,
+        staff.clone(),
+        directory.department(&staff),
+        patient_of(entry),
+        text(entry.event.action.as_ref()),
+        text(entry.event.outcome.as_ref()),
+        entry.sequence.to_string(),
+    ])
+}
+
+/// A refused decision on a patient.
+fn denial(entry: &Entry, parameters: &Parameters, directory: &Directory) -> bool {
+    entry.event.outcome.as_deref() == Some("deny") && patient_decision(entry, parameters, directory)
 }
 
 fn denied_spikes(
@@ -344,10 +360,7 @@ fn denied_spikes(
     directory: &Directory,
 ) -> Vec<Vec<String>> {
     let mut denials: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-    for entry in patient_decisions(entries, parameters, directory) {
-        if entry.event.outcome.as_deref() != Some("deny") {
-            continue;
-        }
+    for entry in entries.iter().filter(|e| denial(e, parameters, directory)) {
         let day = entry.time.to_string().chars().take(10).collect::<String>();
         denials
             .entry((day, staff_of(entry)))
@@ -381,43 +394,68 @@ fn peer_median(counts: &[usize], own: usize) -> Option<usize> {
     peers.get(peers.len() / 2).copied()
 }
 
-fn unusual_volume(
-    entries: &[Entry],
-    parameters: &Parameters,
-    directory: &Directory,
-) -> Vec<Vec<String>> {
-    let mut accesses: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for entry in patient_decisions(entries, parameters, directory) {
-        accesses
-            .entry(staff_of(entry))
-            .or_default()
-            .push(patient_of(entry));
+/// Each person's count of decisions on patients, and the distinct patients
+/// (numbered, so that millions of decisions stay small in memory).
+struct Volume<'a> {
+    parameters: &'a Parameters,
+    directory: &'a Directory,
+    patients: HashMap<String, usize>,
+    accesses: BTreeMap<String, (usize, BTreeSet<usize>)>,
+}
+
+impl Volume<'_> {
+    /// The patient's number, given on first sight.
+    fn number(&mut self, patient: &str) -> usize {
+        if let Some(number) = self.patients.get(patient) {
+            return *number;
+        }
+        let number = self.patients.len();
+        self.patients.insert(patient.to_owned(), number);
+        number
     }
-    let mut by_roles: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (staff, list) in &accesses {
-        by_roles
-            .entry(directory.roles(staff))
-            .or_default()
-            .push(list.len());
+}
+
+impl Running for Volume<'_> {
+    fn add(&mut self, entry: &Entry) {
+        if !patient_decision(entry, self.parameters, self.directory) {
+            return;
+        }
+        let number = self.number(patient_id(entry));
+        let staff = staff_id(entry);
+        if !self.accesses.contains_key(staff) {
+            self.accesses.insert(staff.to_owned(), (0, BTreeSet::new()));
+        }
+        if let Some((count, patients)) = self.accesses.get_mut(staff) {
+            *count += 1;
+            patients.insert(number);
+        }
     }
-    accesses
-        .into_iter()
-        .filter_map(|(staff, mut patients)| {
-            let roles = directory.roles(&staff);
-            let count = patients.len();
-            let peer = peer_median(by_roles.get(&roles)?, count)?;
-            if count < VOLUME_FLOOR || count < VOLUME_FACTOR * peer.max(1) {
-                return None;
-            }
-            patients.sort();
-            patients.dedup();
-            Some(vec![
-                staff,
-                roles,
-                count.to_string(),
-                peer.to_string(),
-                patients.len().to_string(),
-            ])
-        })
-        .collect()
+
+    fn rows(self: Box<Self>) -> Vec<Vec<String>> {
+        let directory = self.directory;
+        let mut by_roles: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (staff, (count, _)) in &self.accesses {
+            by_roles
+                .entry(directory.roles(staff))
+                .or_default()
+                .push(*count);
+        }
+        self.accesses
+            .into_iter()
+            .filter_map(|(staff, (count, patients))| {
+                let roles = directory.roles(&staff);
+                let peer = peer_median(by_roles.get(&roles)?, count)?;
+                if count < VOLUME_FLOOR || count < VOLUME_FACTOR * peer.max(1) {
+                    return None;
+                }
+                Some(vec![
+                    staff,
+                    roles,
+                    count.to_string(),
+                    peer.to_string(),
+                    patients.len().to_string(),
+                ])
+            })
+            .collect()
+    }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use hms_audit_ledger::Entry;
 use serde_json::Value;
 
+use super::tally::Reading;
 use super::{Needs, Spec, staff_of, text, yes_no};
 use crate::report::{Directory, Parameters, StaffFacts};
 
@@ -43,7 +44,10 @@ pub(super) const SPEC: Spec = Spec {
         "`still_in_force` says whether, when the report is generated, the directory still gives the person the role, the credential in good standing, or (for a group) any role whose removal the revocation applied.",
         "Filter by campaign with the `campaign` parameter.",
     ],
-    rows: review_rows,
+    reading: Reading::Held {
+        keep: |_, _, _| true,
+        rows: review_rows,
+    },
 };
 
 /// The entries that applied revocations, by campaign and item.

@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::ledger::find;
 use crate::audit::Provenance;
-use crate::reporting::{ReportRequest, pull};
+use crate::reporting::{ReportScope, pull};
 use crate::tenancy::Tenants;
 
 /// The report and its parameters.
@@ -68,8 +68,7 @@ pub async fn run(args: ReportArgs, tenants: Tenants) -> anyhow::Result<i32> {
     let kind = ReportKind::parse(&args.kind)
         .with_context(|| format!("no report `{}` (see --help)", args.kind))?;
     let format = Format::parse(&args.format).context("--format is json, csv, html or pdf")?;
-    let request = ReportRequest {
-        kind,
+    let scope = ReportScope {
         from: time(args.from.as_deref(), "from")?,
         until: time(args.until.as_deref(), "until")?,
         patient: args.patient,
@@ -84,7 +83,7 @@ pub async fn run(args: ReportArgs, tenants: Tenants) -> anyhow::Result<i32> {
         bar.set_style(style);
     }
     let by = Provenance::local("cli");
-    let report = pull(&tenant, request, &args.format, &by, |read| {
+    let report = pull(&tenant, kind, scope, &args.format, &by, |read| {
         bar.set_position(read)
     })
     .await?;

@@ -15,9 +15,7 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use super::gate::TenantContext;
 use super::json::{ApiJson, ApiQuery};
-use crate::reporting::{
-    ReportError, ReportRequest, ReviewError, Verdict, pull, review_break_glass,
-};
+use crate::reporting::{ReportError, ReportScope, ReviewError, Verdict, pull, review_break_glass};
 
 /// The query of a report request.
 #[derive(Debug, Default, Deserialize)]
@@ -91,8 +89,7 @@ pub(super) async fn pull_and_respond(
             "`format` is `json`, `csv`, `html` or `pdf`",
         )
     })?;
-    let request = ReportRequest {
-        kind,
+    let scope = ReportScope {
         from: query.from,
         until: query.until,
         patient: query.patient,
@@ -101,7 +98,15 @@ pub(super) async fn pull_and_respond(
         role: query.role,
         campaign: query.campaign,
     };
-    let report = pull(&ctx.tenant, request, format_name, &ctx.provenance, |_| {}).await?;
+    let report = pull(
+        &ctx.tenant,
+        kind,
+        scope,
+        format_name,
+        &ctx.provenance,
+        |_| {},
+    )
+    .await?;
     Ok(respond(&report, format))
 }
 

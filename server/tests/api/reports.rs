@@ -625,3 +625,69 @@ async fn a_look_at_a_neighbours_record_shows_in_the_same_address_report() {
         assert_eq!(column(&report, "decision"), ["deny"]);
     }
 }
+
+#[tokio::test]
+async fn a_pack_read_in_one_pass_gives_each_report_what_it_gives_alone() {
+    use hms_ach::reporting::{ReportScope, pull_pack};
+    use hms_compliance_reports::ReportKind;
+    for app in apps().await {
+        activity(&app).await;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let mid = hms_audit_ledger::Timestamp::now();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        activity(&app).await;
+
+        let tenant = app.state.tenants.get(&app.tenant).await.unwrap().unwrap();
+        let kinds: Vec<ReportKind> = [
+            "break-glass",
+            "vip-access",
+            "outside-care-team",
+            "after-hours",
+            "denied-spikes",
+            "unusual-volume",
+            "failed-logins",
+            "role-changes",
+            "dormant-accounts",
+        ]
+        .into_iter()
+        .map(|name| ReportKind::parse(name).unwrap())
+        .collect();
+        for from in [None, Some(mid)] {
+            let scope = ReportScope {
+                from,
+                ..ReportScope::default()
+            };
+            let by = hms_ach::audit::Provenance::local("test");
+            let pack = pull_pack(&tenant, &kinds, scope, "json", &by, |_| {})
+                .await
+                .unwrap();
+            assert_eq!(pack.len(), kinds.len());
+            for report in pack {
+                let since = from.map(|t| format!("?from={t}")).unwrap_or_default();
+                let alone = json_report(&app, &format!("{}{since}", report.kind.name())).await;
+                assert_eq!(
+                    serde_json::to_value(&report.rows).unwrap(),
+                    alone["rows"],
+                    "{} from {from:?} on {}",
+                    report.kind.name(),
+                    app.backend
+                );
+                assert_eq!(
+                    json!(report.source.first_sequence),
+                    alone["source"]["first_sequence"]
+                );
+            }
+        }
+        let since_mid = json_report(&app, &format!("break-glass?from={mid}")).await;
+        let all = json_report(&app, "break-glass").await;
+        assert_eq!(
+            (
+                since_mid["rows"].as_array().unwrap().len(),
+                all["rows"].as_array().unwrap().len()
+            ),
+            (1, 2),
+            "the range starts where it says on {}",
+            app.backend
+        );
+    }
+}
