@@ -1,9 +1,9 @@
 //! Report figures against an in-process server: a tenant ledger filled with
 //! decisions by many staff on many patients (some VIP, some outside the care
-//! team, all at night in the tenant's time, some refused, some break-glass),
-//! then one-patient reports over loopback HTTP and the privacy-monitoring
+//! team, all at night in the tenant's time unless `--local-hour` says
+//! otherwise, some refused, some break-glass), then the privacy-monitoring
 //! pack over the whole ledger, written as CSV files by the same code as a
-//! scheduled pack.
+//! scheduled pack, and one-patient reports over loopback HTTP.
 //!
 //! ```text
 //! cargo run --release -p hms-ach --example report_load -- --database sqlite \
@@ -152,7 +152,11 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let (app, base) = start(&args.database, dir.path()).await;
     let state = app.state().clone();
-    tokio::spawn(app.run());
+    tokio::spawn(async move {
+        if let Err(error) = app.run().await {
+            eprintln!("server stopped: {error:#}");
+        }
+    });
     let by = Provenance::local("bench");
     let tenant = state
         .tenants
@@ -196,6 +200,32 @@ async fn main() {
         args.entries as f64 / secs
     );
 
+    let folder = tempfile::tempdir().unwrap();
+    let pack = ScheduledPack {
+        name: "privacy".into(),
+        kinds: PACK.iter().map(|k| (*k).to_owned()).collect(),
+        every_seconds: 30 * 86_400,
+        format: "csv".into(),
+        folder: folder.path().to_owned(),
+        tenant: None,
+    };
+    let until = Timestamp::now();
+    let from = Timestamp::from_unix_micros(until.unix_micros() - 30 * 86_400 * 1_000_000);
+    let pack_started = Instant::now();
+    let written = write_pack(&pack, &tenant, from, until).await.unwrap();
+    let secs = pack_started.elapsed().as_secs_f64();
+    for kind in PACK {
+        let csv = std::fs::read_to_string(written.join(format!("{kind}.csv"))).unwrap();
+        // The rows end at the empty record before the notes.
+        let rows = csv.lines().take_while(|l| *l != "\"\"").count() - 1;
+        println!("  {kind}.csv: {rows} rows, {} MB", csv.len() / 1_000_000);
+    }
+    println!(
+        "privacy-monitoring pack over the month's {} decisions: {secs:.1} s, peak memory {}",
+        args.entries,
+        peak_memory()
+    );
+
     let http = Client::builder()
         .timeout(Duration::from_secs(600))
         .build()
@@ -229,32 +259,6 @@ async fn main() {
     println!(
         "one-patient accounting of disclosures: {:.2}ms, {rows} rows",
         elapsed.as_secs_f64() * 1e3
-    );
-
-    let folder = tempfile::tempdir().unwrap();
-    let pack = ScheduledPack {
-        name: "privacy".into(),
-        kinds: PACK.iter().map(|k| (*k).to_owned()).collect(),
-        every_seconds: 30 * 86_400,
-        format: "csv".into(),
-        folder: folder.path().to_owned(),
-        tenant: None,
-    };
-    let until = Timestamp::now();
-    let from = Timestamp::from_unix_micros(until.unix_micros() - 30 * 86_400 * 1_000_000);
-    let pack_started = Instant::now();
-    let written = write_pack(&pack, &tenant, from, until).await.unwrap();
-    let secs = pack_started.elapsed().as_secs_f64();
-    for kind in PACK {
-        let csv = std::fs::read_to_string(written.join(format!("{kind}.csv"))).unwrap();
-        // The rows end at the empty record before the notes.
-        let rows = csv.lines().take_while(|l| *l != "\"\"").count() - 1;
-        println!("  {kind}.csv: {rows} rows, {} MB", csv.len() / 1_000_000);
-    }
-    println!(
-        "privacy-monitoring pack over the month's {} decisions: {secs:.1} s, peak memory {}",
-        args.entries,
-        peak_memory()
     );
 }
 
