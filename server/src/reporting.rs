@@ -174,19 +174,16 @@ async fn tally(
     let size = checkpoint.tree_size;
     if filter.patient.is_some() || filter.subject.is_some() {
         let mut entries = Vec::new();
-        if let Some(entry_kinds) = &entry_kinds {
-            ledger_scan(
-                &tenant.ledger,
-                &filter,
-                entry_kinds,
-                size,
-                progress,
-                |page| {
-                    entries.extend_from_slice(page);
-                },
-            )
-            .await?;
-        }
+        let keep = |page: &[Entry]| entries.extend_from_slice(page);
+        ledger_scan(
+            tenant,
+            &filter,
+            entry_kinds.as_deref(),
+            size,
+            progress,
+            keep,
+        )
+        .await?;
         let directory = directory(tenant, kinds, Some(&entries), parameters).await?;
         let finished = kinds.iter().map(|kind| {
             let mut tally = kinds::tally(*kind, parameters, &directory);
@@ -200,21 +197,20 @@ async fn tally(
         .iter()
         .map(|kind| kinds::tally(*kind, parameters, &directory))
         .collect();
-    if let Some(entry_kinds) = &entry_kinds {
-        ledger_scan(
-            &tenant.ledger,
-            &filter,
-            entry_kinds,
-            size,
-            progress,
-            |page| {
-                for entry in page {
-                    tallies.iter_mut().for_each(|tally| tally.add(entry));
-                }
-            },
-        )
-        .await?;
-    }
+    let tally_page = |page: &[Entry]| {
+        for entry in page {
+            tallies.iter_mut().for_each(|tally| tally.add(entry));
+        }
+    };
+    ledger_scan(
+        tenant,
+        &filter,
+        entry_kinds.as_deref(),
+        size,
+        progress,
+        tally_page,
+    )
+    .await?;
     Ok(tallies.into_iter().map(kinds::Tally::finish).collect())
 }
 
@@ -242,17 +238,22 @@ fn entry_kinds(kinds: &[ReportKind], parameters: &Parameters) -> Option<Vec<Stri
 }
 
 /// Passes `each` the entries `filter` selects, of `kinds` (every kind when
-/// empty), below sequence `size`, a page at a time in sequence order.
+/// empty, none when `None`), below sequence `size`, a page at a time in
+/// sequence order.
 async fn ledger_scan(
-    ledger: &Ledger,
+    tenant: &Tenant,
     filter: &EntryFilter,
-    kinds: &[String],
+    kinds: Option<&[String]>,
     size: u64,
     progress: &mut impl FnMut(u64),
     mut each: impl FnMut(&[Entry]),
 ) -> Result<(), ReportError> {
+    let Some(kinds) = kinds else {
+        return Ok(());
+    };
     let mut read = 0;
-    ledger
+    tenant
+        .ledger
         .scan(filter, kinds, size, |page| {
             read += page.len() as u64;
             each(page);
