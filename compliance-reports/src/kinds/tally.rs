@@ -104,7 +104,7 @@ impl<'a> Tally<'a> {
     }
 
     /// Whether the report reads entries of `kind`.
-    pub fn reads(&self, kind: &str) -> bool {
+    fn reads(&self, kind: &str) -> bool {
         self.kinds
             .is_some_and(|kinds| kinds.is_empty() || kinds.contains(&kind))
     }
