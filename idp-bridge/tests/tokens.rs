@@ -44,8 +44,9 @@ async fn a_token_verifies_only_unaltered_in_time_and_for_its_issuer() {
     let pool = fresh_database().await;
     let master = MasterKey::generate();
     let keys = TokenKeys::load(&pool, &master, "st-marys").await.unwrap();
-    let token = keys.issue(&claims(300)).unwrap();
-    assert_eq!(keys.verify(&token, ISSUER).unwrap(), claims(300));
+    let issued = claims(300);
+    let token = keys.issue(&issued).unwrap();
+    assert_eq!(keys.verify(&token, ISSUER).unwrap(), issued);
     assert!(
         keys.verify(&token, "https://hms.example.org/other")
             .is_err()
