@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use super::tally::Reading;
 use super::{
-    Needs, Spec, break_glass, context_text, patient_decision, patient_of, staff_of, text, yes_no,
+    Needs, Spec, break_glass, context_text, patient_decision, patient_of, staff_of, text,
+    when_and_who, yes_no,
 };
 use crate::report::{Directory, Parameters};
 
@@ -107,12 +108,8 @@ fn patient_access(
         return None;
     }
     let event = &entry.event;
-    let staff = staff_of(entry);
-    Some(vec![
-        entry.time.to_string(),
-        staff.clone(),
-        directory.roles(&staff),
-        directory.department(&staff),
+    let mut row = when_and_who(entry, directory);
+    row.extend([
         text(event.action.as_ref()),
         text(event.resource.as_ref()),
         text(event.outcome.as_ref()),
@@ -121,7 +118,8 @@ fn patient_access(
         context_text(entry, "break_glass_reason"),
         text(event.decision_id.as_ref()),
         entry.sequence.to_string(),
-    ])
+    ]);
+    Some(row)
 }
 
 fn user_activity(entry: &Entry, _: &Parameters, _: &Directory) -> Option<Vec<String>> {
@@ -161,18 +159,15 @@ fn break_glass_rows(
             let event = &entry.event;
             let staff = staff_of(entry);
             let patient = patient_of(entry);
-            let mut row = vec![
-                entry.time.to_string(),
-                staff.clone(),
-                directory.roles(&staff),
-                directory.department(&staff),
+            let mut row = when_and_who(entry, directory);
+            row.extend([
                 patient.clone(),
                 text(event.action.as_ref()),
                 text(event.resource.as_ref()),
                 text(event.outcome.as_ref()),
                 context_text(entry, "break_glass_reason"),
                 yes_no(directory.on_care_team(&staff, &patient)),
-            ];
+            ]);
             let review = event.decision_id.as_ref().and_then(|id| reviews.get(id));
             match review {
                 Some(review) => row.extend(review.iter().cloned()),

@@ -168,6 +168,18 @@ fn patient_of(entry: &Entry) -> String {
     text(entry.event.patient.as_ref())
 }
 
+/// The cells that open a row about an access: when, by whom, and that
+/// person's roles and department as the directory holds them now.
+fn when_and_who(entry: &Entry, directory: &Directory) -> Vec<String> {
+    let staff = staff_id(entry);
+    vec![
+        entry.time.to_string(),
+        staff.to_owned(),
+        directory.roles(staff),
+        directory.department(staff),
+    ]
+}
+
 /// The staff member's id, borrowed (empty when the entry names none).
 fn staff_id(entry: &Entry) -> &str {
     entry.event.subject.as_deref().unwrap_or_default()

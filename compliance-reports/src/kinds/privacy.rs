@@ -10,7 +10,7 @@ use hms_audit_ledger::Entry;
 use super::tally::{Reading, Running};
 use super::{
     Needs, Spec, break_glass, patient_decision, patient_id, patient_of, staff_id, staff_of, text,
-    yes_no,
+    when_and_who, yes_no,
 };
 use crate::report::{Directory, Parameters};
 
@@ -270,20 +270,17 @@ fn vip_access(
     if flags.is_empty() {
         return None;
     }
-    let staff = staff_of(entry);
-    Some(vec![
-        entry.time.to_string(),
-        staff.clone(),
-        directory.roles(&staff),
-        directory.department(&staff),
+    let mut row = when_and_who(entry, directory);
+    row.extend([
         patient.to_owned(),
         flags.join(", "),
         text(entry.event.action.as_ref()),
         text(entry.event.outcome.as_ref()),
-        yes_no(facts.care_team.contains(&staff)),
+        yes_no(facts.care_team.contains(staff_id(entry))),
         yes_no(break_glass(entry)),
         entry.sequence.to_string(),
-    ])
+    ]);
+    Some(row)
 }
 
 fn outside_care_team(
