@@ -15,6 +15,7 @@ mod holds;
 mod ids;
 mod patients;
 mod policy_versions;
+mod recording;
 mod reviews;
 mod staff;
 mod store;
@@ -29,6 +30,7 @@ pub use ids::TenantId;
 pub use ids::check_record_id;
 pub use patients::{Encounter, Patient};
 pub use policy_versions::PolicyVersion;
+pub use recording::{DecisionRecording, LedgerSettings};
 pub use reviews::{
     ApplyMode, Campaign, CampaignScope, Entitlement, Outcome, OverdueRule, ReviewItem,
     ReviewSettings, ScopePreset, progress_by_reviewer,

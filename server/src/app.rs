@@ -60,9 +60,11 @@ impl Application {
         &self.state
     }
 
-    /// Serves until SIGINT or SIGTERM.
+    /// Serves until SIGINT or SIGTERM, then waits for the ledgers to write
+    /// what they were given.
     pub async fn run(self) -> anyhow::Result<()> {
         crate::scheduler::start(&self.state);
+        let state = self.state.clone();
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let handle = axum_server::Handle::new();
         tokio::spawn(shutdown_on_signal(handle.clone()));
@@ -77,6 +79,7 @@ impl Application {
             }
             None => server.acceptor(NoDelayAcceptor::new()).serve(app).await?,
         }
+        state.tenants.flush_ledgers().await;
         Ok(())
     }
 }

@@ -118,6 +118,23 @@ impl Ledger {
         self.writer.submit(events).await
     }
 
+    /// Queues events as consecutive entries and returns without waiting for
+    /// them to be durable: for callers that chose speed over the guarantee.
+    /// Entries of a batch that fails are kept and written with the next one;
+    /// until one commits, this waits for the commit and fails with it, so
+    /// callers can fail closed.
+    pub async fn append_queued(&self, events: Vec<Event>) -> Result<(), LedgerError> {
+        if events.is_empty() {
+            return Err(LedgerError::Invalid("nothing to record".into()));
+        }
+        self.writer.enqueue(events).await
+    }
+
+    /// Resolves once every append made before it is durable.
+    pub async fn flush(&self) -> Result<(), LedgerError> {
+        self.writer.submit(Vec::new()).await.map(drop)
+    }
+
     /// Starts a transaction that holds the chain head, for a change that must be
     /// recorded atomically with the data it changes (see [`Ledger::record_in`]).
     pub async fn begin_change(&self) -> Result<ChangeTransaction, LedgerError> {

@@ -1,16 +1,25 @@
 //! Group commit: one task per ledger gathers whatever appends are waiting,
 //! writes them in one transaction and answers each caller once it is durable.
 //!
+//! An append is either *durable* (the caller waits for the commit) or
+//! *queued* (the caller was answered when the entries entered the queue).
+//! Queued entries whose batch fails are kept and written first in the next
+//! attempt; until a batch commits again, queued appends wait for the commit
+//! like durable ones, so that nothing more is answered that cannot be written.
+//!
 //! The task runs on a thread and runtime of its own, so that each hop of a
 //! commit (to the database and back) is not queued behind the request
 //! handlers waiting for that very commit.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::wal::Checkpointer;
 use super::{LedgerError, Shared, append};
+use crate::entry::Event;
 
 /// How the writer batches.
 #[derive(Debug, Clone, Copy)]
@@ -30,15 +39,44 @@ impl Default for WriterOptions {
     }
 }
 
-/// Events waiting to be written, and where to send their first sequence number.
-struct Job {
-    events: Vec<crate::entry::Event>,
-    reply: oneshot::Sender<Result<u64, LedgerError>>,
+/// First wait before writing held entries again after a failed batch.
+const FIRST_RETRY: Duration = Duration::from_millis(50);
+/// Longest wait between two attempts.
+const LAST_RETRY: Duration = Duration::from_secs(2);
+
+/// How the caller of one append learns its fate.
+enum Reply {
+    /// The caller waits for the first sequence number, once the entries are durable.
+    Durable(oneshot::Sender<Result<u64, LedgerError>>),
+    /// The caller was answered when the entries were queued.
+    Queued,
 }
 
-/// The handle appenders use; the task stops when it is dropped.
+/// Events waiting to be written, and whom to tell.
+struct Job {
+    events: Vec<Event>,
+    reply: Reply,
+}
+
+/// Whether the last batch failed (and none has committed since).
+#[derive(Default)]
+struct Health(AtomicBool);
+
+impl Health {
+    fn failing(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn set_failing(&self, failing: bool) {
+        self.0.store(failing, Ordering::Release);
+    }
+}
+
+/// The handle appenders use; the task stops when it is dropped, after
+/// writing what is queued.
 pub(crate) struct Writer {
     jobs: mpsc::Sender<Job>,
+    health: Arc<Health>,
 }
 
 impl Writer {
@@ -53,77 +91,188 @@ impl Writer {
             .build()
             .map_err(cannot_start)?;
         let (jobs, queue) = mpsc::channel(options.queue.max(1));
-        let max_batch = options.max_batch.max(1);
+        let health = Arc::new(Health::default());
+        let task = Task {
+            shared,
+            health: Arc::clone(&health),
+            held: Vec::new(),
+            max_batch: options.max_batch.max(1),
+        };
         std::thread::Builder::new()
             .name("ledger-writer".into())
-            .spawn(move || runtime.block_on(run(shared, queue, max_batch)))
+            .spawn(move || runtime.block_on(task.run(queue)))
             .map_err(cannot_start)?;
-        Ok(Self { jobs })
+        Ok(Self { jobs, health })
     }
 
-    /// Queues `events`; resolves with the first one's sequence number once all are durable.
-    pub(crate) async fn submit(
-        &self,
-        events: Vec<crate::entry::Event>,
-    ) -> Result<u64, LedgerError> {
+    /// Queues `events`; resolves with the first one's sequence number once all
+    /// are durable. With no events, resolves once everything queued before is durable.
+    pub(crate) async fn submit(&self, events: Vec<Event>) -> Result<u64, LedgerError> {
         let (reply, answer) = oneshot::channel();
-        let stopped = || LedgerError::Unavailable("the ledger writer has stopped".into());
-        self.jobs
-            .send(Job { events, reply })
-            .await
-            .map_err(|_| stopped())?;
+        self.send(Job {
+            events,
+            reply: Reply::Durable(reply),
+        })
+        .await?;
         answer.await.map_err(|_| stopped())?
     }
+
+    /// Queues `events` and returns without waiting for them to be written,
+    /// unless the last batch failed and none has committed since: then it
+    /// waits for the next commit like [`Writer::submit`] and fails with it.
+    pub(crate) async fn enqueue(&self, events: Vec<Event>) -> Result<(), LedgerError> {
+        if self.health.failing() {
+            return self.submit(events).await.map(drop);
+        }
+        let events = events
+            .into_iter()
+            .map(Event::into_recordable)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| LedgerError::Invalid(e.to_string()))?;
+        self.send(Job {
+            events,
+            reply: Reply::Queued,
+        })
+        .await
+    }
+
+    async fn send(&self, job: Job) -> Result<(), LedgerError> {
+        self.jobs.send(job).await.map_err(|_| stopped())
+    }
 }
 
-async fn run(shared: Arc<Shared>, mut queue: mpsc::Receiver<Job>, max_batch: usize) {
-    let checkpointer = Checkpointer::start(&shared);
-    while let Some(first) = queue.recv().await {
-        let mut jobs = vec![first];
-        let mut count = jobs[0].events.len();
-        while count < max_batch {
-            match queue.try_recv() {
-                Ok(job) => {
-                    count += job.events.len();
-                    jobs.push(job);
+fn stopped() -> LedgerError {
+    LedgerError::Unavailable("the ledger writer has stopped".into())
+}
+
+/// The writer task's state.
+struct Task {
+    shared: Arc<Shared>,
+    health: Arc<Health>,
+    /// Queued entries whose batch failed, to be written before any others.
+    held: Vec<Event>,
+    max_batch: usize,
+}
+
+impl Task {
+    async fn run(mut self, mut queue: mpsc::Receiver<Job>) {
+        let checkpointer = Checkpointer::start(&self.shared);
+        let mut retry = FIRST_RETRY;
+        loop {
+            let first = if self.held.is_empty() {
+                queue.recv().await
+            } else {
+                match tokio::time::timeout(retry, queue.recv()).await {
+                    Ok(job) => job,
+                    Err(_) => Some(empty_job()),
                 }
-                Err(_) => break,
+            };
+            let Some(first) = first else {
+                self.last_attempt().await;
+                return;
+            };
+            let jobs = gather(first, &mut queue, self.max_batch);
+            if self.commit(jobs).await {
+                retry = FIRST_RETRY;
+            } else {
+                retry = (retry * 2).min(LAST_RETRY);
             }
-        }
-        commit(&shared, jobs).await;
-        if let Some(checkpointer) = &checkpointer {
-            checkpointer.nudge();
-        }
-    }
-}
-
-/// Writes every job's events in one transaction and answers each job.
-async fn commit(shared: &Shared, mut jobs: Vec<Job>) {
-    let sizes: Vec<usize> = jobs.iter().map(|job| job.events.len()).collect();
-    let events = jobs
-        .iter_mut()
-        .flat_map(|job| std::mem::take(&mut job.events))
-        .collect();
-    match write(shared, events).await {
-        Ok(mut next) => {
-            for (job, size) in jobs.into_iter().zip(sizes) {
-                let _ = job.reply.send(Ok(next));
-                next += size as u64;
-            }
-        }
-        Err(error) => {
-            tracing::error!(ledger = %shared.origin, %error, "ledger batch not recorded");
-            let reason = error.to_string();
-            for job in jobs {
-                let _ = job
-                    .reply
-                    .send(Err(LedgerError::Unavailable(reason.clone())));
+            if let Some(checkpointer) = &checkpointer {
+                checkpointer.nudge();
             }
         }
     }
+
+    /// After the last handle is gone: one more try at entries still held.
+    async fn last_attempt(&mut self) {
+        if !self.held.is_empty() && !self.commit(Vec::new()).await {
+            tracing::error!(
+                ledger = %self.shared.origin,
+                entries = self.held.len(),
+                "queued ledger entries were never recorded"
+            );
+        }
+    }
+
+    /// Writes the held entries and every job's in one transaction and answers
+    /// each job; returns whether the batch committed.
+    async fn commit(&mut self, mut jobs: Vec<Job>) -> bool {
+        let queued: Vec<Event> = jobs
+            .iter()
+            .filter(|job| matches!(job.reply, Reply::Queued))
+            .flat_map(|job| job.events.iter().cloned())
+            .collect();
+        let sizes: Vec<usize> = jobs.iter().map(|job| job.events.len()).collect();
+        let mut events = self.held.clone();
+        events.extend(
+            jobs.iter_mut()
+                .flat_map(|job| std::mem::take(&mut job.events)),
+        );
+        let written = if events.is_empty() {
+            Ok(0)
+        } else {
+            write(&self.shared, events).await
+        };
+        match written {
+            Ok(first) => {
+                let mut next = first + self.held.len() as u64;
+                self.held.clear();
+                self.health.set_failing(false);
+                for (job, size) in jobs.into_iter().zip(sizes) {
+                    if let Reply::Durable(reply) = job.reply {
+                        let _ = reply.send(Ok(next));
+                    }
+                    next += size as u64;
+                }
+                true
+            }
+            Err(error) => {
+                self.fail(error, jobs, queued);
+                false
+            }
+        }
+    }
+
+    /// Tells durable callers the batch failed and holds the queued entries
+    /// (earlier held ones first) for the next attempt.
+    fn fail(&mut self, error: LedgerError, jobs: Vec<Job>, queued: Vec<Event>) {
+        tracing::error!(ledger = %self.shared.origin, %error, held = self.held.len() + queued.len(), "ledger batch not recorded");
+        let reason = error.to_string();
+        self.health.set_failing(true);
+        for job in jobs {
+            if let Reply::Durable(reply) = job.reply {
+                let _ = reply.send(Err(LedgerError::Unavailable(reason.clone())));
+            }
+        }
+        self.held.extend(queued);
+    }
 }
 
-async fn write(shared: &Shared, events: Vec<crate::entry::Event>) -> Result<u64, LedgerError> {
+/// A job with nothing in it, which makes the writer try its held entries again.
+fn empty_job() -> Job {
+    Job {
+        events: Vec::new(),
+        reply: Reply::Queued,
+    }
+}
+
+/// `first` and whatever else is waiting, up to `max_batch` entries.
+fn gather(first: Job, queue: &mut mpsc::Receiver<Job>, max_batch: usize) -> Vec<Job> {
+    let mut count = first.events.len();
+    let mut jobs = vec![first];
+    while count < max_batch {
+        match queue.try_recv() {
+            Ok(job) => {
+                count += job.events.len();
+                jobs.push(job);
+            }
+            Err(_) => break,
+        }
+    }
+    jobs
+}
+
+async fn write(shared: &Shared, events: Vec<Event>) -> Result<u64, LedgerError> {
     let key = shared.signing_key();
     let mut tx = shared.pool.begin().await?;
     let first = append::append_batch(&mut tx, shared, &key, events).await?;

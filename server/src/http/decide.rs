@@ -109,8 +109,9 @@ pub async fn decide(app: &AppState, ctx: &TenantContext, request: AccessRequest)
 }
 
 /// Records the outcomes of `requests` (pairwise, in order) in one ledger
-/// append and waits until it is durable. If the ledger cannot write, every
-/// decision becomes a denial that says why.
+/// append, waiting until it is durable unless the tenant chose asynchronous
+/// recording. If the ledger cannot write, every decision becomes a denial
+/// that says why.
 pub async fn record(ctx: &TenantContext, requests: &[AccessRequest], outcomes: &mut [Outcome]) {
     let version = ctx.tenant.policy_version();
     let events = requests
@@ -118,7 +119,7 @@ pub async fn record(ctx: &TenantContext, requests: &[AccessRequest], outcomes: &
         .zip(outcomes.iter())
         .map(|(request, outcome)| decision_event(ctx, request, outcome.as_ref(), version))
         .collect();
-    let Err(error) = ctx.tenant.ledger.append_all(events).await else {
+    let Err(error) = ctx.tenant.record_decisions(events).await else {
         return;
     };
     record_unrecorded_decisions(ctx.tenant.id(), outcomes.len());

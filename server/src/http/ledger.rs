@@ -6,12 +6,13 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use hms_audit_ledger::store::{EntryFilter, LedgerError};
 use hms_audit_ledger::{BundleLine, Entry, Timestamp, siem};
+use hms_directory::LedgerSettings;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
 use super::gate::TenantContext;
-use super::json::ApiQuery;
+use super::json::{ApiJson, ApiQuery};
 
 /// Most entries or checkpoints in one page.
 const MAX_PAGE: u32 = 1000;
@@ -247,6 +248,24 @@ pub async fn rotate_key(
         .rotate_key(app.tenants.master_key(), &ctx.provenance.actor)
         .await?;
     Ok((StatusCode::CREATED, Json(json!(key))))
+}
+
+/// `GET /{tenant}/ledger/settings`: when decisions are answered relative to their entries.
+pub async fn settings(
+    Extension(ctx): Extension<TenantContext>,
+) -> Result<Json<LedgerSettings>, ApiError> {
+    Ok(Json(ctx.tenant.store.ledger_settings().await?))
+}
+
+/// `PUT /{tenant}/ledger/settings`: changes them, recorded in the ledger.
+pub async fn set_settings(
+    Extension(ctx): Extension<TenantContext>,
+    ApiJson(settings): ApiJson<LedgerSettings>,
+) -> Result<Json<LedgerSettings>, ApiError> {
+    ctx.tenant
+        .set_ledger_settings(&settings, &ctx.provenance)
+        .await?;
+    Ok(Json(settings))
 }
 
 /// `GET /{tenant}/ledger/export`: the export bundle as JSON lines, streamed.

@@ -146,6 +146,10 @@ pub fn router(state: AppState) -> Router {
         .route("/{tenant}/v1/clients/{id}", delete(clients::revoke))
         .route("/{tenant}/ledger/keys/rotate", post(ledger::rotate_key))
         .route(
+            "/{tenant}/ledger/settings",
+            get(ledger::settings).put(ledger::set_settings),
+        )
+        .route(
             "/{tenant}/v1/provisioning/hr",
             get(hr::get_settings).put(hr::put_settings),
         )

@@ -143,6 +143,15 @@ impl Tenants {
         Ok(())
     }
 
+    /// Waits until everything queued for any tenant's ledger is durable; at shutdown.
+    pub async fn flush_ledgers(&self) {
+        for tenant in self.loaded.load().values() {
+            if let Err(error) = tenant.ledger.flush().await {
+                tracing::error!(tenant = tenant.id(), %error, "queued ledger entries not recorded");
+            }
+        }
+    }
+
     async fn load_new_tenants(&self) -> Result<(), ChangeError> {
         for record in self.catalog.list().await? {
             if self.loaded.load().contains_key(record.id.as_str()) {

@@ -1,7 +1,7 @@
 //! One tenant at run time: its store, its PDP (swapped whole on change) and its API clients.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use arc_swap::ArcSwap;
 use hms_audit_ledger::Event;
@@ -10,8 +10,8 @@ use hms_authz::{
     BundleError, BundleSource, EntityError, EntitySnapshot, Pdp, PolicyBundle, RequestTime,
 };
 use hms_directory::{
-    ApiClient, Encounter, Patient, PolicyVersion, StaffChange, StaffMember, StoreError,
-    TenantRecord, TenantStore,
+    ApiClient, DecisionRecording, Encounter, LedgerSettings as RecordingSettings, Patient,
+    PolicyVersion, StaffChange, StaffMember, StoreError, TenantRecord, TenantStore,
 };
 use time::{OffsetDateTime, UtcOffset};
 
@@ -83,6 +83,8 @@ pub struct Tenant {
     pub identity: IdentityState,
     pdp: ArcSwap<Pdp>,
     policy_version: AtomicI64,
+    /// Whether decisions are answered once their entries are queued rather than durable.
+    decisions_queued: AtomicBool,
     clients: ClientTable,
     /// Serialises changes so that each builds on the one before.
     writer: tokio::sync::Mutex<()>,
@@ -119,9 +121,11 @@ impl Tenant {
         };
         let snapshot = build_snapshot(records, Arc::clone(&bundle)).await?;
         let clients = ClientTable::load(&store).await?;
+        let recording = store.ledger_settings().await?.decisions;
         Ok(Self {
             pdp: ArcSwap::from_pointee(Pdp::new(bundle, Arc::new(snapshot))),
             policy_version: AtomicI64::new(version.version),
+            decisions_queued: AtomicBool::new(recording == DecisionRecording::Asynchronous),
             clients,
             record,
             store,
@@ -163,6 +167,40 @@ impl Tenant {
     /// The policy version in force.
     pub fn policy_version(&self) -> i64 {
         self.policy_version.load(Ordering::Acquire)
+    }
+
+    /// Records PDP decisions as the tenant chose: returns once they are
+    /// durable, or once they are queued for the ledger's writer.
+    pub async fn record_decisions(&self, events: Vec<Event>) -> Result<(), LedgerError> {
+        if self.decisions_queued.load(Ordering::Acquire) {
+            self.ledger.append_queued(events).await
+        } else {
+            self.ledger.append_all(events).await.map(drop)
+        }
+    }
+
+    /// Changes how decisions are recorded, recording the change with its before and after.
+    pub async fn set_ledger_settings(
+        &self,
+        settings: &RecordingSettings,
+        by: &Provenance,
+    ) -> Result<(), ChangeError> {
+        let mut change = self.begin_directory_change().await?;
+        let before = self.store.ledger_settings().await?;
+        self.store
+            .set_ledger_settings(&mut change.tx, settings)
+            .await?;
+        let event = Event {
+            action: Some("update_ledger_settings".into()),
+            resource: Some("ledger:settings".into()),
+            details: serde_json::json!({ "before": before, "after": settings }),
+            ..by.event("ledger.settings.update")
+        };
+        self.commit_directory_change(change, vec![event], &[])
+            .await?;
+        let queued = settings.decisions == DecisionRecording::Asynchronous;
+        self.decisions_queued.store(queued, Ordering::Release);
+        Ok(())
     }
 
     /// The API clients.

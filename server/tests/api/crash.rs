@@ -1,4 +1,6 @@
-//! Killing the server mid-load loses no answered decision and leaves a ledger that verifies.
+//! Killing the server mid-load loses no answered decision and leaves a ledger
+//! that verifies; so does stopping it with SIGTERM when decisions are
+//! recorded asynchronously.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -105,16 +107,52 @@ async fn load(
     answered
 }
 
-async fn crash_and_recover(env: Vec<(String, String)>) {
+/// How the server is stopped mid-load, and how it records decisions meanwhile.
+#[derive(Clone, Copy)]
+enum Stop {
+    /// SIGKILL, decisions answered once durable.
+    KillDurable,
+    /// SIGTERM, decisions answered once queued.
+    TerminateAsynchronous,
+}
+
+async fn choose_asynchronous_recording(http: &reqwest::Client, base: &str, token: &str) {
+    let chosen = http
+        .put(format!("{base}/demo/ledger/settings"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"decisions": "asynchronous"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(chosen.status().is_success(), "{}", chosen.status());
+}
+
+async fn crash_and_recover(env: Vec<(String, String)>, stop: Stop) {
     let http = reqwest::Client::new();
     let port = free_port();
     let (mut server, token) = start(&env, port, true);
     let token = token.unwrap_or_default();
     wait_ready(&http, &server.base).await;
+    if let Stop::TerminateAsynchronous = stop {
+        choose_asynchronous_recording(&http, &server.base, &token).await;
+    }
     let answered = load(&http, &server.base, &token, 16).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    server.child.kill().unwrap(); // SIGKILL
-    server.child.wait().unwrap();
+    match stop {
+        Stop::KillDurable => server.child.kill().unwrap(),
+        Stop::TerminateAsynchronous => {
+            let pid = server.child.id().to_string();
+            let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+            assert!(sent.success());
+        }
+    }
+    let status = server.child.wait().unwrap();
+    if let Stop::TerminateAsynchronous = stop {
+        assert!(
+            status.success(),
+            "SIGTERM ends the server cleanly: {status}"
+        );
+    }
     let answered: Vec<String> = answered.lock().unwrap().clone();
     assert!(
         answered.len() > 100,
@@ -161,23 +199,45 @@ async fn crash_and_recover(env: Vec<(String, String)>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_load_loses_no_answered_decision_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    crash_and_recover(vec![
-        (
-            "HMS_ACH__DATABASE_URL".into(),
-            format!("sqlite://{}", dir.path().display()),
-        ),
-        ("HMS_ACH__LEDGER__MASTER_KEY".into(), MASTER_KEY.into()),
-    ])
+    crash_and_recover(
+        vec![
+            (
+                "HMS_ACH__DATABASE_URL".into(),
+                format!("sqlite://{}", dir.path().display()),
+            ),
+            ("HMS_ACH__LEDGER__MASTER_KEY".into(), MASTER_KEY.into()),
+        ],
+        Stop::KillDurable,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_load_loses_no_decision_recorded_asynchronously() {
+    let dir = tempfile::tempdir().unwrap();
+    crash_and_recover(
+        vec![
+            (
+                "HMS_ACH__DATABASE_URL".into(),
+                format!("sqlite://{}", dir.path().display()),
+            ),
+            ("HMS_ACH__LEDGER__MASTER_KEY".into(), MASTER_KEY.into()),
+        ],
+        Stop::TerminateAsynchronous,
+    )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_load_loses_no_answered_decision_on_postgres() {
     let prefix = format!("hmst_crash_{}", std::process::id());
-    crash_and_recover(vec![
-        ("HMS_ACH__DATABASE_URL".into(), postgres_url()),
-        ("HMS_ACH__DATABASE_PREFIX".into(), prefix),
-        ("HMS_ACH__LEDGER__MASTER_KEY".into(), MASTER_KEY.into()),
-    ])
+    crash_and_recover(
+        vec![
+            ("HMS_ACH__DATABASE_URL".into(), postgres_url()),
+            ("HMS_ACH__DATABASE_PREFIX".into(), prefix),
+            ("HMS_ACH__LEDGER__MASTER_KEY".into(), MASTER_KEY.into()),
+        ],
+        Stop::KillDurable,
+    )
     .await;
 }

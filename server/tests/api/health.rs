@@ -112,6 +112,8 @@ const SERVED: &[&str] = &[
     "GET /{tenant}/v1/reviews/overdue",
     "POST /{tenant}/v1/reviews/overdue",
     "GET /{tenant}/v1/reviews/settings",
+    "GET /{tenant}/ledger/settings",
+    "PUT /{tenant}/ledger/settings",
     "PUT /{tenant}/v1/reviews/settings",
     "POST /{tenant}/v1/reviews/reminders",
     "GET /{tenant}/v1/reviews/mine",

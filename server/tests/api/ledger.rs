@@ -401,18 +401,7 @@ async fn when_the_ledger_cannot_write_the_pdp_denies_and_says_why() {
         let pool = tenant.store.pool();
         let request = record_request("dr-heart", "read_vitals", "Vitals", "p1");
         assert!(app.evaluate(&request).await);
-        let (break_writes, mend) = if app.backend == "postgres" {
-            (
-                "CREATE FUNCTION fail_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$; \
-                 CREATE TRIGGER fail_insert BEFORE INSERT ON ledger_entries FOR EACH ROW EXECUTE FUNCTION fail_insert()",
-                "DROP TRIGGER fail_insert ON ledger_entries",
-            )
-        } else {
-            (
-                "CREATE TRIGGER fail_insert BEFORE INSERT ON ledger_entries BEGIN SELECT RAISE(ABORT, 'disk full'); END",
-                "DROP TRIGGER fail_insert",
-            )
-        };
+        let (break_writes, mend) = break_and_mend(app.backend);
         sqlx::raw_sql(break_writes).execute(pool).await.unwrap();
         let answer: Value = app
             .post("/access/v1/evaluation", &request)
@@ -441,6 +430,119 @@ async fn when_the_ledger_cannot_write_the_pdp_denies_and_says_why() {
 
         sqlx::raw_sql(mend).execute(pool).await.unwrap();
         assert!(app.evaluate(&request).await);
+        let report = tenant.ledger.verify(None, |_, _| {}).await.unwrap();
+        assert!(report.is_valid(), "{:?}", report.problems);
+    }
+}
+
+/// SQL that makes every insert into the ledger fail, and SQL that mends it.
+fn break_and_mend(backend: &str) -> (&'static str, &'static str) {
+    if backend == "postgres" {
+        (
+            "CREATE FUNCTION fail_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$; \
+             CREATE TRIGGER fail_insert BEFORE INSERT ON ledger_entries FOR EACH ROW EXECUTE FUNCTION fail_insert()",
+            "DROP TRIGGER fail_insert ON ledger_entries; DROP FUNCTION fail_insert()",
+        )
+    } else {
+        (
+            "CREATE TRIGGER fail_insert BEFORE INSERT ON ledger_entries BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+            "DROP TRIGGER fail_insert",
+        )
+    }
+}
+
+/// The decision id of a permitted AuthZEN evaluation.
+async fn permitted_decision_id(app: &TestApp, request: &Value) -> String {
+    let answer: Value = app
+        .http
+        .post(app.url("/access/v1/evaluation"))
+        .bearer_auth(&app.pdp_token)
+        .json(request)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["decision"], true, "{answer} on {}", app.backend);
+    answer["context"]["decision_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn asynchronous_recording_is_opt_in_recorded_and_loses_nothing_when_the_ledger_fails() {
+    for app in apps().await {
+        let tenant = app.state.tenants.get("st-marys").await.unwrap().unwrap();
+        assert_eq!(
+            json_of(&app, "/ledger/settings").await,
+            json!({"decisions": "durable"})
+        );
+        for bad in [
+            json!({"decisions": "never"}),
+            json!({"decisions": "asynchronous", "x": 1}),
+        ] {
+            let refused = app.put("/ledger/settings", &bad).await;
+            assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{bad}");
+        }
+        let chosen = app
+            .put("/ledger/settings", &json!({"decisions": "asynchronous"}))
+            .await;
+        assert_eq!(chosen.status(), StatusCode::OK);
+        assert_eq!(
+            json_of(&app, "/ledger/settings").await,
+            json!({"decisions": "asynchronous"})
+        );
+        let changes = json_of(&app, "/ledger/entries?kind=ledger.settings.update").await;
+        let details = &changes["entries"][0]["details"];
+        assert_eq!(details["before"]["decisions"], "durable");
+        assert_eq!(details["after"]["decisions"], "asynchronous");
+
+        let request = record_request("dr-heart", "read_vitals", "Vitals", "p1");
+        let before_failure = permitted_decision_id(&app, &request).await;
+        let (break_writes, mend) = break_and_mend(app.backend);
+        sqlx::raw_sql(break_writes)
+            .execute(tenant.store.pool())
+            .await
+            .unwrap();
+        let queued_into_failure = permitted_decision_id(&app, &request).await;
+        assert!(tenant.ledger.flush().await.is_err(), "{}", app.backend);
+        let answer: Value = app
+            .http
+            .post(app.url("/access/v1/evaluation"))
+            .bearer_auth(&app.pdp_token)
+            .json(&request)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            answer["decision"], false,
+            "a failing ledger permits nothing"
+        );
+        assert_eq!(answer["context"]["error"]["code"], "audit_unavailable");
+
+        sqlx::raw_sql(mend)
+            .execute(tenant.store.pool())
+            .await
+            .unwrap();
+        let after_mending = permitted_decision_id(&app, &request).await;
+        tenant.ledger.flush().await.unwrap();
+        let recorded: Vec<Value> = decision_entries(&app)
+            .await
+            .iter()
+            .map(|entry| entry["decision_id"].clone())
+            .collect();
+        for id in [&before_failure, &queued_into_failure, &after_mending] {
+            assert!(
+                recorded.contains(&json!(id)),
+                "{id} not recorded on {}",
+                app.backend
+            );
+        }
         let report = tenant.ledger.verify(None, |_, _| {}).await.unwrap();
         assert!(report.is_valid(), "{:?}", report.problems);
     }
