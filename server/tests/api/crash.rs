@@ -196,36 +196,27 @@ async fn crash_and_recover(env: Vec<(String, String)>, stop: Stop) {
     server.child.wait().unwrap();
 }
 
+/// The server's environment for a SQLite data folder.
+fn sqlite_env(dir: &std::path::Path) -> Vec<(String, String)> {
+    vec![
+        (
+            "HMS_ACH__DATABASE_URL".into(),
+            format!("sqlite://{}", dir.display()),
+        ),
+        ("HMS_ACH__LEDGER__MASTER_KEY".into(), MASTER_KEY.into()),
+    ]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_load_loses_no_answered_decision_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    crash_and_recover(
-        vec![
-            (
-                "HMS_ACH__DATABASE_URL".into(),
-                format!("sqlite://{}", dir.path().display()),
-            ),
-            ("HMS_ACH__LEDGER__MASTER_KEY".into(), MASTER_KEY.into()),
-        ],
-        Stop::KillDurable,
-    )
-    .await;
+    crash_and_recover(sqlite_env(dir.path()), Stop::KillDurable).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_load_loses_no_decision_recorded_asynchronously() {
     let dir = tempfile::tempdir().unwrap();
-    crash_and_recover(
-        vec![
-            (
-                "HMS_ACH__DATABASE_URL".into(),
-                format!("sqlite://{}", dir.path().display()),
-            ),
-            ("HMS_ACH__LEDGER__MASTER_KEY".into(), MASTER_KEY.into()),
-        ],
-        Stop::TerminateAsynchronous,
-    )
-    .await;
+    crash_and_recover(sqlite_env(dir.path()), Stop::TerminateAsynchronous).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -452,9 +452,9 @@ fn break_and_mend(backend: &str) -> (&'static str, &'static str) {
 }
 
 /// The decision id of a permitted AuthZEN evaluation.
-async fn permitted_decision_id(app: &TestApp, request: &Value) -> String {
-    let answer: Value = app
-        .http
+/// The PDP's AuthZEN answer to `request`.
+async fn pdp_answer(app: &TestApp, request: &Value) -> Value {
+    app.http
         .post(app.url("/access/v1/evaluation"))
         .bearer_auth(&app.pdp_token)
         .json(request)
@@ -463,7 +463,11 @@ async fn permitted_decision_id(app: &TestApp, request: &Value) -> String {
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn permitted_decision_id(app: &TestApp, request: &Value) -> String {
+    let answer = pdp_answer(app, request).await;
     assert_eq!(answer["decision"], true, "{answer} on {}", app.backend);
     answer["context"]["decision_id"]
         .as_str()
@@ -508,17 +512,7 @@ async fn asynchronous_recording_is_opt_in_recorded_and_loses_nothing_when_the_le
             .unwrap();
         let queued_into_failure = permitted_decision_id(&app, &request).await;
         assert!(tenant.ledger.flush().await.is_err(), "{}", app.backend);
-        let answer: Value = app
-            .http
-            .post(app.url("/access/v1/evaluation"))
-            .bearer_auth(&app.pdp_token)
-            .json(&request)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let answer = pdp_answer(&app, &request).await;
         assert_eq!(
             answer["decision"], false,
             "a failing ledger permits nothing"
