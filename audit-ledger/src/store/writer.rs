@@ -208,16 +208,20 @@ impl Task {
             jobs.iter_mut()
                 .flat_map(|job| std::mem::take(&mut job.events)),
         );
-        let written = if events.is_empty() {
-            Ok(0)
-        } else {
+        let wrote = !events.is_empty();
+        let written = if wrote {
             write(&self.shared, events).await
+        } else {
+            Ok(0)
         };
         match written {
             Ok(first) => {
                 let mut next = first + self.held.len() as u64;
                 self.held.clear();
-                self.health.set_failing(false);
+                if wrote {
+                    // Only a real commit shows that the ledger writes again.
+                    self.health.set_failing(false);
+                }
                 for (job, size) in jobs.into_iter().zip(sizes) {
                     if let Reply::Durable(reply) = job.reply {
                         let _ = reply.send(Ok(next));

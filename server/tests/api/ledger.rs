@@ -505,6 +505,7 @@ async fn asynchronous_recording_is_opt_in_recorded_and_loses_nothing_when_the_le
 
         let request = record_request("dr-heart", "read_vitals", "Vitals", "p1");
         let before_failure = permitted_decision_id(&app, &request).await;
+        tenant.ledger.flush().await.unwrap();
         let (break_writes, mend) = break_and_mend(app.backend);
         sqlx::raw_sql(break_writes)
             .execute(tenant.store.pool())
