@@ -30,7 +30,7 @@ pub use ids::TenantId;
 pub use ids::check_record_id;
 pub use patients::{Encounter, Patient};
 pub use policy_versions::PolicyVersion;
-pub use recording::{DecisionRecording, LedgerSettings};
+pub use recording::{DecisionRecording, RecordingSettings};
 pub use reviews::{
     ApplyMode, Campaign, CampaignScope, Entitlement, Outcome, OverdueRule, ReviewItem,
     ReviewSettings, ScopePreset, progress_by_reviewer,

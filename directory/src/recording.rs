@@ -21,22 +21,22 @@ pub enum DecisionRecording {
     Asynchronous,
 }
 
-/// The tenant's ledger settings.
+/// How the tenant's decisions are recorded (`GET/PUT /{tenant}/ledger/settings`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LedgerSettings {
+pub struct RecordingSettings {
     /// When decisions are answered.
     pub decisions: DecisionRecording,
 }
 
 impl TenantStore {
     /// The tenant's ledger settings; durable recording until they are set.
-    pub async fn ledger_settings(&self) -> Result<LedgerSettings, StoreError> {
+    pub async fn ledger_settings(&self) -> Result<RecordingSettings, StoreError> {
         let row: Option<(String,)> =
             sqlx::query_as("SELECT settings FROM decision_recording WHERE id = 1")
                 .fetch_optional(self.pool())
                 .await?;
-        row.map_or(Ok(LedgerSettings::default()), |(json,)| {
+        row.map_or(Ok(RecordingSettings::default()), |(json,)| {
             decode_json(&json, COLUMN)
         })
     }
@@ -45,7 +45,7 @@ impl TenantStore {
     pub async fn set_ledger_settings(
         &self,
         tx: &mut AnyConnection,
-        settings: &LedgerSettings,
+        settings: &RecordingSettings,
     ) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM decision_recording WHERE id = 1")
             .execute(&mut *tx)

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use hms_audit_ledger::store::{EntryFilter, LedgerError};
 use hms_audit_ledger::{BundleLine, Entry, Timestamp, siem};
-use hms_directory::LedgerSettings;
+use hms_directory::RecordingSettings;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -253,15 +253,15 @@ pub async fn rotate_key(
 /// `GET /{tenant}/ledger/settings`: when decisions are answered relative to their entries.
 pub async fn settings(
     Extension(ctx): Extension<TenantContext>,
-) -> Result<Json<LedgerSettings>, ApiError> {
+) -> Result<Json<RecordingSettings>, ApiError> {
     Ok(Json(ctx.tenant.store.ledger_settings().await?))
 }
 
 /// `PUT /{tenant}/ledger/settings`: changes them, recorded in the ledger.
 pub async fn set_settings(
     Extension(ctx): Extension<TenantContext>,
-    ApiJson(settings): ApiJson<LedgerSettings>,
-) -> Result<Json<LedgerSettings>, ApiError> {
+    ApiJson(settings): ApiJson<RecordingSettings>,
+) -> Result<Json<RecordingSettings>, ApiError> {
     ctx.tenant
         .set_ledger_settings(&settings, &ctx.provenance)
         .await?;

@@ -10,8 +10,8 @@ use hms_authz::{
     BundleError, BundleSource, EntityError, EntitySnapshot, Pdp, PolicyBundle, RequestTime,
 };
 use hms_directory::{
-    ApiClient, DecisionRecording, Encounter, LedgerSettings as RecordingSettings, Patient,
-    PolicyVersion, StaffChange, StaffMember, StoreError, TenantRecord, TenantStore,
+    ApiClient, DecisionRecording, Encounter, Patient, PolicyVersion, RecordingSettings,
+    StaffChange, StaffMember, StoreError, TenantRecord, TenantStore,
 };
 use time::{OffsetDateTime, UtcOffset};
 
