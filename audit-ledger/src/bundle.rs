@@ -262,7 +262,7 @@ pub fn verify_bundle<R: BufRead>(
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::checkpoint::{Checkpoint, LedgerKey};
+    use crate::checkpoint::{Checkpoint, LedgerKey, note_hash};
     use crate::entry::{Event, GENESIS_PREV_HASH};
     use crate::merkle::Frontier;
     use serde_json::json;
@@ -290,6 +290,7 @@ mod tests {
         ];
         let mut frontier = Frontier::new();
         let mut previous = GENESIS_PREV_HASH;
+        let mut previous_note = None;
         for sequence in 0..n {
             let entry = Entry {
                 sequence,
@@ -311,7 +312,9 @@ mod tests {
                     size: frontier.size(),
                     root: frontier.root(),
                     time: Timestamp(1_800_000_000_000_000),
+                    previous: previous_note,
                 });
+                previous_note = Some(note_hash(&note));
                 lines.push(BundleLine::Checkpoint { note });
             }
         }

@@ -104,8 +104,9 @@ impl Report {
 /// Checks that each entry's sequence follows the previous one, that its
 /// `prev_hash` is the previous entry's recomputed leaf hash, that a stored
 /// leaf hash matches the recomputed one, and that each checkpoint is
-/// well-formed, of this origin, signed by a trusted key and commits to the
-/// recomputed Merkle root at its size. Keeps going after a problem.
+/// well-formed, of this origin, signed by a trusted key, names the note
+/// before it when it names one, and commits to the recomputed Merkle root at
+/// its size. Keeps going after a problem.
 #[derive(Debug)]
 pub struct Verifier {
     origin: String,
@@ -114,6 +115,8 @@ pub struct Verifier {
     previous_leaf: Hash,
     next_sequence: u64,
     pending: BTreeMap<u64, Vec<Checkpoint>>,
+    /// The hash of the last checkpoint note pushed, which the next names.
+    last_note: Option<Hash>,
     checkpoints_verified: u64,
     latest_checkpoint: Option<Checkpoint>,
     problems: Vec<Problem>,
@@ -130,6 +133,7 @@ impl Verifier {
             previous_leaf: GENESIS_PREV_HASH,
             next_sequence: 0,
             pending: BTreeMap::new(),
+            last_note: None,
             checkpoints_verified: 0,
             latest_checkpoint: None,
             problems: Vec::new(),
@@ -197,16 +201,19 @@ impl Verifier {
     /// checkpoint whose size was already passed is a problem ("out of order").
     pub fn push_checkpoint(&mut self, note: &str) {
         let opened = checkpoint::open(note, &self.trusted).map(|(checkpoint, _)| checkpoint);
-        self.push_opened_checkpoint(opened, note);
+        self.push_opened_checkpoint(opened, note, checkpoint::note_hash(note));
     }
 
     /// A checkpoint note already opened against this verifier's trusted keys
-    /// (so that signatures can be checked on other threads), and the note.
+    /// (so that signatures can be checked on other threads), the note, and
+    /// its [`checkpoint::note_hash`].
     pub fn push_opened_checkpoint(
         &mut self,
         opened: Result<Checkpoint, checkpoint::CheckpointError>,
         note: &str,
+        note_hash: Hash,
     ) {
+        let note_before = self.last_note.replace(note_hash);
         let checkpoint = match opened {
             Ok(checkpoint) => checkpoint,
             Err(error) => {
@@ -227,6 +234,7 @@ impl Verifier {
             self.add_problem(location, reason);
             return;
         }
+        self.check_link(&checkpoint, note_before);
         let seen = self.frontier.size();
         match checkpoint.size.cmp(&seen) {
             Ordering::Equal => self.check_root(checkpoint),
@@ -240,6 +248,31 @@ impl Verifier {
                 format!("out of order: it comes after {seen} entries, past its size"),
             ),
         }
+    }
+
+    /// Checks that the note a checkpoint names as its previous one is the
+    /// note pushed before it: a checkpoint deleted, inserted or altered
+    /// breaks the chain.
+    fn check_link(&mut self, checkpoint: &Checkpoint, note_before: Option<Hash>) {
+        let Some(named) = checkpoint.previous else {
+            return;
+        };
+        let reason = match note_before {
+            Some(before) if before == named => return,
+            Some(before) => format!(
+                "checkpoint chain broken: it names the previous note {}, but the note before it hashes to {} (a checkpoint was deleted, inserted or altered)",
+                hex::encode(named),
+                hex::encode(before)
+            ),
+            None => format!(
+                "checkpoint chain broken: it names the previous note {}, but no checkpoint comes before it (checkpoints were deleted)",
+                hex::encode(named)
+            ),
+        };
+        let location = Location::Checkpoint {
+            size: checkpoint.size,
+        };
+        self.add_problem(location, reason);
     }
 
     fn check_pending_checkpoints(&mut self) {
@@ -360,6 +393,7 @@ mod tests {
             size: entries.len() as u64,
             root: frontier.root(),
             time: Timestamp(1_800_000_001_000_000),
+            previous: None,
         })
     }
 
@@ -403,6 +437,44 @@ mod tests {
     }
 
     #[test]
+    fn each_checkpoint_must_name_the_note_before_it() {
+        let entries = chain(2);
+        let first = note_for(&entries[..1]);
+        let second = key().sign(&Checkpoint {
+            previous: Some(checkpoint::note_hash(&first)),
+            ..checkpoint::parse_unverified(&note_for(&entries)).unwrap()
+        });
+        let replay = |notes: &[&str]| {
+            let mut verifier = Verifier::new(ORIGIN, vec![key().verifier()]);
+            verifier.push_entry(&entries[0], None);
+            let (last, before) = notes.split_last().unwrap();
+            before
+                .iter()
+                .for_each(|note| verifier.push_checkpoint(note));
+            verifier.push_entry(&entries[1], None);
+            verifier.push_checkpoint(last);
+            verifier.finish()
+        };
+        assert!(replay(&[&first, &second]).is_valid());
+        let report = replay(&[&second]);
+        let shown: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 1, "{shown:?}");
+        assert!(shown[0].starts_with("checkpoint at size 2: checkpoint chain broken"));
+        assert!(shown[0].contains("no checkpoint comes before it"));
+        let other_first = key().sign(&Checkpoint {
+            time: Timestamp(7),
+            ..checkpoint::parse_unverified(&first).unwrap()
+        });
+        let report = replay(&[&other_first, &second]);
+        assert_eq!(report.problems.len(), 1);
+        assert!(
+            report.problems[0]
+                .reason
+                .contains("the note before it hashes to")
+        );
+    }
+
+    #[test]
     fn early_checkpoints_wait_for_their_entries() {
         let entries = chain(6);
         let mut verifier = Verifier::new(ORIGIN, vec![key().verifier()]);
@@ -439,6 +511,7 @@ mod tests {
             size: 2,
             root: [0; 32],
             time: Timestamp(0),
+            previous: None,
         });
         verifier.push_checkpoint(&foreign);
         verifier.push_checkpoint("garbage");

@@ -8,7 +8,7 @@
 //! verification paths report a problem; an untouched ledger must verify
 //! cleanly on both, so a test cannot pass because everything fails.
 
-use hms_audit_ledger::checkpoint::{Checkpoint, parse_unverified};
+use hms_audit_ledger::checkpoint::{Checkpoint, note_hash, parse_unverified};
 use hms_audit_ledger::entry::GENESIS_PREV_HASH;
 use hms_audit_ledger::{
     BundleLine, Entry, Event, Frontier, LedgerKey, Location, Report, Timestamp, Verifier,
@@ -72,11 +72,12 @@ fn entries() -> Vec<Entry> {
     entries
 }
 
-/// Storage order for `entries`, with checkpoints signed by `signer`.
+/// Storage order for `entries`, with chained checkpoints signed by `signer`.
 fn ledger_with(entries: Vec<Entry>, signer: &LedgerKey) -> Vec<BundleLine> {
     let mut frontier = Frontier::new();
     let total = entries.len() as u64;
     let mut lines = Vec::new();
+    let mut previous = None;
     for entry in entries {
         frontier.push(entry.leaf_hash());
         lines.push(BundleLine::Entry(entry));
@@ -86,7 +87,9 @@ fn ledger_with(entries: Vec<Entry>, signer: &LedgerKey) -> Vec<BundleLine> {
                 size: frontier.size(),
                 root: frontier.root(),
                 time: Timestamp(1_795_465_000_000_000),
+                previous,
             });
+            previous = Some(note_hash(&note));
             lines.push(BundleLine::Checkpoint { note });
         }
     }
@@ -500,4 +503,69 @@ fn moving_a_checkpoint_later_is_out_of_order() {
     ledger.insert(entry_index(&ledger, 9) + 1, note);
     let report = assert_detected(&ledger, "moving checkpoint 8 after entry 9");
     assert!(reasons(&report).contains("out of order"));
+}
+
+#[test]
+fn deleting_a_checkpoint_breaks_the_checkpoint_chain() {
+    let mut ledger = ledger();
+    let note_index = entry_index(&ledger, 15) + 1;
+    assert!(matches!(
+        ledger.remove(note_index),
+        BundleLine::Checkpoint { .. }
+    ));
+    let report = assert_detected(&ledger, "deleting checkpoint 16");
+    assert_eq!(
+        report.problems[0].location,
+        Location::Checkpoint { size: 24 }
+    );
+    assert!(
+        reasons(&report).contains("chain broken"),
+        "{}",
+        reasons(&report)
+    );
+}
+
+/// The ledger as written before checkpoints named their predecessor.
+fn unchained(ledger: Vec<BundleLine>) -> Vec<BundleLine> {
+    ledger
+        .into_iter()
+        .map(|line| match line {
+            BundleLine::Checkpoint { note } => {
+                let checkpoint = Checkpoint {
+                    previous: None,
+                    ..parse_unverified(&note).unwrap()
+                };
+                BundleLine::Checkpoint {
+                    note: key().sign(&checkpoint),
+                }
+            }
+            line => line,
+        })
+        .collect()
+}
+
+#[test]
+fn checkpoints_written_before_the_chain_are_each_checked() {
+    let ledger = unchained(ledger());
+    for report in [verify_text(&bundle_text(&ledger)), verify_directly(&ledger)] {
+        assert!(report.is_valid(), "{}", reasons(&report));
+        assert_eq!(report.checkpoints_verified, ENTRIES / CHECKPOINT_EVERY);
+    }
+    let mut forged = ledger.clone();
+    let index = entry_index(&forged, 15) + 1;
+    let other_signature = match &forged[index + 9] {
+        BundleLine::Checkpoint { note } => note.rsplit_once("\n\n").unwrap().1.to_owned(),
+        _ => panic!("not a checkpoint"),
+    };
+    if let BundleLine::Checkpoint { note } = &mut forged[index] {
+        *note = format!(
+            "{}\n\n{other_signature}",
+            note.rsplit_once("\n\n").unwrap().0
+        );
+    }
+    let report = assert_detected(&forged, "a wrong signature on checkpoint 16");
+    assert_eq!(
+        report.problems[0].location,
+        Location::Checkpoint { size: 16 }
+    );
 }

@@ -4,7 +4,8 @@
 //! - `rfc6962-merkle.json`: the certificate-transparency RFC 6962 vectors
 //!   (copied from the published tables, not generated here);
 //! - `entries.json`: encodings and leaf hashes of three fixed entries;
-//! - `checkpoint.json`: a checkpoint over them signed by the demo key, and its vkey;
+//! - `checkpoint.json`: a checkpoint over them signed by the demo key, its
+//!   vkey, and the same checkpoint chained to one signed before it;
 //! - `proofs.json`: inclusion and consistency proofs over those entries.
 //!
 //! The last three are written by `generated_vectors_match_the_committed_files`
@@ -121,7 +122,25 @@ fn demo_checkpoint() -> Checkpoint {
         size: 3,
         root: fixed_tree().root_at(3).unwrap(),
         time: time("2026-11-23T20:17:00.000000Z"),
+        previous: None,
     }
+}
+
+/// The note at size 2 signed before a chained checkpoint at size 3 (which is
+/// [`demo_checkpoint`] naming it).
+fn demo_chain() -> (String, Checkpoint) {
+    let key = LedgerKey::from_seed(DEMO_KEY_NAME, DEMO_SEED);
+    let first = key.sign(&Checkpoint {
+        size: 2,
+        root: fixed_tree().root_at(2).unwrap(),
+        time: time("2026-11-23T20:16:00.000000Z"),
+        ..demo_checkpoint()
+    });
+    let chained = Checkpoint {
+        previous: Some(checkpoint::note_hash(&first)),
+        ..demo_checkpoint()
+    };
+    (first, chained)
 }
 
 fn entries_vector() -> Value {
@@ -158,6 +177,19 @@ fn checkpoint_vector() -> Value {
         },
         "body": checkpoint.body(),
         "note": key.sign(&checkpoint),
+        "chain": chain_vector(),
+    })
+}
+
+fn chain_vector() -> Value {
+    let key = LedgerKey::from_seed(DEMO_KEY_NAME, DEMO_SEED);
+    let (first_note, chained) = demo_chain();
+    json!({
+        "description": "The same checkpoint as signed when a checkpoint at size 2 (first_note) came before it: its fifth line names SHA-256 of that whole note.",
+        "first_note": first_note,
+        "previous": hex::encode(checkpoint::note_hash(&first_note)),
+        "body": chained.body(),
+        "note": key.sign(&chained),
     })
 }
 
@@ -358,6 +390,23 @@ fn checkpoint_note_and_vkey() {
         .unwrap();
     assert_eq!(blob.len(), 4 + 64);
     assert_eq!(hex::encode(&blob[..4]), vector["key_id"].as_str().unwrap());
+}
+
+#[test]
+fn chained_checkpoint_note() {
+    let chain = &committed("checkpoint.json")["chain"];
+    let key = LedgerKey::from_seed(DEMO_KEY_NAME, DEMO_SEED);
+    let (first_note, chained) = demo_chain();
+    assert_eq!(first_note, chain["first_note"].as_str().unwrap());
+    let previous = checkpoint::note_hash(&first_note);
+    assert_eq!(hex::encode(previous), chain["previous"].as_str().unwrap());
+    let note = chain["note"].as_str().unwrap();
+    assert_eq!(key.sign(&chained), note);
+    assert!(note.starts_with(chain["body"].as_str().unwrap()));
+    let notes = [first_note.as_str(), note];
+    let opened = checkpoint::open_chain(&notes, &[key.verifier()]);
+    assert_eq!(opened[1].as_ref().unwrap().0.previous, Some(previous));
+    assert!(opened[0].is_ok());
 }
 
 #[test]

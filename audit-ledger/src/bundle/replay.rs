@@ -12,8 +12,8 @@ use crate::merkle::Hash;
 use crate::verify::{Location, Verifier};
 
 /// Lines are handed to the parsing threads in chunks of about this many bytes
-/// (a chunk's checkpoint signatures are verified in one batch, which gains
-/// with its size)…
+/// (a chunk's checkpoints are opened as one chain, whose signatures are
+/// checked in one batch)…
 const CHUNK_BYTES: usize = 2 << 20;
 /// …or of this many lines, whichever comes first.
 const CHUNK_LINES: usize = 8192;
@@ -48,7 +48,9 @@ enum Parsed {
         stored_leaf: Option<Hash>,
     },
     Checkpoint {
+        line: u64,
         opened: Result<Checkpoint, CheckpointError>,
+        hash: Hash,
         note: String,
     },
     Problem {
@@ -173,8 +175,9 @@ fn parse_chunk(chunk: &Chunk, trusted: &[VerifierKey]) -> Vec<Parsed> {
     parsed
 }
 
-/// Checks the signatures of the chunk's checkpoints, all in one batch; the
-/// tree is checked later, in order.
+/// Opens the chunk's checkpoints as a chain (see [`checkpoint::open_chain`]);
+/// the tree and the links between chunks are checked later, in order. A
+/// note that is not even a checkpoint note becomes a problem at its line.
 fn open_checkpoints(parsed: &mut [Parsed], trusted: &[VerifierKey]) {
     let opened = {
         let notes: Vec<&str> = parsed
@@ -184,14 +187,29 @@ fn open_checkpoints(parsed: &mut [Parsed], trusted: &[VerifierKey]) {
                 _ => None,
             })
             .collect();
-        checkpoint::open_all(&notes, trusted)
+        checkpoint::open_chain(&notes, trusted)
     };
-    let slots = parsed.iter_mut().filter_map(|line| match line {
-        Parsed::Checkpoint { opened, .. } => Some(opened),
-        _ => None,
-    });
+    let slots = parsed
+        .iter_mut()
+        .filter(|line| matches!(line, Parsed::Checkpoint { .. }));
     for (slot, result) in slots.zip(opened) {
-        *slot = result.map(|(checkpoint, _)| checkpoint);
+        let Parsed::Checkpoint {
+            line, opened, note, ..
+        } = slot
+        else {
+            continue;
+        };
+        let line = *line;
+        match result {
+            Ok((checkpoint, _)) => *opened = Ok(checkpoint),
+            Err(error) => match checkpoint::parse_unverified(note) {
+                Ok(_) => *opened = Err(error),
+                Err(malformed) => {
+                    let reason = format!("checkpoint rejected: {malformed}");
+                    *slot = Parsed::Problem { line, reason };
+                }
+            },
+        }
     }
 }
 
@@ -216,15 +234,12 @@ fn parse_bundle_line(number: u64, text: &str) -> Parsed {
             leaf: fields.leaf_hash(),
             stored_leaf: fields.stored_leaf_hash(),
         },
-        Ok(ParsedLine::Other(OtherLineIn::Checkpoint { note })) => {
-            match checkpoint::parse_unverified(&note) {
-                Ok(_) => Parsed::Checkpoint {
-                    opened: Err(NOT_YET_OPENED),
-                    note,
-                },
-                Err(error) => problem(format!("checkpoint rejected: {error}")),
-            }
-        }
+        Ok(ParsedLine::Other(OtherLineIn::Checkpoint { note })) => Parsed::Checkpoint {
+            line: number,
+            opened: Err(NOT_YET_OPENED),
+            hash: checkpoint::note_hash(&note),
+            note,
+        },
         Ok(ParsedLine::Other(OtherLineIn::Key { vkey, .. })) => match VerifierKey::parse(&vkey) {
             Ok(_) => Parsed::Nothing,
             Err(error) => problem(format!("published key unreadable: {error}")),
@@ -331,7 +346,9 @@ fn replay(line: Parsed, verifier: &mut Verifier) {
             leaf,
             stored_leaf,
         } => verifier.push_hashed_entry(sequence, &prev_hash, leaf, stored_leaf.as_ref()),
-        Parsed::Checkpoint { opened, note } => verifier.push_opened_checkpoint(opened, &note),
+        Parsed::Checkpoint {
+            opened, hash, note, ..
+        } => verifier.push_opened_checkpoint(opened, &note, hash),
         Parsed::Problem { line, reason } => {
             verifier.add_problem(Location::Line { number: line }, reason)
         }

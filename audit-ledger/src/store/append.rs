@@ -5,7 +5,7 @@ use sqlx::AnyConnection;
 use super::rows::{ENTRY_COLUMN_COUNT, details_column, policies_column, to_hash, to_i64};
 use super::sql::{Dialect, Param, Statement};
 use super::{LedgerError, Shared};
-use crate::checkpoint::{Checkpoint, LedgerKey};
+use crate::checkpoint::{Checkpoint, LedgerKey, note_hash};
 use crate::entry::{Entry, Event, Timestamp};
 use crate::merkle::{Frontier, Hash, NodeId};
 
@@ -30,7 +30,11 @@ pub(crate) async fn append_batch(
     key: &LedgerKey,
     events: Vec<Event>,
 ) -> Result<u64, LedgerError> {
-    let (mut frontier, mut last_leaf) = lock_and_read_head(conn).await?;
+    let Head {
+        mut frontier,
+        mut last_leaf,
+        last_note,
+    } = lock_and_read_head(conn).await?;
     let first = frontier.size();
     // Sequence numbers and node indexes below this bound are stored as i64 without loss.
     to_i64(first.saturating_add(events.len() as u64))?;
@@ -56,25 +60,47 @@ pub(crate) async fn append_batch(
         size: frontier.size(),
         root: frontier.root(),
         time,
+        previous: last_note,
+    };
+    let note = key.sign(&checkpoint);
+    let head = Head {
+        last_note: Some(note_hash(&note)),
+        frontier,
+        last_leaf,
     };
     let dialect = ledger.dialect;
     let mut writes = insert_entries(dialect, &entries);
     writes.extend(insert_nodes(dialect, &nodes));
-    writes.push(insert_checkpoint(dialect, &checkpoint, key));
-    writes.push(write_head(dialect, &frontier, &last_leaf));
+    writes.push(insert_checkpoint(dialect, &checkpoint, key, note));
+    writes.push(write_head(dialect, &head));
     execute_all(conn, dialect, writes).await?;
     Ok(first)
 }
 
+/// Where the chain ends: the tree so far, the last leaf hash and the hash of
+/// the last signed checkpoint note.
+struct Head {
+    frontier: Frontier,
+    last_leaf: Hash,
+    last_note: Option<Hash>,
+}
+
 /// Locks the chain head (see [`lock_head`]) and reads it.
-async fn lock_and_read_head(conn: &mut AnyConnection) -> Result<(Frontier, Hash), LedgerError> {
-    let (frontier, last): (Vec<u8>, Vec<u8>) =
-        sqlx::query_as("UPDATE ledger_head SET id = id WHERE id = 1 RETURNING frontier, last_leaf")
-            .fetch_one(&mut *conn)
-            .await?;
+async fn lock_and_read_head(conn: &mut AnyConnection) -> Result<Head, LedgerError> {
+    let (frontier, last_leaf, last_note): (Vec<u8>, Vec<u8>, Option<Vec<u8>>) = sqlx::query_as(
+        "UPDATE ledger_head SET id = id WHERE id = 1 RETURNING frontier, last_leaf, last_note",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     let frontier = Frontier::from_bytes(&frontier)
         .map_err(|e| LedgerError::Corrupt(format!("chain head: {e}")))?;
-    Ok((frontier, to_hash(&last, "chain head")?))
+    Ok(Head {
+        frontier,
+        last_leaf: to_hash(&last_leaf, "chain head")?,
+        last_note: last_note
+            .map(|hash| to_hash(&hash, "chain head"))
+            .transpose()?,
+    })
 }
 
 /// Runs `statements` in order: on SQLite as one multi-statement round trip to
@@ -100,12 +126,14 @@ async fn execute_all(
     Ok(())
 }
 
-fn write_head(dialect: Dialect, frontier: &Frontier, last_leaf: &Hash) -> Statement {
+fn write_head(dialect: Dialect, head: &Head) -> Statement {
     let mut update = Statement::new(dialect, "UPDATE ledger_head SET frontier = ");
     update
-        .bind(frontier.to_bytes())
+        .bind(head.frontier.to_bytes())
         .push(", last_leaf = ")
-        .bind(last_leaf.to_vec())
+        .bind(head.last_leaf.to_vec())
+        .push(", last_note = ")
+        .bind(head.last_note.map(|hash| hash.to_vec()))
         .push(" WHERE id = 1");
     update
 }
@@ -178,7 +206,12 @@ fn insert_nodes(dialect: Dialect, nodes: &[(NodeId, Hash)]) -> Vec<Statement> {
         .collect()
 }
 
-fn insert_checkpoint(dialect: Dialect, checkpoint: &Checkpoint, key: &LedgerKey) -> Statement {
+fn insert_checkpoint(
+    dialect: Dialect,
+    checkpoint: &Checkpoint,
+    key: &LedgerKey,
+    note: String,
+) -> Statement {
     let mut insert = Statement::new(
         dialect,
         "INSERT INTO ledger_checkpoints (tree_size, root_hash, signed_at, key_id, note) VALUES ",
@@ -188,7 +221,7 @@ fn insert_checkpoint(dialect: Dialect, checkpoint: &Checkpoint, key: &LedgerKey)
         checkpoint.root.to_vec().into(),
         checkpoint.time.unix_micros().into(),
         key.verifier().key_id_hex().into(),
-        key.sign(checkpoint).into(),
+        note.into(),
     ]);
     insert
 }

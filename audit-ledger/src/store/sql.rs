@@ -19,7 +19,7 @@ pub(crate) enum Dialect {
 pub(crate) enum Param {
     Int(i64),
     Text(Option<String>),
-    Bytes(Vec<u8>),
+    Bytes(Option<Vec<u8>>),
 }
 
 impl From<i64> for Param {
@@ -42,6 +42,12 @@ impl From<Option<String>> for Param {
 
 impl From<Vec<u8>> for Param {
     fn from(value: Vec<u8>) -> Self {
+        Self::Bytes(Some(value))
+    }
+}
+
+impl From<Option<Vec<u8>>> for Param {
+    fn from(value: Option<Vec<u8>>) -> Self {
         Self::Bytes(value)
     }
 }
@@ -109,7 +115,7 @@ impl Statement {
             .fold(sqlx::query(&self.sql), |query, param| match param {
                 Param::Int(value) => query.bind(*value),
                 Param::Text(value) => query.bind(value.as_deref()),
-                Param::Bytes(value) => query.bind(value.as_slice()),
+                Param::Bytes(value) => query.bind(value.as_deref()),
             })
     }
 
@@ -123,7 +129,7 @@ impl Statement {
             .fold(sqlx::query_as(&self.sql), |query, param| match param {
                 Param::Int(value) => query.bind(*value),
                 Param::Text(value) => query.bind(value.as_deref()),
-                Param::Bytes(value) => query.bind(value.as_slice()),
+                Param::Bytes(value) => query.bind(value.as_deref()),
             })
     }
 }

@@ -169,6 +169,24 @@ async fn checkpoints_and_proofs_verify_against_the_published_key() {
         assert!(merkle::verify_inclusion(&wrong, 2, latest.size, &path, &latest.root).is_err());
 
         let checkpoints = json_of(&app, "/ledger/checkpoints?limit=1000").await;
+        let mut notes: Vec<(u64, String)> = checkpoints["checkpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["tree_size"].as_u64().unwrap(),
+                    c["note"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        notes.sort();
+        let mut previous = None;
+        for (_, note) in &notes {
+            let (opened, _) = checkpoint::open(note, &trusted).unwrap();
+            assert_eq!(opened.previous, previous, "{}: {note}", app.backend);
+            previous = Some(checkpoint::note_hash(note));
+        }
         let old_size = checkpoints["checkpoints"][1]["tree_size"].as_u64().unwrap();
         let proof = json_of(
             &app,
