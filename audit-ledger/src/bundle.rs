@@ -24,6 +24,8 @@ pub const MAX_LINE_BYTES: usize = 8 << 20;
 
 /// How an entry line written by [`BundleLine::to_json_line`] starts.
 const ENTRY_LINE_START: &str = r#"{"type":"entry","#;
+/// How a checkpoint line written by [`BundleLine::to_json_line`] starts.
+const CHECKPOINT_LINE_START: &str = r#"{"type":"checkpoint","#;
 
 /// Why a bundle could not be verified at all (problems inside a readable
 /// bundle are reported in the [`Report`] instead).
@@ -121,6 +123,16 @@ enum OtherLineIn {
     },
 }
 
+/// A line known to start with [`CHECKPOINT_LINE_START`]: its `type` is read
+/// already (a second `type` member is refused as a duplicate).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckpointLineIn {
+    #[serde(rename = "type")]
+    _line_type: serde::de::IgnoredAny,
+    note: String,
+}
+
 /// Just the `type` member of a line.
 #[derive(Deserialize)]
 struct LineType {
@@ -138,12 +150,16 @@ enum ParsedLine<'a> {
     Other(OtherLineIn),
 }
 
-/// Parses a line: entry lines as written by this crate go straight to the
-/// flat entry reader; anything else is classified by its `type` first.
+/// Parses a line: entry and checkpoint lines as written by this crate go
+/// straight to their readers; anything else is classified by its `type` first.
 fn parse_line(line: &str) -> Result<ParsedLine<'_>, String> {
     let as_entry = |line| serde_json::from_str(line).map(ParsedLine::Entry);
     let parsed = if line.starts_with(ENTRY_LINE_START) {
         as_entry(line)
+    } else if line.starts_with(CHECKPOINT_LINE_START) {
+        serde_json::from_str(line).map(|CheckpointLineIn { note, .. }| {
+            ParsedLine::Other(OtherLineIn::Checkpoint { note })
+        })
     } else {
         match serde_json::from_str::<LineType>(line) {
             Ok(tagged) if tagged.line_type == "entry" => as_entry(line),
@@ -370,6 +386,8 @@ mod tests {
             r#"{"type":"footer"}"#,
             r#"{"type":"checkpoint"}"#,
             r#"{"type":"checkpoint","note":"x","extra":1}"#,
+            r#"{"type":"checkpoint","type":"header","note":"x"}"#,
+            r#"{"type":"checkpoint","note":"x","note":"y"}"#,
             r#"{"type":"header","format":"other/1","origin":"o","exported_at":"2026-01-01T00:00:00Z","entries":0}"#,
             r#"{"type":"entry","sequence":0}"#,
         ] {

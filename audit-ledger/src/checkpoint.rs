@@ -508,13 +508,23 @@ fn open_split(note: &SignedNote<'_>, claims: &[(&VerifierKey, &[u8])]) -> Opened
 /// small-order part); nobody without the key can produce one, any more than a
 /// forgery. Keys of small order are refused when a [`VerifierKey`] is read.
 pub fn open_chain(notes: &[&str], trusted: &[VerifierKey]) -> Vec<Opened> {
+    let hashes: Vec<Hash> = notes.iter().map(|note| note_hash(note)).collect();
+    open_hashed_chain(notes, &hashes, trusted)
+}
+
+/// [`open_chain`] for notes whose [`note_hash`]es are already known.
+pub(crate) fn open_hashed_chain(
+    notes: &[&str],
+    hashes: &[Hash],
+    trusted: &[VerifierKey],
+) -> Vec<Opened> {
     let read: Vec<Option<ReadNote<'_>>> = notes.iter().map(|note| ReadNote::read(note)).collect();
     let vouched: Vec<bool> = (0..notes.len())
         .map(|i| {
             let successor_names = read
                 .get(i + 1)
                 .and_then(|next| next.as_ref()?.checkpoint.previous);
-            successor_names.is_some_and(|named| named == note_hash(notes[i]))
+            successor_names.is_some_and(|named| Some(&named) == hashes.get(i))
         })
         .collect();
     let mut batch = SignatureBatch::default();

@@ -64,12 +64,10 @@ pub fn leaf_hash(data: &[u8]) -> Hash {
 
 /// The interior node hash: SHA-256(0x01 || left || right).
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    Sha256::new()
-        .chain_update([0x01])
-        .chain_update(left)
-        .chain_update(right)
-        .finalize()
-        .into()
+    let mut input = [0x01; 65];
+    input[1..33].copy_from_slice(left);
+    input[33..].copy_from_slice(right);
+    Sha256::digest(input).into()
 }
 
 /// The root of the empty tree: SHA-256 of the empty string.

@@ -137,9 +137,11 @@ impl<R: BufRead> LineReader<R> {
         }
     }
 
-    /// The next chunk of lines; None at the end of the input.
-    fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
-        let mut chunk = Chunk::default();
+    /// The next chunk of lines, read into `chunk` (a spent chunk whose
+    /// buffers are reused); None at the end of the input.
+    fn next_chunk(&mut self, mut chunk: Chunk) -> io::Result<Option<Chunk>> {
+        chunk.text.clear();
+        chunk.lines.clear();
         while chunk.lines.len() < CHUNK_LINES && chunk.text.len() < CHUNK_BYTES {
             match self.read_line(&mut chunk)? {
                 Some(line) => chunk.lines.push(line),
@@ -180,14 +182,14 @@ fn parse_chunk(chunk: &Chunk, trusted: &[VerifierKey]) -> Vec<Parsed> {
 /// note that is not even a checkpoint note becomes a problem at its line.
 fn open_checkpoints(parsed: &mut [Parsed], trusted: &[VerifierKey]) {
     let opened = {
-        let notes: Vec<&str> = parsed
+        let (notes, hashes): (Vec<&str>, Vec<Hash>) = parsed
             .iter()
             .filter_map(|line| match line {
-                Parsed::Checkpoint { note, .. } => Some(note.as_str()),
+                Parsed::Checkpoint { note, hash, .. } => Some((note.as_str(), *hash)),
                 _ => None,
             })
-            .collect();
-        checkpoint::open_chain(&notes, trusted)
+            .unzip();
+        checkpoint::open_hashed_chain(&notes, &hashes, trusted)
     };
     let slots = parsed
         .iter_mut()
@@ -250,10 +252,11 @@ fn parse_bundle_line(number: u64, text: &str) -> Parsed {
     }
 }
 
-/// A parsing thread and its two channels.
+/// A parsing thread and its two channels; results come back with their
+/// chunk, for its buffers to be reused.
 struct Worker<'scope> {
     chunks: Sender<Chunk>,
-    results: Receiver<Vec<Parsed>>,
+    results: Receiver<(Chunk, Vec<Parsed>)>,
     thread: ScopedJoinHandle<'scope, ()>,
 }
 
@@ -289,7 +292,8 @@ fn spawn_worker<'scope>(
     let (result_sender, results) = mpsc::channel();
     let thread = scope.spawn(move || {
         for chunk in chunk_receiver {
-            if result_sender.send(parse_chunk(&chunk, trusted)).is_err() {
+            let parsed = parse_chunk(&chunk, trusted);
+            if result_sender.send((chunk, parsed)).is_err() {
                 return;
             }
         }
@@ -310,9 +314,10 @@ fn feed_workers<R: BufRead>(
     progress: &mut impl FnMut(u64),
 ) -> Result<(), BundleError> {
     let (mut sent, mut replayed, mut at_end) = (0, 0, false);
+    let mut spent: Vec<Chunk> = Vec::new();
     loop {
         while !at_end && sent - replayed < 2 * workers.len() {
-            match lines.next_chunk()? {
+            match lines.next_chunk(spent.pop().unwrap_or_default())? {
                 Some(chunk) => {
                     let worker = &workers[sent % workers.len()];
                     worker
@@ -328,10 +333,11 @@ fn feed_workers<R: BufRead>(
             return Ok(());
         }
         let worker = &workers[replayed % workers.len()];
-        let parsed = worker
+        let (chunk, parsed) = worker
             .results
             .recv()
             .map_err(|_| BundleError::ParserStopped)?;
+        spent.push(chunk);
         replayed += 1;
         parsed.into_iter().for_each(|line| replay(line, verifier));
         progress(verifier.entries_seen());
