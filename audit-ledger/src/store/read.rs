@@ -9,7 +9,7 @@ use super::rows::{ENTRY_COLUMNS, entry_from_row, to_hash, to_i64, to_u64};
 use super::sql::{Dialect, Statement};
 use super::{Ledger, LedgerError, Shared, keys};
 use crate::bundle::BundleLine;
-use crate::checkpoint::VerifierKey;
+use crate::checkpoint::{self, Opened, VerifierKey};
 use crate::entry::{Entry, Timestamp};
 use crate::merkle::{Frontier, Hash};
 use crate::verify::{Report, Verifier};
@@ -310,10 +310,10 @@ impl Ledger {
             None => keys::verifiers(&self.public_keys().await?)?,
         };
         let total = self.size().await?;
-        let mut verifier = Verifier::new(self.origin(), trusted);
+        let mut verifier = Verifier::new(self.origin(), trusted.clone());
         let mut pages = Pages::default();
         while let Some((entries, checkpoints)) = self.next_page(&mut pages, None).await? {
-            feed(&mut verifier, &entries, checkpoints);
+            feed(&mut verifier, &trusted, &entries, &checkpoints);
             progress(verifier.entries_seen(), total);
         }
         // Checkpoints over entries that are no longer there: the tail was cut.
@@ -417,19 +417,31 @@ struct Pages {
     last_checkpoint: u64,
 }
 
-/// Feeds a page to the verifier, each checkpoint right after the entry that completes it.
-fn feed(verifier: &mut Verifier, entries: &[(Entry, Hash)], checkpoints: Vec<StoredCheckpoint>) {
-    let mut checkpoints = checkpoints.into_iter().peekable();
+/// Feeds a page to the verifier, its checkpoints opened as a chain
+/// ([`checkpoint::open_chain`]), each right after the entry that completes it.
+fn feed(
+    verifier: &mut Verifier,
+    trusted: &[VerifierKey],
+    entries: &[(Entry, Hash)],
+    checkpoints: &[StoredCheckpoint],
+) {
+    let notes: Vec<&str> = checkpoints.iter().map(|c| c.note.as_str()).collect();
+    let opened = checkpoint::open_chain(&notes, trusted);
+    let mut checkpoints = checkpoints.iter().zip(opened).peekable();
     for (entry, leaf) in entries {
         verifier.push_entry(entry, Some(leaf));
-        while let Some(checkpoint) = checkpoints.next_if(|c| c.tree_size <= verifier.entries_seen())
+        while let Some(next) = checkpoints.next_if(|(c, _)| c.tree_size <= verifier.entries_seen())
         {
-            verifier.push_checkpoint(&checkpoint.note);
+            push_opened(verifier, next);
         }
     }
-    for checkpoint in checkpoints {
-        verifier.push_checkpoint(&checkpoint.note);
-    }
+    checkpoints.for_each(|next| push_opened(verifier, next));
+}
+
+fn push_opened(verifier: &mut Verifier, (stored, opened): (&StoredCheckpoint, Opened)) {
+    let note = &stored.note;
+    let opened = opened.map(|(checkpoint, _)| checkpoint);
+    verifier.push_opened_checkpoint(opened, note, checkpoint::note_hash(note));
 }
 
 /// A page as bundle lines: each checkpoint right after the entry that completes it.

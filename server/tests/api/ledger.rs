@@ -354,6 +354,10 @@ const TAMPERS: &[(&str, &str)] = &[
         "UPDATE ledger_checkpoints SET note = (SELECT note FROM ledger_checkpoints WHERE tree_size = 1) \
                     WHERE tree_size = $LAST + 1",
     ),
+    (
+        "delete-checkpoint",
+        "DELETE FROM ledger_checkpoints WHERE tree_size = $LAST",
+    ),
 ];
 
 #[tokio::test]
