@@ -94,13 +94,26 @@ async fn lock_and_read_head(conn: &mut AnyConnection) -> Result<Head, LedgerErro
     .await?;
     let frontier = Frontier::from_bytes(&frontier)
         .map_err(|e| LedgerError::Corrupt(format!("chain head: {e}")))?;
+    let last_note = match last_note {
+        Some(hash) => Some(to_hash(&hash, "chain head")?),
+        None => latest_note_hash(conn).await?,
+    };
     Ok(Head {
         frontier,
         last_leaf: to_hash(&last_leaf, "chain head")?,
-        last_note: last_note
-            .map(|hash| to_hash(&hash, "chain head"))
-            .transpose()?,
+        last_note,
     })
+}
+
+/// The hash of the latest checkpoint note, for a head that has none yet: a
+/// new ledger (no checkpoint either), or one whose checkpoints were signed
+/// before they named their predecessor.
+async fn latest_note_hash(conn: &mut AnyConnection) -> Result<Option<Hash>, LedgerError> {
+    let note: Option<String> =
+        sqlx::query_scalar("SELECT note FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(note.as_deref().map(note_hash))
 }
 
 /// Runs `statements` in order: on SQLite as one multi-statement round trip to

@@ -638,3 +638,30 @@ async fn searches_are_recorded_with_what_they_found() {
     assert_eq!(entry["details"]["request"]["action"]["name"], "read_vitals");
     assert!(entry["actor"].as_str().unwrap().starts_with("client:"));
 }
+
+#[tokio::test]
+async fn a_ledger_signed_before_the_checkpoint_chain_continues_it_from_its_latest_note() {
+    for app in apps().await {
+        let request = record_request("dr-heart", "read_vitals", "Vitals", "p1");
+        app.evaluate(&request).await;
+        let tenant = app.state.tenants.get("st-marys").await.unwrap().unwrap();
+        let before = tenant.ledger.latest_checkpoint().await.unwrap().unwrap();
+        // As the head of a ledger written before checkpoints named their predecessor.
+        sqlx::query("UPDATE ledger_head SET last_note = NULL")
+            .execute(tenant.store.pool())
+            .await
+            .unwrap();
+        app.evaluate(&request).await;
+        let after = tenant.ledger.latest_checkpoint().await.unwrap().unwrap();
+        let trusted = trusted_keys(&app).await;
+        let (opened, _) = checkpoint::open(&after.note, &trusted).unwrap();
+        assert_eq!(
+            opened.previous,
+            Some(checkpoint::note_hash(&before.note)),
+            "{}",
+            app.backend
+        );
+        let report = tenant.ledger.verify(None, |_, _| {}).await.unwrap();
+        assert!(report.is_valid(), "{}: {:?}", app.backend, report.problems);
+    }
+}
