@@ -128,20 +128,30 @@ impl Checkpoint {
     /// time extension line and, if five, the previous-note extension line.
     pub fn parse_body(text: &str) -> Result<Self, CheckpointError> {
         check_note_characters(text)?;
+        Self::parse_checked_body(text)
+    }
+
+    /// [`Checkpoint::parse_body`] for a text whose characters are checked.
+    fn parse_checked_body(text: &str) -> Result<Self, CheckpointError> {
         let lines = text
             .strip_suffix('\n')
             .ok_or(CheckpointError::MalformedCheckpoint(
                 "it does not end with a newline",
             ))?;
-        let lines: Vec<&str> = lines.split('\n').collect();
-        let (origin, size, root, time, previous) = match lines[..] {
-            [origin, size, root, time] => (origin, size, root, time, None),
-            [origin, size, root, time, previous] => (origin, size, root, time, Some(previous)),
-            _ => {
-                return Err(CheckpointError::MalformedCheckpoint(
-                    "it must have four or five lines: origin, size, root hash, time and previous note",
-                ));
-            }
+        let mut lines = lines.split('\n');
+        let lines: [Option<&str>; 6] = std::array::from_fn(|_| lines.next());
+        let [
+            Some(origin),
+            Some(size),
+            Some(root),
+            Some(time),
+            previous,
+            None,
+        ] = lines
+        else {
+            return Err(CheckpointError::MalformedCheckpoint(
+                "it must have four or five lines: origin, size, root hash, time and previous note",
+            ));
         };
         if origin.is_empty() {
             return Err(CheckpointError::MalformedCheckpoint("the origin is empty"));
@@ -204,12 +214,28 @@ pub fn note_hash(note: &str) -> Hash {
 
 /// Signed notes hold no control characters but newlines.
 fn check_note_characters(text: &str) -> Result<(), CheckpointError> {
-    if text.chars().any(|c| c.is_control() && c != '\n') {
+    if has_control_other_than_newline(text) {
         return Err(CheckpointError::MalformedNote(
             "it contains a control character other than newline",
         ));
     }
     Ok(())
+}
+
+/// Whether `text` holds a control character (Unicode category Cc: U+0000 to
+/// U+001F and U+007F to U+009F) other than newline, read from its UTF-8 bytes:
+/// the C1 controls are the two-byte sequences 0xC2 0x80 to 0xC2 0x9F.
+fn has_control_other_than_newline(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let c0 = bytes
+        .iter()
+        .any(|&byte| (byte < 0x20 && byte != b'\n') || byte == 0x7f);
+    let c1 = || {
+        bytes
+            .windows(2)
+            .any(|pair| pair[0] == 0xc2 && (0x80..=0x9f).contains(&pair[1]))
+    };
+    c0 || (bytes.contains(&0xc2) && c1())
 }
 
 /// Checks that `name` can name a key (and so a ledger origin): non-empty,
@@ -486,7 +512,7 @@ fn open_split(note: &SignedNote<'_>, claims: &[(&VerifierKey, &[u8])]) -> Opened
             });
         }
     }
-    attribute(Checkpoint::parse_body(note.text)?, claims[0].0)
+    attribute(Checkpoint::parse_checked_body(note.text)?, claims[0].0)
 }
 
 /// [`open`] for consecutive checkpoint notes, in the order they were signed:
@@ -578,7 +604,7 @@ impl<'a> ReadNote<'a> {
     /// None when the note is not a well-formed checkpoint note.
     fn read(note: &'a str) -> Option<Self> {
         let note = SignedNote::split(note).ok()?;
-        let checkpoint = Checkpoint::parse_body(note.text).ok()?;
+        let checkpoint = Checkpoint::parse_checked_body(note.text).ok()?;
         Some(Self { note, checkpoint })
     }
 
@@ -677,7 +703,7 @@ fn attribute(checkpoint: Checkpoint, key: &VerifierKey) -> Opened {
 
 /// Reads a note's checkpoint without checking signatures (for listing).
 pub fn parse_unverified(note: &str) -> Result<Checkpoint, CheckpointError> {
-    Checkpoint::parse_body(SignedNote::split(note)?.text)
+    Checkpoint::parse_checked_body(SignedNote::split(note)?.text)
 }
 
 #[cfg(test)]
@@ -1033,6 +1059,22 @@ mod tests {
         assert!(!shown.contains(&hex::encode(key().seed())));
         assert!(!shown.contains(&format!("{:?}", key().seed())));
         assert_eq!(LedgerKey::from_seed("n", key().seed()).seed(), [7; 32]);
+    }
+
+    #[test]
+    fn control_characters_are_found_in_utf8_as_char_by_char() {
+        let samples = (0..0x3000).filter_map(char::from_u32).chain([
+            '\u{feff}',
+            '\u{2028}',
+            '\u{10ffff}',
+            '\u{1f600}',
+        ]);
+        for c in samples {
+            for text in [format!("{c}"), format!("a{c}b\n"), format!("\u{e9}{c}")] {
+                let expected = text.chars().any(|c| c.is_control() && c != '\n');
+                assert_eq!(has_control_other_than_newline(&text), expected, "{c:?}");
+            }
+        }
     }
 
     #[test]

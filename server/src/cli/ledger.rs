@@ -12,6 +12,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::audit::Provenance;
 use crate::tenancy::{Tenant, Tenants};
 
+/// A bundle is read in blocks of this many bytes: few reads, few progress updates.
+const BUNDLE_READ_BYTES: usize = 1 << 20;
+
 /// Ledger subcommands.
 #[derive(Debug, Subcommand)]
 pub enum LedgerCommand {
@@ -86,7 +89,8 @@ pub fn verify_offline(command: LedgerCommand) -> anyhow::Result<i32> {
     let file = std::fs::File::open(&bundle)
         .with_context(|| format!("cannot open `{}`", bundle.display()))?;
     let bar = progress_bar(file.metadata()?.len(), "{bytes}/{total_bytes}");
-    let report = verify_bundle(BufReader::new(bar.wrap_read(file)), &trusted, |_| {})
+    let reader = BufReader::with_capacity(BUNDLE_READ_BYTES, bar.wrap_read(file));
+    let report = verify_bundle(reader, &trusted, |_| {})
         .with_context(|| format!("`{}` is not a ledger bundle", bundle.display()))?;
     bar.finish_and_clear();
     Ok(print_report(&report))
