@@ -426,11 +426,16 @@ fn feed(
     checkpoints: &[StoredCheckpoint],
 ) {
     let notes: Vec<&str> = checkpoints.iter().map(|c| c.note.as_str()).collect();
-    let opened = checkpoint::open_chain(&notes, trusted);
-    let mut checkpoints = checkpoints.iter().zip(opened).peekable();
+    let hashes: Vec<Hash> = notes
+        .iter()
+        .map(|note| checkpoint::note_hash(note))
+        .collect();
+    let opened = checkpoint::open_hashed_chain(&notes, &hashes, trusted);
+    let mut checkpoints = checkpoints.iter().zip(hashes).zip(opened).peekable();
     for (entry, leaf) in entries {
         verifier.push_entry(entry, Some(leaf));
-        while let Some(next) = checkpoints.next_if(|(c, _)| c.tree_size <= verifier.entries_seen())
+        while let Some(next) =
+            checkpoints.next_if(|((c, _), _)| c.tree_size <= verifier.entries_seen())
         {
             push_opened(verifier, next);
         }
@@ -438,10 +443,12 @@ fn feed(
     checkpoints.for_each(|next| push_opened(verifier, next));
 }
 
-fn push_opened(verifier: &mut Verifier, (stored, opened): (&StoredCheckpoint, Opened)) {
-    let note = &stored.note;
+fn push_opened(
+    verifier: &mut Verifier,
+    ((stored, hash), opened): ((&StoredCheckpoint, Hash), Opened),
+) {
     let opened = opened.map(|(checkpoint, _)| checkpoint);
-    verifier.push_opened_checkpoint(opened, note, checkpoint::note_hash(note));
+    verifier.push_opened_checkpoint(opened, &stored.note, hash);
 }
 
 /// A page as bundle lines: each checkpoint right after the entry that completes it.
