@@ -15,6 +15,7 @@ use crate::checkpoint::VerifierKey;
 use crate::entry::{Entry, EntryFields, EntryJson, Timestamp};
 use crate::verify::{Location, Report, Verifier};
 use replay::{LineReader, replay_lines};
+use serde_json::Value;
 
 /// The `format` of the header line of this bundle version.
 pub const BUNDLE_FORMAT: &str = "hms-ach-ledger-bundle/1";
@@ -145,14 +146,16 @@ struct LineType {
     clippy::large_enum_variant,
     reason = "short-lived; boxing would cost an allocation per entry"
 )]
-enum ParsedLine<'a> {
-    Entry(EntryFields<'a>),
+enum ParsedLine<'a, D = Value> {
+    Entry(EntryFields<'a, D>),
     Other(OtherLineIn),
 }
 
 /// Parses a line: entry and checkpoint lines as written by this crate go
 /// straight to their readers; anything else is classified by its `type` first.
-fn parse_line(line: &str) -> Result<ParsedLine<'_>, String> {
+fn parse_line<'a, D: Deserialize<'a> + Default>(
+    line: &'a str,
+) -> Result<ParsedLine<'a, D>, String> {
     let as_entry = |line| serde_json::from_str(line).map(ParsedLine::Entry);
     let parsed = if line.starts_with(ENTRY_LINE_START) {
         as_entry(line)
@@ -204,7 +207,7 @@ impl BundleLine {
     /// contents; a header must be of format [`BUNDLE_FORMAT`].
     pub fn parse(line: &str) -> Result<Self, BundleError> {
         let malformed = BundleError::MalformedLine;
-        match parse_line(line).map_err(malformed)? {
+        match parse_line::<Value>(line).map_err(malformed)? {
             ParsedLine::Entry(fields) => {
                 let line = fields.into_line();
                 match line.leaf_hash {

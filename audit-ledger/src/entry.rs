@@ -1,6 +1,7 @@
 //! Ledger entries: what happened ([`Event`]), where it sits in the ledger
 //! ([`Entry`]), its canonical byte encoding and leaf hash, and its JSON form.
 
+mod canonical;
 mod encoding;
 mod json;
 
@@ -16,7 +17,8 @@ use time::macros::format_description;
 
 use crate::merkle::{self, Hash};
 
-use encoding::EncodingView;
+pub(crate) use canonical::CanonicalJson;
+use encoding::{Details, EncodingView};
 pub use json::EntryLine;
 pub(crate) use json::{EntryFields, EntryJson};
 
@@ -258,7 +260,7 @@ impl Entry {
                 event.source_ip.as_deref(),
                 event.user_agent.as_deref(),
             ],
-            details: &event.details,
+            details: Details::Value(&event.details),
             prev_hash: &self.prev_hash,
         }
         .encode()

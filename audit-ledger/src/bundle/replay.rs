@@ -8,6 +8,7 @@ use std::thread::{self, ScopedJoinHandle};
 
 use super::{BundleError, BundleLine, MAX_LINE_BYTES, OtherLineIn, ParsedLine, parse_line};
 use crate::checkpoint::{self, Checkpoint, CheckpointError, VerifierKey};
+use crate::entry::CanonicalJson;
 use crate::merkle::Hash;
 use crate::verify::{Location, Verifier};
 
@@ -234,7 +235,7 @@ fn parse_bundle_line(number: u64, text: &str) -> Parsed {
         line: number,
         reason,
     };
-    match parse_line(text) {
+    match parse_line::<CanonicalJson>(text) {
         Err(error) => problem(format!("malformed line: {error}")),
         Ok(ParsedLine::Entry(fields)) => Parsed::Entry {
             sequence: fields.sequence(),

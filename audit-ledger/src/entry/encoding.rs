@@ -16,8 +16,15 @@ pub(crate) struct EncodingView<'a, P> {
     pub(crate) policies: P,
     /// request_id, decision_id, source_ip, user_agent.
     pub(crate) after_policies: [Option<&'a str>; 4],
-    pub(crate) details: &'a Value,
+    pub(crate) details: Details<'a>,
     pub(crate) prev_hash: &'a Hash,
+}
+
+/// An entry's `details` as hashed: a `Value` to write as canonical JSON, or
+/// canonical JSON text already.
+pub(crate) enum Details<'a> {
+    Value(&'a Value),
+    Canonical(&'a str),
 }
 
 impl<'a, P: ExactSizeIterator<Item = &'a str>> EncodingView<'a, P> {
@@ -66,10 +73,13 @@ fn put_option(out: &mut Vec<u8>, text: Option<&str>) {
 }
 
 /// Writes canonical JSON of `details` as a `str`: its length, then the text.
-fn put_canonical_details(out: &mut Vec<u8>, details: &Value) {
+fn put_canonical_details(out: &mut Vec<u8>, details: Details<'_>) {
     let length_at = out.len();
     out.extend_from_slice(&[0; 4]);
-    write_canonical(details, out);
+    match details {
+        Details::Value(value) => write_canonical(value, out),
+        Details::Canonical(text) => out.extend_from_slice(text.as_bytes()),
+    }
     let length = u32::try_from(out.len() - length_at - 4).unwrap_or(u32::MAX);
     if let Some(slot) = out.get_mut(length_at..length_at + 4) {
         slot.copy_from_slice(&length.to_be_bytes());
@@ -133,7 +143,7 @@ const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// A JSON string as serde_json escapes it: `"`, `\` and control characters
 /// only (`\b \t \n \f \r`, others as `\u00xx`); everything else verbatim.
-fn write_json_string(text: &str, out: &mut impl TextSink) {
+pub(crate) fn write_json_string(text: &str, out: &mut impl TextSink) {
     out.push_text("\"");
     let mut unescaped_from = 0;
     for (at, byte) in text.bytes().enumerate() {

@@ -8,7 +8,8 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
-use super::encoding::EncodingView;
+use super::canonical::CanonicalJson;
+use super::encoding::{Details, EncodingView};
 use super::{Entry, Event, Timestamp};
 use crate::merkle::{self, Hash};
 
@@ -189,10 +190,11 @@ enum EntryType {
 
 /// The JSON object read for an entry: a plain struct, read in one pass,
 /// borrowing its strings from the input. Unknown fields are refused: nothing
-/// unhashed may ride along with an entry.
+/// unhashed may ride along with an entry. `details` is read as a `Value`, or
+/// as [`CanonicalJson`] where only the leaf hash is wanted.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct EntryFields<'a> {
+pub(crate) struct EntryFields<'a, D = Value> {
     #[serde(rename = "type", default)]
     _line_type: Option<EntryType>,
     sequence: u64,
@@ -222,12 +224,30 @@ pub(crate) struct EntryFields<'a> {
     #[serde(borrow)]
     user_agent: Option<Text<'a>>,
     #[serde(default)]
-    details: Value,
+    details: D,
     prev_hash: HexHash,
     leaf_hash: Option<HexHash>,
 }
 
-impl EntryFields<'_> {
+/// What an entry's `details` is read as.
+pub(crate) trait AsDetails {
+    /// The details, for the leaf hash.
+    fn as_details(&self) -> Details<'_>;
+}
+
+impl AsDetails for Value {
+    fn as_details(&self) -> Details<'_> {
+        Details::Value(self)
+    }
+}
+
+impl AsDetails for CanonicalJson {
+    fn as_details(&self) -> Details<'_> {
+        Details::Canonical(self.as_str())
+    }
+}
+
+impl<D: AsDetails> EntryFields<'_, D> {
     pub(crate) fn sequence(&self) -> u64 {
         self.sequence
     }
@@ -262,12 +282,14 @@ impl EntryFields<'_> {
                 text(&self.source_ip),
                 text(&self.user_agent),
             ],
-            details: &self.details,
+            details: self.details.as_details(),
             prev_hash: &self.prev_hash.0,
         };
         merkle::leaf_hash(&view.encode())
     }
+}
 
+impl EntryFields<'_> {
     pub(crate) fn into_line(self) -> EntryLine {
         let event = Event {
             kind: self.kind.into_owned(),
