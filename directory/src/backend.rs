@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 use url::Url;
 
 use crate::error::StoreError;
@@ -124,6 +124,7 @@ impl Backend {
         Ok(AnyPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(5))
+            .after_release(|conn, _| Box::pin(reusable(conn)))
             .connect(url.as_str())
             .await?)
     }
@@ -161,6 +162,7 @@ async fn sqlite_pool(file: &Path) -> Result<AnyPool, StoreError> {
     Ok(AnyPoolOptions::new()
         .max_connections(4)
         .acquire_timeout(Duration::from_secs(5))
+        .after_release(|conn, _| Box::pin(reusable(conn)))
         .after_connect(|conn, _| {
             Box::pin(async move {
                 conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
@@ -170,6 +172,25 @@ async fn sqlite_pool(file: &Path) -> Result<AnyPool, StoreError> {
         })
         .connect(&url)
         .await?)
+}
+
+/// Whether a connection handed back to the pool may serve again: not while a
+/// transaction is still open on it once any rollback queued by a dropped
+/// transaction has run. A failed write (a full disk, say) can leave the
+/// database and the driver disagreeing about the transaction; the next
+/// `begin` would then open a savepoint inside a transaction that never
+/// commits, and writes reported as committed would be lost. Such a
+/// connection is closed instead, which rolls back whatever it held.
+async fn reusable(conn: &mut AnyConnection) -> Result<bool, sqlx::Error> {
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!("a database connection left inside a failed transaction is closed");
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> StoreError {

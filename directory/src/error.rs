@@ -24,13 +24,48 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Whether the database could not be reached (as opposed to refusing the request).
+    /// Whether the database could not be reached or cannot write now (a full
+    /// disk, a lock held too long, an I/O error), as opposed to refusing the request.
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             Self::Database(
-                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
-            )
-        )
+                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed,
+            ) => true,
+            Self::Database(sqlx::Error::Database(e)) => {
+                e.code().is_some_and(|code| cannot_write(&code))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Whether a database error code says the store cannot take writes now.
+/// SQLite gives its (extended) result code as a number: BUSY 5, LOCKED 6,
+/// IOERR 10, FULL 13, CANTOPEN 14. PostgreSQL gives an SQLSTATE: class 08
+/// (connection), 53 (insufficient resources: disk full, out of memory), 57P
+/// (the server shutting down) and 58 (system errors such as I/O). SQLSTATEs
+/// have five characters; SQLite's codes at most four digits.
+fn cannot_write(code: &str) -> bool {
+    if code.len() == 5 {
+        return ["08", "53", "57P", "58"]
+            .iter()
+            .any(|class| code.starts_with(class));
+    }
+    code.parse::<u32>()
+        .is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6 | 10 | 13 | 14))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cannot_write;
+
+    #[test]
+    fn store_errors_that_mean_no_writes_now() {
+        for code in ["13", "5", "266", "53100", "08006", "57P01", "58030"] {
+            assert!(cannot_write(code), "{code}");
+        }
+        for code in ["19", "2067", "1555", "23505", "40001", "42P01"] {
+            assert!(!cannot_write(code), "{code}");
+        }
     }
 }

@@ -6,6 +6,10 @@
 //! Queued entries whose batch fails are kept and written first in the next
 //! attempt; until a batch commits again, queued appends wait for the commit
 //! like durable ones, so that nothing more is answered that cannot be written.
+//! After a failed batch, the writer tries again only after a backoff (50 ms,
+//! doubling to 1 s); appends in between are refused at once, so that an
+//! outage denies quickly instead of making every caller wait for the store
+//! to fail again.
 //!
 //! The task runs on a thread and runtime of its own, so that each hop of a
 //! commit (to the database and back) is not queued behind the request
@@ -16,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use super::wal::Checkpointer;
 use super::{LedgerError, Shared, append};
@@ -39,10 +44,11 @@ impl Default for WriterOptions {
     }
 }
 
-/// First wait before writing held entries again after a failed batch.
+/// First wait before writing again after a failed batch.
 const FIRST_RETRY: Duration = Duration::from_millis(50);
-/// Longest wait between two attempts.
-const LAST_RETRY: Duration = Duration::from_secs(2);
+/// Longest wait between two attempts: how long a mended store may go on
+/// being refused.
+const LAST_RETRY: Duration = Duration::from_secs(1);
 
 /// How the caller of one append learns its fate.
 enum Reply {
@@ -96,6 +102,7 @@ impl Writer {
             shared,
             health: Arc::clone(&health),
             held: Vec::new(),
+            outage: None,
             max_batch: options.max_batch.max(1),
         };
         std::thread::Builder::new()
@@ -151,7 +158,16 @@ struct Task {
     health: Arc<Health>,
     /// Queued entries whose batch failed, to be written before any others.
     held: Vec<Event>,
+    /// Set from a failed batch until one commits.
+    outage: Option<Outage>,
     max_batch: usize,
+}
+
+/// A ledger that failed to write: until the next attempt, appends are
+/// refused at once instead of each waiting for the store to fail again.
+struct Outage {
+    next_attempt: Instant,
+    reason: String,
 }
 
 impl Task {
@@ -159,12 +175,13 @@ impl Task {
         let checkpointer = Checkpointer::start(&self.shared);
         let mut retry = FIRST_RETRY;
         loop {
-            let first = if self.held.is_empty() {
-                queue.recv().await
-            } else {
-                match tokio::time::timeout(retry, queue.recv()).await {
-                    Ok(job) => job,
-                    Err(_) => Some(empty_job()),
+            let first = match self.outage.as_ref().filter(|_| !self.held.is_empty()) {
+                None => queue.recv().await,
+                Some(outage) => {
+                    match tokio::time::timeout_at(outage.next_attempt, queue.recv()).await {
+                        Ok(job) => job,
+                        Err(_) => Some(empty_job()),
+                    }
                 }
             };
             let Some(first) = first else {
@@ -172,10 +189,27 @@ impl Task {
                 return;
             };
             let jobs = gather(first, &mut queue, self.max_batch);
-            if self.commit(jobs).await {
-                retry = FIRST_RETRY;
-            } else {
-                retry = (retry * 2).min(LAST_RETRY);
+            if let Some(outage) = self
+                .outage
+                .as_ref()
+                .filter(|o| Instant::now() < o.next_attempt)
+            {
+                let reason = outage.reason.clone();
+                self.refuse(jobs, &reason);
+                continue;
+            }
+            match self.commit(jobs).await {
+                Ok(()) => {
+                    self.outage = None;
+                    retry = FIRST_RETRY;
+                }
+                Err(reason) => {
+                    self.outage = Some(Outage {
+                        next_attempt: Instant::now() + retry,
+                        reason,
+                    });
+                    retry = (retry * 2).min(LAST_RETRY);
+                }
             }
             if let Some(checkpointer) = &checkpointer {
                 checkpointer.nudge();
@@ -183,9 +217,22 @@ impl Task {
         }
     }
 
+    /// Answers `jobs` without trying to write while the ledger is known to
+    /// fail: durable callers are told at once, queued entries are held.
+    fn refuse(&mut self, jobs: Vec<Job>, reason: &str) {
+        for job in jobs {
+            match job.reply {
+                Reply::Durable(reply) => {
+                    let _ = reply.send(Err(LedgerError::Unavailable(reason.to_owned())));
+                }
+                Reply::Queued => self.held.extend(job.events),
+            }
+        }
+    }
+
     /// After the last handle is gone: one more try at entries still held.
     async fn last_attempt(&mut self) {
-        if !self.held.is_empty() && !self.commit(Vec::new()).await {
+        if !self.held.is_empty() && self.commit(Vec::new()).await.is_err() {
             tracing::error!(
                 ledger = %self.shared.origin,
                 entries = self.held.len(),
@@ -195,8 +242,8 @@ impl Task {
     }
 
     /// Writes the held entries and every job's in one transaction and answers
-    /// each job; returns whether the batch committed.
-    async fn commit(&mut self, mut jobs: Vec<Job>) -> bool {
+    /// each job; on failure, returns why.
+    async fn commit(&mut self, mut jobs: Vec<Job>) -> Result<(), String> {
         let queued: Vec<Event> = jobs
             .iter()
             .filter(|job| matches!(job.reply, Reply::Queued))
@@ -228,18 +275,15 @@ impl Task {
                     }
                     next += size as u64;
                 }
-                true
+                Ok(())
             }
-            Err(error) => {
-                self.fail(error, jobs, queued);
-                false
-            }
+            Err(error) => Err(self.fail(error, jobs, queued)),
         }
     }
 
     /// Tells durable callers the batch failed and holds the queued entries
-    /// (earlier held ones first) for the next attempt.
-    fn fail(&mut self, error: LedgerError, jobs: Vec<Job>, queued: Vec<Event>) {
+    /// (earlier held ones first) for the next attempt; returns the reason given.
+    fn fail(&mut self, error: LedgerError, jobs: Vec<Job>, queued: Vec<Event>) -> String {
         tracing::error!(ledger = %self.shared.origin, %error, held = self.held.len() + queued.len(), "ledger batch not recorded");
         let reason = error.to_string();
         self.health.set_failing(true);
@@ -249,6 +293,7 @@ impl Task {
             }
         }
         self.held.extend(queued);
+        reason
     }
 }
 

@@ -62,7 +62,11 @@ pub fn settings_for(backend: &str, dir: &std::path::Path) -> Settings {
 }
 
 pub async fn spawn(backend: &'static str) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
+    spawn_in(backend, tempfile::tempdir().unwrap()).await
+}
+
+/// Like [`spawn`], with the SQLite files (and the settings) in `dir`.
+pub async fn spawn_in(backend: &'static str, dir: tempfile::TempDir) -> TestApp {
     let settings = settings_for(backend, dir.path());
     let app = Application::build(settings).await.expect("app builds");
     let base = format!("http://{}", app.local_addr());
@@ -140,6 +144,26 @@ impl TestApp {
         response.json::<Value>().await.unwrap()["decision"]
             .as_bool()
             .unwrap()
+    }
+
+    /// Asks for `request` until it is permitted, for at most five seconds,
+    /// and returns the answer: after a failed write, the ledger writer tries
+    /// again only after a backoff of up to a second.
+    pub async fn permitted_once_the_ledger_writes(&self, request: &Value) -> Value {
+        let started = std::time::Instant::now();
+        loop {
+            let response = self.post("/access/v1/evaluation", request).await;
+            assert_eq!(response.status(), StatusCode::OK, "{}", self.backend);
+            let answer: Value = response.json().await.unwrap();
+            if answer["decision"] == true {
+                return answer;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(5),
+                "no permit five seconds after the ledger was mended: {answer}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     async fn seed(&self) {

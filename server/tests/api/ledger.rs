@@ -451,7 +451,7 @@ async fn when_the_ledger_cannot_write_the_pdp_denies_and_says_why() {
         );
 
         sqlx::raw_sql(mend).execute(pool).await.unwrap();
-        assert!(app.evaluate(&request).await);
+        app.permitted_once_the_ledger_writes(&request).await;
         let report = tenant.ledger.verify(None, |_, _| {}).await.unwrap();
         assert!(report.is_valid(), "{:?}", report.problems);
     }
@@ -546,7 +546,11 @@ async fn asynchronous_recording_is_opt_in_recorded_and_loses_nothing_when_the_le
             .execute(tenant.store.pool())
             .await
             .unwrap();
-        let after_mending = permitted_decision_id(&app, &request).await;
+        let after_mending =
+            app.permitted_once_the_ledger_writes(&request).await["context"]["decision_id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
         tenant.ledger.flush().await.unwrap();
         let recorded: Vec<Value> = decision_entries(&app)
             .await

@@ -9,6 +9,7 @@ mod cli;
 mod console;
 mod crash;
 mod directory;
+mod disk_full;
 mod health;
 mod helpers;
 mod hr;
