@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::FastMap;
 use crate::error::RequestError;
 use crate::index::PolicyIndex;
+use crate::limits;
 use crate::location::SourceLocation;
 use crate::shapes::ConformingShapes;
 
@@ -115,7 +116,32 @@ pub struct PolicyBundle {
 
 impl PolicyBundle {
     /// Parses and validates `source`; any problem rejects the whole bundle.
+    ///
+    /// The texts' nesting and length are checked first (see [`limits`]);
+    /// parsing and validation then run on a thread with a stack of its own,
+    /// so that no text can exhaust the caller's.
     pub fn compile(source: BundleSource) -> Result<Self, BundleError> {
+        check_shapes(&source)?;
+        std::thread::scope(|scope| {
+            let compiling = std::thread::Builder::new()
+                .name("policy-compile".into())
+                .stack_size(COMPILE_STACK_BYTES)
+                .spawn_scoped(scope, || Self::compile_here(source.clone()));
+            match compiling {
+                Ok(thread) => thread.join().unwrap_or_else(|_| {
+                    Err(BundleError::Policies(vec![BundleProblem {
+                        policy_id: None,
+                        location: None,
+                        message: "the policies could not be compiled".into(),
+                    }]))
+                }),
+                // No thread to be had: the shape checks bound the recursion anyway.
+                Err(_) => Self::compile_here(source.clone()),
+            }
+        })
+    }
+
+    fn compile_here(source: BundleSource) -> Result<Self, BundleError> {
         let (schema, _warnings) = Schema::from_cedarschema_str(&source.schema)
             .map_err(|e| BundleError::Schema(diagnostic_text(&e)))?;
         let (policies, origin) = parse_policy_files(&source.policies)?;
@@ -236,6 +262,38 @@ impl PolicyBundle {
             .get(name)
             .cloned()
             .ok_or_else(|| RequestError::UnknownAction(format!("unknown action `{name}`")))
+    }
+}
+
+/// Stack of the thread that parses and validates a bundle; only what is
+/// touched is ever allocated.
+const COMPILE_STACK_BYTES: usize = 64 * 1024 * 1024;
+
+/// Every text of `source` within the bounds of [`limits`], or the problems.
+fn check_shapes(source: &BundleSource) -> Result<(), BundleError> {
+    if let Err(violation) = limits::check_schema(&source.schema) {
+        let at = SourceLocation::at_offset("schema", &source.schema, violation.offset);
+        return Err(BundleError::Schema(format!(
+            "{} (line {}, column {})",
+            violation.message, at.line, at.column
+        )));
+    }
+    let problems: Vec<BundleProblem> = source
+        .policies
+        .iter()
+        .filter_map(|file| {
+            let violation = limits::check_policies(&file.text).err()?;
+            Some(BundleProblem {
+                policy_id: None,
+                location: locate(Some(violation.offset), file),
+                message: format!("`{}`: {}", file.name, violation.message),
+            })
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(BundleError::Policies(problems))
     }
 }
 

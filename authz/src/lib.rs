@@ -11,6 +11,7 @@ pub mod cases;
 mod entities;
 mod error;
 mod index;
+pub mod limits;
 mod location;
 mod pdp;
 mod request;

@@ -216,3 +216,127 @@ async fn native_decisions_explain_themselves() {
         StatusCode::BAD_REQUEST
     );
 }
+
+/// A policy file whose condition is `body`, under a forbid that never applies.
+fn deep_policy(name: &str, body: &str) -> Value {
+    json!({"name": name, "text": format!(
+        "@id(\"{name}\")\nforbid (principal, action == Hms::Action::\"read_vitals\", resource)\nwhen {{ {body} }};"
+    )})
+}
+
+#[tokio::test]
+async fn policies_too_deep_for_the_parser_are_refused_naming_the_bound_and_the_server_lives_on() {
+    let app = spawn("sqlite").await;
+    let request = record_request("dr-heart", "read_vitals", "Vitals", "p1");
+    let too_deep = [
+        (
+            "parens",
+            format!("{}false{}", "(".repeat(145), ")".repeat(145)),
+            "32 levels",
+        ),
+        ("chain", vec!["false"; 845].join(" && "), "256 operators"),
+        (
+            "ifs",
+            format!(
+                "{}false{}",
+                "if true then ".repeat(5000),
+                " else false".repeat(5000)
+            ),
+            "256 operators",
+        ),
+    ];
+    for (name, body, bound) in &too_deep {
+        let mut files = current_files(&app).await;
+        files.push(deep_policy(name, body));
+        for (method, path) in [
+            ("validate", "/v1/policies/validate"),
+            ("upload", "/v1/policies"),
+        ] {
+            let upload = json!({"policies": files});
+            let response = if method == "validate" {
+                app.post(path, &upload).await
+            } else {
+                app.put(path, &upload).await
+            };
+            assert_eq!(
+                response.status(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{name} {method}"
+            );
+            let body: Value = response.json().await.unwrap();
+            let problem = &body["error"]["details"][0];
+            assert_eq!(problem["file"], *name, "{body}");
+            let message = problem["message"].as_str().unwrap();
+            assert!(message.contains(bound), "{name}: {message}");
+        }
+        assert!(
+            app.evaluate(&request).await,
+            "the server answers after `{name}`"
+        );
+    }
+
+    // Just inside the bounds: installed, evaluated, and denying as written.
+    let mut files = current_files(&app).await;
+    let nested = format!("{}true{}", "(".repeat(31), ")".repeat(31));
+    let chained = vec!["true"; 256].join(" && ");
+    files.push(deep_policy("nested", &nested));
+    files.push(deep_policy("chained", &chained));
+    let installed = app.put("/v1/policies", &json!({"policies": files})).await;
+    assert_eq!(
+        installed.status(),
+        StatusCode::CREATED,
+        "{}",
+        installed.text().await.unwrap()
+    );
+    assert!(!app.evaluate(&request).await, "the deep forbids apply");
+}
+
+#[tokio::test]
+async fn deeply_nested_request_context_is_a_clear_400_not_a_crash() {
+    let app = spawn("sqlite").await;
+    let request = record_request("dr-heart", "read_vitals", "Vitals", "p1").to_string();
+    for levels in [100, 127, 200, 5000] {
+        // Written as text: the client would recurse as deep building it.
+        let context = format!("{}true{}", "{\"x\":".repeat(levels), "}".repeat(levels));
+        let deep = format!(
+            "{},\"context\":{{\"deep\":{context}}}}}",
+            &request[..request.len() - 1]
+        );
+        for (path, body) in [
+            ("/access/v1/evaluation", deep.clone()),
+            (
+                "/access/v1/evaluations",
+                format!("{{\"evaluations\":[{deep}]}}"),
+            ),
+            ("/v1/decisions", format!("{{\"requests\":[{deep}]}}")),
+        ] {
+            let response = app
+                .http
+                .post(app.url(path))
+                .bearer_auth(&app.admin_token)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let body: Value = response.json().await.unwrap();
+            if status == StatusCode::OK && path != "/access/v1/evaluation" {
+                // A batch answers each item: this one could not be evaluated.
+                let items = body["evaluations"]
+                    .as_array()
+                    .or(body["decisions"].as_array());
+                let items = items.unwrap_or_else(|| panic!("{body}"));
+                assert!(items.iter().all(|item| item["decision"] == false), "{body}");
+            } else {
+                assert_eq!(status, StatusCode::BAD_REQUEST, "{path}, {levels} levels");
+                assert!(body["error"]["code"].is_string(), "{body}");
+            }
+        }
+    }
+    let request = record_request("dr-heart", "read_vitals", "Vitals", "p1");
+    assert!(
+        app.evaluate(&request).await,
+        "the server answers after deep requests"
+    );
+}
