@@ -3,15 +3,18 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use axum_server::accept::NoDelayAcceptor;
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use hyper_util::rt::TokioTimer;
+
 use crate::config::{Settings, TlsSettings};
+use crate::connections::ConnectionGate;
 use crate::demo;
 use crate::http::{AppState, router};
 use crate::tenancy::Tenants;
@@ -68,16 +71,23 @@ impl Application {
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let handle = axum_server::Handle::new();
         tokio::spawn(shutdown_on_signal(handle.clone()));
-        // Small request/response exchanges: do not let Nagle's algorithm hold replies back.
-        let server = axum_server::from_tcp(self.listener).handle(handle);
+        let limits = &state.settings.http;
+        let mut server = axum_server::from_tcp(self.listener).handle(handle);
+        let header_read_timeout = Duration::from_secs(limits.header_read_timeout_secs);
+        server
+            .http_builder()
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_read_timeout);
+        let tcp = ConnectionGate::new(limits.max_connections, header_read_timeout);
         match self.tls {
             Some(tls) => {
                 server
-                    .acceptor(RustlsAcceptor::new(tls).acceptor(NoDelayAcceptor::new()))
+                    .acceptor(RustlsAcceptor::new(tls).acceptor(tcp))
                     .serve(app)
                     .await?
             }
-            None => server.acceptor(NoDelayAcceptor::new()).serve(app).await?,
+            None => server.acceptor(tcp).serve(app).await?,
         }
         state.tenants.flush_ledgers().await;
         Ok(())

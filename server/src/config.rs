@@ -42,6 +42,40 @@ pub struct Settings {
     /// Compliance reports.
     #[serde(default)]
     pub reports: ReportsConfig,
+    /// Client connections.
+    #[serde(default)]
+    pub http: HttpConfig,
+}
+
+/// Bounds on client connections, so that idle or slow clients cannot use up
+/// the node's sockets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Most connections open at once; more are closed as soon as they are accepted.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Seconds a connection may take to send a request's head, counted from
+    /// when the server is ready for it: a connection idle for this long
+    /// between requests is closed too.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_secs: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: default_max_connections(),
+            header_read_timeout_secs: default_header_read_timeout(),
+        }
+    }
+}
+
+fn default_max_connections() -> usize {
+    10_000
+}
+fn default_header_read_timeout() -> u64 {
+    10
 }
 
 /// Compliance report settings.

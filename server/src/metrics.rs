@@ -15,6 +15,8 @@ pub const UNRECORDED_DECISIONS: &str = "hms_decisions_unrecorded_total";
 pub const HTTP_REQUESTS: &str = "hms_http_requests_total";
 /// HTTP request latency, in seconds.
 pub const HTTP_SECONDS: &str = "hms_http_request_duration_seconds";
+/// Connections closed on arrival because the node had as many open as allowed.
+pub const REFUSED_CONNECTIONS: &str = "hms_http_connections_refused_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 

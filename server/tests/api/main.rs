@@ -6,6 +6,7 @@
 mod authzen;
 mod browser;
 mod cli;
+mod connections;
 mod console;
 mod crash;
 mod directory;
