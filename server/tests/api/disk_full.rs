@@ -67,10 +67,15 @@ async fn app_on(disk: &SmallDisk) -> TestApp {
     spawn_in("sqlite", tempfile::tempdir_in(disk.path()).unwrap()).await
 }
 
+/// A request the seeded directory permits.
+fn vitals_request() -> Value {
+    record_request("dr-heart", "read_vitals", "Vitals", "p1")
+}
+
 /// Sends `count` decisions at once; returns the ids of those permitted and
 /// the error codes of those denied.
 async fn decide_many(app: &TestApp, count: usize) -> (Vec<String>, Vec<String>) {
-    let request = record_request("dr-heart", "read_vitals", "Vitals", "p1");
+    let request = vitals_request();
     let answers = join_all((0..count).map(|_| async {
         let response = app.post("/access/v1/evaluation", &request).await;
         assert_eq!(response.status(), StatusCode::OK);
@@ -185,13 +190,8 @@ async fn on_a_full_disk_no_permit_goes_unrecorded_and_denials_come_fast() {
             assert_all_recorded(&app, &permitted, "on the full disk").await;
         }
         disk.free();
-        app.permitted_once_the_ledger_writes(&record_request(
-            "dr-heart",
-            "read_vitals",
-            "Vitals",
-            "p1",
-        ))
-        .await;
+        app.permitted_once_the_ledger_writes(&vitals_request())
+            .await;
         tenant.ledger.flush().await.unwrap();
         assert_all_recorded(&app, &permitted, "once the disk is freed").await;
         assert_ledger_verifies(&app).await;
@@ -272,13 +272,8 @@ async fn on_a_full_disk_changes_are_refused_with_503_and_only_acknowledged_ones_
         stored["department"], department,
         "the last acknowledged change is the one kept"
     );
-    app.permitted_once_the_ledger_writes(&record_request(
-        "dr-heart",
-        "read_vitals",
-        "Vitals",
-        "p1",
-    ))
-    .await;
+    app.permitted_once_the_ledger_writes(&vitals_request())
+        .await;
     let rotated = app.post("/ledger/keys/rotate", &json!({})).await;
     assert_eq!(rotated.status(), StatusCode::CREATED);
     assert_ledger_verifies(&app).await;
