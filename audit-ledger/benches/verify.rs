@@ -7,7 +7,7 @@ use criterion::{Criterion, Throughput, criterion_main};
 use hms_audit_ledger::checkpoint::{Checkpoint, note_hash};
 use hms_audit_ledger::entry::GENESIS_PREV_HASH;
 use hms_audit_ledger::{
-    BundleLine, Entry, Event, Frontier, LedgerKey, Timestamp, VerifierKey, verify_bundle,
+    BundleLine, Entry, Event, Frontier, LedgerKey, Timestamp, Trust, VerifierKey, verify_bundle,
 };
 use serde_json::json;
 
@@ -101,7 +101,8 @@ fn verify_bundle_throughput(c: &mut Criterion) {
         let name = format!("200k entries, a checkpoint every {every}");
         group.bench_function(name, |b| {
             b.iter(|| {
-                let report = verify_bundle(text.as_bytes(), std::slice::from_ref(&trusted), |_| {});
+                let trust = Trust::with_keys(vec![trusted.clone()]);
+                let report = verify_bundle(text.as_bytes(), &trust, |_| {});
                 assert!(report.is_ok_and(|r| r.is_valid()));
             })
         });

@@ -11,8 +11,8 @@ use std::io::{self, BufRead};
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::VerifierKey;
 use crate::entry::{Entry, EntryFields, EntryJson, Timestamp};
+use crate::trust::Trust;
 use crate::verify::{Location, Report, Verifier};
 use replay::{LineReader, replay_lines};
 use serde_json::Value;
@@ -25,6 +25,10 @@ pub const MAX_LINE_BYTES: usize = 8 << 20;
 
 /// How an entry line written by [`BundleLine::to_json_line`] starts.
 const ENTRY_LINE_START: &str = r#"{"type":"entry","#;
+/// How a key line written by [`BundleLine::to_json_line`] starts.
+const KEY_LINE_START: &str = r#"{"type":"key","#;
+/// How a cosigned line written by [`BundleLine::to_json_line`] starts.
+const COSIGNED_LINE_START: &str = r#"{"type":"cosigned","#;
 /// How a checkpoint line written by [`BundleLine::to_json_line`] starts.
 const CHECKPOINT_LINE_START: &str = r#"{"type":"checkpoint","#;
 
@@ -65,8 +69,8 @@ pub enum BundleLine {
         /// How many entry lines follow.
         entries: u64,
     },
-    /// A public key as published. Informational: trust comes from the keys the
-    /// auditor supplies.
+    /// A public key as published. Trusted only when the auditor supplies it
+    /// or a trusted key endorsed it (see [`crate::keyring`]).
     Key {
         /// The C2SP vkey text.
         vkey: String,
@@ -74,6 +78,13 @@ pub enum BundleLine {
         created_at: Timestamp,
         /// When the key stopped signing, if it has.
         retired_at: Option<Timestamp>,
+        /// The endorsement note by the key before it; none for the first key.
+        endorsement: Option<String>,
+    },
+    /// A checkpoint note with witnesses' cosignature lines, before the entries.
+    Cosigned {
+        /// The signed note, the ledger's signature line first.
+        note: String,
     },
     /// A signed checkpoint note, right after the entry that brings the tree to its size.
     Checkpoint {
@@ -98,6 +109,11 @@ enum OtherLineOut<'a> {
         vkey: &'a str,
         created_at: Timestamp,
         retired_at: Option<Timestamp>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        endorsement: Option<&'a str>,
+    },
+    Cosigned {
+        note: &'a str,
     },
     Checkpoint {
         note: &'a str,
@@ -118,6 +134,11 @@ enum OtherLineIn {
         vkey: String,
         created_at: Timestamp,
         retired_at: Option<Timestamp>,
+        #[serde(default)]
+        endorsement: Option<String>,
+    },
+    Cosigned {
+        note: String,
     },
     Checkpoint {
         note: String,
@@ -193,11 +214,14 @@ impl BundleLine {
                 vkey,
                 created_at,
                 retired_at,
+                endorsement,
             } => serde_json::to_string(&OtherLineOut::Key {
                 vkey,
                 created_at: *created_at,
                 retired_at: *retired_at,
+                endorsement: endorsement.as_deref(),
             }),
+            Self::Cosigned { note } => serde_json::to_string(&OtherLineOut::Cosigned { note }),
             Self::Checkpoint { note } => serde_json::to_string(&OtherLineOut::Checkpoint { note }),
         };
         json.unwrap_or_default()
@@ -242,32 +266,43 @@ impl From<OtherLineIn> for BundleLine {
                 vkey,
                 created_at,
                 retired_at,
+                endorsement,
             } => Self::Key {
                 vkey,
                 created_at,
                 retired_at,
+                endorsement,
             },
+            OtherLineIn::Cosigned { note } => Self::Cosigned { note },
             OtherLineIn::Checkpoint { note } => Self::Checkpoint { note },
         }
     }
 }
 
-/// Verifies a bundle with nothing else but the auditor's trusted keys;
-/// `progress` is called now and then with (entries so far).
+/// Verifies a bundle with nothing else but what the auditor brings (trusted
+/// keys, kept checkpoints, witness keys); `progress` is called now and then
+/// with (entries so far).
 ///
 /// Fails only when the bundle cannot be read or its header is missing or
 /// invalid; every other flaw (a malformed line, a broken link, a bad
-/// checkpoint, an entry count that differs from the header's) is a problem in
-/// the report.
+/// checkpoint, an untrusted published key, an entry count that differs from
+/// the header's) is a problem in the report.
 pub fn verify_bundle<R: BufRead>(
     reader: R,
-    trusted: &[VerifierKey],
+    trust: &Trust,
     mut progress: impl FnMut(u64),
 ) -> Result<Report, BundleError> {
     let mut lines = LineReader::new(reader);
     let (origin, announced) = lines.header()?;
-    let mut verifier = Verifier::new(&origin, trusted.to_vec());
-    replay_lines(&mut lines, &mut verifier, trusted, &mut progress)?;
+    let preamble = lines.preamble()?;
+    let mut problems = preamble.problems;
+    let trusted = trust.signing_keys(&preamble.keys, &mut problems);
+    let mut verifier = Verifier::new(&origin, trusted.clone());
+    for (location, reason) in problems {
+        verifier.add_problem(location, reason);
+    }
+    trust.expect_kept(&mut verifier, &trusted, &preamble.cosigned);
+    replay_lines(&mut lines, &mut verifier, &trusted, &mut progress)?;
     let present = verifier.entries_seen();
     if present != announced {
         let reason =
@@ -305,6 +340,7 @@ mod tests {
                 vkey: key().verifier().to_string(),
                 created_at: Timestamp(1_700_000_000_000_000),
                 retired_at: None,
+                endorsement: None,
             },
         ];
         let mut frontier = Frontier::new();
@@ -340,9 +376,16 @@ mod tests {
         lines.iter().map(BundleLine::to_json_line).collect()
     }
 
+    fn trust() -> Trust {
+        Trust {
+            keys: vec![key().verifier()],
+            ..Trust::default()
+        }
+    }
+
     fn check(lines: &[String]) -> Report {
         let text = lines.join("\n") + "\n";
-        verify_bundle(text.as_bytes(), &[key().verifier()], |_| {}).unwrap()
+        verify_bundle(text.as_bytes(), &trust(), |_| {}).unwrap()
     }
 
     #[test]
@@ -406,8 +449,7 @@ mod tests {
         let lines = bundle(5000, 1000);
         let text = lines.join("\n");
         let mut calls = Vec::new();
-        let report =
-            verify_bundle(text.as_bytes(), &[key().verifier()], |n| calls.push(n)).unwrap();
+        let report = verify_bundle(text.as_bytes(), &trust(), |n| calls.push(n)).unwrap();
         assert!(report.is_valid(), "{:?}", report.problems);
         assert_eq!(report.entries, 5000);
         assert_eq!(report.checkpoints_verified, 5);
@@ -448,7 +490,7 @@ mod tests {
         bytes.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES + 10));
         bytes.push(b'\n');
         bytes.extend_from_slice(lines[2..].join("\n").as_bytes());
-        let report = verify_bundle(&bytes[..], &[key().verifier()], |_| {}).unwrap();
+        let report = verify_bundle(&bytes[..], &trust(), |_| {}).unwrap();
         let shown: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
         assert_eq!(
             shown,
@@ -471,7 +513,7 @@ mod tests {
 
     #[test]
     fn a_missing_or_invalid_header_is_an_error() {
-        let trusted = [key().verifier()];
+        let trusted = trust();
         assert!(matches!(
             verify_bundle(&b""[..], &trusted, |_| {}),
             Err(BundleError::MissingHeader)
@@ -498,14 +540,14 @@ mod tests {
         }
         let reader = io::BufReader::new(Failing);
         assert!(matches!(
-            verify_bundle(reader, &[], |_| {}),
+            verify_bundle(reader, &Trust::default(), |_| {}),
             Err(BundleError::Io(_))
         ));
         let lines = bundle(3000, 1000);
         let text = lines.join("\n");
         let reader = io::BufReader::new(text.as_bytes().chain(Failing));
         assert!(matches!(
-            verify_bundle(reader, &[], |_| {}),
+            verify_bundle(reader, &Trust::default(), |_| {}),
             Err(BundleError::Io(_))
         ));
     }

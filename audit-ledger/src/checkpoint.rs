@@ -298,13 +298,18 @@ impl LedgerKey {
     /// Signs the checkpoint: the full signed note text (body, blank line, one
     /// signature line, final newline).
     pub fn sign(&self, checkpoint: &Checkpoint) -> String {
-        let body = checkpoint.body();
-        let signature = self.signing.sign(body.as_bytes());
+        self.sign_text(&checkpoint.body())
+    }
+
+    /// Signs any note text (newline-terminated lines without control
+    /// characters): the text, a blank line and one signature line.
+    pub(crate) fn sign_text(&self, text: &str) -> String {
+        let signature = self.signing.sign(text.as_bytes());
         let mut blob = Vec::with_capacity(4 + 64);
         blob.extend_from_slice(&self.verifier.key_id);
         blob.extend_from_slice(&signature.to_bytes());
         format!(
-            "{body}\n{SIGNATURE_LINE_PREFIX}{} {}\n",
+            "{text}\n{SIGNATURE_LINE_PREFIX}{} {}\n",
             self.name(),
             BASE64.encode(blob)
         )
@@ -425,20 +430,20 @@ impl FromStr for VerifierKey {
 }
 
 /// One signature line of a note.
-struct NoteSignature<'a> {
-    name: &'a str,
-    key_id: [u8; 4],
-    signature: Vec<u8>,
+pub(crate) struct NoteSignature<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) key_id: [u8; 4],
+    pub(crate) signature: Vec<u8>,
 }
 
 /// A note split into its text (with its final newline) and signature lines.
-struct SignedNote<'a> {
-    text: &'a str,
-    signatures: Vec<NoteSignature<'a>>,
+pub(crate) struct SignedNote<'a> {
+    pub(crate) text: &'a str,
+    pub(crate) signatures: Vec<NoteSignature<'a>>,
 }
 
 impl<'a> SignedNote<'a> {
-    fn split(note: &'a str) -> Result<Self, CheckpointError> {
+    pub(crate) fn split(note: &'a str) -> Result<Self, CheckpointError> {
         check_note_characters(note)?;
         let blank = note.rfind("\n\n").ok_or(CheckpointError::MalformedNote(
             "no blank line before the signatures",
@@ -501,6 +506,24 @@ pub fn open(note: &str, trusted: &[VerifierKey]) -> Opened {
     let note = SignedNote::split(note)?;
     let claims = trusted_signatures(&note, trusted)?;
     open_split(&note, &claims)
+}
+
+/// Checks any signed note against `trusted` as [`open`] does for
+/// checkpoints; returns its text and the key whose signature verified.
+pub(crate) fn open_text<'n, 'k>(
+    note: &'n str,
+    trusted: &'k [VerifierKey],
+) -> Result<(&'n str, &'k VerifierKey), CheckpointError> {
+    let note = SignedNote::split(note)?;
+    let claims = trusted_signatures(&note, trusted)?;
+    for (key, signature) in &claims {
+        if !key.verifies(note.text.as_bytes(), signature) {
+            return Err(CheckpointError::BadSignature {
+                key: format!("{}+{}", key.name, key.key_id_hex()),
+            });
+        }
+    }
+    Ok((note.text, claims[0].0))
 }
 
 /// [`open`] once the note is split and its trusted signatures found.

@@ -28,15 +28,21 @@
 pub mod bundle;
 pub mod checkpoint;
 pub mod entry;
+pub mod keyring;
 pub mod merkle;
 pub mod siem;
+pub mod trust;
 pub mod verify;
+pub mod witness;
 
 pub use bundle::{BUNDLE_FORMAT, BundleError, BundleLine, verify_bundle};
 pub use checkpoint::{Checkpoint, CheckpointError, LedgerKey, VerifierKey};
 pub use entry::{Entry, EntryError, EntryLine, Event, Timestamp, canonical_json};
+pub use keyring::{Keyring, PublishedVkey};
 pub use merkle::{Frontier, Hash, MemoryTree, MerkleError, NodeId};
+pub use trust::Trust;
 pub use verify::{Location, Problem, Report, Verifier};
+pub use witness::{AddCheckpoint, CosignerKey, CosignerVerifier, Refusal, Witnessed};
 
 #[cfg(feature = "store")]
 pub mod store;

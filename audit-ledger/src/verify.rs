@@ -26,6 +26,14 @@ pub enum Location {
         /// The tree size the checkpoint claims.
         size: u64,
     },
+    /// A stored Merkle tree node: the hash of leaves `index << level` to
+    /// `(index + 1) << level`.
+    Node {
+        /// Its height above the leaves (1 and up).
+        level: u8,
+        /// Its position in its level, from 0.
+        index: u64,
+    },
     /// A line of an export bundle (counted from 1).
     Line {
         /// The line number.
@@ -40,6 +48,7 @@ impl fmt::Display for Location {
         match self {
             Self::Entry { sequence } => write!(f, "entry {sequence}"),
             Self::Checkpoint { size } => write!(f, "checkpoint at size {size}"),
+            Self::Node { level, index } => write!(f, "tree node {index} at level {level}"),
             Self::Line { number } => write!(f, "line {number}"),
             Self::Ledger => f.write_str("ledger"),
         }
@@ -74,6 +83,9 @@ pub struct Report {
     pub root: Hash,
     /// The largest checkpoint that verified, if any.
     pub latest_checkpoint: Option<Checkpoint>,
+    /// How many checkpoints kept outside the ledger (see [`Verifier::expect`])
+    /// the entries matched.
+    pub anchors_matched: u64,
     /// The problems found, in the order found (at most [`MAX_PROBLEMS`]).
     pub problems: Vec<Problem>,
     /// How many further problems were found but not listed.
@@ -81,18 +93,17 @@ pub struct Report {
 }
 
 impl Report {
-    /// True when no problem was found.
-    ///
-    /// Entries after [`Report::latest_checkpoint`] are only protected by the
-    /// hash chain: see [`Report::unattested_entries`].
+    /// True when no problem was found (entries no verified checkpoint covers
+    /// are one: see [`Report::unattested_entries`]).
     pub fn is_valid(&self) -> bool {
         self.problems.is_empty() && self.problems_omitted == 0
     }
 
     /// How many entries no verified checkpoint covers (all of them when no
-    /// checkpoint verified). Anyone able to rewrite the ledger could have
-    /// rewritten these undetectably; an auditor should expect zero for an
-    /// export, whose exporter signs a final checkpoint.
+    /// checkpoint verified). Anyone able to write to the database could have
+    /// added or rewritten these, so [`Verifier::finish`] reports them as a
+    /// problem: the service signs a checkpoint in the transaction of every
+    /// append, so an intact ledger has none.
     pub fn unattested_entries(&self) -> u64 {
         let attested = self.latest_checkpoint.as_ref().map_or(0, |c| c.size);
         self.entries.saturating_sub(attested)
@@ -107,6 +118,10 @@ impl Report {
 /// well-formed, of this origin, signed by a trusted key, names the note
 /// before it when it names one, and commits to the recomputed Merkle root at
 /// its size. Keeps going after a problem.
+///
+/// Checkpoints kept outside the ledger (an auditor's saved note, a witness's
+/// cosigned one) are given to [`Verifier::expect`]: the entries must reach
+/// their size and give their root, or the ledger was rolled back or forked.
 #[derive(Debug)]
 pub struct Verifier {
     origin: String,
@@ -115,6 +130,9 @@ pub struct Verifier {
     previous_leaf: Hash,
     next_sequence: u64,
     pending: BTreeMap<u64, Vec<Checkpoint>>,
+    /// Checkpoints kept outside the ledger, by size, with who kept them.
+    anchors: BTreeMap<u64, Vec<(Checkpoint, String)>>,
+    anchors_matched: u64,
     /// The hash of the last checkpoint note pushed, which the next names.
     last_note: Option<Hash>,
     checkpoints_verified: u64,
@@ -133,6 +151,8 @@ impl Verifier {
             previous_leaf: GENESIS_PREV_HASH,
             next_sequence: 0,
             pending: BTreeMap::new(),
+            anchors: BTreeMap::new(),
+            anchors_matched: 0,
             last_note: None,
             checkpoints_verified: 0,
             latest_checkpoint: None,
@@ -276,16 +296,66 @@ impl Verifier {
     }
 
     fn check_pending_checkpoints(&mut self) {
-        if self.pending.is_empty() {
+        let size = self.frontier.size();
+        if !self.pending.is_empty() {
+            for checkpoint in self.pending.remove(&size).unwrap_or_default() {
+                self.check_root(checkpoint);
+            }
+        }
+        if !self.anchors.is_empty() {
+            for (checkpoint, keeper) in self.anchors.remove(&size).unwrap_or_default() {
+                self.check_anchor(&checkpoint, &keeper);
+            }
+        }
+    }
+
+    /// A checkpoint `keeper` holds outside the ledger (an auditor's saved
+    /// note, a witness's cosignature), already authenticated by the caller:
+    /// the entries must reach its size and give its root there. One they
+    /// never reach means entries were removed since (rollback, truncation);
+    /// another root means the ledger forked from what was shown to `keeper`.
+    pub fn expect(&mut self, checkpoint: Checkpoint, keeper: &str) {
+        if checkpoint.origin != self.origin {
+            let reason = format!(
+                "{keeper} holds a checkpoint of another ledger (origin {:?}, expected {:?})",
+                checkpoint.origin, self.origin
+            );
+            self.add_problem(Location::Ledger, reason);
             return;
         }
-        for checkpoint in self
-            .pending
-            .remove(&self.frontier.size())
-            .unwrap_or_default()
-        {
-            self.check_root(checkpoint);
+        match checkpoint.size.cmp(&self.frontier.size()) {
+            Ordering::Equal => self.check_anchor(&checkpoint, keeper),
+            Ordering::Greater => self
+                .anchors
+                .entry(checkpoint.size)
+                .or_default()
+                .push((checkpoint, keeper.to_owned())),
+            Ordering::Less => self.add_problem(
+                Location::Checkpoint {
+                    size: checkpoint.size,
+                },
+                format!("{keeper}'s checkpoint was given after its size had been passed"),
+            ),
         }
+    }
+
+    fn check_anchor(&mut self, checkpoint: &Checkpoint, keeper: &str) {
+        let computed = self.frontier.root();
+        if checkpoint.root == computed {
+            self.anchors_matched += 1;
+            return;
+        }
+        let reason = format!(
+            "the ledger forks from what {keeper} holds: root {} at this size, the entries give {}",
+            hex::encode(checkpoint.root),
+            hex::encode(computed)
+        );
+        self.add_problem(
+            Location::Checkpoint {
+                size: checkpoint.size,
+            },
+            reason,
+        );
     }
 
     /// Compares a checkpoint for the current size with the recomputed root.
@@ -309,6 +379,20 @@ impl Verifier {
         self.latest_checkpoint = Some(checkpoint);
     }
 
+    /// Entries past the latest verified checkpoint: nothing signed them, so
+    /// anyone able to write to the database could have added them.
+    fn report_unattested(&mut self, present: u64) {
+        let attested = self.latest_checkpoint.as_ref().map_or(0, |c| c.size);
+        if present <= attested {
+            return;
+        }
+        let reason = format!(
+            "{} entries from this one on are covered by no verified checkpoint: nothing signed them",
+            present - attested
+        );
+        self.add_problem(Location::Entry { sequence: attested }, reason);
+    }
+
     /// Records a problem found by the caller (e.g. an unreadable stored row).
     pub fn add_problem(&mut self, location: Location, reason: impl Into<String>) {
         if self.problems.len() < MAX_PROBLEMS {
@@ -326,8 +410,25 @@ impl Verifier {
         self.frontier.size()
     }
 
+    /// The tree recomputed over the entries pushed so far.
+    pub fn tree(&self) -> &Frontier {
+        &self.frontier
+    }
+
+    /// The leaf hash recomputed for the last entry pushed (the genesis
+    /// previous-hash before any).
+    pub fn last_leaf(&self) -> &Hash {
+        &self.previous_leaf
+    }
+
+    /// The [`checkpoint::note_hash`] of the last checkpoint note pushed.
+    pub fn last_note(&self) -> Option<&Hash> {
+        self.last_note.as_ref()
+    }
+
     /// Ends the replay. Checkpoints still waiting for entries mean entries are
-    /// missing at the tail (truncation).
+    /// missing at the tail (truncation); entries past the latest verified
+    /// checkpoint are covered by no signature.
     pub fn finish(mut self) -> Report {
         let present = self.frontier.size();
         for (size, checkpoints) in std::mem::take(&mut self.pending) {
@@ -338,12 +439,22 @@ impl Verifier {
                 self.add_problem(Location::Checkpoint { size }, reason);
             }
         }
+        for (size, anchors) in std::mem::take(&mut self.anchors) {
+            for (_, keeper) in anchors {
+                let reason = format!(
+                    "{keeper} holds a checkpoint of {size} entries but only {present} are present: the ledger was rolled back or truncated"
+                );
+                self.add_problem(Location::Checkpoint { size }, reason);
+            }
+        }
+        self.report_unattested(present);
         Report {
             origin: self.origin,
             entries: present,
             checkpoints_verified: self.checkpoints_verified,
             root: self.frontier.root(),
             latest_checkpoint: self.latest_checkpoint,
+            anchors_matched: self.anchors_matched,
             problems: self.problems,
             problems_omitted: self.problems_omitted,
         }
@@ -491,13 +602,19 @@ mod tests {
     fn late_checkpoints_are_out_of_order() {
         let entries = chain(6);
         let report = verify(&entries, &[(6, note_for(&entries[..3]))]);
-        assert_eq!(report.problems.len(), 1);
+        assert_eq!(report.problems.len(), 2, "{:?}", report.problems);
         assert_eq!(
             report.problems[0].location,
             Location::Checkpoint { size: 3 }
         );
         assert!(report.problems[0].reason.contains("out of order"));
         assert_eq!(report.unattested_entries(), 6);
+        assert_eq!(report.problems[1].location, Location::Entry { sequence: 0 });
+        assert!(
+            report.problems[1]
+                .reason
+                .starts_with("6 entries from this one on are covered by no verified checkpoint")
+        );
     }
 
     #[test]
@@ -517,9 +634,69 @@ mod tests {
         verifier.push_checkpoint("garbage");
         let report = verifier.finish();
         let shown: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
-        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert_eq!(shown.len(), 3, "{shown:?}");
         assert!(shown[0].starts_with("checkpoint at size 2: checkpoint of another ledger"));
         assert!(shown[1].starts_with("ledger: checkpoint rejected: malformed signed note"));
+        assert!(shown[2].starts_with("entry 0: 2 entries from this one on are covered by no"));
+    }
+
+    #[test]
+    fn entries_past_the_latest_checkpoint_are_a_problem() {
+        let entries = chain(5);
+        let report = verify(&entries, &[(3, note_for(&entries[..3]))]);
+        assert!(!report.is_valid());
+        assert_eq!(report.unattested_entries(), 2);
+        let shown: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "entry 3: 2 entries from this one on are covered by no verified checkpoint: nothing signed them"
+            ]
+        );
+    }
+
+    fn checkpoint_of(entries: &[Entry]) -> Checkpoint {
+        checkpoint::parse_unverified(&note_for(entries)).unwrap()
+    }
+
+    #[test]
+    fn kept_checkpoints_must_be_reached_with_their_root() {
+        let entries = chain(6);
+        let notes = [(6, note_for(&entries))];
+        let replay = |kept: Vec<Checkpoint>, upto: usize| {
+            let mut verifier = Verifier::new(ORIGIN, vec![key().verifier()]);
+            kept.into_iter()
+                .for_each(|c| verifier.expect(c, "the auditor's saved note"));
+            for entry in &entries[..upto] {
+                verifier.push_entry(entry, None);
+            }
+            if upto == entries.len() {
+                verifier.push_checkpoint(&notes[0].1);
+            }
+            verifier.finish()
+        };
+        let report = replay(vec![checkpoint_of(&[]), checkpoint_of(&entries[..4])], 6);
+        assert!(report.is_valid(), "{:?}", report.problems);
+        assert_eq!(report.anchors_matched, 2);
+        let rolled_back = replay(vec![checkpoint_of(&entries)], 4);
+        let shown: Vec<String> = rolled_back
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert!(
+            shown[0].starts_with("checkpoint at size 6: the auditor's saved note holds a checkpoint of 6 entries but only 4 are present"),
+            "{shown:?}"
+        );
+        let mut forked = checkpoint_of(&entries[..4]);
+        forked.root = [9; 32];
+        let report = replay(vec![forked], 6);
+        assert_eq!(report.problems.len(), 1);
+        assert!(
+            report.problems[0]
+                .reason
+                .starts_with("the ledger forks from what the auditor's saved note holds")
+        );
     }
 
     #[test]
@@ -545,6 +722,10 @@ mod tests {
         assert_eq!(
             Location::Checkpoint { size: 100 }.to_string(),
             "checkpoint at size 100"
+        );
+        assert_eq!(
+            Location::Node { level: 2, index: 5 }.to_string(),
+            "tree node 5 at level 2"
         );
         assert_eq!(Location::Line { number: 7 }.to_string(), "line 7");
         assert_eq!(Location::Ledger.to_string(), "ledger");

@@ -11,7 +11,7 @@
 use hms_audit_ledger::checkpoint::{Checkpoint, note_hash, parse_unverified};
 use hms_audit_ledger::entry::GENESIS_PREV_HASH;
 use hms_audit_ledger::{
-    BundleLine, Entry, Event, Frontier, LedgerKey, Location, Report, Timestamp, Verifier,
+    BundleLine, Entry, Event, Frontier, LedgerKey, Location, Report, Timestamp, Trust, Verifier,
     verify_bundle,
 };
 use serde_json::json;
@@ -119,6 +119,7 @@ fn bundle_text(ledger: &[BundleLine]) -> String {
         vkey: key().verifier().to_string(),
         created_at: Timestamp(1_790_000_000_000_000),
         retired_at: None,
+        endorsement: None,
     };
     let mut text = String::new();
     for line in [header, key_line].iter().chain(ledger) {
@@ -129,7 +130,12 @@ fn bundle_text(ledger: &[BundleLine]) -> String {
 }
 
 fn verify_text(text: &str) -> Report {
-    verify_bundle(text.as_bytes(), &[key().verifier()], |_| {}).unwrap()
+    verify_bundle(
+        text.as_bytes(),
+        &Trust::with_keys(vec![key().verifier()]),
+        |_| {},
+    )
+    .unwrap()
 }
 
 fn verify_directly(ledger: &[BundleLine]) -> Report {
@@ -228,7 +234,9 @@ fn the_last_entry_is_protected_by_the_final_checkpoint() {
     let mut ledger = ledger();
     entry_mut(&mut ledger, ENTRIES - 1).event.outcome = Some("deny".into());
     let report = assert_detected(&ledger, "outcome of the last entry");
-    assert_eq!(report.problems.len(), 1, "{}", reasons(&report));
+    // The final checkpoint fails, so its entries are covered by none.
+    assert_eq!(report.problems.len(), 2, "{}", reasons(&report));
+    assert!(reasons(&report).contains("covered by no verified checkpoint"));
     assert_eq!(
         report.problems[0].location,
         Location::Checkpoint { size: ENTRIES }
@@ -483,16 +491,131 @@ fn signing_an_untouched_ledger_with_a_different_key_is_detected() {
 }
 
 #[test]
-fn a_rewrite_without_checkpoints_leaves_every_entry_unattested() {
+fn a_rewrite_without_checkpoints_is_refused_as_unattested() {
     // Without any checkpoint nothing is signed: the chain alone cannot show a
-    // consistent rewrite, and the report says so through unattested_entries.
+    // consistent rewrite, so entries no checkpoint covers are a problem.
     let mut entries = entries();
     entries[13].event.outcome = Some("deny".into());
     rechain(&mut entries);
     let forged: Vec<BundleLine> = entries.into_iter().map(BundleLine::Entry).collect();
-    let report = verify_text(&bundle_text(&forged));
+    let report = assert_detected(&forged, "a rewrite with every checkpoint dropped");
     assert_eq!(report.latest_checkpoint, None);
     assert_eq!(report.unattested_entries(), ENTRIES);
+    assert!(reasons(&report).contains("covered by no verified checkpoint"));
+}
+
+#[test]
+fn a_rewrite_after_the_middle_checkpoint_is_refused_as_unattested() {
+    let mut entries = entries();
+    entries[30].event.outcome = Some("deny".into());
+    rechain(&mut entries);
+    let rewritten = ledger_with(entries, &key());
+    let middle = entry_index(&rewritten, 15) + 1;
+    let forged: Vec<BundleLine> = rewritten
+        .into_iter()
+        .enumerate()
+        .filter(|(i, line)| *i <= middle || matches!(line, BundleLine::Entry(_)))
+        .map(|(_, line)| line)
+        .collect();
+    let report = assert_detected(&forged, "the tail rewritten, its checkpoints dropped");
+    assert_eq!(report.latest_checkpoint.as_ref().unwrap().size, 16);
+    assert_eq!(report.problems.len(), 1, "{}", reasons(&report));
+    assert_eq!(
+        report.problems[0].location,
+        Location::Entry { sequence: 16 }
+    );
+}
+
+#[test]
+fn a_forged_entry_appended_at_the_tail_is_refused() {
+    let mut ledger = ledger();
+    let mut forged = Entry {
+        sequence: ENTRIES,
+        time: Timestamp(1_795_465_100_000_000),
+        prev_hash: [0; 32],
+        event: event(99),
+    };
+    let last = match ledger
+        .iter()
+        .rev()
+        .find(|l| matches!(l, BundleLine::Entry(_)))
+    {
+        Some(BundleLine::Entry(entry)) => entry.leaf_hash(),
+        _ => panic!("no entry"),
+    };
+    forged.prev_hash = last;
+    ledger.push(BundleLine::Entry(forged));
+    let report = assert_detected(&ledger, "a chain-consistent entry appended");
+    assert_eq!(
+        report.problems[0].location,
+        Location::Entry { sequence: ENTRIES }
+    );
+}
+
+#[test]
+fn deleting_the_latest_checkpoint_leaves_its_entries_unattested() {
+    let mut ledger = ledger();
+    assert!(matches!(ledger.pop(), Some(BundleLine::Checkpoint { .. })));
+    let report = assert_detected(&ledger, "the latest checkpoint deleted");
+    assert_eq!(report.unattested_entries(), CHECKPOINT_EVERY);
+}
+
+/// The checkpoint of the first `size` entries of the untouched ledger, as an
+/// auditor would have saved it.
+fn saved_checkpoint(size: u64) -> Checkpoint {
+    ledger()
+        .iter()
+        .find_map(|line| match line {
+            BundleLine::Checkpoint { note } => {
+                Some(parse_unverified(note).unwrap()).filter(|c| c.size == size)
+            }
+            _ => None,
+        })
+        .unwrap()
+}
+
+fn verify_since(ledger: &[BundleLine], saved: Checkpoint) -> Report {
+    let mut verifier = Verifier::new(ORIGIN, vec![key().verifier()]);
+    verifier.expect(saved, "the saved checkpoint");
+    for line in ledger {
+        match line {
+            BundleLine::Entry(entry) => verifier.push_entry(entry, None),
+            BundleLine::Checkpoint { note } => verifier.push_checkpoint(note),
+            other => panic!("not in a ledger: {other:?}"),
+        }
+    }
+    verifier.finish()
+}
+
+#[test]
+fn a_tail_cut_with_its_checkpoints_is_seen_against_a_saved_checkpoint() {
+    let mut ledger = ledger();
+    let cut = entry_index(&ledger, 32);
+    ledger.truncate(cut);
+    // Consistent on its own: entries and the checkpoints over them.
+    assert!(verify_directly(&ledger).is_valid());
+    let report = verify_since(&ledger, saved_checkpoint(ENTRIES));
+    assert!(!report.is_valid());
+    assert!(
+        reasons(&report).contains("holds a checkpoint of 40 entries but only 32 are present"),
+        "{}",
+        reasons(&report)
+    );
+    let intact = verify_since(&self::ledger(), saved_checkpoint(ENTRIES));
+    assert!(intact.is_valid(), "{}", reasons(&intact));
+    assert_eq!(intact.anchors_matched, 1);
+}
+
+#[test]
+fn a_rewritten_history_re_signed_forks_from_a_saved_checkpoint() {
+    let mut entries = entries();
+    entries[3].event.outcome = Some("deny".into());
+    rechain(&mut entries);
+    // As if the attacker held the signing key: every checkpoint verifies.
+    let rewritten = ledger_with(entries, &key());
+    assert!(verify_directly(&rewritten).is_valid());
+    let report = verify_since(&rewritten, saved_checkpoint(16));
+    assert!(reasons(&report).contains("forks from what the saved checkpoint holds"));
 }
 
 #[test]

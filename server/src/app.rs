@@ -67,6 +67,12 @@ impl Application {
     /// what they were given.
     pub async fn run(self) -> anyhow::Result<()> {
         crate::scheduler::start(&self.state);
+        let ledger = &self.state.settings.ledger;
+        crate::witnessing::start(
+            self.state.clone(),
+            crate::witnessing::Witness::from_config(&ledger.witnesses)?,
+            Duration::from_millis(ledger.witness_interval_ms.max(1)),
+        );
         let state = self.state.clone();
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let handle = axum_server::Handle::new();

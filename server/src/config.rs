@@ -102,6 +102,26 @@ pub struct LedgerConfig {
     /// Checkpoints of tenant `t` name their ledger `{origin}/t`.
     #[serde(default = "default_origin")]
     pub origin: String,
+    /// Witnesses asked to cosign every tenant's checkpoints (C2SP tlog-witness).
+    #[serde(default)]
+    pub witnesses: Vec<WitnessConfig>,
+    /// How often the latest checkpoints go to the witnesses, in milliseconds.
+    #[serde(default = "default_witness_interval_ms")]
+    pub witness_interval_ms: u64,
+}
+
+/// One witness: where it listens and its cosigning key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    /// Its submission prefix: checkpoints go to `{url}/add-checkpoint`.
+    pub url: String,
+    /// Its cosignature/v1 vkey, e.g. `witness.example/w1+1a2b3c4d+BP…`.
+    pub key: String,
+}
+
+fn default_witness_interval_ms() -> u64 {
+    1000
 }
 
 impl Default for LedgerConfig {
@@ -110,6 +130,8 @@ impl Default for LedgerConfig {
             master_key: None,
             master_key_file: None,
             origin: default_origin(),
+            witnesses: Vec::new(),
+            witness_interval_ms: default_witness_interval_ms(),
         }
     }
 }

@@ -17,3 +17,5 @@ pub mod reviews;
 pub mod scheduler;
 pub mod telemetry;
 pub mod tenancy;
+pub mod witness;
+pub mod witnessing;

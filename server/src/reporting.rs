@@ -281,7 +281,11 @@ async fn integrity_report(
     report: &mut Report,
     progress: &mut impl FnMut(u64),
 ) -> Result<(), ReportError> {
-    let verification = ledger.verify(None, |done, _| progress(done)).await?;
+    let verification = ledger
+        .verify(&hms_audit_ledger::Trust::default(), |done, _| {
+            progress(done)
+        })
+        .await?;
     report.source.entries_read = verification.entries;
     report.notes.extend(integrity::verdict(&verification));
     report.rows = integrity::rows(&checkpoints_in(ledger, scope.from, scope.until).await?);

@@ -6,9 +6,13 @@ use std::io::{self, BufRead, Read};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::{self, ScopedJoinHandle};
 
-use super::{BundleError, BundleLine, MAX_LINE_BYTES, OtherLineIn, ParsedLine, parse_line};
+use super::{
+    BundleError, BundleLine, COSIGNED_LINE_START, KEY_LINE_START, MAX_LINE_BYTES, OtherLineIn,
+    ParsedLine, parse_line,
+};
 use crate::checkpoint::{self, Checkpoint, CheckpointError, VerifierKey};
 use crate::entry::CanonicalJson;
+use crate::keyring::PublishedVkey;
 use crate::merkle::Hash;
 use crate::verify::{Location, Verifier};
 
@@ -73,6 +77,19 @@ enum Parsed {
 pub(super) struct LineReader<R> {
     reader: R,
     last_number: u64,
+    /// The first line after the preamble, read to see that it was not one.
+    carried: Option<Chunk>,
+}
+
+/// The lines between the header and the entries.
+#[derive(Default)]
+pub(super) struct Preamble {
+    /// The published keys, with their endorsements.
+    pub(super) keys: Vec<PublishedVkey>,
+    /// Checkpoint notes with witnesses' cosignatures.
+    pub(super) cosigned: Vec<String>,
+    /// Key or cosigned lines that could not be read.
+    pub(super) problems: Vec<(Location, String)>,
 }
 
 impl<R: BufRead> LineReader<R> {
@@ -80,6 +97,51 @@ impl<R: BufRead> LineReader<R> {
         Self {
             reader,
             last_number: 0,
+            carried: None,
+        }
+    }
+
+    /// Reads the key and cosigned lines that follow the header; the first
+    /// other line is kept for the first chunk.
+    pub(super) fn preamble(&mut self) -> Result<Preamble, BundleError> {
+        let mut preamble = Preamble::default();
+        loop {
+            let mut chunk = Chunk::default();
+            let Some(line) = self.read_line(&mut chunk)? else {
+                return Ok(preamble);
+            };
+            let RawLine::Text { number, start, end } = line else {
+                chunk.lines.push(line);
+                self.carried = Some(chunk);
+                return Ok(preamble);
+            };
+            let parsed = std::str::from_utf8(&chunk.text[start..end])
+                .ok()
+                .filter(|text| {
+                    text.starts_with(KEY_LINE_START) || text.starts_with(COSIGNED_LINE_START)
+                })
+                .map(BundleLine::parse);
+            match parsed {
+                None => {
+                    chunk.lines.push(line);
+                    self.carried = Some(chunk);
+                    return Ok(preamble);
+                }
+                Some(Ok(BundleLine::Key {
+                    vkey, endorsement, ..
+                })) => match VerifierKey::parse(&vkey) {
+                    Ok(_) => preamble.keys.push(PublishedVkey { vkey, endorsement }),
+                    Err(error) => preamble.problems.push((
+                        Location::Line { number },
+                        format!("published key unreadable: {error}"),
+                    )),
+                },
+                Some(Ok(BundleLine::Cosigned { note })) => preamble.cosigned.push(note),
+                Some(Ok(_)) | Some(Err(_)) => preamble.problems.push((
+                    Location::Line { number },
+                    "malformed key or cosigned line".into(),
+                )),
+            }
         }
     }
 
@@ -148,8 +210,12 @@ impl<R: BufRead> LineReader<R> {
     /// The next chunk of lines, read into `chunk` (a spent chunk whose
     /// buffers are reused); None at the end of the input.
     fn next_chunk(&mut self, mut chunk: Chunk) -> io::Result<Option<Chunk>> {
-        chunk.text.clear();
-        chunk.lines.clear();
+        if let Some(carried) = self.carried.take() {
+            chunk = carried;
+        } else {
+            chunk.text.clear();
+            chunk.lines.clear();
+        }
         while chunk.lines.len() < CHUNK_LINES && chunk.text.len() < CHUNK_BYTES {
             match self.read_line(&mut chunk)? {
                 Some(line) => chunk.lines.push(line),
@@ -249,10 +315,9 @@ fn parse_bundle_line(number: u64, text: &str) -> Parsed {
             hash: checkpoint::note_hash(&note),
             note,
         },
-        Ok(ParsedLine::Other(OtherLineIn::Key { vkey, .. })) => match VerifierKey::parse(&vkey) {
-            Ok(_) => Parsed::Nothing,
-            Err(error) => problem(format!("published key unreadable: {error}")),
-        },
+        Ok(ParsedLine::Other(OtherLineIn::Key { .. } | OtherLineIn::Cosigned { .. })) => {
+            problem("out of place: key and cosigned lines come right after the header".into())
+        }
         Ok(ParsedLine::Other(OtherLineIn::Header { .. })) => {
             problem("a header line after the first line".into())
         }

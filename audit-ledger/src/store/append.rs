@@ -5,7 +5,7 @@ use sqlx::AnyConnection;
 use super::rows::{ENTRY_COLUMN_COUNT, details_column, policies_column, to_hash, to_i64};
 use super::sql::{Dialect, Param, Statement};
 use super::{LedgerError, Shared};
-use crate::checkpoint::{Checkpoint, LedgerKey, note_hash};
+use crate::checkpoint::{Checkpoint, LedgerKey, note_hash, parse_unverified};
 use crate::entry::{Entry, Event, Timestamp};
 use crate::merkle::{Frontier, Hash, NodeId};
 
@@ -30,11 +30,13 @@ pub(crate) async fn append_batch(
     key: &LedgerKey,
     events: Vec<Event>,
 ) -> Result<u64, LedgerError> {
+    let head = lock_and_read_head(conn).await?;
+    check_head_is_signed(conn, &head).await?;
     let Head {
         mut frontier,
         mut last_leaf,
         last_note,
-    } = lock_and_read_head(conn).await?;
+    } = head;
     let first = frontier.size();
     // Sequence numbers and node indexes below this bound are stored as i64 without loss.
     to_i64(first.saturating_add(events.len() as u64))?;
@@ -103,6 +105,73 @@ async fn lock_and_read_head(conn: &mut AnyConnection) -> Result<Head, LedgerErro
         last_leaf: to_hash(&last_leaf, "chain head")?,
         last_note,
     })
+}
+
+/// Every append signs a checkpoint over the tree it leaves in the head, so
+/// the head must be the latest checkpoint's tree: otherwise entries, the head
+/// or checkpoints were changed outside the service, and appending would have
+/// the next checkpoint sign over them.
+async fn check_head_is_signed(conn: &mut AnyConnection, head: &Head) -> Result<(), LedgerError> {
+    let latest: Option<String> =
+        sqlx::query_scalar("SELECT note FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    let size = head.frontier.size();
+    let signed = match latest.as_deref().map(|note| (parse_unverified(note), note)) {
+        None if size == 0 => return Ok(()),
+        None => None,
+        Some((Ok(checkpoint), note)) => Some((checkpoint, note_hash(note))),
+        Some((Err(error), _)) => {
+            return Err(LedgerError::Tampered(format!(
+                "the latest checkpoint is not a checkpoint note ({error})"
+            )));
+        }
+    };
+    let problem = match signed {
+        None => format!("the chain head holds {size} entries but no checkpoint is stored"),
+        Some((checkpoint, _)) if checkpoint.size != size => format!(
+            "the chain head holds {size} entries but the latest checkpoint signs {}",
+            checkpoint.size
+        ),
+        Some((checkpoint, _)) if checkpoint.root != head.frontier.root() => {
+            "the chain head's tree has another root than the latest checkpoint".to_owned()
+        }
+        Some((_, hash)) if head.last_note.is_some_and(|last| last != hash) => {
+            "the latest checkpoint is not the note the chain head last signed".to_owned()
+        }
+        Some(_) => return entries_end_at_the_head(conn, head).await,
+    };
+    Err(LedgerError::Tampered(problem))
+}
+
+/// The chain head must end at the last entry: its last leaf is that entry's,
+/// and no entry lies past it (one there was written outside the service, and
+/// the next append would collide with it).
+async fn entries_end_at_the_head(conn: &mut AnyConnection, head: &Head) -> Result<(), LedgerError> {
+    let size = head.frontier.size();
+    let Some(last) = size.checked_sub(1) else {
+        return Ok(());
+    };
+    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT sequence, leaf_hash FROM ledger_entries WHERE sequence >= $1 ORDER BY sequence LIMIT 2",
+    )
+    .bind(to_i64(last)?)
+    .fetch_all(&mut *conn)
+    .await?;
+    let problem = match rows.as_slice() {
+        [(sequence, leaf)] if *sequence == to_i64(last)? && *leaf == head.last_leaf => {
+            return Ok(());
+        }
+        [(sequence, _), ..] if *sequence != to_i64(last)? => {
+            format!("entry {last}, the last the chain head holds, is missing")
+        }
+        [_, (sequence, _), ..] => format!(
+            "entry {sequence} lies past the chain head ({size} entries) and no checkpoint signs it"
+        ),
+        [_] => format!("the chain head's last leaf is not the hash of entry {last}"),
+        [] => format!("entry {last}, the last the chain head holds, is missing"),
+    };
+    Err(LedgerError::Tampered(problem))
 }
 
 /// The hash of the latest checkpoint note, for a head that has none yet: a

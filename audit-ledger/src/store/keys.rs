@@ -11,6 +11,7 @@ use sqlx::{AnyConnection, AnyPool};
 use super::LedgerError;
 use crate::checkpoint::{LedgerKey, VerifierKey};
 use crate::entry::{Event, Timestamp};
+use crate::keyring::{self, PublishedVkey};
 
 /// The key that seals every tenant's signing key at rest. Never logged.
 #[derive(Clone)]
@@ -97,6 +98,19 @@ pub struct PublishedKey {
     pub created_at: Timestamp,
     /// When it stopped signing, if it has.
     pub retired_at: Option<Timestamp>,
+    /// The endorsement note by the key before it (see
+    /// [`crate::keyring`]); none for the first key.
+    pub endorsement: Option<String>,
+}
+
+impl PublishedKey {
+    /// The key as the keyring reads it.
+    pub fn as_vkey(&self) -> PublishedVkey {
+        PublishedVkey {
+            vkey: self.vkey.clone(),
+            endorsement: self.endorsement.clone(),
+        }
+    }
 }
 
 /// The active signing key, generating and storing one if the ledger has none.
@@ -115,7 +129,7 @@ pub(crate) async fn active_or_generate(
         return Ok(key);
     }
     let key = LedgerKey::generate(origin);
-    insert(&mut tx, &key, master).await?;
+    insert(&mut tx, &key, None, master).await?;
     tx.commit().await?;
     Ok(key)
 }
@@ -149,6 +163,7 @@ where
 async fn insert(
     conn: &mut AnyConnection,
     key: &LedgerKey,
+    endorsed_by: Option<&LedgerKey>,
     master: &MasterKey,
 ) -> Result<PublishedKey, LedgerError> {
     let verifier = key.verifier();
@@ -157,27 +172,31 @@ async fn insert(
         vkey: verifier.to_string(),
         created_at: Timestamp::now(),
         retired_at: None,
+        endorsement: endorsed_by.map(|before| keyring::endorse(before, &verifier)),
     };
     sqlx::query(
-        "INSERT INTO ledger_keys (key_id, vkey, sealed_seed, created_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO ledger_keys (key_id, vkey, sealed_seed, created_at, endorsement) \
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(&published.key_id)
     .bind(&published.vkey)
     .bind(master.seal(&key.seed(), &published.vkey)?)
     .bind(published.created_at.unix_micros())
+    .bind(published.endorsement.clone())
     .execute(&mut *conn)
     .await?;
     Ok(published)
 }
 
-/// Generates and stores a new key and retires the others, inside the caller's transaction.
+/// Generates and stores a new key endorsed by `current` and retires the
+/// others, inside the caller's transaction.
 pub(crate) async fn rotate(
     conn: &mut AnyConnection,
-    origin: &str,
+    current: &LedgerKey,
     master: &MasterKey,
 ) -> Result<(LedgerKey, PublishedKey), LedgerError> {
-    let key = LedgerKey::generate(origin);
-    let published = insert(conn, &key, master).await?;
+    let key = LedgerKey::generate(current.name());
+    let published = insert(conn, &key, Some(current), master).await?;
     sqlx::query("UPDATE ledger_keys SET retired_at = $1 WHERE retired_at IS NULL AND key_id <> $2")
         .bind(published.created_at.unix_micros())
         .bind(&published.key_id)
@@ -194,35 +213,47 @@ pub(crate) fn rotation_event(published: &PublishedKey, actor: &str) -> Event {
         action: Some("rotate_signing_key".into()),
         resource: Some(format!("ledger_key:{}", published.key_id)),
         outcome: Some("success".into()),
-        details: serde_json::json!({ "key_id": published.key_id, "vkey": published.vkey }),
+        details: serde_json::json!({
+            "key_id": published.key_id,
+            "vkey": published.vkey,
+            "endorsement": published.endorsement,
+        }),
         ..Event::default()
     }
 }
 
+/// A `ledger_keys` row: key id, vkey, created, retired, endorsement.
+type KeyRow = (String, String, i64, Option<i64>, Option<String>);
+
 /// Every key, oldest first.
 pub(crate) async fn published(pool: &AnyPool) -> Result<Vec<PublishedKey>, LedgerError> {
-    let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT key_id, vkey, created_at, retired_at FROM ledger_keys ORDER BY created_at, key_id",
+    let rows: Vec<KeyRow> = sqlx::query_as(
+        "SELECT key_id, vkey, created_at, retired_at, endorsement FROM ledger_keys \
+         ORDER BY created_at, key_id",
     )
     .fetch_all(pool)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(key_id, vkey, created, retired)| PublishedKey {
-            key_id,
-            vkey,
-            created_at: Timestamp::from_unix_micros(created),
-            retired_at: retired.map(Timestamp::from_unix_micros),
-        })
+        .map(
+            |(key_id, vkey, created, retired, endorsement)| PublishedKey {
+                key_id,
+                vkey,
+                created_at: Timestamp::from_unix_micros(created),
+                retired_at: retired.map(Timestamp::from_unix_micros),
+                endorsement,
+            },
+        )
         .collect())
 }
 
-/// Published keys parsed for verification.
-pub(crate) fn verifiers(keys: &[PublishedKey]) -> Result<Vec<VerifierKey>, LedgerError> {
-    keys.iter()
-        .map(|key| {
-            VerifierKey::parse(&key.vkey)
-                .map_err(|e| LedgerError::Corrupt(format!("published key {}: {e}", key.key_id)))
-        })
-        .collect()
+/// The ledger's first key, which every later key chains to by endorsement:
+/// what an online verification trusts when it is given no key.
+pub(crate) fn first_key(keys: &[PublishedKey]) -> Result<Vec<VerifierKey>, LedgerError> {
+    let Some(first) = keys.first() else {
+        return Ok(Vec::new());
+    };
+    VerifierKey::parse(&first.vkey)
+        .map(|key| vec![key])
+        .map_err(|e| LedgerError::Corrupt(format!("published key {}: {e}", first.key_id)))
 }

@@ -2,8 +2,11 @@
 //! signing keys sealed under a master key, proofs and online verification.
 
 mod append;
+mod cosignatures;
+mod integrity;
 mod keys;
 mod proofs;
+mod quarantine;
 mod read;
 mod rows;
 mod sql;
@@ -18,8 +21,10 @@ use crate::checkpoint::LedgerKey;
 use crate::entry::Event;
 use sql::Dialect;
 
+pub use cosignatures::StoredCosignature;
 pub use keys::{MasterKey, PublishedKey};
 pub use proofs::{ConsistencyProof, InclusionProof};
+pub use quarantine::Quarantined;
 pub use read::{EntryFilter, StoredCheckpoint};
 pub use writer::WriterOptions;
 
@@ -50,6 +55,14 @@ pub enum LedgerError {
     /// The request cannot be answered as asked.
     #[error("{0}")]
     Invalid(String),
+    /// The chain head no longer matches the latest signed checkpoint: rows
+    /// were changed behind the service's back. Nothing is appended until an
+    /// operator has dealt with it.
+    #[error(
+        "the audit ledger was changed outside the service ({0}); nothing more is recorded: \
+         run `hms-ach ledger verify` and follow \"When the ledger was tampered with\" in the README"
+    )]
+    Tampered(String),
     /// A batch failed to commit; every caller in it gets this.
     #[error("the audit ledger could not record the entry: {0}")]
     Unavailable(String),
@@ -162,7 +175,8 @@ impl Ledger {
         actor: &str,
     ) -> Result<PublishedKey, LedgerError> {
         let mut tx = self.begin_change().await?;
-        let (key, published) = keys::rotate(&mut tx, &self.shared.origin, master).await?;
+        let current = self.shared.signing_key();
+        let (key, published) = keys::rotate(&mut tx, &current, master).await?;
         let event = keys::rotation_event(&published, actor);
         append::append_batch(&mut tx, &self.shared, &key, vec![event]).await?;
         tx.commit().await?;

@@ -5,14 +5,17 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
+use super::keys::PublishedKey;
 use super::rows::{ENTRY_COLUMNS, entry_from_row, to_hash, to_i64, to_u64};
 use super::sql::{Dialect, Statement};
-use super::{Ledger, LedgerError, Shared, keys};
+use super::{Ledger, LedgerError, Shared, integrity, keys};
 use crate::bundle::BundleLine;
-use crate::checkpoint::{self, Opened, VerifierKey};
+use crate::checkpoint::{self, Checkpoint, Opened, VerifierKey};
 use crate::entry::{Entry, Timestamp};
+use crate::keyring::PublishedVkey;
 use crate::merkle::{Frontier, Hash};
-use crate::verify::{Report, Verifier};
+use crate::trust::Trust;
+use crate::verify::{Location, Report, Verifier};
 
 /// The largest tree size a query can name.
 const LAST: u64 = i64::MAX as u64;
@@ -86,18 +89,22 @@ fn checkpoint_from_row(row: CheckpointRow) -> Result<StoredCheckpoint, LedgerErr
 const CHECKPOINT_COLUMNS: &str = "tree_size, root_hash, signed_at, key_id, note";
 
 impl Ledger {
-    /// Entries matching `filter` in sequence order, at most `limit`, with their stored leaf hashes.
+    /// Entries matching `filter` that a signed checkpoint covers, in sequence
+    /// order, at most `limit`, with their stored leaf hashes.
     pub async fn entries(
         &self,
         filter: &EntryFilter,
         limit: u32,
     ) -> Result<Vec<(Entry, Hash)>, LedgerError> {
+        // Only entries a signed checkpoint covers: a row written into the
+        // table behind the service's back is never served.
+        let attested = self.latest_checkpoint().await?.map_or(0, |c| c.tree_size);
         let query = select(
             self.shared.dialect,
             filter,
             &[],
             Walk::ByIndexes,
-            LAST,
+            attested,
             i64::from(limit),
         )?;
         let rows = query.query().fetch_all(&self.shared.pool).await?;
@@ -297,38 +304,81 @@ impl Ledger {
         row.map(checkpoint_from_row).transpose()
     }
 
-    /// Verifies the whole stored ledger: chain, leaf hashes and every checkpoint.
-    /// Trusts `trusted` keys, or the ledger's own published keys when `None`.
-    /// `progress` hears (entries verified, entries in all).
+    /// Verifies the whole stored ledger: chain, leaf hashes, every checkpoint
+    /// and its stored columns, the tree nodes and the chain head, against what
+    /// `trust` brings. With no key in `trust`, the ledger's first published
+    /// key is trusted, and the keys it endorsed. `progress` hears (entries
+    /// verified, entries in all).
     pub async fn verify(
         &self,
-        trusted: Option<Vec<VerifierKey>>,
+        trust: &Trust,
         mut progress: impl FnMut(u64, u64),
     ) -> Result<Report, LedgerError> {
-        let trusted = match trusted {
-            Some(keys) => keys,
-            None => keys::verifiers(&self.public_keys().await?)?,
-        };
+        let (trust, trusted, problems) = self.resolve_trust(trust).await?;
         let total = self.size().await?;
         let mut verifier = Verifier::new(self.origin(), trusted.clone());
-        let mut pages = Pages::default();
-        while let Some((entries, checkpoints)) = self.next_page(&mut pages, None).await? {
-            feed(&mut verifier, &trusted, &entries, &checkpoints);
-            progress(verifier.entries_seen(), total);
+        for (location, reason) in problems {
+            verifier.add_problem(location, reason);
         }
-        // Checkpoints over entries that are no longer there: the tail was cut.
-        for checkpoint in self
-            .checkpoints_through(pages.last_checkpoint, LAST)
+        let cosigned: Vec<String> = self
+            .cosignatures()
             .await?
-        {
-            verifier.push_checkpoint(&checkpoint.note);
-        }
+            .into_iter()
+            .map(|c| c.note)
+            .collect();
+        trust.expect_kept(&mut verifier, &trusted, &cosigned);
+        self.replay_upto(&mut verifier, &trusted, LAST, |done| progress(done, total))
+            .await?;
+        integrity::check_head(&self.shared, &mut verifier).await?;
+        integrity::check_nodes(&self.shared, &mut verifier).await?;
         Ok(verifier.finish())
+    }
+
+    /// The trust to verify with (the ledger's first published key when
+    /// `trust` gives none), the signing keys it yields, and a problem for
+    /// each published key it leaves untrusted.
+    pub(crate) async fn resolve_trust(
+        &self,
+        trust: &Trust,
+    ) -> Result<(Trust, Vec<VerifierKey>, Vec<(Location, String)>), LedgerError> {
+        let published = self.public_keys().await?;
+        let mut trust = trust.clone();
+        if trust.keys.is_empty() {
+            trust.keys = keys::first_key(&published)?;
+        }
+        let vkeys: Vec<PublishedVkey> = published.iter().map(PublishedKey::as_vkey).collect();
+        let mut problems = Vec::new();
+        let trusted = trust.signing_keys(&vkeys, &mut problems);
+        Ok((trust, trusted, problems))
+    }
+
+    /// Feeds `verifier` the entries before `size` and the checkpoints up to
+    /// it, then those over entries that are not there (a cut tail);
+    /// `progress` hears the entries fed so far.
+    pub(crate) async fn replay_upto(
+        &self,
+        verifier: &mut Verifier,
+        trusted: &[VerifierKey],
+        size: u64,
+        mut progress: impl FnMut(u64),
+    ) -> Result<(), LedgerError> {
+        let mut pages = Pages::default();
+        while let Some((entries, checkpoints)) = self.next_page(&mut pages, Some(size)).await? {
+            feed(verifier, trusted, &entries, &checkpoints);
+            progress(verifier.entries_seen());
+        }
+        let rest = self
+            .checkpoints_through(pages.last_checkpoint, size)
+            .await?;
+        feed(verifier, trusted, &[], &rest);
+        Ok(())
     }
 
     /// Writes an export bundle (JSON lines) of the ledger up to its latest
     /// checkpoint to `sink`; stops early if the receiver goes away.
     pub async fn export(&self, sink: &mpsc::Sender<String>) -> Result<(), LedgerError> {
+        // Read before the size, so that none is of a size past what is exported.
+        let cosigned = self.cosignatures().await?;
         let upto = self.latest_checkpoint().await?.map_or(0, |c| c.tree_size);
         let header = BundleLine::Header {
             origin: self.origin().to_owned(),
@@ -341,9 +391,15 @@ impl Ledger {
                 vkey: key.vkey,
                 created_at: key.created_at,
                 retired_at: key.retired_at,
+                endorsement: key.endorsement,
             };
             lines.push(line.to_json_line());
         }
+        lines.extend(
+            cosigned
+                .into_iter()
+                .map(|c| BundleLine::Cosigned { note: c.note }.to_json_line()),
+        );
         if !send_all(sink, lines).await {
             return Ok(());
         }
@@ -447,8 +503,47 @@ fn push_opened(
     verifier: &mut Verifier,
     ((stored, hash), opened): ((&StoredCheckpoint, Hash), Opened),
 ) {
+    if let Ok((checkpoint, key_id)) = &opened {
+        compare_columns(verifier, stored, checkpoint, key_id);
+    }
     let opened = opened.map(|(checkpoint, _)| checkpoint);
     verifier.push_opened_checkpoint(opened, &stored.note, hash);
+}
+
+/// The columns stored beside a checkpoint note must say what the note says:
+/// readers (proofs, listings) use them without opening the note.
+fn compare_columns(
+    verifier: &mut Verifier,
+    stored: &StoredCheckpoint,
+    checkpoint: &Checkpoint,
+    key_id: &[u8; 4],
+) {
+    let columns = [
+        (
+            "tree_size",
+            stored.tree_size.to_string(),
+            checkpoint.size.to_string(),
+        ),
+        (
+            "root_hash",
+            stored.root_hash.clone(),
+            hex::encode(checkpoint.root),
+        ),
+        ("key_id", stored.key_id.clone(), hex::encode(key_id)),
+    ];
+    for (column, held, signed) in columns {
+        if held != signed {
+            let reason = format!(
+                "the stored {column} column ({held}) differs from the signed note ({signed})"
+            );
+            verifier.add_problem(
+                Location::Checkpoint {
+                    size: checkpoint.size,
+                },
+                reason,
+            );
+        }
+    }
 }
 
 /// A page as bundle lines: each checkpoint right after the entry that completes it.

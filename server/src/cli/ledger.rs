@@ -1,12 +1,12 @@
 //! `hms-ach ledger …`: verify a tenant's ledger online or an export bundle offline,
-//! export bundles, and list or rotate signing keys.
+//! export bundles, quarantine what no checkpoint signs, and list or rotate signing keys.
 
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Subcommand;
-use hms_audit_ledger::{Report, VerifierKey, verify_bundle};
+use hms_audit_ledger::{CosignerVerifier, Report, Trust, VerifierKey, verify_bundle};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::audit::Provenance;
@@ -33,6 +33,18 @@ pub enum LedgerCommand {
         /// File of trusted public keys, one per line.
         #[arg(long)]
         key_file: Option<PathBuf>,
+        /// A signed checkpoint note saved from an earlier look: the ledger must
+        /// still hold it (same size, same root). Repeatable.
+        #[arg(long = "since")]
+        saved: Vec<PathBuf>,
+        /// A witness's cosignature/v1 key: the latest checkpoint it cosigned
+        /// must still be held, unforked. Repeatable.
+        #[arg(long = "witness-key")]
+        witness_keys: Vec<String>,
+        /// A witness URL to ask for the latest checkpoint it cosigned
+        /// (`GET {url}/latest`), checked with the --witness-key keys. Repeatable.
+        #[arg(long = "ask-witness", requires = "witness_keys")]
+        ask_witness: Vec<String>,
     },
     /// Write a tenant's export bundle: entries, checkpoints and public keys.
     Export {
@@ -42,6 +54,20 @@ pub enum LedgerCommand {
         /// Output file.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// After tampering that stops the ledger appending: move everything no
+    /// verified checkpoint signs into an evidence file, set the chain head back
+    /// to the latest verified checkpoint, and record that in the ledger.
+    Quarantine {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: String,
+        /// The evidence file to create (JSON lines of the removed rows).
+        #[arg(long)]
+        out: PathBuf,
+        /// Trusted public key; the ledger's first published key when absent.
+        #[arg(long = "key")]
+        keys: Vec<String>,
     },
     /// Print a tenant's public keys, current and retired.
     Keys {
@@ -71,26 +97,25 @@ impl LedgerCommand {
 }
 
 /// Verifies a bundle with nothing but the trusted keys; exit code 0 when valid.
-pub fn verify_offline(command: LedgerCommand) -> anyhow::Result<i32> {
+pub async fn verify_offline(command: LedgerCommand) -> anyhow::Result<i32> {
     let LedgerCommand::Verify {
         bundle: Some(bundle),
-        keys,
-        key_file,
         ..
-    } = command
+    } = &command
     else {
         anyhow::bail!("not an offline verification");
     };
-    let trusted = trusted_keys(&keys, key_file.as_deref())?;
+    let bundle = bundle.clone();
+    let trust = trust(&command, None).await?;
     anyhow::ensure!(
-        !trusted.is_empty(),
+        !trust.keys.is_empty(),
         "offline verification needs the trusted public key: --key or --key-file"
     );
     let file = std::fs::File::open(&bundle)
         .with_context(|| format!("cannot open `{}`", bundle.display()))?;
     let bar = progress_bar(file.metadata()?.len(), "{bytes}/{total_bytes}");
     let reader = BufReader::with_capacity(BUNDLE_READ_BYTES, bar.wrap_read(file));
-    let report = verify_bundle(reader, &trusted, |_| {})
+    let report = verify_bundle(reader, &trust, |_| {})
         .with_context(|| format!("`{}` is not a ledger bundle", bundle.display()))?;
     bar.finish_and_clear();
     Ok(print_report(&report))
@@ -99,19 +124,13 @@ pub fn verify_offline(command: LedgerCommand) -> anyhow::Result<i32> {
 /// Runs a command that needs the tenant's database.
 pub async fn run_online(command: LedgerCommand, tenants: Tenants) -> anyhow::Result<i32> {
     match command {
-        LedgerCommand::Verify {
-            tenant,
-            keys,
-            key_file,
-            ..
-        } => {
+        LedgerCommand::Verify { ref tenant, .. } => {
             let tenant = find(&tenants, tenant.as_deref().unwrap_or_default()).await?;
-            let trusted = trusted_keys(&keys, key_file.as_deref())?;
-            let trusted = (!trusted.is_empty()).then_some(trusted);
+            let trust = trust(&command, Some(tenant.ledger.origin())).await?;
             let bar = progress_bar(0, "{pos}/{len} entries");
             let report = tenant
                 .ledger
-                .verify(trusted, |done, total| {
+                .verify(&trust, |done, total| {
                     bar.set_length(total);
                     bar.set_position(done);
                 })
@@ -123,6 +142,22 @@ pub async fn run_online(command: LedgerCommand, tenants: Tenants) -> anyhow::Res
             let tenant = find(&tenants, &tenant).await?;
             export(&tenant, &out).await?;
             println!("wrote {}", out.display());
+            Ok(0)
+        }
+        LedgerCommand::Quarantine { tenant, out, keys } => {
+            let tenant = find(&tenants, &tenant).await?;
+            let done =
+                quarantine(&tenant, &out, Trust::with_keys(trusted_keys(&keys, None)?)).await?;
+            println!(
+                "kept the signed history of {} entries; moved {} entries, {} checkpoints and {} tree nodes \
+                 to {} (sha256 {}); recorded as ledger.quarantine",
+                done.kept,
+                done.entries,
+                done.checkpoints,
+                done.nodes,
+                out.display(),
+                done.evidence_sha256
+            );
             Ok(0)
         }
         LedgerCommand::Keys { tenant } => {
@@ -172,6 +207,93 @@ async fn export(tenant: &Tenant, out: &Path) -> anyhow::Result<()> {
     drop(sink);
     writer.await??;
     Ok(exported?)
+}
+
+/// What the auditor brings to `ledger verify`: keys, saved checkpoints,
+/// witness keys and, for the ledger `origin`, what the witnesses asked hold.
+async fn trust(command: &LedgerCommand, origin: Option<&str>) -> anyhow::Result<Trust> {
+    let LedgerCommand::Verify {
+        keys,
+        key_file,
+        saved,
+        witness_keys,
+        ask_witness,
+        ..
+    } = command
+    else {
+        anyhow::bail!("not a verification");
+    };
+    let saved = saved
+        .iter()
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read `{}`", path.display()))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let witnesses = witness_keys
+        .iter()
+        .map(|text| {
+            CosignerVerifier::parse(text).with_context(|| format!("invalid witness key `{text}`"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let mut cosigned = Vec::new();
+    for url in ask_witness {
+        let origin =
+            origin.context("--ask-witness needs the ledger's origin: use it with --tenant")?;
+        cosigned.push(ask(url, origin).await?);
+    }
+    Ok(Trust {
+        keys: trusted_keys(keys, key_file.as_deref())?,
+        saved,
+        witnesses,
+        cosigned,
+    })
+}
+
+/// The latest checkpoint of `origin` the witness at `url` cosigned.
+async fn ask(url: &str, origin: &str) -> anyhow::Result<String> {
+    let response = reqwest::Client::new()
+        .get(format!("{}/latest", url.trim_end_matches('/')))
+        .query(&[("origin", origin)])
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the witness at {url}"))?;
+    let status = response.status();
+    let body = response.text().await?;
+    anyhow::ensure!(
+        status.is_success(),
+        "the witness at {url} answered {status}: {}",
+        body.trim()
+    );
+    Ok(body)
+}
+
+/// Runs the quarantine, writing the evidence to a new file synced to disk.
+async fn quarantine(
+    tenant: &Tenant,
+    out: &Path,
+    trust: Trust,
+) -> anyhow::Result<hms_audit_ledger::store::Quarantined> {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(out)
+        .with_context(|| format!("cannot create `{}`", out.display()))?;
+    let mut writer = BufWriter::new(file);
+    let done = tenant
+        .ledger
+        .quarantine(
+            &trust,
+            |line| {
+                writer.write_all(line.as_bytes())?;
+                writer.write_all(b"\n")?;
+                writer.flush()?;
+                writer.get_ref().sync_data()
+            },
+            &Provenance::local("cli").actor,
+        )
+        .await?;
+    Ok(done)
 }
 
 fn trusted_keys(keys: &[String], file: Option<&Path>) -> anyhow::Result<Vec<VerifierKey>> {

@@ -1,7 +1,8 @@
-//! The `hms-ach` command line: serve, migrate, tenants, clients, policy validation and tests, ledger, reports.
+//! The `hms-ach` command line: serve, migrate, tenants, clients, policy validation and tests, ledger, reports, witness.
 
 mod ledger;
 mod report;
+mod witness;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -63,6 +64,9 @@ enum Command {
     Ledger(ledger::LedgerCommand),
     /// Produce a compliance report.
     Report(report::ReportArgs),
+    /// Run a checkpoint witness for ledgers kept elsewhere.
+    #[command(subcommand)]
+    Witness(witness::WitnessCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,10 +197,16 @@ impl Cli {
             Command::Policy(PolicyCommand::Test { dir, bundle }) => {
                 test_cases(&dir, bundle.as_deref())
             }
-            Command::Ledger(command) if command.is_offline() => ledger::verify_offline(command),
+            Command::Ledger(command) if command.is_offline() => {
+                ledger::verify_offline(command).await
+            }
             Command::Ledger(command) => {
                 let tenants = open_tenants(self.config.as_deref(), overrides).await?;
                 ledger::run_online(command, tenants).await
+            }
+            Command::Witness(command) => {
+                telemetry::init("json");
+                witness::run(command).await
             }
             Command::Report(args) => {
                 let tenants = open_tenants(self.config.as_deref(), overrides).await?;

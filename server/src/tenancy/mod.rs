@@ -158,9 +158,22 @@ impl Tenants {
                 continue;
             }
             let store = TenantStore::new(self.backend.tenant_pool(&record.id, false).await?);
-            self.insert(Arc::new(Tenant::open(record, store, &self.ledger).await?));
+            let tenant = Arc::new(Tenant::open(record, store, &self.ledger).await?);
+            self.insert_if_absent(tenant);
         }
         Ok(())
+    }
+
+    /// Serves `tenant` unless it is served already: a tenant that
+    /// [`Tenants::create`] finished while this node was opening it keeps the
+    /// instance create made (and the clients created on it).
+    fn insert_if_absent(&self, tenant: Arc<Tenant>) {
+        self.loaded.rcu(|current| {
+            let mut next = HashMap::clone(current);
+            next.entry(tenant.id().to_owned())
+                .or_insert_with(|| Arc::clone(&tenant));
+            next
+        });
     }
 
     fn insert(&self, tenant: Arc<Tenant>) {

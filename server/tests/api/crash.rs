@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hms_audit_ledger::{VerifierKey, verify_bundle};
+use hms_audit_ledger::{Trust, VerifierKey, verify_bundle};
 use serde_json::Value;
 
 use crate::helpers::{MASTER_KEY, postgres_url, record_request};
@@ -175,7 +175,12 @@ async fn crash_and_recover(env: Vec<(String, String)>, stop: Stop) {
         .map(|k| VerifierKey::parse(k["vkey"].as_str().unwrap()).unwrap())
         .collect();
     let bundle = get("/ledger/export").await.unwrap().text().await.unwrap();
-    let report = verify_bundle(bundle.as_bytes(), &trusted, |_| {}).unwrap();
+    let report = verify_bundle(
+        bundle.as_bytes(),
+        &Trust::with_keys(trusted.clone()),
+        |_| {},
+    )
+    .unwrap();
     assert!(report.is_valid(), "{:?}", report.problems);
     let recorded: HashSet<&str> = bundle
         .lines()

@@ -7,6 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
+use hms_audit_ledger::Trust;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -140,7 +141,11 @@ async fn assert_all_recorded(app: &TestApp, permitted: &[String], when: &str) {
 
 async fn assert_ledger_verifies(app: &TestApp) {
     let tenant = app.state.tenants.get("st-marys").await.unwrap().unwrap();
-    let report = tenant.ledger.verify(None, |_, _| {}).await.unwrap();
+    let report = tenant
+        .ledger
+        .verify(&Trust::default(), |_, _| {})
+        .await
+        .unwrap();
     assert!(report.is_valid(), "{:?}", report.problems);
 }
 

@@ -39,6 +39,11 @@ pub fn postgres_url() -> String {
 }
 
 pub fn settings_for(backend: &str, dir: &std::path::Path) -> Settings {
+    settings_with(backend, dir, "")
+}
+
+/// [`settings_for`] with `extra` TOML appended (after the `[ledger]` table).
+pub fn settings_with(backend: &str, dir: &std::path::Path, extra: &str) -> Settings {
     let unique = format!(
         "hmst_{}_{}",
         std::process::id(),
@@ -54,7 +59,7 @@ pub fn settings_for(backend: &str, dir: &std::path::Path) -> Settings {
     };
     let toml = format!(
         "listen = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\ndatabase_prefix = \"{unique}\"\ndemo = false\n\
-         [ledger]\nmaster_key = \"{MASTER_KEY}\"\n"
+         [ledger]\nmaster_key = \"{MASTER_KEY}\"\n{extra}"
     );
     let file = dir.join("hms-ach.toml");
     std::fs::write(&file, toml).unwrap();
@@ -68,6 +73,21 @@ pub async fn spawn(backend: &'static str) -> TestApp {
 /// Like [`spawn`], with the SQLite files (and the settings) in `dir`.
 pub async fn spawn_in(backend: &'static str, dir: tempfile::TempDir) -> TestApp {
     let settings = settings_for(backend, dir.path());
+    spawn_settings(backend, dir, settings).await
+}
+
+/// Like [`spawn`], with `extra` configuration (see [`settings_with`]).
+pub async fn spawn_configured(backend: &'static str, extra: &str) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings_with(backend, dir.path(), extra);
+    spawn_settings(backend, dir, settings).await
+}
+
+async fn spawn_settings(
+    backend: &'static str,
+    dir: tempfile::TempDir,
+    settings: Settings,
+) -> TestApp {
     let app = Application::build(settings).await.expect("app builds");
     let base = format!("http://{}", app.local_addr());
     let state = app.state().clone();

@@ -3,7 +3,7 @@
 
 use hms_audit_ledger::checkpoint::{self, LedgerKey};
 use hms_audit_ledger::merkle::{self, Hash};
-use hms_audit_ledger::{VerifierKey, verify_bundle};
+use hms_audit_ledger::{Trust, VerifierKey, verify_bundle};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -135,7 +135,11 @@ async fn every_decision_and_change_is_recorded_with_who_what_and_why() {
         );
 
         let tenant = app.state.tenants.get("st-marys").await.unwrap().unwrap();
-        let report = tenant.ledger.verify(None, |_, _| {}).await.unwrap();
+        let report = tenant
+            .ledger
+            .verify(&Trust::default(), |_, _| {})
+            .await
+            .unwrap();
         assert!(report.is_valid(), "{:?}", report.problems);
     }
 }
@@ -227,17 +231,28 @@ async fn the_export_bundle_verifies_offline_with_only_the_trusted_key() {
         app.evaluate(&break_glass_request()).await;
         let trusted = trusted_keys(&app).await;
         let bundle = app.get("/ledger/export").await.text().await.unwrap();
-        let report = verify_bundle(bundle.as_bytes(), &trusted, |_| {}).unwrap();
+        let report = verify_bundle(
+            bundle.as_bytes(),
+            &Trust::with_keys(trusted.clone()),
+            |_| {},
+        )
+        .unwrap();
         assert!(report.is_valid(), "{:?}", report.problems);
         assert!(report.entries > 10);
 
         let stranger = LedgerKey::generate("hms-ach/st-marys").verifier();
-        let report = verify_bundle(bundle.as_bytes(), &[stranger], |_| {}).unwrap();
+        let report =
+            verify_bundle(bundle.as_bytes(), &Trust::with_keys(vec![stranger]), |_| {}).unwrap();
         assert!(!report.is_valid());
 
         let tampered = bundle.replacen("\"outcome\":\"permit\"", "\"outcome\":\"deny\"", 1);
         assert_ne!(tampered, bundle);
-        let report = verify_bundle(tampered.as_bytes(), &trusted, |_| {}).unwrap();
+        let report = verify_bundle(
+            tampered.as_bytes(),
+            &Trust::with_keys(trusted.clone()),
+            |_| {},
+        )
+        .unwrap();
         assert!(!report.is_valid());
     }
 }
@@ -258,14 +273,33 @@ async fn rotated_keys_stay_published_and_both_verify() {
         let trusted = trusted_keys(&app).await;
         let bundle = app.get("/ledger/export").await.text().await.unwrap();
         assert!(
-            verify_bundle(bundle.as_bytes(), &trusted, |_| {})
-                .unwrap()
-                .is_valid()
+            verify_bundle(
+                bundle.as_bytes(),
+                &Trust::with_keys(trusted.clone()),
+                |_| {}
+            )
+            .unwrap()
+            .is_valid()
         );
-        let only_old = verify_bundle(bundle.as_bytes(), &trusted[..1], |_| {}).unwrap();
+        // The first key is enough: it endorsed the new one.
+        let first_only = Trust::with_keys(trusted[..1].to_vec());
+        let report = verify_bundle(bundle.as_bytes(), &first_only, |_| {}).unwrap();
+        assert!(report.is_valid(), "{:?}", report.problems);
+        let tenant = app.state.tenants.get("st-marys").await.unwrap().unwrap();
+        let online = tenant.ledger.verify(&first_only, |_, _| {}).await.unwrap();
+        assert!(online.is_valid(), "{:?}", online.problems);
+        // Without the endorsement, checkpoints after the rotation are not trusted.
+        let unendorsed: String = bundle
+            .lines()
+            .map(|line| match line.split_once(r#","endorsement":"#) {
+                Some((start, _)) if line.starts_with(r#"{"type":"key""#) => format!("{start}}}\n"),
+                _ => format!("{line}\n"),
+            })
+            .collect();
+        let report = verify_bundle(unendorsed.as_bytes(), &first_only, |_| {}).unwrap();
         assert!(
-            !only_old.is_valid(),
-            "checkpoints after rotation need the new key"
+            !report.is_valid(),
+            "checkpoints after rotation need the endorsed key"
         );
         let rotation = json_of(&app, "/ledger/entries?kind=ledger.key.rotate").await;
         assert_eq!(rotation["entries"].as_array().unwrap().len(), 1);
@@ -290,7 +324,11 @@ async fn the_database_refuses_to_update_or_delete_entries() {
         if app.backend == "postgres" {
             assert!(sqlx_execute(pool, "TRUNCATE ledger_entries").await.is_err());
         }
-        let report = tenant.ledger.verify(None, |_, _| {}).await.unwrap();
+        let report = tenant
+            .ledger
+            .verify(&Trust::default(), |_, _| {})
+            .await
+            .unwrap();
         assert!(report.is_valid());
     }
 }
@@ -300,9 +338,9 @@ async fn sqlx_execute(pool: &sqlx::AnyPool, statement: &str) -> Result<(), sqlx:
 }
 
 /// Lets a test act as an attacker with direct database access.
-async fn disable_guards(app: &TestApp, pool: &sqlx::AnyPool) {
+pub(crate) async fn disable_guards(app: &TestApp, pool: &sqlx::AnyPool) {
     if app.backend == "postgres" {
-        for table in ["ledger_entries", "ledger_checkpoints"] {
+        for table in ["ledger_entries", "ledger_checkpoints", "ledger_nodes"] {
             sqlx_execute(pool, &format!("ALTER TABLE {table} DISABLE TRIGGER USER"))
                 .await
                 .unwrap();
@@ -313,6 +351,8 @@ async fn disable_guards(app: &TestApp, pool: &sqlx::AnyPool) {
             "ledger_entries_no_delete",
             "ledger_checkpoints_no_update",
             "ledger_checkpoints_no_delete",
+            "ledger_nodes_no_update",
+            "ledger_nodes_no_delete",
         ] {
             sqlx_execute(pool, &format!("DROP TRIGGER {trigger}"))
                 .await
@@ -380,18 +420,176 @@ async fn tampering_with_stored_rows_is_detected_online_and_offline() {
                     "{backend}/{name}: `{part}` changed nothing"
                 );
             }
-            let online = tenant.ledger.verify(None, |_, _| {}).await.unwrap();
+            let online = tenant
+                .ledger
+                .verify(&Trust::default(), |_, _| {})
+                .await
+                .unwrap();
             assert!(
                 !online.is_valid(),
                 "{backend}/{name}: online verifier missed it"
             );
             let bundle = app.get("/ledger/export").await.text().await.unwrap();
-            let offline = verify_bundle(bundle.as_bytes(), &trusted, |_| {}).unwrap();
+            let offline = verify_bundle(
+                bundle.as_bytes(),
+                &Trust::with_keys(trusted.clone()),
+                |_| {},
+            )
+            .unwrap();
             assert!(
                 !offline.is_valid(),
                 "{backend}/{name}: offline verifier missed it"
             );
         }
+    }
+}
+
+/// Tampering with what only the store holds: the online verifier must
+/// name it, and the service must stop appending rather than sign over it.
+const STORE_TAMPERS: &[(&str, &str, &str)] = &[
+    (
+        "tree-node",
+        "UPDATE ledger_nodes SET hash = (SELECT hash FROM ledger_nodes WHERE level = 1 AND idx = 1) \
+         WHERE level = 1 AND idx = 0",
+        "tree node 0 at level 1: the stored hash is not the hash of its two children",
+    ),
+    (
+        "root-column",
+        "UPDATE ledger_checkpoints SET root_hash = (SELECT root_hash FROM ledger_checkpoints WHERE tree_size = 1) \
+         WHERE tree_size = $SIZE",
+        "the stored root_hash column",
+    ),
+    (
+        "head",
+        "UPDATE ledger_head SET last_leaf = (SELECT leaf_hash FROM ledger_entries WHERE sequence = 0)",
+        "the chain head differs: its last leaf hash is not the last entry's",
+    ),
+    (
+        "forged-tail",
+        "INSERT INTO ledger_entries SELECT $SIZE, recorded_at, kind, actor, subject, patient, action, resource, \
+         outcome, policies, request_id, decision_id, source_ip, user_agent, details, leaf_hash, leaf_hash \
+         FROM ledger_entries WHERE sequence = $SIZE - 1",
+        "covered by no verified checkpoint",
+    ),
+];
+
+#[tokio::test]
+async fn tampering_with_the_store_itself_is_named_and_stops_the_appends() {
+    for backend in ["sqlite", "postgres"] {
+        for (name, statement, expected) in STORE_TAMPERS {
+            let app = spawn(backend).await;
+            let request = record_request("dr-heart", "read_vitals", "Vitals", "p1");
+            assert!(app.evaluate(&request).await);
+            let tenant = app.state.tenants.get("st-marys").await.unwrap().unwrap();
+            let pool = tenant.store.pool();
+            let size = tenant.ledger.size().await.unwrap();
+            let served = decision_entries(&app).await.len();
+            disable_guards(&app, pool).await;
+            let statement = statement.replace("$SIZE", &size.to_string());
+            let changed = sqlx::query(&statement).execute(pool).await.unwrap();
+            assert_eq!(changed.rows_affected(), 1, "{backend}/{name}");
+            let report = tenant
+                .ledger
+                .verify(&Trust::default(), |_, _| {})
+                .await
+                .unwrap();
+            let shown: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+            assert!(
+                shown.iter().any(|p| p.contains(expected)),
+                "{backend}/{name}: {shown:?}"
+            );
+            // A row written behind the service's back is never served.
+            assert_eq!(
+                decision_entries(&app).await.len(),
+                served,
+                "{backend}/{name}"
+            );
+            if matches!(*name, "head" | "forged-tail") {
+                let answer = pdp_answer(&app, &request).await;
+                assert_eq!(answer["decision"], false, "{backend}/{name}: {answer}");
+                let appended = tenant.ledger.append_all(vec![hms_audit_ledger::Event {
+                    kind: "test".into(),
+                    ..Default::default()
+                }]);
+                let error = appended.await.unwrap_err().to_string();
+                assert!(
+                    error.contains("changed outside the service"),
+                    "{backend}/{name}: {error}"
+                );
+                quarantine_and_resume(&app, name).await;
+            }
+        }
+    }
+}
+
+/// The documented recovery: quarantine what no checkpoint signs, then the
+/// ledger verifies and records again, the quarantine itself in it.
+async fn quarantine_and_resume(app: &TestApp, name: &str) {
+    let tenant = app.state.tenants.get("st-marys").await.unwrap().unwrap();
+    let mut evidence = Vec::new();
+    let done = tenant
+        .ledger
+        .quarantine(
+            &Trust::default(),
+            |line| {
+                evidence.push(line.to_owned());
+                Ok(())
+            },
+            "cli",
+        )
+        .await
+        .unwrap();
+    let expected_entries = u64::from(name == "forged-tail");
+    assert_eq!(done.entries, expected_entries, "{}/{name}", app.backend);
+    assert_eq!(
+        evidence.len() as u64,
+        done.entries + done.checkpoints + done.nodes
+    );
+    let request = record_request("dr-heart", "read_vitals", "Vitals", "p1");
+    app.permitted_once_the_ledger_writes(&request).await;
+    let report = tenant
+        .ledger
+        .verify(&Trust::default(), |_, _| {})
+        .await
+        .unwrap();
+    assert!(
+        report.is_valid(),
+        "{}/{name}: {:?}",
+        app.backend,
+        report.problems
+    );
+    let recorded = json_of(app, "/ledger/entries?kind=ledger.quarantine").await;
+    let entry = &recorded["entries"][0];
+    assert_eq!(entry["details"]["entries_removed"], expected_entries);
+    assert_eq!(entry["details"]["evidence_sha256"], done.evidence_sha256);
+}
+
+#[tokio::test]
+async fn a_signing_key_written_into_the_table_is_not_trusted() {
+    for app in apps().await {
+        let tenant = app.state.tenants.get("st-marys").await.unwrap().unwrap();
+        let attacker = LedgerKey::generate(tenant.ledger.origin()).verifier();
+        sqlx::query(
+            "INSERT INTO ledger_keys (key_id, vkey, sealed_seed, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(attacker.key_id_hex())
+        .bind(attacker.to_string())
+        .bind(vec![0u8; 8])
+        .bind(i64::MAX)
+        .execute(tenant.store.pool())
+        .await
+        .unwrap();
+        let report = tenant
+            .ledger
+            .verify(&Trust::default(), |_, _| {})
+            .await
+            .unwrap();
+        let shown: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 1, "{}: {shown:?}", app.backend);
+        assert!(
+            shown[0].contains(&format!("published signing key {attacker} is not trusted")),
+            "{shown:?}"
+        );
     }
 }
 
@@ -409,7 +607,11 @@ async fn a_checkpoint_signed_with_another_key_is_refused() {
             .execute(tenant.store.pool())
             .await
             .unwrap();
-        let report = tenant.ledger.verify(None, |_, _| {}).await.unwrap();
+        let report = tenant
+            .ledger
+            .verify(&Trust::default(), |_, _| {})
+            .await
+            .unwrap();
         assert!(!report.is_valid(), "{}", app.backend);
         let problem = report.problems[0].to_string();
         assert!(problem.contains("checkpoint"), "{problem}");
@@ -452,7 +654,11 @@ async fn when_the_ledger_cannot_write_the_pdp_denies_and_says_why() {
 
         sqlx::raw_sql(mend).execute(pool).await.unwrap();
         app.permitted_once_the_ledger_writes(&request).await;
-        let report = tenant.ledger.verify(None, |_, _| {}).await.unwrap();
+        let report = tenant
+            .ledger
+            .verify(&Trust::default(), |_, _| {})
+            .await
+            .unwrap();
         assert!(report.is_valid(), "{:?}", report.problems);
     }
 }
@@ -564,7 +770,11 @@ async fn asynchronous_recording_is_opt_in_recorded_and_loses_nothing_when_the_le
                 app.backend
             );
         }
-        let report = tenant.ledger.verify(None, |_, _| {}).await.unwrap();
+        let report = tenant
+            .ledger
+            .verify(&Trust::default(), |_, _| {})
+            .await
+            .unwrap();
         assert!(report.is_valid(), "{:?}", report.problems);
     }
 }
@@ -665,7 +875,11 @@ async fn a_ledger_signed_before_the_checkpoint_chain_continues_it_from_its_lates
             "{}",
             app.backend
         );
-        let report = tenant.ledger.verify(None, |_, _| {}).await.unwrap();
+        let report = tenant
+            .ledger
+            .verify(&Trust::default(), |_, _| {})
+            .await
+            .unwrap();
         assert!(report.is_valid(), "{}: {:?}", app.backend, report.problems);
     }
 }

@@ -25,3 +25,4 @@ mod scim;
 mod search;
 mod tenancy;
 mod tls;
+mod witness;
