@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::audit::Provenance;
 use crate::tenancy::{Tenant, Tenants};
+use crate::witnessing::{self, Witness};
 
 /// A bundle is read in blocks of this many bytes: few reads, few progress updates.
 const BUNDLE_READ_BYTES: usize = 1 << 20;
@@ -69,6 +70,12 @@ pub enum LedgerCommand {
         #[arg(long = "key")]
         keys: Vec<String>,
     },
+    /// Submit a tenant's latest checkpoint to every configured witness now.
+    Witness {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: String,
+    },
     /// Print a tenant's public keys, current and retired.
     Keys {
         /// Tenant id.
@@ -122,8 +129,32 @@ pub async fn verify_offline(command: LedgerCommand) -> anyhow::Result<i32> {
 }
 
 /// Runs a command that needs the tenant's database.
-pub async fn run_online(command: LedgerCommand, tenants: Tenants) -> anyhow::Result<i32> {
+pub async fn run_online(
+    command: LedgerCommand,
+    tenants: Tenants,
+    witnesses: Vec<Witness>,
+) -> anyhow::Result<i32> {
     match command {
+        LedgerCommand::Witness { tenant } => {
+            anyhow::ensure!(
+                !witnesses.is_empty(),
+                "no witness is configured ([[ledger.witnesses]])"
+            );
+            let tenant = find(&tenants, &tenant).await?;
+            let client = reqwest::Client::new();
+            for witness in &witnesses {
+                witnessing::publish(&client, &tenant.ledger, witness)
+                    .await
+                    .with_context(|| format!("witness {}", witness.key.name()))?;
+            }
+            for kept in tenant.ledger.cosignatures().await? {
+                println!(
+                    "{} cosigned size {} at {}",
+                    kept.witness, kept.tree_size, kept.cosigned_at
+                );
+            }
+            Ok(0)
+        }
         LedgerCommand::Verify { ref tenant, .. } => {
             let tenant = find(&tenants, tenant.as_deref().unwrap_or_default()).await?;
             let trust = trust(&command, Some(tenant.ledger.origin())).await?;

@@ -201,8 +201,12 @@ impl Cli {
                 ledger::verify_offline(command).await
             }
             Command::Ledger(command) => {
-                let tenants = open_tenants(self.config.as_deref(), overrides).await?;
-                ledger::run_online(command, tenants).await
+                let settings = Settings::load(self.config.as_deref(), overrides)?;
+                telemetry::init(&settings.log_format);
+                let witnesses =
+                    crate::witnessing::Witness::from_config(&settings.ledger.witnesses)?;
+                let tenants = Tenants::from_settings(&settings).await?;
+                ledger::run_online(command, tenants, witnesses).await
             }
             Command::Witness(command) => {
                 telemetry::init("json");

@@ -231,3 +231,171 @@ fn a_report_from_the_command_line_names_a_checkpoint_an_auditor_can_find_in_the_
         "both pulls are recorded"
     );
 }
+
+/// A free loopback port (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs `hms-ach witness serve` until dropped.
+struct WitnessProcess(std::process::Child);
+
+impl Drop for WitnessProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_witness(args: &[&str], port: u16) -> WitnessProcess {
+    let child = Command::new(env!("CARGO_BIN_EXE_hms-ach"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the witness did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    WitnessProcess(child)
+}
+
+#[test]
+fn a_witness_cosigns_from_the_command_line_and_verify_holds_the_ledger_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let url = format!("sqlite://{}", dir.path().display());
+    let output = |args: &[&str]| {
+        let out = hms_ach(args);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code(), text)
+    };
+    assert_eq!(
+        output(&["--database-url", &url, "tenant", "create", "acme"]).0,
+        Some(0)
+    );
+    let (_, keys) = output(&["--database-url", &url, "ledger", "keys", "--tenant", "acme"]);
+    let vkey = keys.split_whitespace().next().unwrap().to_owned();
+    let (code, wvkey) = output(&[
+        "witness",
+        "keygen",
+        "--name",
+        "witness.test/w1",
+        "--key-file",
+        &path("w1.key"),
+    ]);
+    assert_eq!(code, Some(0), "{wvkey}");
+    let wvkey = wvkey.trim().to_owned();
+    assert!(wvkey.starts_with("witness.test/w1+"), "{wvkey}");
+    let port = free_port();
+    let witness_url = format!("http://127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{port}");
+    let _witness = start_witness(
+        &[
+            "witness",
+            "serve",
+            "--listen",
+            &listen,
+            "--name",
+            "witness.test/w1",
+            "--key-file",
+            &path("w1.key"),
+            "--state-file",
+            &path("w1.json"),
+            "--log",
+            &vkey,
+        ],
+        port,
+    );
+    let config = path("hms-ach.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database_url = \"{url}\"\n[[ledger.witnesses]]\nurl = \"{witness_url}\"\nkey = \"{wvkey}\"\n"
+        ),
+    )
+    .unwrap();
+    let with_config = |args: &[&str]| output(&[&["--config", config.as_str()], args].concat());
+    let (code, cosigned) = with_config(&["ledger", "witness", "--tenant", "acme"]);
+    assert_eq!(code, Some(0), "{cosigned}");
+    assert!(
+        cosigned.contains("witness.test/w1 cosigned size 2"),
+        "{cosigned}"
+    );
+
+    let verify = |extra: &[&str]| {
+        with_config(
+            &[
+                &[
+                    "ledger",
+                    "verify",
+                    "--tenant",
+                    "acme",
+                    "--witness-key",
+                    &wvkey,
+                ],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    let (code, report) = verify(&["--ask-witness", &witness_url]);
+    assert_eq!(code, Some(0), "{report}");
+    assert!(report.contains("OK: the ledger verifies"), "{report}");
+
+    // A checkpoint saved now must still be held later, after more entries.
+    let bundle = path("acme.jsonl");
+    assert_eq!(
+        with_config(&["ledger", "export", "--tenant", "acme", "--out", &bundle]).0,
+        Some(0)
+    );
+    let last_note = std::fs::read_to_string(&bundle)
+        .unwrap()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .rfind(|line| line["type"] == "checkpoint")
+        .unwrap()["note"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    std::fs::write(path("saved.note"), &last_note).unwrap();
+    assert_eq!(
+        with_config(&["client", "create", "--tenant", "acme", "--name", "emr"]).0,
+        Some(0)
+    );
+    let (code, report) = verify(&["--since", &path("saved.note")]);
+    assert_eq!(code, Some(0), "{report}");
+    let offline = output(&[
+        "ledger",
+        "verify",
+        "--bundle",
+        &bundle,
+        "--key",
+        &vkey,
+        "--witness-key",
+        &wvkey,
+        "--since",
+        &path("saved.note"),
+    ]);
+    assert_eq!(offline.0, Some(0), "{}", offline.1);
+    // A saved note the ledger does not hold is refused.
+    let mut lines: Vec<&str> = last_note.split('\n').collect();
+    lines[1] = "999";
+    let forged = lines.join("\n");
+    std::fs::write(path("forged.note"), forged).unwrap();
+    let (code, report) = verify(&["--since", &path("forged.note")]);
+    assert_eq!(code, Some(1), "{report}");
+    assert!(
+        report.contains("the saved checkpoint does not verify"),
+        "{report}"
+    );
+}
