@@ -174,6 +174,10 @@ async fn sqlite_pool(file: &Path) -> Result<AnyPool, StoreError> {
         .await?)
 }
 
+/// How long a released connection's pending rollback may take before the
+/// connection is closed instead of reused.
+const RELEASE_PING_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Whether a connection handed back to the pool may serve again: not while a
 /// transaction is still open on it once any rollback queued by a dropped
 /// transaction has run. A failed write (a full disk, say) can leave the
@@ -185,7 +189,11 @@ async fn reusable(conn: &mut AnyConnection) -> Result<bool, sqlx::Error> {
     if !conn.is_in_transaction() {
         return Ok(true);
     }
-    conn.ping().await?;
+    // A server that stopped answering must not hold the connection's slot.
+    match tokio::time::timeout(RELEASE_PING_WAIT, conn.ping()).await {
+        Ok(pinged) => pinged?,
+        Err(_) => return Ok(false),
+    }
     if conn.is_in_transaction() {
         tracing::warn!("a database connection left inside a failed transaction is closed");
         return Ok(false);

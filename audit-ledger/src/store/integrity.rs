@@ -1,5 +1,6 @@
-//! What online verification checks beyond the replay: the chain head and the
-//! stored Merkle tree nodes, each recomputed and compared with what is stored.
+//! What online verification checks beyond the replay: the chain head, what
+//! lies past it, and the stored Merkle tree nodes, each recomputed and
+//! compared with what is stored.
 
 use sqlx::Row;
 
@@ -11,19 +12,40 @@ use crate::verify::{Location, Verifier};
 /// Nodes compared per query.
 const NODES_PER_QUERY: u64 = 8192;
 
-/// The chain head (the tree, the last leaf and the last note the next append
-/// builds on) must be what the replay recomputed: a head changed behind the
-/// service's back would have the next checkpoints sign a wrong tree.
-pub(crate) async fn check_head(
-    shared: &Shared,
-    verifier: &mut Verifier,
-) -> Result<(), LedgerError> {
+/// The chain head as stored: where the next append will build.
+pub(crate) struct StoredHead {
+    frontier: Result<Frontier, String>,
+    last_leaf: Vec<u8>,
+    last_note: Option<Vec<u8>>,
+}
+
+impl StoredHead {
+    /// How many entries the head holds, when its tree is readable.
+    pub(crate) fn size(&self) -> Option<u64> {
+        self.frontier.as_ref().ok().map(Frontier::size)
+    }
+}
+
+/// Reads the chain head; an online verification replays up to it, so that
+/// appends made while it runs are left for the next one.
+pub(crate) async fn read_head(shared: &Shared) -> Result<StoredHead, LedgerError> {
     let (frontier, last_leaf, last_note): (Vec<u8>, Vec<u8>, Option<Vec<u8>>) =
         sqlx::query_as("SELECT frontier, last_leaf, last_note FROM ledger_head WHERE id = 1")
             .fetch_one(&shared.pool)
             .await?;
+    Ok(StoredHead {
+        frontier: Frontier::from_bytes(&frontier).map_err(|e| e.to_string()),
+        last_leaf,
+        last_note,
+    })
+}
+
+/// The chain head (the tree, the last leaf and the last note the next append
+/// builds on) must be what the replay up to it recomputed: a head changed
+/// behind the service's back would have the next checkpoints sign a wrong tree.
+pub(crate) fn compare_head(head: &StoredHead, verifier: &mut Verifier) {
     let mut differs = Vec::new();
-    match Frontier::from_bytes(&frontier) {
+    match &head.frontier {
         Ok(stored) if stored.size() != verifier.tree().size() => differs.push(format!(
             "its tree has {} entries, the entries are {}",
             stored.size(),
@@ -35,10 +57,10 @@ pub(crate) async fn check_head(
         Ok(_) => {}
         Err(error) => differs.push(format!("its tree is unreadable ({error})")),
     }
-    if last_leaf != verifier.last_leaf() {
+    if head.last_leaf != verifier.last_leaf() {
         differs.push("its last leaf hash is not the last entry's".into());
     }
-    if let Some(stored) = last_note
+    if let Some(stored) = &head.last_note
         && Some(stored.as_slice()) != verifier.last_note().map(|hash| hash.as_slice())
     {
         differs.push("its last note hash is not the latest checkpoint's".into());
@@ -47,6 +69,51 @@ pub(crate) async fn check_head(
         verifier.add_problem(
             Location::Ledger,
             format!("the chain head differs: {reason}"),
+        );
+    }
+}
+
+/// What lies past the head: entries there that no checkpoint covers, and
+/// checkpoints over entries that are not there. Each is one statement, which
+/// sees one state of the database, in which every append has its entries and
+/// its checkpoint or neither: appends made meanwhile are never counted.
+pub(crate) async fn check_past_head(
+    shared: &Shared,
+    verifier: &mut Verifier,
+    head_size: u64,
+) -> Result<(), LedgerError> {
+    let head = to_i64(head_size)?;
+    let (unsigned, first): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT COUNT(*), MIN(sequence) FROM ledger_entries WHERE sequence >= $1 \
+         AND sequence >= (SELECT COALESCE(MAX(tree_size), 0) FROM ledger_checkpoints)",
+    )
+    .bind(head)
+    .fetch_one(&shared.pool)
+    .await?;
+    if let Some(sequence) = first.filter(|_| unsigned > 0) {
+        verifier.add_problem(
+            Location::Entry {
+                sequence: to_u64(sequence, "sequence")?,
+            },
+            format!(
+                "{unsigned} entries from this one on lie past the chain head and no checkpoint covers them: \
+                 written outside the service"
+            ),
+        );
+    }
+    let (orphans, largest): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT COUNT(*), MAX(tree_size) FROM ledger_checkpoints WHERE tree_size > $1 \
+         AND tree_size > (SELECT COALESCE(MAX(sequence) + 1, 0) FROM ledger_entries)",
+    )
+    .bind(head)
+    .fetch_one(&shared.pool)
+    .await?;
+    if let Some(size) = largest.filter(|_| orphans > 0) {
+        verifier.add_problem(
+            Location::Checkpoint {
+                size: to_u64(size, "checkpoint size")?,
+            },
+            format!("{orphans} checkpoint(s) past the chain head sign entries that are not there: truncated"),
         );
     }
     Ok(())
@@ -113,19 +180,23 @@ fn compare_level(
     }
 }
 
-/// Nodes of `level` from `index` onwards: beyond the tree, none should exist.
+/// Nodes of `level` from `count` onwards: beyond the tree, none should exist
+/// (but those of appends made meanwhile).
 async fn report_extra_nodes(
     shared: &Shared,
     verifier: &mut Verifier,
     level: u8,
     count: u64,
 ) -> Result<(), LedgerError> {
-    let extra: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM ledger_nodes WHERE level = $1 AND idx >= $2")
-            .bind(i64::from(level))
-            .bind(to_i64(count)?)
-            .fetch_one(&shared.pool)
-            .await?;
+    // Nodes appends add while this runs complete under their own checkpoint.
+    let extra: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM ledger_nodes WHERE level = $1 AND idx >= $2 AND idx >= \
+         ((SELECT COALESCE(MAX(tree_size), 0) FROM ledger_checkpoints) >> CAST($1 AS INTEGER))",
+    )
+    .bind(i64::from(level))
+    .bind(to_i64(count)?)
+    .fetch_one(&shared.pool)
+    .await?;
     if extra > 0 {
         verifier.add_problem(
             Location::Node {

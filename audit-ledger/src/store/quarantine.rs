@@ -51,7 +51,17 @@ impl Ledger {
         actor: &str,
     ) -> Result<Quarantined, LedgerError> {
         let report = self.verify(trust, |_, _| {}).await?;
+        if report.is_valid() {
+            return Err(LedgerError::Invalid(
+                "the ledger verifies: there is nothing to quarantine".into(),
+            ));
+        }
         let kept = report.latest_checkpoint.as_ref().map_or(0, |c| c.size);
+        if kept == 0 && report.entries > 0 {
+            return Err(LedgerError::Invalid(
+                "no checkpoint verifies with the keys given, so nothing could be kept: check the keys".into(),
+            ));
+        }
         let prefix = self.verify_prefix(trust, kept).await?;
         if !prefix.report.is_valid() {
             let first = prefix.report.problems.first().map(ToString::to_string);

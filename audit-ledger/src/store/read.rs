@@ -315,7 +315,9 @@ impl Ledger {
         mut progress: impl FnMut(u64, u64),
     ) -> Result<Report, LedgerError> {
         let (trust, trusted, problems) = self.resolve_trust(trust).await?;
-        let total = self.size().await?;
+        // Up to the head as it is now: appends made meanwhile are for the next run.
+        let head = integrity::read_head(&self.shared).await?;
+        let upto = head.size().unwrap_or(LAST);
         let mut verifier = Verifier::new(self.origin(), trusted.clone());
         for (location, reason) in problems {
             verifier.add_problem(location, reason);
@@ -327,9 +329,12 @@ impl Ledger {
             .map(|c| c.note)
             .collect();
         trust.expect_kept(&mut verifier, &trusted, &cosigned);
-        self.replay_upto(&mut verifier, &trusted, LAST, |done| progress(done, total))
+        let total = head.size().unwrap_or_default();
+        self.replay_upto(&mut verifier, &trusted, upto, |done| progress(done, total))
             .await?;
-        integrity::check_head(&self.shared, &mut verifier).await?;
+        integrity::compare_head(&head, &mut verifier);
+        let past = head.size().unwrap_or(verifier.entries_seen());
+        integrity::check_past_head(&self.shared, &mut verifier, past).await?;
         integrity::check_nodes(&self.shared, &mut verifier).await?;
         Ok(verifier.finish())
     }
@@ -374,12 +379,16 @@ impl Ledger {
         Ok(())
     }
 
-    /// Writes an export bundle (JSON lines) of the ledger up to its latest
-    /// checkpoint to `sink`; stops early if the receiver goes away.
+    /// Writes an export bundle (JSON lines) of the ledger up to its chain
+    /// head (its latest checkpoint, when intact) to `sink`; stops early if
+    /// the receiver goes away.
     pub async fn export(&self, sink: &mpsc::Sender<String>) -> Result<(), LedgerError> {
         // Read before the size, so that none is of a size past what is exported.
         let cosigned = self.cosignatures().await?;
-        let upto = self.latest_checkpoint().await?.map_or(0, |c| c.tree_size);
+        // Up to the chain head, which every append moves in the transaction
+        // that signs its checkpoint: entries under it that no checkpoint
+        // covers (a checkpoint deleted) go out too, for the verifier to see.
+        let upto = self.size().await?;
         let header = BundleLine::Header {
             origin: self.origin().to_owned(),
             exported_at: Timestamp::now(),

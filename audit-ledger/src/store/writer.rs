@@ -9,7 +9,10 @@
 //! After a failed batch, the writer tries again only after a backoff (50 ms,
 //! doubling to 1 s); appends in between are refused at once, so that an
 //! outage denies quickly instead of making every caller wait for the store
-//! to fail again.
+//! to fail again. A batch waits at most 1 s for a database connection (and
+//! a retry during an outage 250 ms), not the pool's own timeout, and 5 s for
+//! its writes: a database that cannot be reached costs the callers of one
+//! batch that long, then they and those after are denied.
 //!
 //! The task runs on a thread and runtime of its own, so that each hop of a
 //! commit (to the database and back) is not queued behind the request
@@ -49,6 +52,19 @@ const FIRST_RETRY: Duration = Duration::from_millis(50);
 /// Longest wait between two attempts: how long a mended store may go on
 /// being refused.
 const LAST_RETRY: Duration = Duration::from_secs(1);
+
+/// Longest wait for a database connection for one batch. The pool's own
+/// acquire timeout (5 s) would hold every decision of a batch that long
+/// while a database server is unreachable.
+const CONNECTION_WAIT: Duration = Duration::from_secs(1);
+/// Longest wait for a connection when retrying during an outage.
+const RETRY_CONNECTION_WAIT: Duration = Duration::from_millis(250);
+/// Longest wait for a batch's writes and commit once it has a connection: a
+/// database that stops answering mid-batch (a network partition) would
+/// otherwise hold the writer, and every caller, until TCP gives up. A batch
+/// that times out is answered as failed (its entries may or may not have
+/// been committed: the callers are denied either way).
+const WRITE_WAIT: Duration = Duration::from_secs(5);
 
 /// How the caller of one append learns its fate.
 enum Reply {
@@ -256,8 +272,12 @@ impl Task {
                 .flat_map(|job| std::mem::take(&mut job.events)),
         );
         let wrote = !events.is_empty();
+        let wait = match self.outage {
+            Some(_) => RETRY_CONNECTION_WAIT,
+            None => CONNECTION_WAIT,
+        };
         let written = if wrote {
-            write(&self.shared, events).await
+            write(&self.shared, events, wait).await
         } else {
             Ok(0)
         };
@@ -321,10 +341,24 @@ fn gather(first: Job, queue: &mut mpsc::Receiver<Job>, max_batch: usize) -> Vec<
     jobs
 }
 
-async fn write(shared: &Shared, events: Vec<Event>) -> Result<u64, LedgerError> {
+async fn write(shared: &Shared, events: Vec<Event>, wait: Duration) -> Result<u64, LedgerError> {
     let key = shared.signing_key();
-    let mut tx = shared.pool.begin().await?;
-    let first = append::append_batch(&mut tx, shared, &key, events).await?;
-    tx.commit().await?;
-    Ok(first)
+    let begun = tokio::time::timeout(wait, shared.pool.begin()).await;
+    let mut tx = begun.map_err(|_| {
+        LedgerError::Unavailable(format!(
+            "no database connection within {} ms",
+            wait.as_millis()
+        ))
+    })??;
+    let written = tokio::time::timeout(WRITE_WAIT, async move {
+        let first = append::append_batch(&mut tx, shared, &key, events).await?;
+        tx.commit().await?;
+        Ok(first)
+    });
+    written.await.unwrap_or_else(|_| {
+        Err(LedgerError::Unavailable(format!(
+            "the database did not answer within {} s",
+            WRITE_WAIT.as_secs()
+        )))
+    })
 }

@@ -83,7 +83,7 @@ pub async fn spawn_configured(backend: &'static str, extra: &str) -> TestApp {
     spawn_settings(backend, dir, settings).await
 }
 
-async fn spawn_settings(
+pub async fn spawn_settings(
     backend: &'static str,
     dir: tempfile::TempDir,
     settings: Settings,

@@ -398,6 +398,10 @@ const TAMPERS: &[(&str, &str)] = &[
         "delete-checkpoint",
         "DELETE FROM ledger_checkpoints WHERE tree_size = $LAST",
     ),
+    (
+        "delete-latest-checkpoint",
+        "DELETE FROM ledger_checkpoints WHERE tree_size = $LAST + 1",
+    ),
 ];
 
 #[tokio::test]
@@ -469,7 +473,7 @@ const STORE_TAMPERS: &[(&str, &str, &str)] = &[
         "INSERT INTO ledger_entries SELECT $SIZE, recorded_at, kind, actor, subject, patient, action, resource, \
          outcome, policies, request_id, decision_id, source_ip, user_agent, details, leaf_hash, leaf_hash \
          FROM ledger_entries WHERE sequence = $SIZE - 1",
-        "covered by no verified checkpoint",
+        "lie past the chain head and no checkpoint covers them",
     ),
 ];
 
