@@ -345,33 +345,16 @@ impl VerifierKey {
 
     /// Reads vkey text, checking the name, the key and that the key id matches them.
     pub fn parse(vkey: &str) -> Result<Self, CheckpointError> {
-        let invalid = CheckpointError::InvalidVerifierKey;
-        let (name, rest) = vkey
-            .split_once('+')
-            .ok_or(invalid("expected name+keyid+key"))?;
-        let (id_hex, key_base64) = rest
-            .split_once('+')
-            .ok_or(invalid("expected name+keyid+key"))?;
-        check_key_name(name)?;
-        let mut id = [0; 4];
-        hex::decode_to_slice(id_hex, &mut id)
-            .map_err(|_| invalid("the key id is not 8 hexadecimal digits"))?;
-        let key_bytes = BASE64
-            .decode(key_base64)
-            .map_err(|_| invalid("the key is not base64"))?;
-        let Some((&ED25519_SIGNATURE_TYPE, public)) = key_bytes.split_first() else {
-            return Err(invalid("not an Ed25519 key (type byte 0x01)"));
-        };
-        let public: &[u8; 32] = public
-            .try_into()
-            .map_err(|_| invalid("an Ed25519 public key is 32 bytes"))?;
-        let key = VerifyingKey::from_bytes(public)
-            .ok()
-            .filter(|key| !key.is_weak())
-            .ok_or(invalid("not a valid Ed25519 public key"))?;
+        let (name, id, key) = read_vkey(
+            vkey,
+            ED25519_SIGNATURE_TYPE,
+            "not an Ed25519 key (type byte 0x01)",
+        )?;
         let parsed = Self::new(name, key);
         if parsed.key_id != id {
-            return Err(invalid("the key id does not match the name and key"));
+            return Err(CheckpointError::InvalidVerifierKey(
+                "the key id does not match the name and key",
+            ));
         }
         Ok(parsed)
     }
@@ -396,6 +379,43 @@ impl VerifierKey {
         Signature::from_slice(signature)
             .is_ok_and(|signature| self.key.verify_strict(message, &signature).is_ok())
     }
+}
+
+/// The parts of vkey text `name+<8 hex key id>+base64(type || 32-byte
+/// Ed25519 public key)` whose type byte is `key_type` (else `wrong_type`):
+/// the checked name, the key id as written, and the key (whose id the
+/// caller computes and compares).
+pub(crate) fn read_vkey<'v>(
+    vkey: &'v str,
+    key_type: u8,
+    wrong_type: &'static str,
+) -> Result<(&'v str, [u8; 4], VerifyingKey), CheckpointError> {
+    let invalid = CheckpointError::InvalidVerifierKey;
+    let (name, rest) = vkey
+        .split_once('+')
+        .ok_or(invalid("expected name+keyid+key"))?;
+    let (id_hex, key_base64) = rest
+        .split_once('+')
+        .ok_or(invalid("expected name+keyid+key"))?;
+    check_key_name(name)?;
+    let mut id = [0; 4];
+    hex::decode_to_slice(id_hex, &mut id)
+        .map_err(|_| invalid("the key id is not 8 hexadecimal digits"))?;
+    let key_bytes = BASE64
+        .decode(key_base64)
+        .map_err(|_| invalid("the key is not base64"))?;
+    let public = match key_bytes.split_first() {
+        Some((&found, public)) if found == key_type => public,
+        _ => return Err(invalid(wrong_type)),
+    };
+    let public: &[u8; 32] = public
+        .try_into()
+        .map_err(|_| invalid("an Ed25519 public key is 32 bytes"))?;
+    let key = VerifyingKey::from_bytes(public)
+        .ok()
+        .filter(|key| !key.is_weak())
+        .ok_or(invalid("not a valid Ed25519 public key"))?;
+    Ok((name, id, key))
 }
 
 fn key_id(name: &str, key: &VerifyingKey) -> [u8; 4] {

@@ -102,30 +102,16 @@ impl CosignerVerifier {
 
     /// Reads vkey text, checking the name, the type byte and the key id.
     pub fn parse(vkey: &str) -> Result<Self, CheckpointError> {
-        let invalid = CheckpointError::InvalidVerifierKey;
-        let mut parts = vkey.splitn(3, '+');
-        let (Some(name), Some(id_hex), Some(key_base64)) =
-            (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(invalid("expected name+keyid+key"));
-        };
-        checkpoint::check_key_name(name)?;
-        let bytes = BASE64
-            .decode(key_base64)
-            .map_err(|_| invalid("the key is not base64"))?;
-        let Some((&COSIGNATURE_V1_TYPE, public)) = bytes.split_first() else {
-            return Err(invalid("not a cosignature/v1 key (type byte 0x04)"));
-        };
-        let public: &[u8; 32] = public
-            .try_into()
-            .map_err(|_| invalid("an Ed25519 public key is 32 bytes"))?;
-        let key = VerifyingKey::from_bytes(public)
-            .ok()
-            .filter(|key| !key.is_weak())
-            .ok_or(invalid("not a valid Ed25519 public key"))?;
+        let (name, id, key) = checkpoint::read_vkey(
+            vkey,
+            COSIGNATURE_V1_TYPE,
+            "not a cosignature/v1 key (type byte 0x04)",
+        )?;
         let parsed = Self::new(name, key);
-        if hex::encode(parsed.key_id) != id_hex {
-            return Err(invalid("the key id does not match the name and key"));
+        if parsed.key_id != id {
+            return Err(CheckpointError::InvalidVerifierKey(
+                "the key id does not match the name and key",
+            ));
         }
         Ok(parsed)
     }
