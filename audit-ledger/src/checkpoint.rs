@@ -338,25 +338,19 @@ impl VerifierKey {
     fn new(name: &str, key: VerifyingKey) -> Self {
         Self {
             name: name.to_owned(),
-            key_id: key_id(name, &key),
+            key_id: key_id(name, ED25519_SIGNATURE_TYPE, &key),
             key,
         }
     }
 
     /// Reads vkey text, checking the name, the key and that the key id matches them.
     pub fn parse(vkey: &str) -> Result<Self, CheckpointError> {
-        let (name, id, key) = read_vkey(
+        let (name, key) = read_vkey(
             vkey,
             ED25519_SIGNATURE_TYPE,
             "not an Ed25519 key (type byte 0x01)",
         )?;
-        let parsed = Self::new(name, key);
-        if parsed.key_id != id {
-            return Err(CheckpointError::InvalidVerifierKey(
-                "the key id does not match the name and key",
-            ));
-        }
-        Ok(parsed)
+        Ok(Self::new(name, key))
     }
 
     /// The key name: the origin of the ledger it signs for.
@@ -381,15 +375,14 @@ impl VerifierKey {
     }
 }
 
-/// The parts of vkey text `name+<8 hex key id>+base64(type || 32-byte
-/// Ed25519 public key)` whose type byte is `key_type` (else `wrong_type`):
-/// the checked name, the key id as written, and the key (whose id the
-/// caller computes and compares).
+/// The name and key of vkey text `name+<8 hex key id>+base64(type ||
+/// 32-byte Ed25519 public key)` whose type byte is `key_type` (else
+/// `wrong_type`), once the name is checked and the key id matches them.
 pub(crate) fn read_vkey<'v>(
     vkey: &'v str,
     key_type: u8,
     wrong_type: &'static str,
-) -> Result<(&'v str, [u8; 4], VerifyingKey), CheckpointError> {
+) -> Result<(&'v str, VerifyingKey), CheckpointError> {
     let invalid = CheckpointError::InvalidVerifierKey;
     let (name, rest) = vkey
         .split_once('+')
@@ -415,13 +408,17 @@ pub(crate) fn read_vkey<'v>(
         .ok()
         .filter(|key| !key.is_weak())
         .ok_or(invalid("not a valid Ed25519 public key"))?;
-    Ok((name, id, key))
+    if key_id(name, key_type, &key) != id {
+        return Err(invalid("the key id does not match the name and key"));
+    }
+    Ok((name, key))
 }
 
-fn key_id(name: &str, key: &VerifyingKey) -> [u8; 4] {
+/// A signed-note key id: SHA-256(name || "\n" || type byte || key)[..4].
+pub(crate) fn key_id(name: &str, key_type: u8, key: &VerifyingKey) -> [u8; 4] {
     let digest = Sha256::new()
         .chain_update(name.as_bytes())
-        .chain_update([b'\n', ED25519_SIGNATURE_TYPE])
+        .chain_update([b'\n', key_type])
         .chain_update(key.as_bytes())
         .finalize();
     [digest[0], digest[1], digest[2], digest[3]]
@@ -1059,7 +1056,7 @@ mod tests {
         typed.extend(identity);
         let vkey = format!(
             "hms-ach/demo+{}+{}",
-            hex::encode(key_id("hms-ach/demo", &weak)),
+            hex::encode(key_id("hms-ach/demo", ED25519_SIGNATURE_TYPE, &weak)),
             BASE64.encode(typed)
         );
         assert_eq!(
