@@ -6,7 +6,7 @@ use sqlx::AnyConnection;
 
 use crate::clock::now_rfc3339;
 use crate::error::StoreError;
-use crate::staff::{CredentialStatus, StaffMember};
+use crate::staff::member::{CredentialStatus, StaffMember};
 
 /// The source of an administrator's explicit change.
 pub const ADMIN_SOURCE: &str = "admin";

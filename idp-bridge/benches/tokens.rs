@@ -4,9 +4,9 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use hms_audit_ledger::store::MasterKey;
 use hms_idp_bridge::store;
 use hms_idp_bridge::tokens::{AUDIENCE, SessionClaims, TokenKeys};
+use hms_keys::MasterKey;
 use sqlx::any::AnyPoolOptions;
 
 const ISSUER: &str = "https://hms.example.org/bench";

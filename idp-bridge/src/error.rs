@@ -57,4 +57,16 @@ impl IdentityError {
             message: message.into(),
         }
     }
+
+    /// The machine-readable code the refusal is answered and recorded with.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid { code, .. } | Self::Refused { code, .. } => code,
+            Self::Locked { .. } => "mfa_locked",
+            Self::UnknownProvider(_) => "not_found",
+            Self::Upstream(_) => "idp_unavailable",
+            Self::Unseal => "internal",
+            Self::Store(_) => "unavailable",
+        }
+    }
 }

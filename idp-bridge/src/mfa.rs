@@ -5,7 +5,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use hms_audit_ledger::store::MasterKey;
+use hms_keys::MasterKey;
 use rand::RngCore;
 use sqlx::{AnyConnection, AnyPool};
 use subtle::ConstantTimeEq;

@@ -4,7 +4,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use hms_audit_ledger::store::MasterKey;
+use hms_keys::MasterKey;
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, AnyPool};
 

@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use hms_audit_ledger::store::MasterKey;
 use hms_idp_bridge::store;
 use hms_idp_bridge::tokens::{AUDIENCE, SessionClaims, TokenKeys};
+use hms_keys::MasterKey;
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 

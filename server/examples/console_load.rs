@@ -21,8 +21,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use hms_ach::audit::Provenance;
-use hms_ach::auth::Scope;
+use hms_governance::audit::Provenance;
+use hms_governance::credentials::Scope;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Client, redirect};
 use serde_json::{Value, json};

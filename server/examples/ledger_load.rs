@@ -14,8 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hms_audit_ledger::Event;
-use hms_audit_ledger::store::{Ledger, MasterKey, WriterOptions};
+use hms_audit_ledger::store::{Ledger, WriterOptions};
 use hms_directory::Backend;
+use hms_keys::MasterKey;
 use serde_json::json;
 
 struct Args {

@@ -25,8 +25,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use hms_ach::audit::Provenance;
-use hms_ach::auth::Scope;
+use hms_governance::audit::Provenance;
+use hms_governance::credentials::Scope;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Client, redirect};
 use serde_json::{Value, json};

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use hms_ach::audit::Provenance;
-use hms_ach::auth::Scope;
+use hms_governance::audit::Provenance;
+use hms_governance::credentials::Scope;
 use hms_scim::hr::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 use hms_scim::protocol::resource::normalise;
 use hms_scim::protocol::schema::ResourceType;

@@ -17,11 +17,12 @@ mod common;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use hms_ach::audit::Provenance;
-use hms_ach::auth::Scope;
-use hms_ach::scheduler::{ScheduledPack, write_pack};
+use hms_ach::config::ScheduledPack;
+use hms_ach::scheduler::write_pack;
 use hms_audit_ledger::{Event, Timestamp};
 use hms_directory::{Patient, StaffMember};
+use hms_governance::audit::Provenance;
+use hms_governance::credentials::Scope;
 use reqwest::Client;
 use serde_json::json;
 

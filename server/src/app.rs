@@ -17,7 +17,6 @@ use crate::config::{Settings, TlsSettings};
 use crate::connections::ConnectionGate;
 use crate::demo;
 use crate::http::{AppState, router};
-use crate::tenancy::Tenants;
 
 /// A built service, bound to its address, ready to run.
 pub struct Application {
@@ -30,15 +29,16 @@ impl Application {
     /// Opens every tenant, binds the listener (port 0 picks a free port) and loads TLS material.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         crate::metrics::handle();
-        let tenants = Tenants::from_settings(&settings)
-            .await
-            .context("cannot open the tenant catalog")?;
         let tls = settings.tls.as_ref().map(rustls_config).transpose()?;
         let listener = std::net::TcpListener::bind(settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         listener.set_nonblocking(true)?;
         let mut settings = settings;
+        // Bound first: with port 0, the tenants' issuer URLs name the port chosen.
         settings.listen = listener.local_addr()?;
+        let tenants = crate::tenants::open(&settings)
+            .await
+            .context("cannot open the tenant catalog")?;
         if settings.demo && tenants.list().await?.is_empty() {
             let token = demo::install(&tenants)
                 .await
@@ -48,7 +48,7 @@ impl Application {
         tracing::info!(listen = %settings.listen, data = describe_data_location(&settings), "hms-ach ready");
         Ok(Self {
             listener,
-            state: AppState::new(settings, tenants),
+            state: AppState::new(settings, Arc::new(tenants)),
             tls,
         })
     }
@@ -66,10 +66,10 @@ impl Application {
     /// Serves until SIGINT or SIGTERM, then waits for the ledgers to write
     /// what they were given.
     pub async fn run(self) -> anyhow::Result<()> {
-        crate::scheduler::start(&self.state);
+        crate::scheduler::start(&self.state.tenants, &self.state.settings.reports.schedule);
         let ledger = &self.state.settings.ledger;
         crate::witnessing::start(
-            self.state.clone(),
+            Arc::clone(&self.state.tenants),
             crate::witnessing::Witness::from_config(&ledger.witnesses)?,
             Duration::from_millis(ledger.witness_interval_ms.max(1)),
         );

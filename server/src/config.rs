@@ -3,6 +3,12 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
+use hms_compliance_reports::ReportKind;
+use hms_compliance_reports::kinds;
+use hms_compliance_reports::render::Format;
+
+use secrecy::SecretString;
 use serde::Deserialize;
 
 /// Everything the service can be told.
@@ -84,7 +90,7 @@ fn default_header_read_timeout() -> u64 {
 pub struct ReportsConfig {
     /// Report packs generated on a schedule (`[[reports.schedule]]`).
     #[serde(default)]
-    pub schedule: Vec<crate::scheduler::ScheduledPack>,
+    pub schedule: Vec<ScheduledPack>,
 }
 
 /// The audit ledger's keys and naming.
@@ -94,7 +100,7 @@ pub struct LedgerConfig {
     /// The master key (base64 of 32 bytes) that seals every tenant's signing key.
     /// Prefer `master_key_file`; never log either.
     #[serde(default)]
-    pub master_key: Option<String>,
+    pub master_key: Option<SecretString>,
     /// A file holding the master key. With SQLite and no key configured,
     /// `{data dir}/master.key` is used, and created (mode 0600) on first start.
     #[serde(default)]
@@ -221,5 +227,58 @@ impl Settings {
                 format!("{scheme}://{}", self.listen)
             }
         }
+    }
+}
+
+/// One pack of reports generated on a schedule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledPack {
+    /// Names the pack's folders, e.g. `weekly-privacy`.
+    pub name: String,
+    /// The reports (kinds that need no patient or staff member).
+    pub kinds: Vec<String>,
+    /// How often, and over how far back, in seconds (604800 for weekly).
+    pub every_seconds: u64,
+    /// `csv` (default), `json`, `html` or `pdf`.
+    #[serde(default = "default_format")]
+    pub format: String,
+    /// Where packs are written: `{folder}/{tenant}/{name}-{time}/{kind}.{format}`.
+    pub folder: PathBuf,
+    /// Only this tenant; every tenant when absent.
+    #[serde(default)]
+    pub tenant: Option<String>,
+}
+
+fn default_format() -> String {
+    "csv".into()
+}
+
+impl ScheduledPack {
+    /// Checks the pack can be generated unattended.
+    pub fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.every_seconds > 0,
+            "reports.schedule `{}`: every_seconds must be positive",
+            self.name
+        );
+        anyhow::ensure!(
+            Format::parse(&self.format).is_some(),
+            "reports.schedule `{}`: format is csv, json, html or pdf",
+            self.name
+        );
+        for name in &self.kinds {
+            let kind = ReportKind::parse(name)
+                .with_context(|| format!("reports.schedule `{}`: no report `{name}`", self.name))?;
+            kinds::ledger_query(kind, &hms_compliance_reports::Parameters::default()).map_err(
+                |e| {
+                    anyhow::anyhow!(
+                        "reports.schedule `{}`: `{name}` cannot be scheduled: {e}",
+                        self.name
+                    )
+                },
+            )?;
+        }
+        Ok(())
     }
 }

@@ -2,9 +2,9 @@
 
 use hms_directory::{Credential, CredentialStatus, Encounter, Patient, StaffMember, TenantId};
 
-use crate::audit::Provenance;
-use crate::auth::Scope;
-use crate::tenancy::{ChangeError, Tenants};
+use hms_governance::audit::Provenance;
+use hms_governance::credentials::Scope;
+use hms_governance::tenancy::{ChangeError, Tenants};
 
 /// The demo tenant's id.
 pub const DEMO_TENANT: &str = "demo";

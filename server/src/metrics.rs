@@ -1,16 +1,10 @@
-//! Prometheus metrics: decisions by outcome, decision and HTTP latency histograms.
+//! Prometheus metrics: the recorder, and HTTP requests and latency (decisions
+//! are counted where they are made, in `hms_governance::decisions`).
 
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-/// Decisions, labelled by tenant and outcome (`permit`, `deny`).
-pub const DECISIONS: &str = "hms_decisions_total";
-/// Time to evaluate one decision, in seconds.
-pub const DECISION_SECONDS: &str = "hms_decision_duration_seconds";
-/// Decisions turned into denials because the ledger could not record them.
-pub const UNRECORDED_DECISIONS: &str = "hms_decisions_unrecorded_total";
 /// HTTP requests, labelled by method, route and status.
 pub const HTTP_REQUESTS: &str = "hms_http_requests_total";
 /// HTTP request latency, in seconds.
@@ -36,17 +30,4 @@ pub fn handle() -> &'static PrometheusHandle {
             Err(_) => PrometheusBuilder::new().build_recorder().handle(),
         }
     })
-}
-
-/// Records one decision.
-pub fn record_decision(tenant: &str, allowed: bool, elapsed: Duration) {
-    let outcome = if allowed { "permit" } else { "deny" };
-    metrics::counter!(DECISIONS, "tenant" => tenant.to_owned(), "outcome" => outcome).increment(1);
-    metrics::histogram!(DECISION_SECONDS, "tenant" => tenant.to_owned())
-        .record(elapsed.as_secs_f64());
-}
-
-/// Counts decisions denied because the ledger could not record them.
-pub fn record_unrecorded_decisions(tenant: &str, count: usize) {
-    metrics::counter!(UNRECORDED_DECISIONS, "tenant" => tenant.to_owned()).increment(count as u64);
 }

@@ -8,72 +8,18 @@
 //! All of it is recorded in the ledger as done by `scheduler`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use hms_audit_ledger::Timestamp;
 use hms_compliance_reports::ReportKind;
-use hms_compliance_reports::kinds;
 use hms_compliance_reports::render::{Format, render};
-use serde::Deserialize;
 
-use crate::audit::Provenance;
-use crate::http::AppState;
-use crate::reporting::{ReportScope, pull_pack};
-use crate::tenancy::{Tenant, Tenants};
-
-/// One pack of reports generated on a schedule.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScheduledPack {
-    /// Names the pack's folders, e.g. `weekly-privacy`.
-    pub name: String,
-    /// The reports (kinds that need no patient or staff member).
-    pub kinds: Vec<String>,
-    /// How often, and over how far back, in seconds (604800 for weekly).
-    pub every_seconds: u64,
-    /// `csv` (default), `json`, `html` or `pdf`.
-    #[serde(default = "default_format")]
-    pub format: String,
-    /// Where packs are written: `{folder}/{tenant}/{name}-{time}/{kind}.{format}`.
-    pub folder: PathBuf,
-    /// Only this tenant; every tenant when absent.
-    #[serde(default)]
-    pub tenant: Option<String>,
-}
-
-fn default_format() -> String {
-    "csv".into()
-}
-
-impl ScheduledPack {
-    /// Checks the pack can be generated unattended.
-    pub fn check(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            self.every_seconds > 0,
-            "reports.schedule `{}`: every_seconds must be positive",
-            self.name
-        );
-        anyhow::ensure!(
-            Format::parse(&self.format).is_some(),
-            "reports.schedule `{}`: format is csv, json, html or pdf",
-            self.name
-        );
-        for name in &self.kinds {
-            let kind = ReportKind::parse(name)
-                .with_context(|| format!("reports.schedule `{}`: no report `{name}`", self.name))?;
-            kinds::ledger_query(kind, &hms_compliance_reports::Parameters::default()).map_err(
-                |e| {
-                    anyhow::anyhow!(
-                        "reports.schedule `{}`: `{name}` cannot be scheduled: {e}",
-                        self.name
-                    )
-                },
-            )?;
-        }
-        Ok(())
-    }
-}
+use crate::config::ScheduledPack;
+use hms_governance::audit::Provenance;
+use hms_governance::reporting::{ReportScope, pull_pack};
+use hms_governance::tenancy::{Tenant, Tenants};
 
 /// How often access-review due dates are enforced.
 const DUE_DATE_SWEEP: Duration = Duration::from_secs(60);
@@ -82,8 +28,8 @@ const HR_EVENT_SWEEP: Duration = Duration::from_secs(1);
 
 /// Runs every pack on its interval, and the due-date sweep, for as long as
 /// the service runs.
-pub fn start(app: &AppState) {
-    let hr = app.clone();
+pub fn start(tenants: &Arc<Tenants>, packs: &[ScheduledPack]) {
+    let hr = Arc::clone(tenants);
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(HR_EVENT_SWEEP);
         loop {
@@ -96,12 +42,12 @@ pub fn start(app: &AppState) {
             }
         }
     });
-    let sweeper = app.clone();
+    let sweeper = Arc::clone(tenants);
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(DUE_DATE_SWEEP);
         loop {
             interval.tick().await;
-            if let Err(error) = enforce_due_dates(&sweeper.tenants).await {
+            if let Err(error) = enforce_due_dates(&sweeper).await {
                 tracing::error!(
                     error = format!("{error:#}"),
                     "access-review due dates not enforced"
@@ -109,14 +55,14 @@ pub fn start(app: &AppState) {
             }
         }
     });
-    for pack in app.settings.reports.schedule.clone() {
-        let app = app.clone();
+    for pack in packs.iter().cloned() {
+        let tenants = Arc::clone(tenants);
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(Duration::from_secs(pack.every_seconds));
             interval.tick().await;
             loop {
                 interval.tick().await;
-                if let Err(error) = run_pack(&pack, &app.tenants).await {
+                if let Err(error) = run_pack(&pack, &tenants).await {
                     tracing::error!(pack = %pack.name, error = format!("{error:#}"), "scheduled report pack failed");
                 }
             }
@@ -125,13 +71,13 @@ pub fn start(app: &AppState) {
 }
 
 /// Applies every tenant's future-dated HR events whose time has come.
-async fn apply_due_hr_events(app: &AppState) -> anyhow::Result<()> {
-    for record in app.tenants.list().await? {
+async fn apply_due_hr_events(tenants: &Tenants) -> anyhow::Result<()> {
+    for record in tenants.list().await? {
         let id = record.id.to_string();
-        let Some(tenant) = app.tenants.get(&id).await? else {
+        let Some(tenant) = tenants.get(&id).await? else {
             continue;
         };
-        let applied = crate::http::hr::apply_due_events(app, &tenant)
+        let applied = hms_governance::hr::apply_due_events(&tenant)
             .await
             .map_err(|e| anyhow::anyhow!("tenant `{id}`: {e}"))?;
         if applied > 0 {
@@ -150,7 +96,7 @@ async fn enforce_due_dates(tenants: &Tenants) -> anyhow::Result<()> {
             .get(&id)
             .await?
             .with_context(|| format!("unknown tenant `{id}`"))?;
-        let changed = crate::reviews::enforce_due_dates(&tenant, &by).await?;
+        let changed = hms_governance::reviews::enforce_due_dates(&tenant, &by).await?;
         if changed > 0 {
             tracing::info!(
                 tenant = id,

@@ -7,6 +7,7 @@
 //! the ledger was rolled back behind the service's back: that is logged as
 //! an error on every attempt until an operator deals with it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -14,8 +15,7 @@ use hms_audit_ledger::CosignerVerifier;
 use hms_audit_ledger::store::Ledger;
 
 use crate::config::WitnessConfig;
-use crate::http::AppState;
-use crate::tenancy::Tenants;
+use hms_governance::tenancy::Tenants;
 
 /// How long one witness may take to answer.
 const WITNESS_TIMEOUT: Duration = Duration::from_secs(5);
@@ -48,7 +48,7 @@ impl Witness {
 }
 
 /// Starts publishing, when witnesses are configured.
-pub fn start(app: AppState, witnesses: Vec<Witness>, every: Duration) {
+pub fn start(tenants: Arc<Tenants>, witnesses: Vec<Witness>, every: Duration) {
     if witnesses.is_empty() {
         return;
     }
@@ -61,7 +61,7 @@ pub fn start(app: AppState, witnesses: Vec<Witness>, every: Duration) {
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
-            publish_all(&client, &app.tenants, &witnesses).await;
+            publish_all(&client, &tenants, &witnesses).await;
         }
     });
 }

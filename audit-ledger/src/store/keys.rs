@@ -1,10 +1,7 @@
 //! Signing keys: generated per ledger, sealed at rest under the master key
-//! (XChaCha20-Poly1305), rotated with every old public key kept published.
+//! (see `hms-keys`), rotated with every old public key kept published.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hms_keys::MasterKey;
 use serde::Serialize;
 use sqlx::{AnyConnection, AnyPool};
 
@@ -12,80 +9,6 @@ use super::LedgerError;
 use crate::checkpoint::{LedgerKey, VerifierKey};
 use crate::entry::{Event, Timestamp};
 use crate::keyring::{self, PublishedVkey};
-
-/// The key that seals every tenant's signing key at rest. Never logged.
-#[derive(Clone)]
-pub struct MasterKey(chacha20poly1305::Key);
-
-impl std::fmt::Debug for MasterKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("MasterKey(…)")
-    }
-}
-
-impl MasterKey {
-    /// A fresh random master key.
-    pub fn generate() -> Self {
-        Self(XChaCha20Poly1305::generate_key(&mut OsRng))
-    }
-
-    /// Reads a master key written as base64 of 32 bytes.
-    pub fn from_base64(text: &str) -> Result<Self, LedgerError> {
-        let bytes = STANDARD
-            .decode(text.trim())
-            .map_err(|_| LedgerError::MasterKey("not base64".into()))?;
-        let bytes: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| LedgerError::MasterKey("must be 32 bytes".into()))?;
-        Ok(Self(bytes.into()))
-    }
-
-    /// The key as base64, for writing to a key file.
-    pub fn to_base64(&self) -> String {
-        STANDARD.encode(self.0.as_slice())
-    }
-
-    /// Seals a 32-byte secret, bound to `context` (e.g. the public key text a
-    /// signing seed belongs to): it opens only with the same context.
-    pub fn seal(&self, seed: &[u8; 32], context: &str) -> Result<Vec<u8>, LedgerError> {
-        self.seal_bytes(seed, context)
-    }
-
-    /// Opens what [`MasterKey::seal`] sealed for `context`.
-    pub fn unseal(&self, sealed: &[u8], context: &str) -> Result<[u8; 32], LedgerError> {
-        let seed = self.unseal_bytes(sealed, context)?;
-        seed.try_into().map_err(|_| LedgerError::Unseal)
-    }
-
-    /// Seals a secret of any length (a client secret, a TOTP seed), bound to `context`.
-    pub fn seal_bytes(&self, secret: &[u8], context: &str) -> Result<Vec<u8>, LedgerError> {
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let payload = Payload {
-            msg: secret,
-            aad: context.as_bytes(),
-        };
-        let sealed = XChaCha20Poly1305::new(&self.0)
-            .encrypt(&nonce, payload)
-            .map_err(|_| LedgerError::MasterKey("sealing failed".into()))?;
-        Ok([nonce.as_slice(), &sealed].concat())
-    }
-
-    /// Opens what [`MasterKey::seal_bytes`] sealed for `context`.
-    pub fn unseal_bytes(&self, sealed: &[u8], context: &str) -> Result<Vec<u8>, LedgerError> {
-        const NONCE: usize = 24;
-        if sealed.len() <= NONCE {
-            return Err(LedgerError::Unseal);
-        }
-        let (nonce, body) = sealed.split_at(NONCE);
-        let payload = Payload {
-            msg: body,
-            aad: context.as_bytes(),
-        };
-        XChaCha20Poly1305::new(&self.0)
-            .decrypt(XNonce::from_slice(nonce), payload)
-            .map_err(|_| LedgerError::Unseal)
-    }
-}
 
 /// A public key as published: checkpoints it signed verify with `vkey`.
 #[derive(Debug, Clone, Serialize)]

@@ -19,10 +19,11 @@ use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 
 use crate::checkpoint::LedgerKey;
 use crate::entry::Event;
+use hms_keys::MasterKey;
 use sql::Dialect;
 
 pub use cosignatures::StoredCosignature;
-pub use keys::{MasterKey, PublishedKey};
+pub use keys::PublishedKey;
 pub use proofs::{ConsistencyProof, InclusionProof};
 pub use quarantine::Quarantined;
 pub use read::{EntryFilter, StoredCheckpoint};
@@ -43,12 +44,9 @@ pub enum LedgerError {
     /// Stored data that the ledger wrote itself does not read back.
     #[error("ledger data is inconsistent: {0}")]
     Corrupt(String),
-    /// The signing key cannot be unsealed with the configured master key.
-    #[error("cannot unseal the ledger signing key: wrong master key or damaged key record")]
-    Unseal,
-    /// The master key given in configuration is not usable.
-    #[error("invalid master key: {0}")]
-    MasterKey(String),
+    /// The signing key cannot be sealed or unsealed with the configured master key.
+    #[error("ledger signing key: {0}")]
+    Key(#[from] hms_keys::KeyError),
     /// A requested entry, checkpoint or proof does not exist.
     #[error("{0}")]
     NotFound(String),

@@ -9,9 +9,9 @@ use clap::Subcommand;
 use hms_audit_ledger::{CosignerVerifier, Report, Trust, VerifierKey, verify_bundle};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::audit::Provenance;
-use crate::tenancy::{Tenant, Tenants};
 use crate::witnessing::{self, Witness};
+use hms_governance::audit::Provenance;
+use hms_governance::tenancy::{Tenant, Tenants};
 
 /// A bundle is read in blocks of this many bytes: few reads, few progress updates.
 const BUNDLE_READ_BYTES: usize = 1 << 20;

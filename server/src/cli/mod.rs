@@ -14,11 +14,11 @@ use hms_authz::{PolicyBundle, cases};
 use hms_directory::TenantId;
 
 use crate::app::Application;
-use crate::audit::Provenance;
-use crate::auth::Scope;
 use crate::config::{Overrides, Settings, TlsSettings};
 use crate::telemetry;
-use crate::tenancy::{Tenants, bundle_from_dir, hms_bundle};
+use hms_governance::audit::Provenance;
+use hms_governance::credentials::Scope;
+use hms_governance::tenancy::{Tenants, bundle_from_dir, hms_bundle};
 
 /// HMS-ACH: access decisions, staff credentials and health-data audit for hospital systems.
 #[derive(Debug, Parser)]
@@ -205,7 +205,7 @@ impl Cli {
                 telemetry::init(&settings.log_format);
                 let witnesses =
                     crate::witnessing::Witness::from_config(&settings.ledger.witnesses)?;
-                let tenants = Tenants::from_settings(&settings).await?;
+                let tenants = crate::tenants::open(&settings).await?;
                 ledger::run_online(command, tenants, witnesses).await
             }
             Command::Witness(command) => {
@@ -223,7 +223,7 @@ impl Cli {
 async fn open_tenants(config: Option<&Path>, overrides: Overrides) -> anyhow::Result<Tenants> {
     let settings = Settings::load(config, overrides)?;
     telemetry::init(&settings.log_format);
-    Tenants::from_settings(&settings).await
+    crate::tenants::open(&settings).await
 }
 
 async fn tenant_command(command: TenantCommand, tenants: Tenants) -> anyhow::Result<i32> {

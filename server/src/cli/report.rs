@@ -12,9 +12,9 @@ use hms_compliance_reports::render::{Format, render};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::ledger::find;
-use crate::audit::Provenance;
-use crate::reporting::{ReportScope, pull};
-use crate::tenancy::Tenants;
+use hms_governance::audit::Provenance;
+use hms_governance::reporting::{ReportScope, pull};
+use hms_governance::tenancy::Tenants;
 
 /// The report and its parameters.
 #[derive(Debug, Args)]

@@ -11,18 +11,19 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::decide::{IdentifiedDecision, Outcome, decide, evaluate, record, resolve_sessions};
 use super::error::ApiError;
 use super::gate::TenantContext;
 use super::json::ApiJson;
+use hms_governance::decisions::{
+    IdentifiedDecision, Outcome, decide, evaluate, record, resolve_sessions,
+};
 
 /// `POST /{tenant}/access/v1/evaluation`.
 pub async fn evaluation(
-    State(app): State<AppState>,
     axum::Extension(ctx): axum::Extension<TenantContext>,
     ApiJson(request): ApiJson<AccessRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let decided = decide(&app, &ctx, request).await?;
+    let decided = decide(&ctx.tenant, &ctx.provenance, request).await?;
     Ok(Json(authzen_decision(&decided)))
 }
 
@@ -54,7 +55,9 @@ pub async fn evaluations(
     if items.is_empty() {
         // Without items the call is a single evaluation (AuthZEN §7.1).
         let request = complete(PartialRequest::default(), &batch.defaults, 0)?;
-        return Ok(Json(authzen_decision(&decide(&app, &ctx, request).await?)));
+        return Ok(Json(authzen_decision(
+            &decide(&ctx.tenant, &ctx.provenance, request).await?,
+        )));
     }
     if items.len() > app.settings.max_batch {
         return Err(ApiError::bad_request(
@@ -71,7 +74,7 @@ pub async fn evaluations(
         .enumerate()
         .map(|(i, item)| complete(item, &batch.defaults, i))
         .collect::<Result<_, _>>()?;
-    resolve_sessions(&app, &ctx.tenant, &mut requests).await;
+    resolve_sessions(&ctx.tenant, &mut requests).await;
     let semantic = batch.options.evaluations_semantic;
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(requests.len());
     for request in &requests {
@@ -82,7 +85,13 @@ pub async fn evaluations(
             break;
         }
     }
-    record(&ctx, &requests[..outcomes.len()], &mut outcomes).await;
+    record(
+        &ctx.tenant,
+        &ctx.provenance,
+        &requests[..outcomes.len()],
+        &mut outcomes,
+    )
+    .await;
     let results: Vec<Value> = outcomes
         .iter()
         .map(|outcome| match outcome {
@@ -194,8 +203,8 @@ pub async fn metadata(
     State(app): State<AppState>,
     Path(tenant): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    app.tenant(&tenant).await?;
-    let pdp = app.tenant_url(&tenant);
+    let tenant = app.tenant(&tenant).await?;
+    let pdp = tenant.issuer();
     Ok(Json(json!({
         "policy_decision_point": pdp,
         "access_evaluation_endpoint": format!("{pdp}/access/v1/evaluation"),

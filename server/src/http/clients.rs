@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use super::gate::TenantContext;
 use super::json::ApiJson;
-use crate::auth::Scope;
+use hms_governance::credentials::Scope;
 
 /// The body of `POST /{tenant}/v1/clients`.
 #[derive(Debug, Deserialize)]

@@ -3,9 +3,17 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use hms_audit_ledger::store::LedgerError;
 use hms_authz::{BundleError, BundleProblem, RequestError};
 use hms_directory::StoreError;
+use hms_governance::hr::HrError;
+use hms_governance::reporting::{BreakGlassReviewError, ReportError};
+use hms_governance::reviews::ReviewError;
+use hms_governance::sessions::SessionError;
+use hms_governance::tenancy::ChangeError;
 use hms_idp_bridge::IdentityError;
+use hms_scim::protocol::error::ScimError;
+use hms_scim::store::ProvisioningError;
 use serde_json::{Value, json};
 
 /// Every way a request can fail. Bodies are `{"error": {"code", "message", "details"?}}`.
@@ -177,6 +185,124 @@ impl From<IdentityError> for ApiError {
             IdentityError::Upstream(message) => Self::BadGateway(message),
             IdentityError::Store(e) => StoreError::from(e).into(),
             IdentityError::Unseal => Self::Internal(e.into()),
+        }
+    }
+}
+
+impl From<ReportError> for ApiError {
+    fn from(e: ReportError) -> Self {
+        match e {
+            ReportError::Missing(missing) => {
+                ApiError::bad_request("missing_parameter", missing.to_string())
+            }
+            ReportError::NoCheckpoint => ApiError::Conflict(e.to_string()),
+            ReportError::Ledger(e) => e.into(),
+            ReportError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<BreakGlassReviewError> for ApiError {
+    fn from(e: BreakGlassReviewError) -> Self {
+        match e {
+            BreakGlassReviewError::UnknownDecision(_) => ApiError::NotFound(e.to_string()),
+            BreakGlassReviewError::NotBreakGlass(_) => {
+                ApiError::bad_request("not_break_glass", e.to_string())
+            }
+            BreakGlassReviewError::Comment => {
+                ApiError::bad_request("invalid_comment", e.to_string())
+            }
+            BreakGlassReviewError::Ledger(e) => e.into(),
+        }
+    }
+}
+
+impl From<LedgerError> for ApiError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::NotFound(what) => Self::NotFound(what),
+            LedgerError::Invalid(message) => Self::bad_request("invalid_input", message),
+            LedgerError::Unavailable(reason) => Self::Unavailable(format!(
+                "the audit ledger is unavailable, so nothing was changed: {reason}"
+            )),
+            LedgerError::Database(error) => {
+                tracing::error!(%error, "audit ledger database error");
+                Self::Unavailable("the audit ledger is unavailable, so nothing was changed".into())
+            }
+            other => Self::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl From<ChangeError> for ApiError {
+    fn from(e: ChangeError) -> Self {
+        match e {
+            ChangeError::Store(e) => e.into(),
+            ChangeError::Ledger(e) => e.into(),
+            ChangeError::Bundle(e) => e.into(),
+            ChangeError::Entities(e) => ApiError::Unprocessable {
+                message: format!("the directory does not fit this schema: {e}"),
+                problems: Vec::new(),
+            },
+            ChangeError::ClientName => {
+                ApiError::bad_request("invalid_input", ChangeError::ClientName.to_string())
+            }
+            ChangeError::ScimScopeAlone => {
+                ApiError::bad_request("invalid_scope", ChangeError::ScimScopeAlone.to_string())
+            }
+            ChangeError::Provisioning(ProvisioningError::Store(e)) => e.into(),
+            ChangeError::Provisioning(ProvisioningError::Scim(e)) => scim_as_api(e),
+            ChangeError::Identity(e) => e.into(),
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+/// A provisioning refusal outside the SCIM API (e.g. the group-role mapping).
+fn scim_as_api(e: ScimError) -> ApiError {
+    match e.status {
+        404 => ApiError::NotFound(e.detail),
+        409 => ApiError::Conflict(e.detail),
+        _ => ApiError::bad_request("invalid_input", e.detail),
+    }
+}
+
+impl From<ReviewError> for ApiError {
+    fn from(e: ReviewError) -> Self {
+        match e {
+            ReviewError::Invalid(message) => Self::bad_request("invalid_review", message),
+            ReviewError::NotFound(what) => Self::NotFound(format!("{what} not found")),
+            ReviewError::Conflict(message) => Self::Conflict(message),
+            ReviewError::Forbidden(message) => Self::Forbidden(message),
+            ReviewError::Change(e) => e.into(),
+            ReviewError::Provisioning(ProvisioningError::Store(e)) => e.into(),
+            ReviewError::Provisioning(e) => Self::Internal(anyhow::Error::new(e)),
+            ReviewError::Hook(e) => e.into(),
+        }
+    }
+}
+
+impl From<HrError> for ApiError {
+    fn from(e: HrError) -> Self {
+        match e {
+            HrError::NoSecret | HrError::Signature(_) => Self::Unauthorized(e.to_string()),
+            HrError::InvalidEvent(message) => Self::bad_request("invalid_event", message),
+            HrError::TooFarAhead => Self::bad_request("too_far_ahead", e.to_string()),
+            HrError::Change(e) => e.into(),
+            HrError::CorruptSecret(_) => Self::Internal(e.into()),
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Refused(problem) => Self::Refused {
+                code: problem.code(),
+                message: e.to_string(),
+            },
+            SessionError::NotPending => Self::bad_request("mfa_not_pending", e.to_string()),
+            SessionError::Change(e) => e.into(),
         }
     }
 }

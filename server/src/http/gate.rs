@@ -14,12 +14,12 @@ use hms_authz::{AccessRequest, Action, Subject};
 use serde_json::{Map, json};
 
 use super::AppState;
-use super::decide::decide;
 use super::error::ApiError;
-use super::sessions::check_session_token;
-use crate::audit::Provenance;
-use crate::auth::{AuthError, Scope};
-use crate::tenancy::Tenant;
+use hms_governance::audit::Provenance;
+use hms_governance::credentials::{AuthError, Scope};
+use hms_governance::decisions::decide;
+use hms_governance::sessions::check_token;
+use hms_governance::tenancy::Tenant;
 
 /// The tenant and caller of an authenticated request, for handlers.
 #[derive(Clone)]
@@ -174,7 +174,7 @@ async fn staff_context(
     permission: &Permission,
 ) -> Result<(TenantContext, String), ApiError> {
     let tenant = path_tenant(gate, path).await?;
-    let checked = check_session_token(&gate.app, &tenant, token)
+    let checked = check_token(&tenant, token)
         .await
         .map_err(|refusal| ApiError::Refused {
             code: refusal.code,
@@ -201,7 +201,7 @@ async fn staff_context(
         },
         context: Map::from_iter([("mfa".to_owned(), json!(checked.session.mfa()))]),
     };
-    let decided = decide(&gate.app, &context, question).await?;
+    let decided = decide(&context.tenant, &context.provenance, question).await?;
     if !decided.decision.allowed {
         return Err(ApiError::Forbidden(permission.refusal.into()));
     }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::{Extension, Json};
 use hms_idp_bridge::IdentityError;
 use hms_idp_bridge::mfa;
@@ -16,13 +16,12 @@ use hms_idp_bridge::settings::{self, IdentitySettings};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::AppState;
 use super::error::ApiError;
 use super::gate::TenantContext;
 use super::json::{ApiJson, ApiQuery};
 use super::login::Endpoints;
-use crate::audit;
-use crate::tenancy::Tenant;
+use hms_governance::audit;
+use hms_governance::tenancy::Tenant;
 
 /// Largest IdP metadata document fetched.
 const MAX_METADATA_BYTES: usize = 1024 * 1024;
@@ -46,7 +45,6 @@ pub async fn list_providers(
 /// `PUT /{tenant}/v1/identity/providers/{id}`: checked before it is stored —
 /// OIDC discovery must succeed, SAML metadata must carry a signing certificate.
 pub async fn put_provider(
-    State(app): State<AppState>,
     Extension(ctx): Extension<TenantContext>,
     Path((_, id)): Path<(String, String)>,
     ApiJson(config): ApiJson<ProviderConfig>,
@@ -54,7 +52,7 @@ pub async fn put_provider(
     providers::check_id(&id)?;
     config.mapping().check()?;
     let tenant = &ctx.tenant;
-    let master = app.tenants.master_key();
+    let master = tenant.master_key();
     let (config, secret) = resolve(config).await?;
     let previous = providers::get(tenant.store.pool(), &id).await?;
     let stored = StoredProvider::seal(tenant.id(), &id, config, secret.as_deref(), master)?
@@ -67,7 +65,7 @@ pub async fn put_provider(
             json!({ "kind": "saml", "allow_sha1": c.allow_sha1, "allow_idp_initiated": c.allow_idp_initiated })
         }
     };
-    let discovered = check_provider(&app, tenant, &stored).await?;
+    let discovered = check_provider(tenant, &stored).await?;
     let mut tx = tenant.ledger.begin_change().await?;
     providers::put(&mut tx, &stored).await?;
     let event = audit::identity_config_event(
@@ -125,14 +123,13 @@ async fn fetch_metadata(url: &str) -> Result<String, IdentityError> {
 /// relying party is returned for reuse), the SP for SAML. Nothing is stored
 /// when this fails.
 async fn check_provider(
-    app: &AppState,
     tenant: &Tenant,
     stored: &StoredProvider,
 ) -> Result<Option<Arc<OidcRelyingParty>>, IdentityError> {
-    let endpoints = Endpoints::new(app, tenant.id());
+    let endpoints = Endpoints::new(tenant);
     match &stored.config {
         ProviderConfig::Oidc(config) => {
-            let secret = stored.client_secret(tenant.id(), app.tenants.master_key())?;
+            let secret = stored.client_secret(tenant.id(), tenant.master_key())?;
             let redirect = endpoints.oidc_redirect(&stored.id);
             let rp =
                 OidcRelyingParty::discover(&stored.id, config.clone(), secret, &redirect).await?;
@@ -261,11 +258,10 @@ pub async fn reset_mfa(
 /// `POST /{tenant}/v1/identity/token-keys/rotate`: a new signing key; the old
 /// one stays in the JWKS so tokens it signed still verify until they expire.
 pub async fn rotate_token_key(
-    State(app): State<AppState>,
     Extension(ctx): Extension<TenantContext>,
 ) -> Result<Json<Value>, ApiError> {
     let tenant = &ctx.tenant;
-    let master = app.tenants.master_key();
+    let master = tenant.master_key();
     tenant
         .identity
         .rotate_keys(tenant.store.pool(), master, tenant.id())

@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use hms_audit_ledger::store::{EntryFilter, LedgerError};
+use hms_audit_ledger::store::EntryFilter;
 use hms_audit_ledger::{BundleLine, Entry, Timestamp, siem};
 use hms_directory::RecordingSettings;
 use serde::Deserialize;
@@ -290,21 +290,4 @@ pub async fn export(Extension(ctx): Extension<TenantContext>) -> Response {
         Body::from_stream(stream),
     )
         .into_response()
-}
-
-impl From<LedgerError> for ApiError {
-    fn from(e: LedgerError) -> Self {
-        match e {
-            LedgerError::NotFound(what) => Self::NotFound(what),
-            LedgerError::Invalid(message) => Self::bad_request("invalid_input", message),
-            LedgerError::Unavailable(reason) => Self::Unavailable(format!(
-                "the audit ledger is unavailable, so nothing was changed: {reason}"
-            )),
-            LedgerError::Database(error) => {
-                tracing::error!(%error, "audit ledger database error");
-                Self::Unavailable("the audit ledger is unavailable, so nothing was changed".into())
-            }
-            other => Self::Internal(anyhow::Error::new(other)),
-        }
-    }
 }

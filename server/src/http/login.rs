@@ -9,31 +9,25 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::header::{CONTENT_TYPE, COOKIE};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use hms_directory::{StaffMember, StaffRecord, roles_granting};
 use hms_idp_bridge::IdentityError;
 use hms_idp_bridge::login::{self, PendingLogin};
-use hms_idp_bridge::mapping::{ClaimMapping, IDP_SOURCE, VerifiedIdentity};
-use hms_idp_bridge::mfa::{self, FactorState};
 use hms_idp_bridge::oidc::OidcRelyingParty;
 use hms_idp_bridge::providers::{self, ProviderConfig};
 use hms_idp_bridge::saml::{SamlServiceProvider, SpEndpoints};
-use hms_idp_bridge::sessions::{MFA_PENDING_SECONDS, Stage};
-use hms_idp_bridge::settings::IdentitySettings;
 use hms_idp_bridge::store::random_secret;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
 use super::AppState;
+use super::browser::{redirect, secure_attribute};
 use super::error::ApiError;
 use super::gate::provenance_of;
 use super::json::ApiQuery;
-use super::sessions::session_answer;
-use crate::audit::{self, Provenance};
-use crate::tenancy::Tenant;
+use hms_governance::login as admission;
+use hms_governance::tenancy::Tenant;
 
 /// The cookie binding an OIDC login to the browser that started it.
 const STATE_COOKIE: &str = "hms_ach_oidc_state";
@@ -45,9 +39,9 @@ pub struct Endpoints {
 
 impl Endpoints {
     /// The endpoints of `tenant`.
-    pub fn new(app: &AppState, tenant: &str) -> Self {
+    pub fn new(tenant: &Tenant) -> Self {
         Self {
-            base: app.tenant_url(tenant),
+            base: tenant.issuer().to_owned(),
         }
     }
 
@@ -67,12 +61,11 @@ impl Endpoints {
 
 /// The relying party for OIDC provider `idp` of `tenant`.
 pub async fn relying_party(
-    app: &AppState,
     tenant: &Tenant,
     idp: &str,
 ) -> Result<Arc<OidcRelyingParty>, IdentityError> {
-    let redirect = Endpoints::new(app, tenant.id()).oidc_redirect(idp);
-    let master = app.tenants.master_key();
+    let redirect = Endpoints::new(tenant).oidc_redirect(idp);
+    let master = tenant.master_key();
     tenant
         .identity
         .relying_party(tenant.store.pool(), master, tenant.id(), idp, &redirect)
@@ -81,7 +74,6 @@ pub async fn relying_party(
 
 /// The SAML SP of `tenant` towards IdP `idp`.
 pub async fn service_provider(
-    app: &AppState,
     tenant: &Tenant,
     idp: &str,
 ) -> Result<SamlServiceProvider, IdentityError> {
@@ -91,22 +83,7 @@ pub async fn service_provider(
     let ProviderConfig::Saml(config) = &stored.config else {
         return Err(IdentityError::UnknownProvider(idp.to_owned()));
     };
-    SamlServiceProvider::new(idp, config, &Endpoints::new(app, tenant.id()).saml(idp))
-}
-
-/// A 303 to `location`, never cached, optionally setting a cookie.
-pub(super) fn redirect(location: &str, cookies: Vec<String>) -> Result<Response, ApiError> {
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    let headers = response.headers_mut();
-    let value = |text: &str| {
-        HeaderValue::from_str(text).map_err(|_| ApiError::Internal(anyhow::anyhow!("bad header")))
-    };
-    headers.insert(LOCATION, value(location)?);
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    for cookie in cookies {
-        headers.append(SET_COOKIE, value(&cookie)?);
-    }
-    Ok(response)
+    SamlServiceProvider::new(idp, config, &Endpoints::new(tenant).saml(idp))
 }
 
 /// The query of a login start.
@@ -118,15 +95,6 @@ pub struct LoginQuery {
     console: Option<String>,
 }
 
-/// `; Secure` when the service serves HTTPS itself.
-pub(super) fn secure_attribute(app: &AppState) -> &'static str {
-    if app.settings.tls.is_some() {
-        "; Secure"
-    } else {
-        ""
-    }
-}
-
 /// `GET /{tenant}/auth/oidc/{idp}/login`: to the IdP, with state, nonce and PKCE.
 pub async fn oidc_login(
     State(app): State<AppState>,
@@ -134,7 +102,7 @@ pub async fn oidc_login(
     ApiQuery(query): ApiQuery<LoginQuery>,
 ) -> Result<Response, ApiError> {
     let tenant = app.tenant(&tenant_id).await?;
-    let rp = relying_party(&app, &tenant, &idp).await?;
+    let rp = relying_party(&tenant, &idp).await?;
     let start = rp.start();
     let pending = PendingLogin {
         provider_id: idp.clone(),
@@ -190,17 +158,19 @@ pub async fn oidc_callback(
         let code = query.code.as_deref().ok_or_else(|| missing("code"))?;
         require_state_cookie(&headers, state)?;
         let pending = login::take(tenant.store.pool(), state, &idp).await?;
-        let rp = relying_party(&app, &tenant, &idp).await?;
+        let rp = relying_party(&tenant, &idp).await?;
         let nonce = pending.nonce.unwrap_or_default();
         let verifier = pending.pkce_verifier.unwrap_or_default();
         rp.finish(code, &nonce, &verifier).await
     }
     .await;
-    let answer = finish_login(&app, &tenant, &idp, verified, &by).await;
+    let answer = admission::finish(&tenant, &idp, verified, &by)
+        .await
+        .map_err(ApiError::from);
     if super::console::started_login(&headers) {
-        return super::console::land(&app, &tenant_id, answer.map(|Json(a)| a));
+        return super::console::land(&app, &tenant_id, answer);
     }
-    answer.map(IntoResponse::into_response)
+    answer.map(|admission| Json(admission).into_response())
 }
 
 /// The callback must come from the browser that started the login.
@@ -227,7 +197,7 @@ pub async fn saml_metadata(
     Path((tenant_id, idp)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let tenant = app.tenant(&tenant_id).await?;
-    let xml = service_provider(&app, &tenant, &idp).await?.metadata()?;
+    let xml = service_provider(&tenant, &idp).await?.metadata()?;
     let mut response = xml.into_response();
     response.headers_mut().insert(
         CONTENT_TYPE,
@@ -245,7 +215,7 @@ pub async fn saml_login(
     ApiQuery(query): ApiQuery<LoginQuery>,
 ) -> Result<Response, ApiError> {
     let tenant = app.tenant(&tenant_id).await?;
-    let sp = service_provider(&app, &tenant, &idp).await?;
+    let sp = service_provider(&tenant, &idp).await?;
     let state = random_secret(24);
     let (url, request_id) = sp.start(&state)?;
     let pending = PendingLogin {
@@ -285,7 +255,7 @@ pub async fn saml_acs(
         let form: AcsForm = serde_urlencoded::from_bytes(&body).map_err(|_| {
             IdentityError::refused("malformed_response", "expected a form with `SAMLResponse`")
         })?;
-        let sp = service_provider(&app, &tenant, &idp).await?;
+        let sp = service_provider(&tenant, &idp).await?;
         let pool = tenant.store.pool();
         let request_ids: Vec<String> = match form.relay_state.as_deref().filter(|s| !s.is_empty()) {
             Some(state) => {
@@ -301,186 +271,11 @@ pub async fn saml_acs(
         Ok(verified.identity)
     }
     .await;
-    let answer = finish_login(&app, &tenant, &idp, verified, &by).await;
+    let answer = admission::finish(&tenant, &idp, verified, &by)
+        .await
+        .map_err(ApiError::from);
     if for_console {
-        return super::console::land(&app, &tenant_id, answer.map(|Json(a)| a));
+        return super::console::land(&app, &tenant_id, answer);
     }
-    answer.map(IntoResponse::into_response)
-}
-
-/// Admits a verified login (or records why it failed).
-async fn finish_login(
-    app: &AppState,
-    tenant: &Tenant,
-    idp: &str,
-    verified: Result<VerifiedIdentity, IdentityError>,
-    by: &Provenance,
-) -> Result<Json<Value>, ApiError> {
-    let admitted = match verified {
-        Ok(identity) => admit(app, tenant, &identity, by).await,
-        Err(e) => Err((None, e.into())),
-    };
-    match admitted {
-        Ok(answer) => Ok(Json(answer)),
-        Err((staff_id, error)) => {
-            let details =
-                json!({ "provider": idp, "code": error.code(), "reason": error.to_string() });
-            let event =
-                audit::identity_event(by, "auth.login", staff_id.as_deref(), "failure", details);
-            tenant.ledger.append_all(vec![event]).await?;
-            Err(error)
-        }
-    }
-}
-
-type Refusal = (Option<String>, ApiError);
-
-/// Finds (or creates) the staff member, starts the session and says what comes next.
-async fn admit(
-    app: &AppState,
-    tenant: &Tenant,
-    identity: &VerifiedIdentity,
-    by: &Provenance,
-) -> Result<Value, Refusal> {
-    let stored = providers::get(tenant.store.pool(), &identity.provider_id)
-        .await
-        .map_err(|e| (None, e.into()))?
-        .ok_or_else(|| {
-            (
-                None,
-                IdentityError::UnknownProvider(identity.provider_id.clone()).into(),
-            )
-        })?;
-    let mapping = stored.config.mapping();
-    let staff_id = mapping.staff_id(identity).map_err(|e| (None, e.into()))?;
-    let fail = |e: ApiError| (Some(staff_id.clone()), e);
-    let settings = tenant.identity.settings();
-    let member = sync_staff(tenant, mapping, identity, &staff_id, &settings, by)
-        .await
-        .map_err(fail)?;
-    let stage = if settings.mfa_required {
-        Stage::MfaPending
-    } else {
-        Stage::Active
-    };
-    let pool = tenant.store.pool();
-    let amr = vec![identity.protocol.to_owned()];
-    let (session, secret) = tenant
-        .identity
-        .sessions
-        .start(
-            pool,
-            &staff_id,
-            &identity.provider_id,
-            amr,
-            stage,
-            &settings,
-        )
-        .await
-        .map_err(|e| fail(e.into()))?;
-    let details = json!({ "provider": identity.provider_id, "protocol": identity.protocol, "session_id": session.id, "stage": stage });
-    let event = audit::identity_event(by, "auth.login", Some(&staff_id), "success", details);
-    tenant
-        .ledger
-        .append_all(vec![event])
-        .await
-        .map_err(|e| fail(e.into()))?;
-    if stage == Stage::Active {
-        return session_answer(app, tenant, &session, secret, member.roles).map_err(fail);
-    }
-    let enrolled = mfa::state(pool, &staff_id)
-        .await
-        .map_err(|e| fail(e.into()))?;
-    Ok(json!({
-        "status": "mfa_required",
-        "login_token": secret,
-        "mfa_enrolled": enrolled == FactorState::Confirmed,
-        "expires_in": MFA_PENDING_SECONDS,
-    }))
-}
-
-/// What a login does to the directory.
-enum Plan {
-    /// Nothing: the record is current.
-    Keep(StaffMember),
-    /// Write this record (created on first login, or with new IdP roles).
-    Write(StaffMember),
-}
-
-/// The plan for `record`: refused when unknown (unless the tenant creates
-/// on first login) or disabled; IdP-granted roles brought up to date.
-fn plan(
-    record: Option<StaffRecord>,
-    mapping: &ClaimMapping,
-    identity: &VerifiedIdentity,
-    staff_id: &str,
-    settings: &IdentitySettings,
-) -> Result<Plan, IdentityError> {
-    let record = match record {
-        None if settings.just_in_time => {
-            return Ok(Plan::Write(mapping.new_member(identity, staff_id)));
-        }
-        None => {
-            return Err(IdentityError::refused(
-                "unknown_staff",
-                format!(
-                    "no staff member `{staff_id}` in the directory, and first-login creation is off"
-                ),
-            ));
-        }
-        Some(record) => record,
-    };
-    if !record.member.active {
-        return Err(IdentityError::refused(
-            "account_disabled",
-            format!("staff member `{staff_id}` is disabled in the directory"),
-        ));
-    }
-    if mapping.groups.is_none() {
-        return Ok(Plan::Keep(record.member));
-    }
-    let roles = roles_granting(&record.role_sources, IDP_SOURCE, &mapping.roles(identity));
-    if roles == record.member.roles {
-        return Ok(Plan::Keep(record.member));
-    }
-    Ok(Plan::Write(StaffMember {
-        roles,
-        ..record.member
-    }))
-}
-
-/// The directory's record of the person, brought up to date. Reads first;
-/// only a login that changes something takes the tenant's change turn.
-async fn sync_staff(
-    tenant: &Tenant,
-    mapping: &ClaimMapping,
-    identity: &VerifiedIdentity,
-    staff_id: &str,
-    settings: &IdentitySettings,
-    by: &Provenance,
-) -> Result<StaffMember, ApiError> {
-    let mut conn = tenant.store.connection().await?;
-    let record = tenant.store.staff_in(&mut conn, staff_id).await?;
-    drop(conn);
-    if let Plan::Keep(member) = plan(record, mapping, identity, staff_id, settings)? {
-        return Ok(member);
-    }
-    let mut change = tenant.begin_directory_change().await?;
-    let record = tenant.store.staff_in(&mut change.tx, staff_id).await?;
-    let member = match plan(record, mapping, identity, staff_id, settings)? {
-        Plan::Keep(member) => return Ok(member),
-        Plan::Write(member) => member,
-    };
-    let changes = tenant
-        .store
-        .upsert_staff(&mut change.tx, vec![member.clone()], IDP_SOURCE)
-        .await?;
-    let events = changes
-        .iter()
-        .map(|c| audit::staff_event(by, c, IDP_SOURCE))
-        .collect();
-    tenant
-        .commit_directory_change(change, events, &changes)
-        .await?;
-    Ok(changes.into_iter().next().map_or(member, |c| c.member))
+    answer.map(|admission| Json(admission).into_response())
 }

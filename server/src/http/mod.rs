@@ -1,9 +1,9 @@
 //! The HTTP surface: every router composed into one app, with request ids, tracing, limits and metrics.
 
 mod authzen;
+mod browser;
 mod clients;
 mod console;
-mod decide;
 mod directory;
 mod error;
 mod gate;
@@ -38,11 +38,11 @@ use tower_http::trace::TraceLayer;
 pub use error::ApiError;
 pub use health::OPENAPI;
 
-use crate::auth::Scope;
 use crate::config::Settings;
 use crate::metrics::{HTTP_REQUESTS, HTTP_SECONDS};
-use crate::tenancy::{Tenant, Tenants};
 use gate::{Gate, require_client_or_auditor, require_reviewer_session, require_tenant_client};
+use hms_governance::credentials::Scope;
+use hms_governance::tenancy::{Tenant, Tenants};
 
 /// Shared application state.
 #[derive(Clone)]
@@ -53,7 +53,7 @@ pub struct AppInner {
     /// Configuration.
     pub settings: Settings,
     /// The tenants served.
-    pub tenants: Tenants,
+    pub tenants: Arc<Tenants>,
 }
 
 impl std::ops::Deref for AppState {
@@ -65,7 +65,7 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// Wraps settings and tenants.
-    pub fn new(settings: Settings, tenants: Tenants) -> Self {
+    pub fn new(settings: Settings, tenants: Arc<Tenants>) -> Self {
         Self(Arc::new(AppInner { settings, tenants }))
     }
 
@@ -75,11 +75,6 @@ impl AppState {
             .get(id)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("unknown tenant `{id}`")))
-    }
-
-    /// The base URL of tenant `id` as callers reach it: its tokens' issuer.
-    pub fn tenant_url(&self, id: &str) -> String {
-        format!("{}/{id}", self.settings.public_base())
     }
 }
 

@@ -7,10 +7,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::decide::{Outcome, evaluate, record, resolve_sessions};
 use super::error::ApiError;
 use super::gate::TenantContext;
 use super::json::ApiJson;
+use hms_governance::decisions::{Outcome, evaluate, record, resolve_sessions};
 
 /// The body of `POST /{tenant}/v1/decisions`.
 #[derive(Debug, Deserialize)]
@@ -38,14 +38,14 @@ pub async fn decisions(
             ),
         ));
     }
-    resolve_sessions(&app, &ctx.tenant, &mut body.requests).await;
+    resolve_sessions(&ctx.tenant, &mut body.requests).await;
     let version = ctx.tenant.policy_version();
     let mut outcomes: Vec<Outcome> = body
         .requests
         .iter()
         .map(|request| evaluate(&ctx.tenant, request))
         .collect();
-    record(&ctx, &body.requests, &mut outcomes).await;
+    record(&ctx.tenant, &ctx.provenance, &body.requests, &mut outcomes).await;
     let decisions: Vec<Value> = outcomes
         .into_iter()
         .map(|outcome| match outcome {

@@ -6,13 +6,9 @@ use hms_authz::{BundleOptions, BundleSource, PolicyFile};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use hms_scim::protocol::error::ScimError;
-use hms_scim::store::ProvisioningError;
-
 use super::error::ApiError;
 use super::gate::TenantContext;
 use super::json::ApiJson;
-use crate::tenancy::ChangeError;
 
 /// An upload: policy files, and optionally a new schema and options (else the current ones).
 #[derive(Debug, Deserialize)]
@@ -101,37 +97,4 @@ pub async fn rollback(
         .rollback_policies(body.version, &ctx.provenance)
         .await?;
     Ok((StatusCode::CREATED, Json(json!(version))))
-}
-
-impl From<ChangeError> for ApiError {
-    fn from(e: ChangeError) -> Self {
-        match e {
-            ChangeError::Store(e) => e.into(),
-            ChangeError::Ledger(e) => e.into(),
-            ChangeError::Bundle(e) => e.into(),
-            ChangeError::Entities(e) => ApiError::Unprocessable {
-                message: format!("the directory does not fit this schema: {e}"),
-                problems: Vec::new(),
-            },
-            ChangeError::ClientName => {
-                ApiError::bad_request("invalid_input", ChangeError::ClientName.to_string())
-            }
-            ChangeError::ScimScopeAlone => {
-                ApiError::bad_request("invalid_scope", ChangeError::ScimScopeAlone.to_string())
-            }
-            ChangeError::Provisioning(ProvisioningError::Store(e)) => e.into(),
-            ChangeError::Provisioning(ProvisioningError::Scim(e)) => scim_as_api(e),
-            ChangeError::Identity(e) => e.into(),
-            other => ApiError::Internal(other.into()),
-        }
-    }
-}
-
-/// A provisioning refusal outside the SCIM API (e.g. the group-role mapping).
-fn scim_as_api(e: ScimError) -> ApiError {
-    match e.status {
-        404 => ApiError::NotFound(e.detail),
-        409 => ApiError::Conflict(e.detail),
-        _ => ApiError::bad_request("invalid_input", e.detail),
-    }
 }

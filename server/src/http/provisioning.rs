@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use super::gate::TenantContext;
 use super::json::ApiJson;
-use crate::audit;
-use crate::tenancy::ChangeError;
+use hms_governance::audit;
+use hms_governance::tenancy::ChangeError;
 
 /// The body of `PUT /{tenant}/v1/provisioning/group-roles`.
 #[derive(Debug, Deserialize)]

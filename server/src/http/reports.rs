@@ -1,5 +1,5 @@
 //! Compliance reports at `/{tenant}/reports/{kind}` (`audit` scope), as JSON,
-//! CSV or HTML; built by [`crate::reporting`].
+//! CSV or HTML; built by [`hms_governance::reporting`].
 
 use axum::extract::Path;
 use axum::http::HeaderValue;
@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use super::gate::TenantContext;
 use super::json::{ApiJson, ApiQuery};
-use crate::reporting::{ReportError, ReportScope, ReviewError, Verdict, pull, review_break_glass};
+use hms_governance::reporting::{ReportScope, Verdict, pull, review_break_glass};
 
 /// The query of a report request.
 #[derive(Debug, Default, Deserialize)]
@@ -37,19 +37,6 @@ pub struct ReportQuery {
     campaign: Option<String>,
     #[serde(default)]
     format: Option<String>,
-}
-
-impl From<ReportError> for ApiError {
-    fn from(e: ReportError) -> Self {
-        match e {
-            ReportError::Missing(missing) => {
-                ApiError::bad_request("missing_parameter", missing.to_string())
-            }
-            ReportError::NoCheckpoint => ApiError::Conflict(e.to_string()),
-            ReportError::Ledger(e) => e.into(),
-            ReportError::Store(e) => e.into(),
-        }
-    }
 }
 
 /// `GET /{tenant}/reports/{kind}`.
@@ -117,19 +104,6 @@ pub struct ReviewBody {
     decision_id: String,
     verdict: Verdict,
     comment: String,
-}
-
-impl From<ReviewError> for ApiError {
-    fn from(e: ReviewError) -> Self {
-        match e {
-            ReviewError::UnknownDecision(_) => ApiError::NotFound(e.to_string()),
-            ReviewError::NotBreakGlass(_) => {
-                ApiError::bad_request("not_break_glass", e.to_string())
-            }
-            ReviewError::Comment => ApiError::bad_request("invalid_comment", e.to_string()),
-            ReviewError::Ledger(e) => e.into(),
-        }
-    }
 }
 
 /// `POST /{tenant}/reports/break-glass/reviews`: records a verdict, with its

@@ -18,8 +18,8 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use super::gate::TenantContext;
-use crate::audit;
-use crate::tenancy::ChangeError;
+use hms_governance::provisioning::{self, ScimWrite};
+use hms_governance::tenancy::ChangeError;
 
 const SCIM_JSON: HeaderValue = HeaderValue::from_static("application/scim+json");
 
@@ -364,99 +364,6 @@ fn with_etag(mut response: Response, etag: &str) -> Response {
     response
 }
 
-/// A write to one resource.
-enum Write {
-    Create(Value),
-    Replace(String, Value),
-    Patch(String, Value),
-    Delete(String),
-}
-
-impl Write {
-    fn name(&self) -> &'static str {
-        match self {
-            Self::Create(_) => "create",
-            Self::Replace(..) => "replace",
-            Self::Patch(..) => "patch",
-            Self::Delete(_) => "delete",
-        }
-    }
-
-    fn target(&self) -> Option<&str> {
-        match self {
-            Self::Create(_) => None,
-            Self::Replace(id, _) | Self::Patch(id, _) | Self::Delete(id) => Some(id),
-        }
-    }
-}
-
-/// Applies a write in one directory change: the SCIM store, the directory, the
-/// ledger entries, committed together and put in force at the PDP.
-async fn write(
-    ctx: &TenantContext,
-    kind: ResourceType,
-    write: Write,
-    if_match: Option<String>,
-) -> Result<Outcome, ScimFailure> {
-    let tenant = &ctx.tenant;
-    let operation = write.name();
-    let target = write.target().map(str::to_owned);
-    let if_match = if_match.as_deref();
-    let mut change = tenant.begin_directory_change().await?;
-    let directory = &tenant.store;
-    let tx = &mut *change.tx;
-    let outcome = match (kind, write) {
-        (ResourceType::User, Write::Create(body)) => {
-            provision::create_user(directory, tx, body).await
-        }
-        (ResourceType::User, Write::Replace(id, body)) => {
-            provision::replace_user(directory, tx, &id, body, if_match).await
-        }
-        (ResourceType::User, Write::Patch(id, body)) => {
-            provision::patch_user(directory, tx, &id, body, if_match).await
-        }
-        (ResourceType::User, Write::Delete(id)) => {
-            provision::delete_user(directory, tx, &id, if_match).await
-        }
-        (ResourceType::Group, Write::Create(body)) => {
-            provision::create_group(directory, tx, body).await
-        }
-        (ResourceType::Group, Write::Replace(id, body)) => {
-            provision::replace_group(directory, tx, &id, body, if_match).await
-        }
-        (ResourceType::Group, Write::Patch(id, body)) => {
-            provision::patch_group(directory, tx, &id, body, if_match).await
-        }
-        (ResourceType::Group, Write::Delete(id)) => {
-            provision::delete_group(directory, tx, &id, if_match).await
-        }
-    }?;
-    let id = outcome
-        .resource
-        .as_ref()
-        .map(|r| r.id.clone())
-        .or(target)
-        .unwrap_or_default();
-    let mut events = vec![audit::scim_event(
-        &ctx.provenance,
-        kind,
-        operation,
-        &id,
-        &outcome,
-    )];
-    events.extend(
-        outcome
-            .staff
-            .iter()
-            .map(|c| audit::staff_event(&ctx.provenance, c, "scim")),
-    );
-    tenant
-        .commit_directory_change(change, events, &outcome.staff)
-        .await?;
-    tenant.note_scim_write();
-    Ok(outcome)
-}
-
 /// `attributes`/`excludedAttributes` of a request's query string.
 fn projection(kind: ResourceType, query: Option<&str>) -> Result<Projection, ScimFailure> {
     let params: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
@@ -507,7 +414,14 @@ pub async fn create(
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimFailure> {
     let projection = projection(kind, query.as_deref())?;
-    let outcome = write(&ctx, kind, Write::Create(body), None).await?;
+    let outcome = provisioning::write(
+        &ctx.tenant,
+        &ctx.provenance,
+        kind,
+        ScimWrite::Create(body),
+        None,
+    )
+    .await?;
     respond(&ctx, outcome, StatusCode::CREATED, &projection).await
 }
 
@@ -521,7 +435,14 @@ pub async fn replace(
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimFailure> {
     let projection = projection(kind, query.as_deref())?;
-    let outcome = write(&ctx, kind, Write::Replace(id, body), if_match(&headers)).await?;
+    let outcome = provisioning::write(
+        &ctx.tenant,
+        &ctx.provenance,
+        kind,
+        ScimWrite::Replace(id, body),
+        if_match(&headers).as_deref(),
+    )
+    .await?;
     respond(&ctx, outcome, StatusCode::OK, &projection).await
 }
 
@@ -535,7 +456,14 @@ pub async fn patch(
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimFailure> {
     let projection = projection(kind, query.as_deref())?;
-    let outcome = write(&ctx, kind, Write::Patch(id, body), if_match(&headers)).await?;
+    let outcome = provisioning::write(
+        &ctx.tenant,
+        &ctx.provenance,
+        kind,
+        ScimWrite::Patch(id, body),
+        if_match(&headers).as_deref(),
+    )
+    .await?;
     respond(&ctx, outcome, StatusCode::OK, &projection).await
 }
 
@@ -547,6 +475,13 @@ pub async fn delete(
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ScimFailure> {
-    write(&ctx, kind, Write::Delete(id), if_match(&headers)).await?;
+    provisioning::write(
+        &ctx.tenant,
+        &ctx.provenance,
+        kind,
+        ScimWrite::Delete(id),
+        if_match(&headers).as_deref(),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -1,8 +1,8 @@
 //! Starting the app on a fresh database, with a seeded tenant, for each backend.
 
 use hms_ach::app::Application;
-use hms_ach::auth::Scope;
 use hms_ach::config::Settings;
+use hms_governance::credentials::Scope;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -29,8 +29,8 @@ pub async fn apps() -> Vec<TestApp> {
 pub const MASTER_KEY: &str = "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchISE=";
 
 /// Provenance for set-up work done by a test.
-pub fn by_test() -> hms_ach::audit::Provenance {
-    hms_ach::audit::Provenance::local("test")
+pub fn by_test() -> hms_governance::audit::Provenance {
+    hms_governance::audit::Provenance::local("test")
 }
 
 pub fn postgres_url() -> String {

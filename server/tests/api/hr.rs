@@ -426,7 +426,7 @@ async fn an_hr_termination_outranks_the_identity_provider() {
         let (_, token) = tenant
             .create_client(
                 "okta",
-                &[hms_ach::auth::Scope::Scim],
+                &[hms_governance::credentials::Scope::Scim],
                 &crate::helpers::by_test(),
             )
             .await

@@ -828,7 +828,7 @@ async fn a_scim_deprovisioning_ends_the_persons_sessions() {
         let (_, scim) = tenant
             .create_client(
                 "entra",
-                &[hms_ach::auth::Scope::Scim],
+                &[hms_governance::credentials::Scope::Scim],
                 &crate::helpers::by_test(),
             )
             .await

@@ -388,7 +388,7 @@ async fn the_accounting_of_disclosures_lists_releases_outside_treatment_payment_
 
 #[tokio::test]
 async fn scheduled_packs_are_written_to_their_folder_and_recorded() {
-    use hms_ach::scheduler::ScheduledPack;
+    use hms_ach::config::ScheduledPack;
     let dir = tempfile::tempdir().unwrap();
     let mut settings = crate::helpers::settings_for("sqlite", dir.path());
     let folder = dir.path().join("reports");
@@ -560,7 +560,7 @@ async fn a_look_at_a_neighbours_record_shows_in_the_same_address_report() {
         let (_, token) = tenant
             .create_client(
                 "entra",
-                &[hms_ach::auth::Scope::Scim],
+                &[hms_governance::credentials::Scope::Scim],
                 &crate::helpers::by_test(),
             )
             .await
@@ -628,8 +628,8 @@ async fn a_look_at_a_neighbours_record_shows_in_the_same_address_report() {
 
 #[tokio::test]
 async fn a_pack_read_in_one_pass_gives_each_report_what_it_gives_alone() {
-    use hms_ach::reporting::{ReportScope, pull_pack};
     use hms_compliance_reports::ReportKind;
+    use hms_governance::reporting::{ReportScope, pull_pack};
     for app in apps().await {
         activity(&app).await;
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -657,7 +657,7 @@ async fn a_pack_read_in_one_pass_gives_each_report_what_it_gives_alone() {
                 from,
                 ..ReportScope::default()
             };
-            let by = hms_ach::audit::Provenance::local("test");
+            let by = hms_governance::audit::Provenance::local("test");
             let pack = pull_pack(&tenant, &kinds, scope, "json", &by, |_| {})
                 .await
                 .unwrap();

@@ -477,7 +477,7 @@ async fn group_memberships_and_credentials_are_reviewed_and_stay_revoked_whateve
         let (_, token) = tenant
             .create_client(
                 "entra",
-                &[hms_ach::auth::Scope::Scim],
+                &[hms_governance::credentials::Scope::Scim],
                 &crate::helpers::by_test(),
             )
             .await

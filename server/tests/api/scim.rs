@@ -1,6 +1,6 @@
 //! SCIM 2.0 provisioning as Microsoft Entra ID and Okta drive it, checked at the PDP and in the ledger.
 
-use hms_ach::auth::Scope;
+use hms_governance::credentials::Scope;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 

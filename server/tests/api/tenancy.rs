@@ -18,7 +18,10 @@ async fn a_credential_of_one_tenant_gets_nothing_of_another() {
         let (_, mercy_token) = other
             .create_client(
                 "mercy-emr",
-                &[hms_ach::auth::Scope::Pdp, hms_ach::auth::Scope::Admin],
+                &[
+                    hms_governance::credentials::Scope::Pdp,
+                    hms_governance::credentials::Scope::Admin,
+                ],
                 &by_test(),
             )
             .await

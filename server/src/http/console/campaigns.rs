@@ -13,13 +13,13 @@ use maud::html;
 use serde::Deserialize;
 
 use super::super::AppState;
+use super::super::browser::redirect;
 use super::super::error::ApiError;
-use super::super::login::redirect;
 use super::super::reports::{ReportQuery, pull_and_respond};
 use super::page::{Paging, frame, page_limit};
 use super::reviews::{access_text, day};
 use super::{Form, Section, Turned, Visitor, visitor};
-use crate::reviews::{self, CampaignSpec};
+use hms_governance::reviews::{self, CampaignSpec};
 
 async fn manager(
     app: &AppState,

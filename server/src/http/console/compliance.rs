@@ -17,12 +17,12 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::super::AppState;
+use super::super::browser::redirect;
 use super::super::error::ApiError;
-use super::super::login::redirect;
 use super::super::reports::{ReportQuery, pull_and_respond};
 use super::page::frame;
 use super::{Form, Section, Turned, Visitor, visitor};
-use crate::reporting::{Verdict, review_break_glass};
+use hms_governance::reporting::{Verdict, review_break_glass};
 
 /// How far back the page lists break-glass accesses.
 const LOOKBACK_DAYS: i64 = 90;

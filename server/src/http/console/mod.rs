@@ -21,16 +21,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use hms_authz::{AccessRequest, Action, Subject};
 use hms_idp_bridge::sessions::{LiveSession, Stage};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::AppState;
-use super::decide::{evaluate, record};
+use super::browser::{redirect, secure_attribute};
 use super::error::ApiError;
 use super::gate::{TenantContext, provenance_of};
-use super::login::{redirect, secure_attribute};
-use crate::tenancy::Tenant;
+use hms_governance::decisions::{evaluate, record};
+use hms_governance::login::Admission;
+use hms_governance::tenancy::Tenant;
 
 /// Set on a login the console started, for the IdP callback to see.
 pub const LOGIN_FLOW_COOKIE: &str = "hms_ach_console_flow";
@@ -86,31 +87,27 @@ pub fn started_login(headers: &HeaderMap) -> bool {
 pub fn land(
     app: &AppState,
     tenant_id: &str,
-    answer: Result<Value, ApiError>,
+    answer: Result<Admission, ApiError>,
 ) -> Result<Response, ApiError> {
     let secure = secure_attribute(app);
     let console = format!("/{tenant_id}/console");
-    let answer = match answer {
-        Ok(answer) => answer,
-        Err(error) => {
-            return redirect(
-                &format!("{console}/login?error={}", error.code()),
-                Vec::new(),
+    match answer {
+        Err(error) => redirect(
+            &format!("{console}/login?error={}", error.code()),
+            Vec::new(),
+        ),
+        Ok(Admission::MfaRequired(pending)) => {
+            let cookie = format!(
+                "{LOGIN_COOKIE}={}; Path={console}; HttpOnly; SameSite=Lax{secure}",
+                pending.login_token
             );
+            redirect(&format!("{console}/mfa"), vec![cookie])
         }
-    };
-    let text = |key: &str| answer[key].as_str().unwrap_or_default().to_owned();
-    if answer["status"] == "mfa_required" {
-        let cookie = format!(
-            "{LOGIN_COOKIE}={}; Path={console}; HttpOnly; SameSite=Lax{secure}",
-            text("login_token")
-        );
-        return redirect(&format!("{console}/mfa"), vec![cookie]);
+        Ok(Admission::Authenticated(session)) => redirect(
+            &console,
+            vec![session_cookie(tenant_id, &session.session_token, secure)],
+        ),
     }
-    redirect(
-        &console,
-        vec![session_cookie(tenant_id, &text("session_token"), secure)],
-    )
 }
 
 fn session_cookie(tenant_id: &str, secret: &str, secure: &str) -> String {
@@ -286,7 +283,7 @@ async fn open_sections(ctx: &TenantContext, staff: &str, mfa: bool) -> Vec<Secti
         .iter()
         .map(|request| evaluate(&ctx.tenant, request))
         .collect();
-    record(ctx, &requests, &mut outcomes).await;
+    record(&ctx.tenant, &ctx.provenance, &requests, &mut outcomes).await;
     Section::ALL
         .into_iter()
         .zip(&outcomes)

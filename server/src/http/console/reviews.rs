@@ -12,11 +12,11 @@ use maud::html;
 use serde::Deserialize;
 
 use super::super::AppState;
+use super::super::browser::redirect;
 use super::super::error::ApiError;
-use super::super::login::redirect;
 use super::page::{Paging, frame, page_limit};
 use super::{Form, Section, Turned, Visitor, visitor};
-use crate::reviews::{self, ItemDecision, Verdict};
+use hms_governance::reviews::{self, ItemDecision, Verdict};
 
 /// How many items the last submission decided.
 #[derive(Debug, Default, Deserialize)]

@@ -2,6 +2,7 @@
 //! second factor (enrolment on first use), then the session cookie; and
 //! signing out.
 
+use hms_governance::sessions;
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
@@ -16,16 +17,15 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 use super::super::AppState;
+use super::super::browser::{redirect, secure_attribute};
 use super::super::error::ApiError;
 use super::super::gate::provenance_of;
-use super::super::login::{redirect, secure_attribute};
-use super::super::sessions::{enrol_factor, prove_factor};
 use super::page::frame;
 use super::{
     Form, LOGIN_COOKIE, SESSION_COOKIE, Turned, cookie, form_token, session_cookie, visitor,
 };
-use crate::audit;
-use crate::tenancy::Tenant;
+use hms_governance::audit;
+use hms_governance::tenancy::Tenant;
 
 /// Why the last sign-in failed, when it did.
 #[derive(Debug, Default, Deserialize)]
@@ -161,21 +161,12 @@ pub async fn mfa_enroll(
     };
     check_login_form(&Form::parse(&body), &secret)?;
     let by = provenance_of(format!("staff:{}", session.staff_id), &headers, Some(peer));
-    let enrolment = enrol_factor(&app, &tenant, &session, &by).await?;
-    let svg = enrolment["qr_svg"].as_str().unwrap_or_default().to_owned();
-    let uri = enrolment["otpauth_uri"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let codes: Vec<String> = enrolment["recovery_codes"]
-        .as_array()
-        .map(|codes| {
-            codes
-                .iter()
-                .filter_map(|c| c.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let enrolment = sessions::enrol_factor(&tenant, &session, &by)
+        .await
+        .map_err(ApiError::from)?;
+    let svg = enrolment.qr_svg;
+    let uri = enrolment.otpauth_uri;
+    let codes = enrolment.recovery_codes;
     let content = html! {
         p { "Scan this code with your authenticator app, then enter the code it shows." }
         figure {
@@ -218,7 +209,10 @@ pub async fn mfa_submit(
     check_login_form(&form, &secret)?;
     let proof = Proof::Totp(form.one("code").unwrap_or_default().trim().to_owned());
     let by = provenance_of(format!("staff:{}", session.staff_id), &headers, Some(peer));
-    match prove_factor(&app, &tenant, &session, &proof, &by).await {
+    match sessions::prove_factor(&tenant, &session, &proof, &by)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok((_, session_secret)) => {
             let secure = secure_attribute(&app);
             let cleared = format!("{LOGIN_COOKIE}=; Path=/{tenant_id}/console; Max-Age=0");

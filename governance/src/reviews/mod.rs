@@ -17,6 +17,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::AnyConnection;
 
+mod progress;
+mod reminders;
+
+pub use progress::{CampaignView, Progress, ReviewerProgress, campaign, campaigns, created};
+pub use reminders::{Reminder, SentReminder, overdue_reviewers, remind};
+
 use crate::audit::{self, Provenance};
 use crate::tenancy::{ChangeError, DirectoryChange, Tenant};
 
@@ -108,6 +114,9 @@ pub enum ReviewError {
     /// The provisioning records could not be read.
     #[error(transparent)]
     Provisioning(#[from] ProvisioningError),
+    /// The tenant's notification hook could not be read.
+    #[error(transparent)]
+    Hook(#[from] crate::hr::HrError),
 }
 
 impl From<StoreError> for ReviewError {

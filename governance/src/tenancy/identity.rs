@@ -5,13 +5,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use hms_audit_ledger::store::MasterKey;
 use hms_idp_bridge::IdentityError;
 use hms_idp_bridge::oidc::OidcRelyingParty;
 use hms_idp_bridge::providers::{self, ProviderConfig};
 use hms_idp_bridge::sessions::SessionTable;
 use hms_idp_bridge::settings::{self, IdentitySettings};
 use hms_idp_bridge::tokens::TokenKeys;
+use hms_keys::MasterKey;
 use sqlx::AnyPool;
 
 /// What a tenant keeps in memory about logins and sessions.

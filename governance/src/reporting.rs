@@ -452,7 +452,7 @@ impl Verdict {
 
 /// Why a review was refused.
 #[derive(Debug, thiserror::Error)]
-pub enum ReviewError {
+pub enum BreakGlassReviewError {
     /// No decision with that id.
     #[error("no decision `{0}` in the ledger")]
     UnknownDecision(String),
@@ -475,10 +475,10 @@ pub async fn review_break_glass(
     verdict: Verdict,
     comment: &str,
     by: &Provenance,
-) -> Result<(), ReviewError> {
+) -> Result<(), BreakGlassReviewError> {
     let comment = comment.trim();
     if comment.is_empty() || comment.chars().count() > 2000 {
-        return Err(ReviewError::Comment);
+        return Err(BreakGlassReviewError::Comment);
     }
     let filter = EntryFilter {
         decision_id: Some(decision_id.to_owned()),
@@ -489,7 +489,7 @@ pub async fn review_break_glass(
     let (decision, _) = found
         .into_iter()
         .next()
-        .ok_or_else(|| ReviewError::UnknownDecision(decision_id.to_owned()))?;
+        .ok_or_else(|| BreakGlassReviewError::UnknownDecision(decision_id.to_owned()))?;
     let break_glass = decision
         .event
         .details
@@ -497,7 +497,7 @@ pub async fn review_break_glass(
         .and_then(serde_json::Value::as_bool)
         .unwrap_or(false);
     if !break_glass {
-        return Err(ReviewError::NotBreakGlass(decision_id.to_owned()));
+        return Err(BreakGlassReviewError::NotBreakGlass(decision_id.to_owned()));
     }
     let event = Event {
         subject: decision.event.subject,

@@ -18,12 +18,14 @@ use time::{OffsetDateTime, UtcOffset};
 use hms_idp_bridge::IdentityError;
 use hms_scim::store::ProvisioningError;
 
-use super::LedgerSettings;
+use hms_keys::MasterKey;
+
+use super::TenancySettings;
 use super::bundles;
 use super::identity::IdentityState;
 use super::snapshot::EntityMapper;
 use crate::audit::{self, Provenance};
-use crate::auth::{ClientTable, Scope, issue_credential};
+use crate::credentials::{ClientTable, Scope, issue_credential};
 
 /// Why a change to a tenant was refused; nothing was changed.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +83,10 @@ pub struct Tenant {
     pub ledger: Ledger,
     /// Its identity providers' state, sessions and token keys.
     pub identity: IdentityState,
+    /// Seals its signing keys and secrets at rest.
+    master_key: MasterKey,
+    /// Its base URL as callers reach it: the issuer of its tokens.
+    issuer: String,
     pdp: ArcSwap<Pdp>,
     policy_version: AtomicI64,
     /// Whether decisions are answered once their entries are queued rather than durable.
@@ -97,7 +103,7 @@ impl Tenant {
     pub async fn open(
         record: TenantRecord,
         store: TenantStore,
-        ledger: &LedgerSettings,
+        settings: &TenancySettings,
     ) -> Result<Self, ChangeError> {
         hms_scim::store::migrate(store.pool())
             .await
@@ -106,8 +112,8 @@ impl Tenant {
             .await
             .map_err(StoreError::from)?;
         let identity =
-            IdentityState::open(store.pool(), &ledger.master_key, record.id.as_str()).await?;
-        let ledger = ledger.open(&store, record.id.as_str()).await?;
+            IdentityState::open(store.pool(), &settings.master_key, record.id.as_str()).await?;
+        let ledger = settings.open(&store, record.id.as_str()).await?;
         let version = match store.latest_policy_version().await? {
             Some(version) => version,
             None => install_base_policies(&store, &ledger).await?,
@@ -123,6 +129,8 @@ impl Tenant {
         let clients = ClientTable::load(&store).await?;
         let recording = store.ledger_settings().await?.decisions;
         Ok(Self {
+            issuer: format!("{}/{}", settings.public_base, record.id),
+            master_key: settings.master_key.clone(),
             pdp: ArcSwap::from_pointee(Pdp::new(bundle, Arc::new(snapshot))),
             policy_version: AtomicI64::new(version.version),
             decisions_queued: AtomicBool::new(recording == DecisionRecording::Asynchronous),
@@ -157,6 +165,16 @@ impl Tenant {
     /// The tenant id.
     pub fn id(&self) -> &str {
         self.record.id.as_str()
+    }
+
+    /// The key its secrets are sealed under.
+    pub fn master_key(&self) -> &MasterKey {
+        &self.master_key
+    }
+
+    /// Its base URL as callers reach it (`{public base}/{tenant}`): its tokens' issuer.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
     }
 
     /// The PDP in force; a change after this call does not affect it.

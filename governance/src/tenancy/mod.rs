@@ -2,7 +2,6 @@
 
 mod bundles;
 mod identity;
-mod master_key;
 mod snapshot;
 mod tenant;
 
@@ -11,8 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use hms_audit_ledger::store::{Ledger, LedgerError, MasterKey, WriterOptions};
+use hms_audit_ledger::store::{Ledger, LedgerError, WriterOptions};
 use hms_directory::{Backend, Catalog, StoreError, TenantId, TenantRecord, TenantStore};
+use hms_keys::MasterKey;
 
 pub use bundles::{from_dir as bundle_from_dir, hms_default as hms_bundle};
 pub use identity::IdentityState;
@@ -20,26 +20,19 @@ pub use snapshot::EntityMapper;
 pub use tenant::{ChangeError, DirectoryChange, Tenant};
 
 use crate::audit::{self, Provenance};
-use crate::config::{LedgerConfig, Settings};
 
-/// What every tenant's ledger is opened with.
+/// What every tenant is opened with.
 #[derive(Debug, Clone)]
-pub struct LedgerSettings {
-    /// Seals each tenant's signing key at rest.
+pub struct TenancySettings {
+    /// Seals each tenant's signing keys and secrets at rest.
     pub master_key: MasterKey,
     /// Tenant `t`'s ledger is named `{origin_prefix}/t` in its checkpoints.
     pub origin_prefix: String,
+    /// Where callers reach the service: tenant `t` issues its tokens as `{public_base}/t`.
+    pub public_base: String,
 }
 
-impl LedgerSettings {
-    /// Settings from configuration, with the master key found or created.
-    pub fn from_config(config: &LedgerConfig, backend: &Backend) -> anyhow::Result<Self> {
-        Ok(Self {
-            master_key: master_key::load(config, backend)?,
-            origin_prefix: config.origin.clone(),
-        })
-    }
-
+impl TenancySettings {
     /// Opens a tenant's ledger in its database.
     pub async fn open(&self, store: &TenantStore, tenant: &str) -> Result<Ledger, LedgerError> {
         let origin = format!("{}/{tenant}", self.origin_prefix);
@@ -54,7 +47,7 @@ const CATALOG_RECHECK: Duration = Duration::from_secs(2);
 /// Every tenant this node serves.
 pub struct Tenants {
     backend: Backend,
-    ledger: LedgerSettings,
+    settings: TenancySettings,
     catalog: Catalog,
     loaded: ArcSwap<HashMap<String, Arc<Tenant>>>,
     last_catalog_read: tokio::sync::Mutex<Option<Instant>>,
@@ -62,11 +55,11 @@ pub struct Tenants {
 
 impl Tenants {
     /// Opens the catalog and every tenant in it.
-    pub async fn open(backend: Backend, ledger: LedgerSettings) -> Result<Self, ChangeError> {
+    pub async fn open(backend: Backend, settings: TenancySettings) -> Result<Self, ChangeError> {
         let catalog = Catalog::new(backend.catalog_pool().await?);
         let tenants = Self {
             backend,
-            ledger,
+            settings,
             catalog,
             loaded: ArcSwap::from_pointee(HashMap::new()),
             last_catalog_read: tokio::sync::Mutex::new(None),
@@ -75,16 +68,9 @@ impl Tenants {
         Ok(tenants)
     }
 
-    /// Opens the tenants of the configured database, with their ledgers.
-    pub async fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
-        let backend = Backend::from_url(&settings.database_url, &settings.database_prefix)?;
-        let ledger = LedgerSettings::from_config(&settings.ledger, &backend)?;
-        Ok(Self::open(backend, ledger).await?)
-    }
-
     /// The master key sealing the tenants' signing keys.
     pub fn master_key(&self) -> &MasterKey {
-        &self.ledger.master_key
+        &self.settings.master_key
     }
 
     /// The tenant named in a request path, if it exists.
@@ -120,7 +106,7 @@ impl Tenants {
             .catalog
             .insert(id, display_name, utc_offset_minutes)
             .await?;
-        let tenant = Arc::new(Tenant::open(record, store, &self.ledger).await?);
+        let tenant = Arc::new(Tenant::open(record, store, &self.settings).await?);
         tenant
             .ledger
             .append(audit::tenant_created_event(by, id.as_str(), display_name))
@@ -158,7 +144,7 @@ impl Tenants {
                 continue;
             }
             let store = TenantStore::new(self.backend.tenant_pool(&record.id, false).await?);
-            let tenant = Arc::new(Tenant::open(record, store, &self.ledger).await?);
+            let tenant = Arc::new(Tenant::open(record, store, &self.settings).await?);
             self.insert_if_absent(tenant);
         }
         Ok(())

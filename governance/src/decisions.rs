@@ -1,5 +1,6 @@
 //! One decision as every API makes it: evaluated, identified, measured, and
-//! recorded in the tenant's ledger before anyone is told.
+//! recorded in the tenant's ledger before anyone is told. A decision that
+//! cannot be recorded is a denial that says why (fail closed).
 
 use std::time::Instant;
 
@@ -9,11 +10,16 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::AppState;
-use super::gate::TenantContext;
-use super::sessions::check_session_token;
-use crate::metrics::{record_decision, record_unrecorded_decisions};
+use crate::audit::Provenance;
+use crate::sessions::check_token;
 use crate::tenancy::Tenant;
+
+/// Decisions, labelled by tenant and outcome (`permit`, `deny`).
+pub const DECISIONS: &str = "hms_decisions_total";
+/// Time to evaluate one decision, in seconds.
+pub const DECISION_SECONDS: &str = "hms_decision_duration_seconds";
+/// Decisions turned into denials because the ledger could not record them.
+pub const UNRECORDED_DECISIONS: &str = "hms_decisions_unrecorded_total";
 
 /// A decision with its id.
 #[derive(Debug, Clone, Serialize)]
@@ -40,14 +46,14 @@ pub const SESSION_SUBJECT: &str = "session";
 /// caller said). A token that does not verify, or whose session is revoked,
 /// idle or expired, stays a `session` subject, which [`evaluate`] denies; the
 /// token itself is never kept, so it never reaches the ledger.
-pub async fn resolve_sessions(app: &AppState, tenant: &Tenant, requests: &mut [AccessRequest]) {
+pub async fn resolve_sessions(tenant: &Tenant, requests: &mut [AccessRequest]) {
     for request in requests
         .iter_mut()
         .filter(|r| r.subject.kind == SESSION_SUBJECT)
     {
         let token = std::mem::take(&mut request.subject.id);
         request.subject.properties.clear();
-        match check_session_token(app, tenant, &token).await {
+        match check_token(tenant, &token).await {
             Ok(checked) => {
                 request.subject.kind = "Staff".into();
                 request.subject.id = checked.claims.sub;
@@ -89,7 +95,7 @@ pub fn evaluate(tenant: &Tenant, request: &AccessRequest) -> Outcome {
         });
     }
     let decision = tenant.pdp().evaluate(request, &tenant.request_time())?;
-    record_decision(tenant.id(), decision.allowed, started.elapsed());
+    count_decision(tenant.id(), decision.allowed, started.elapsed());
     Ok(IdentifiedDecision {
         decision_id: Uuid::now_v7().to_string(),
         decision,
@@ -99,11 +105,11 @@ pub fn evaluate(tenant: &Tenant, request: &AccessRequest) -> Outcome {
 
 /// Evaluates one request and records the decision; a request that cannot be
 /// evaluated is an error for the caller, not a decision.
-pub async fn decide(app: &AppState, ctx: &TenantContext, request: AccessRequest) -> Outcome {
+pub async fn decide(tenant: &Tenant, by: &Provenance, request: AccessRequest) -> Outcome {
     let mut requests = [request];
-    resolve_sessions(app, &ctx.tenant, &mut requests).await;
-    let mut outcomes = [Ok(evaluate(&ctx.tenant, &requests[0])?)];
-    record(ctx, &requests, &mut outcomes).await;
+    resolve_sessions(tenant, &mut requests).await;
+    let mut outcomes = [Ok(evaluate(tenant, &requests[0])?)];
+    record(tenant, by, &requests, &mut outcomes).await;
     let [outcome] = outcomes;
     outcome
 }
@@ -112,17 +118,23 @@ pub async fn decide(app: &AppState, ctx: &TenantContext, request: AccessRequest)
 /// append, waiting until it is durable unless the tenant chose asynchronous
 /// recording. If the ledger cannot write, every decision becomes a denial
 /// that says why.
-pub async fn record(ctx: &TenantContext, requests: &[AccessRequest], outcomes: &mut [Outcome]) {
-    let version = ctx.tenant.policy_version();
+pub async fn record(
+    tenant: &Tenant,
+    by: &Provenance,
+    requests: &[AccessRequest],
+    outcomes: &mut [Outcome],
+) {
+    let version = tenant.policy_version();
     let events = requests
         .iter()
         .zip(outcomes.iter())
-        .map(|(request, outcome)| decision_event(ctx, request, outcome.as_ref(), version))
+        .map(|(request, outcome)| decision_event(by, request, outcome.as_ref(), version))
         .collect();
-    let Err(error) = ctx.tenant.record_decisions(events).await else {
+    let Err(error) = tenant.record_decisions(events).await else {
         return;
     };
-    record_unrecorded_decisions(ctx.tenant.id(), outcomes.len());
+    metrics::counter!(UNRECORDED_DECISIONS, "tenant" => tenant.id().to_owned())
+        .increment(outcomes.len() as u64);
     let reason = error.to_string();
     for decided in outcomes.iter_mut().flatten() {
         decided.decision.allowed = false;
@@ -131,9 +143,16 @@ pub async fn record(ctx: &TenantContext, requests: &[AccessRequest], outcomes: &
     }
 }
 
+fn count_decision(tenant: &str, allowed: bool, elapsed: std::time::Duration) {
+    let outcome = if allowed { "permit" } else { "deny" };
+    metrics::counter!(DECISIONS, "tenant" => tenant.to_owned(), "outcome" => outcome).increment(1);
+    metrics::histogram!(DECISION_SECONDS, "tenant" => tenant.to_owned())
+        .record(elapsed.as_secs_f64());
+}
+
 /// The ledger entry for one decision (or refusal to evaluate).
 fn decision_event(
-    ctx: &TenantContext,
+    by: &Provenance,
     request: &AccessRequest,
     outcome: Result<&IdentifiedDecision, &RequestError>,
     policy_version: i64,
@@ -178,7 +197,7 @@ fn decision_event(
         policies,
         decision_id,
         details,
-        ..ctx.provenance.event("decision")
+        ..by.event("decision")
     }
 }
 

@@ -1,0 +1,102 @@
+//! A SCIM write as one directory change: the SCIM store, the directory and
+//! the ledger entries committed together, and put in force at the PDP before
+//! the caller is answered.
+
+use hms_scim::protocol::schema::ResourceType;
+use hms_scim::provision::{self, Outcome};
+use serde_json::Value;
+
+use crate::audit::{self, Provenance};
+use crate::tenancy::{ChangeError, Tenant};
+
+/// A write to one SCIM resource.
+#[derive(Debug)]
+pub enum ScimWrite {
+    /// `POST /Users` or `/Groups`.
+    Create(Value),
+    /// `PUT` of resource `id`.
+    Replace(String, Value),
+    /// `PATCH` of resource `id`.
+    Patch(String, Value),
+    /// `DELETE` of resource `id`.
+    Delete(String),
+}
+
+impl ScimWrite {
+    /// The operation, as the ledger names it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Create(_) => "create",
+            Self::Replace(..) => "replace",
+            Self::Patch(..) => "patch",
+            Self::Delete(_) => "delete",
+        }
+    }
+
+    fn target(&self) -> Option<&str> {
+        match self {
+            Self::Create(_) => None,
+            Self::Replace(id, _) | Self::Patch(id, _) | Self::Delete(id) => Some(id),
+        }
+    }
+}
+
+/// Applies `write` to a `kind` resource, checked against `if_match`, in one
+/// directory change recorded as done `by`.
+pub async fn write(
+    tenant: &Tenant,
+    by: &Provenance,
+    kind: ResourceType,
+    write: ScimWrite,
+    if_match: Option<&str>,
+) -> Result<Outcome, ChangeError> {
+    let operation = write.name();
+    let target = write.target().map(str::to_owned);
+    let mut change = tenant.begin_directory_change().await?;
+    let directory = &tenant.store;
+    let tx = &mut *change.tx;
+    let outcome = match (kind, write) {
+        (ResourceType::User, ScimWrite::Create(body)) => {
+            provision::create_user(directory, tx, body).await
+        }
+        (ResourceType::User, ScimWrite::Replace(id, body)) => {
+            provision::replace_user(directory, tx, &id, body, if_match).await
+        }
+        (ResourceType::User, ScimWrite::Patch(id, body)) => {
+            provision::patch_user(directory, tx, &id, body, if_match).await
+        }
+        (ResourceType::User, ScimWrite::Delete(id)) => {
+            provision::delete_user(directory, tx, &id, if_match).await
+        }
+        (ResourceType::Group, ScimWrite::Create(body)) => {
+            provision::create_group(directory, tx, body).await
+        }
+        (ResourceType::Group, ScimWrite::Replace(id, body)) => {
+            provision::replace_group(directory, tx, &id, body, if_match).await
+        }
+        (ResourceType::Group, ScimWrite::Patch(id, body)) => {
+            provision::patch_group(directory, tx, &id, body, if_match).await
+        }
+        (ResourceType::Group, ScimWrite::Delete(id)) => {
+            provision::delete_group(directory, tx, &id, if_match).await
+        }
+    }?;
+    let id = outcome
+        .resource
+        .as_ref()
+        .map(|r| r.id.clone())
+        .or(target)
+        .unwrap_or_default();
+    let mut events = vec![audit::scim_event(by, kind, operation, &id, &outcome)];
+    events.extend(
+        outcome
+            .staff
+            .iter()
+            .map(|c| audit::staff_event(by, c, "scim")),
+    );
+    tenant
+        .commit_directory_change(change, events, &outcome.staff)
+        .await?;
+    tenant.note_scim_write();
+    Ok(outcome)
+}
