@@ -11,14 +11,9 @@ use url::Url;
 use crate::error::StoreError;
 use crate::ids::TenantId;
 
-/// Migrations, the same on both backends.
+/// The catalog's migrations, the same on both backends. Tenant databases are
+/// migrated by [`crate::migrate_tenant`].
 static CATALOG: Migrator = sqlx::migrate!("./migrations/catalog");
-/// The tenant set; the audit ledger adds its own tables to the same database.
-fn tenant_migrations() -> Migrator {
-    let mut migrator = sqlx::migrate!("./migrations/tenant");
-    migrator.set_ignore_missing(true);
-    migrator
-}
 
 /// The storage backend, chosen by the database URL.
 #[derive(Debug, Clone)]
@@ -85,7 +80,8 @@ impl Backend {
         Ok(pool)
     }
 
-    /// Opens a tenant's database, creating it when `create` is set, and migrates it.
+    /// Opens a tenant's database, creating it when `create` is set; the
+    /// caller migrates it ([`crate::migrate_tenant`]).
     pub async fn tenant_pool(
         &self,
         tenant: &TenantId,
@@ -108,7 +104,6 @@ impl Backend {
                 self.postgres_pool(&name, create).await?
             }
         };
-        tenant_migrations().run(&pool).await?;
         Ok(pool)
     }
 

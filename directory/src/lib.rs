@@ -4,7 +4,8 @@
 //!
 //! Each tenant has a database of its own: a SQLite file by default, a
 //! PostgreSQL database in production. The same SQL runs on both through
-//! `sqlx::Any`; migrations are embedded (one set for both) and run on open.
+//! `sqlx::Any`; migrations are embedded (one set for both). A tenant database
+//! is migrated once, with every crate's migrations, by [`migrate_tenant`].
 
 mod backend;
 mod catalog;
@@ -17,6 +18,7 @@ mod patients;
 mod policy_versions;
 mod recording;
 mod reviews;
+mod schema;
 mod staff;
 mod store;
 
@@ -35,6 +37,7 @@ pub use reviews::{
     ApplyMode, Campaign, CampaignScope, Entitlement, Outcome, OverdueRule, ReviewItem,
     ReviewSettings, ScopePreset, progress_by_reviewer,
 };
+pub use schema::{MigrationSet, migrate_tenant};
 pub use staff::{
     Credential, CredentialStatus, Shift, StaffChange, StaffMember, StaffRecord, roles_granting,
     valid_role,

@@ -60,7 +60,9 @@ async fn tenant(backend: &Backend) -> (Catalog, TenantStore) {
     let catalog = Catalog::new(backend.catalog_pool().await.unwrap());
     let id: TenantId = "st-marys".parse().unwrap();
     catalog.insert(&id, "St Mary's", 60).await.unwrap();
-    let store = TenantStore::new(backend.tenant_pool(&id, true).await.unwrap());
+    let pool = backend.tenant_pool(&id, true).await.unwrap();
+    hms_directory::migrate_tenant(&pool, &[]).await.unwrap();
+    let store = TenantStore::new(pool);
     (catalog, store)
 }
 

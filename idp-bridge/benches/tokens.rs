@@ -20,7 +20,9 @@ fn keys() -> TokenKeys {
             .connect("sqlite::memory:")
             .await
             .unwrap();
-        store::migrate(&pool).await.unwrap();
+        hms_directory::migrate_tenant(&pool, &[store::migrations])
+            .await
+            .unwrap();
         TokenKeys::load(&pool, &MasterKey::generate(), "bench")
             .await
             .unwrap()

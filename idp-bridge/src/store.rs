@@ -1,14 +1,14 @@
 //! The identity tables of a tenant database, and the clock they use.
 
-use sqlx::AnyPool;
+use sqlx::migrate::Migrator;
 use time::OffsetDateTime;
 
-/// Runs the identity migrations on a tenant database (one SQL dialect serves
-/// both SQLite and PostgreSQL).
-pub async fn migrate(pool: &AnyPool) -> Result<(), sqlx::migrate::MigrateError> {
-    let mut migrator = sqlx::migrate!("./migrations");
-    migrator.set_ignore_missing(true);
-    migrator.run(pool).await
+static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
+
+/// The identity tables (one SQL dialect serves both SQLite and PostgreSQL):
+/// part of the tenant database's one migration run (`hms_directory::migrate_tenant`).
+pub fn migrations(_postgres: bool) -> &'static Migrator {
+    &MIGRATIONS
 }
 
 /// Now, in Unix seconds.

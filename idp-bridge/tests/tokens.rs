@@ -18,7 +18,9 @@ async fn fresh_database() -> AnyPool {
         .connect("sqlite::memory:")
         .await
         .unwrap();
-    store::migrate(&pool).await.unwrap();
+    hms_directory::migrate_tenant(&pool, &[store::migrations])
+        .await
+        .unwrap();
     pool
 }
 

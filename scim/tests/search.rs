@@ -32,7 +32,9 @@ async fn pools(dir: &std::path::Path) -> Vec<AnyPool> {
     let mut pools = Vec::new();
     for backend in backends {
         let pool = backend.tenant_pool(&tenant, true).await.unwrap();
-        store::migrate(&pool).await.unwrap();
+        hms_directory::migrate_tenant(&pool, &[store::migrations])
+            .await
+            .unwrap();
         pools.push(pool);
     }
     pools

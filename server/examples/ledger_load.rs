@@ -85,6 +85,7 @@ async fn main() {
         .tenant_pool(&"bench".parse().unwrap(), true)
         .await
         .unwrap();
+    hms_governance::tenancy::migrate(&pool).await.unwrap();
     let master = MasterKey::from_base64("dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchISE=").unwrap();
     let ledger = Arc::new(
         Ledger::open(pool, "bench/ledger", &master, WriterOptions::default())

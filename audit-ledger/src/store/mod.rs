@@ -38,9 +38,6 @@ pub enum LedgerError {
     /// The database failed or refused.
     #[error("ledger database error: {0}")]
     Database(#[from] sqlx::Error),
-    /// The schema could not be brought up to date.
-    #[error("ledger migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
     /// Stored data that the ledger wrote itself does not read back.
     #[error("ledger data is inconsistent: {0}")]
     Corrupt(String),
@@ -90,15 +87,15 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Creates the ledger tables if needed, loads (or on first use generates) the
-    /// signing key and starts the writer. `origin` names the ledger in checkpoints.
+    /// Loads (or on first use generates) the signing key and starts the
+    /// writer, over tables [`migrations`] created. `origin` names the ledger in checkpoints.
     pub async fn open(
         pool: AnyPool,
         origin: &str,
         master: &MasterKey,
         options: WriterOptions,
     ) -> Result<Self, LedgerError> {
-        let dialect = migrate(&pool).await?;
+        let dialect = dialect(&pool).await?;
         let key = keys::active_or_generate(&pool, origin, master).await?;
         let shared = Arc::new(Shared {
             pool,
@@ -191,21 +188,22 @@ impl Ledger {
     }
 }
 
-/// Brings the ledger tables up to date, in the dialect the pool speaks.
-async fn migrate(pool: &AnyPool) -> Result<Dialect, LedgerError> {
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The ledger's tables in a dialect (`true` for PostgreSQL): part of the
+/// tenant database's one migration run (`hms_directory::migrate_tenant`).
+pub fn migrations(postgres: bool) -> &'static sqlx::migrate::Migrator {
+    if postgres { &POSTGRES } else { &SQLITE }
+}
+
+/// The dialect the pool speaks.
+async fn dialect(pool: &AnyPool) -> Result<Dialect, LedgerError> {
     let postgres = pool
         .acquire()
         .await?
         .backend_name()
         .eq_ignore_ascii_case("postgresql");
-    let mut migrator = if postgres {
-        sqlx::migrate!("./migrations/postgres")
-    } else {
-        sqlx::migrate!("./migrations/sqlite")
-    };
-    // The directory's migrations share the version table.
-    migrator.set_ignore_missing(true);
-    migrator.run(pool).await?;
     Ok(if postgres {
         Dialect::Postgres
     } else {

@@ -891,3 +891,99 @@ fn overdue_event(by: &Provenance, campaign: &Campaign, item: &ReviewItem, at: &s
         ..by.event("review.overdue")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(reviewer: &str) -> ReviewItem {
+        ReviewItem {
+            item: 7,
+            staff_id: "nurse-ann".into(),
+            kind: "role".into(),
+            entitlement: "nurse".into(),
+            description: None,
+            granted_by: "admin".into(),
+            granted_at: "2026-01-01T00:00:00Z".into(),
+            last_used_at: None,
+            reviewer: reviewer.into(),
+            outcome: Outcome::Pending,
+            comment: None,
+            decided_by: None,
+            decided_at: None,
+            applied_at: None,
+        }
+    }
+
+    fn decision(verdict: Verdict, comment: Option<&str>, to: Option<&str>) -> ItemDecision {
+        ItemDecision {
+            item: 7,
+            decision: verdict,
+            comment: comment.map(str::to_owned),
+            delegate_to: to.map(str::to_owned),
+        }
+    }
+
+    const NOW: &str = "2026-12-02T10:00:00Z";
+
+    #[test]
+    fn only_the_items_reviewer_decides_it_and_only_once() {
+        let by = Provenance::local("staff:chief");
+        let mut other = item("someone-else");
+        let certify = decision(Verdict::Certify, None, None);
+        assert!(matches!(
+            apply_verdict(&mut other, &certify, false, "chief", &by, NOW),
+            Err(ReviewError::Forbidden(_))
+        ));
+        let mut mine = item("chief");
+        assert!(apply_verdict(&mut mine, &certify, false, "chief", &by, NOW).is_ok());
+        assert_eq!(mine.outcome, Outcome::Certified);
+        assert_eq!(mine.decided_by.as_deref(), Some("staff:chief"));
+        assert_eq!(mine.decided_at.as_deref(), Some(NOW));
+        assert!(matches!(
+            apply_verdict(&mut mine, &certify, false, "chief", &by, NOW),
+            Err(ReviewError::Conflict(_))
+        ));
+    }
+
+    #[test]
+    fn revoking_clinical_access_needs_a_reason() {
+        let by = Provenance::local("staff:chief");
+        let mut clinical = item("chief");
+        let bare = decision(Verdict::Revoke, Some("  "), None);
+        assert!(matches!(
+            apply_verdict(&mut clinical, &bare, true, "chief", &by, NOW),
+            Err(ReviewError::Invalid(_))
+        ));
+        assert_eq!(clinical.outcome, Outcome::Pending);
+        let reasoned = decision(Verdict::Revoke, Some("moved to billing"), None);
+        assert!(apply_verdict(&mut clinical, &reasoned, true, "chief", &by, NOW).is_ok());
+        assert_eq!(clinical.outcome, Outcome::Revoked);
+        assert_eq!(clinical.comment.as_deref(), Some("moved to billing"));
+        let mut office = item("chief");
+        assert!(apply_verdict(&mut office, &bare, false, "chief", &by, NOW).is_ok());
+        assert_eq!(office.outcome, Outcome::Revoked);
+    }
+
+    #[test]
+    fn delegation_hands_the_item_on_but_never_to_its_holder_or_back() {
+        let by = Provenance::local("staff:chief");
+        for to in [None, Some(""), Some("nurse-ann"), Some("chief")] {
+            let mut pending = item("chief");
+            let delegate = decision(Verdict::Delegate, None, to);
+            assert!(
+                matches!(
+                    apply_verdict(&mut pending, &delegate, true, "chief", &by, NOW),
+                    Err(ReviewError::Invalid(_))
+                ),
+                "delegating to {to:?}"
+            );
+        }
+        let mut pending = item("chief");
+        let delegate = decision(Verdict::Delegate, None, Some("ward-manager"));
+        assert!(apply_verdict(&mut pending, &delegate, true, "chief", &by, NOW).is_ok());
+        assert_eq!(pending.reviewer, "ward-manager");
+        assert_eq!(pending.outcome, Outcome::Pending);
+        assert_eq!(pending.decided_by, None);
+    }
+}

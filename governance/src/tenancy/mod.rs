@@ -41,6 +41,20 @@ impl TenancySettings {
     }
 }
 
+/// Brings a tenant database up to date: the directory's, the ledger's, the
+/// provisioning and the identity tables, in one migration run.
+pub async fn migrate(pool: &sqlx::AnyPool) -> Result<(), StoreError> {
+    hms_directory::migrate_tenant(
+        pool,
+        &[
+            hms_audit_ledger::store::migrations,
+            hms_scim::store::migrations,
+            hms_idp_bridge::store::migrations,
+        ],
+    )
+    .await
+}
+
 /// How often an unknown tenant id may trigger a catalog re-read.
 const CATALOG_RECHECK: Duration = Duration::from_secs(2);
 
@@ -101,7 +115,9 @@ impl Tenants {
         if self.catalog.list().await?.iter().any(|t| &t.id == id) {
             return Err(StoreError::Conflict(format!("tenant `{id}`")).into());
         }
-        let store = TenantStore::new(self.backend.tenant_pool(id, true).await?);
+        let pool = self.backend.tenant_pool(id, true).await?;
+        migrate(&pool).await?;
+        let store = TenantStore::new(pool);
         let record = self
             .catalog
             .insert(id, display_name, utc_offset_minutes)
@@ -143,7 +159,9 @@ impl Tenants {
             if self.loaded.load().contains_key(record.id.as_str()) {
                 continue;
             }
-            let store = TenantStore::new(self.backend.tenant_pool(&record.id, false).await?);
+            let pool = self.backend.tenant_pool(&record.id, false).await?;
+            migrate(&pool).await?;
+            let store = TenantStore::new(pool);
             let tenant = Arc::new(Tenant::open(record, store, &self.settings).await?);
             self.insert_if_absent(tenant);
         }

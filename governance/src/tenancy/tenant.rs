@@ -99,18 +99,13 @@ pub struct Tenant {
 }
 
 impl Tenant {
-    /// Loads the tenant's policies (installing the HMS set on first use), directory and clients.
+    /// Loads the tenant's policies (installing the HMS set on first use),
+    /// directory and clients from a database [`super::migrate`] brought up to date.
     pub async fn open(
         record: TenantRecord,
         store: TenantStore,
         settings: &TenancySettings,
     ) -> Result<Self, ChangeError> {
-        hms_scim::store::migrate(store.pool())
-            .await
-            .map_err(StoreError::from)?;
-        hms_idp_bridge::store::migrate(store.pool())
-            .await
-            .map_err(StoreError::from)?;
         let identity =
             IdentityState::open(store.pool(), &settings.master_key, record.id.as_str()).await?;
         let ledger = settings.open(&store, record.id.as_str()).await?;

@@ -81,20 +81,13 @@ impl StoredResource {
     }
 }
 
-/// Runs the provisioning migrations on a tenant database.
-pub async fn migrate(pool: &AnyPool) -> Result<(), sqlx::migrate::MigrateError> {
-    let postgres = pool
-        .acquire()
-        .await?
-        .backend_name()
-        .eq_ignore_ascii_case("postgresql");
-    let mut migrator = if postgres {
-        sqlx::migrate!("./migrations/postgres")
-    } else {
-        sqlx::migrate!("./migrations/sqlite")
-    };
-    migrator.set_ignore_missing(true);
-    migrator.run(pool).await
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The provisioning tables in a dialect (`true` for PostgreSQL): part of the
+/// tenant database's one migration run (`hms_directory::migrate_tenant`).
+pub fn migrations(postgres: bool) -> &'static sqlx::migrate::Migrator {
+    if postgres { &POSTGRES } else { &SQLITE }
 }
 
 /// Whether the `n`-th write since the service started is one after which
