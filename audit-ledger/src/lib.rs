@@ -33,6 +33,7 @@ pub mod merkle;
 pub mod siem;
 pub mod trust;
 pub mod verify;
+pub mod vocabulary;
 pub mod witness;
 
 pub use bundle::{BUNDLE_FORMAT, BundleError, BundleLine, verify_bundle};
@@ -42,6 +43,7 @@ pub use keyring::{Keyring, PublishedVkey};
 pub use merkle::{Frontier, Hash, MemoryTree, MerkleError, NodeId};
 pub use trust::Trust;
 pub use verify::{Location, Problem, Report, Verifier};
+pub use vocabulary::{EventKind, EventOutcome};
 pub use witness::{AddCheckpoint, CosignerKey, CosignerVerifier, Refusal, Witnessed};
 
 #[cfg(feature = "store")]

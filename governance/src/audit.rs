@@ -1,7 +1,7 @@
 //! Who did something and from where: the provenance every ledger entry carries,
 //! and the entries that directory, policy and client changes write.
 
-use hms_audit_ledger::Event;
+use hms_audit_ledger::{Event, EventKind, EventOutcome};
 use hms_directory::{ApiClient, Encounter, Patient, PolicyVersion, StaffChange};
 use hms_scim::protocol::schema::ResourceType;
 use hms_scim::provision::Outcome;
@@ -38,7 +38,7 @@ impl Provenance {
             request_id: self.request_id.clone(),
             source_ip: self.source_ip.clone(),
             user_agent: self.user_agent.clone(),
-            outcome: Some("success".into()),
+            outcome: Some(EventOutcome::Success.as_str().into()),
             ..Event::default()
         }
     }
@@ -48,10 +48,10 @@ impl Provenance {
 pub fn staff_event(by: &Provenance, change: &StaffChange, source: &str) -> Event {
     let member = &change.member;
     let kind = match change.was_active {
-        None => "directory.staff.create",
-        Some(true) if !member.active => "directory.staff.disable",
-        Some(false) if member.active => "directory.staff.enable",
-        Some(_) => "directory.staff.update",
+        None => EventKind::StaffCreate,
+        Some(true) if !member.active => EventKind::StaffDisable,
+        Some(false) if member.active => EventKind::StaffEnable,
+        Some(_) => EventKind::StaffUpdate,
     };
     Event {
         subject: Some(member.id.clone()),
@@ -70,7 +70,7 @@ pub fn staff_event(by: &Provenance, change: &StaffChange, source: &str) -> Event
                 "kind": c.kind, "number": c.number, "status": c.status.as_str(), "expires": c.expires,
             })).collect::<Vec<_>>(),
         }),
-        ..by.event(kind)
+        ..by.event(kind.as_str())
     }
 }
 
@@ -113,7 +113,7 @@ pub fn policy_event(by: &Provenance, version: &PolicyVersion, previous: Option<i
             "comment": version.comment,
             "source_sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&version.source)),
         }),
-        ..by.event("policy.install")
+        ..by.event(EventKind::PolicyInstall.as_str())
     }
 }
 
@@ -196,16 +196,17 @@ pub fn tenant_created_event(by: &Provenance, tenant: &str, display_name: &str) -
 /// concerning `staff_id`, with its outcome and details. Never a secret.
 pub fn identity_event(
     by: &Provenance,
-    kind: &str,
+    kind: EventKind,
     staff_id: Option<&str>,
-    outcome: &str,
+    outcome: EventOutcome,
     details: serde_json::Value,
 ) -> Event {
+    let kind = kind.as_str();
     Event {
         subject: staff_id.map(str::to_owned),
         action: Some(kind.trim_start_matches("auth.").replace('.', "_")),
         resource: staff_id.map(|id| format!("staff:{id}")),
-        outcome: Some(outcome.to_owned()),
+        outcome: Some(outcome.as_str().to_owned()),
         details,
         ..by.event(kind)
     }
@@ -220,9 +221,9 @@ pub fn session_revoked_event(
 ) -> Event {
     identity_event(
         by,
-        "auth.session.revoke",
+        EventKind::SessionRevoke,
         Some(staff_id),
-        "success",
+        EventOutcome::Success,
         json!({ "session_id": session_id, "reason": reason }),
     )
 }

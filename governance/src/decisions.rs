@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use hms_audit_ledger::Event;
+use hms_audit_ledger::{Event, EventKind, EventOutcome};
 use hms_authz::{AccessRequest, Decision, RequestError};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -144,7 +144,7 @@ pub async fn record(
 }
 
 fn count_decision(tenant: &str, allowed: bool, elapsed: std::time::Duration) {
-    let outcome = if allowed { "permit" } else { "deny" };
+    let outcome = EventOutcome::of_decision(allowed).as_str();
     metrics::counter!(DECISIONS, "tenant" => tenant.to_owned(), "outcome" => outcome).increment(1);
     metrics::histogram!(DECISION_SECONDS, "tenant" => tenant.to_owned())
         .record(elapsed.as_secs_f64());
@@ -193,11 +193,11 @@ fn decision_event(
         patient: patient_of(request),
         action: Some(request.action.name.clone()),
         resource: Some(format!("{}:{}", request.resource.kind, request.resource.id)),
-        outcome: Some(if allowed { "permit" } else { "deny" }.into()),
+        outcome: Some(EventOutcome::of_decision(allowed).as_str().into()),
         policies,
         decision_id,
         details,
-        ..by.event("decision")
+        ..by.event(EventKind::Decision.as_str())
     }
 }
 

@@ -4,6 +4,7 @@
 //! session started, awaiting its second factor when the tenant requires one.
 //! Every login, admitted or refused, is recorded in the ledger.
 
+use hms_audit_ledger::{EventKind, EventOutcome};
 use hms_directory::{StaffMember, StaffRecord, roles_granting};
 use hms_idp_bridge::IdentityError;
 use hms_idp_bridge::mapping::{ClaimMapping, IDP_SOURCE, VerifiedIdentity};
@@ -57,7 +58,13 @@ pub async fn finish(
         Err(refusal) => refusal,
     };
     let details = json!({ "provider": idp, "code": error.code(), "reason": error.to_string() });
-    let event = audit::identity_event(by, "auth.login", staff_id.as_deref(), "failure", details);
+    let event = audit::identity_event(
+        by,
+        EventKind::Login,
+        staff_id.as_deref(),
+        EventOutcome::Failure,
+        details,
+    );
     tenant.ledger.append_all(vec![event]).await?;
     Err(error)
 }
@@ -107,7 +114,13 @@ async fn admit(
         .await
         .map_err(|e| fail(e.into()))?;
     let details = json!({ "provider": identity.provider_id, "protocol": identity.protocol, "session_id": session.id, "stage": stage });
-    let event = audit::identity_event(by, "auth.login", Some(&staff_id), "success", details);
+    let event = audit::identity_event(
+        by,
+        EventKind::Login,
+        Some(&staff_id),
+        EventOutcome::Success,
+        details,
+    );
     tenant
         .ledger
         .append_all(vec![event])

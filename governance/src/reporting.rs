@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use hms_audit_ledger::store::{EntryFilter, Ledger, LedgerError, StoredCheckpoint};
-use hms_audit_ledger::{Entry, Event, Timestamp};
+use hms_audit_ledger::{Entry, Event, EventKind, Timestamp};
 use hms_compliance_reports::kinds::integrity::{self, CheckpointFacts};
 use hms_compliance_reports::kinds::{self, EntriesRead, MissingParameter};
 use hms_compliance_reports::{
@@ -482,7 +482,7 @@ pub async fn review_break_glass(
     }
     let filter = EntryFilter {
         decision_id: Some(decision_id.to_owned()),
-        kind: Some("decision".into()),
+        kind: Some(EventKind::Decision.as_str().into()),
         ..EntryFilter::default()
     };
     let found = tenant.ledger.entries(&filter, 1).await?;
@@ -507,7 +507,7 @@ pub async fn review_break_glass(
         action: Some("review_break_glass".into()),
         outcome: Some(verdict.as_str().into()),
         details: json!({ "comment": comment, "decision_sequence": decision.sequence }),
-        ..by.event(kinds::BREAK_GLASS_REVIEW)
+        ..by.event(EventKind::BreakGlassReview.as_str())
     };
     tenant.ledger.append_all(vec![event]).await?;
     Ok(())

@@ -3,6 +3,7 @@
 //! check made of a session token wherever one is presented (the PDP, the
 //! gates, introspection). Every step that matters is recorded in the ledger.
 
+use hms_audit_ledger::{EventKind, EventOutcome};
 use std::sync::Arc;
 
 use hms_idp_bridge::IdentityError;
@@ -185,9 +186,9 @@ pub async fn enrol_factor(
     .await?;
     let event = audit::identity_event(
         by,
-        "auth.mfa.enrol",
+        EventKind::MfaEnrol,
         Some(&session.staff_id),
-        "success",
+        EventOutcome::Success,
         json!({ "method": "totp" }),
     );
     tenant.ledger.append_all(vec![event]).await?;
@@ -220,9 +221,9 @@ pub async fn prove_factor(
         Err(error) => {
             let mut events = vec![audit::identity_event(
                 by,
-                "auth.mfa.verify",
+                EventKind::MfaVerify,
                 staff,
-                "failure",
+                EventOutcome::Failure,
                 json!({ "reason": error.to_string() }),
             )];
             if let IdentityError::Locked {
@@ -232,9 +233,9 @@ pub async fn prove_factor(
             {
                 events.push(audit::identity_event(
                     by,
-                    "auth.mfa.lockout",
+                    EventKind::MfaLockout,
                     staff,
-                    "success",
+                    EventOutcome::Success,
                     json!({ "locked_until": until, "after_failures": settings.mfa_max_failures }),
                 ));
             }
@@ -248,7 +249,13 @@ pub async fn prove_factor(
         .promote(pool, &session.id, proven.method, &settings)
         .await?;
     let details = json!({ "method": proven.method, "confirmed_enrolment": proven.confirmed_enrolment, "session_id": active.id });
-    let event = audit::identity_event(by, "auth.mfa.verify", staff, "success", details);
+    let event = audit::identity_event(
+        by,
+        EventKind::MfaVerify,
+        staff,
+        EventOutcome::Success,
+        details,
+    );
     tenant.ledger.append_all(vec![event]).await?;
     Ok((active, secret))
 }
@@ -289,9 +296,9 @@ pub async fn logout(
     let details = json!({ "session_id": session.id });
     let event = audit::identity_event(
         by,
-        "auth.logout",
+        EventKind::Logout,
         Some(&session.staff_id),
-        "success",
+        EventOutcome::Success,
         details,
     );
     tenant.ledger.append_all(vec![event]).await?;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use hms_audit_ledger::Entry;
+use hms_audit_ledger::{Entry, EventKind};
 use serde_json::Value;
 
 use super::tally::Reading;
@@ -14,7 +14,7 @@ use crate::report::{Directory, Parameters};
 
 pub(super) const PATIENT_ACCESS: Spec = Spec {
     needs: Needs::Patient,
-    kinds: Some(&["decision"]),
+    kinds: Some(&[EventKind::Decision.as_str()]),
     columns: &[
         "time",
         "staff",
@@ -48,12 +48,12 @@ pub(super) const USER_ACTIVITY: Spec = Spec {
     reading: Reading::EachEntry(user_activity),
 };
 
-/// The ledger kind of a reviewer's verdict on a break-glass access.
-pub const BREAK_GLASS_REVIEW: &str = "break_glass.review";
-
 pub(super) const BREAK_GLASS: Spec = Spec {
     needs: Needs::Nothing,
-    kinds: Some(&["decision", BREAK_GLASS_REVIEW]),
+    kinds: Some(&[
+        EventKind::Decision.as_str(),
+        EventKind::BreakGlassReview.as_str(),
+    ]),
     columns: &[
         "time",
         "staff",
@@ -86,7 +86,7 @@ pub(super) const BREAK_GLASS: Spec = Spec {
 fn reviews(entries: &[Entry]) -> BTreeMap<String, [String; 3]> {
     entries
         .iter()
-        .filter(|e| e.event.kind == BREAK_GLASS_REVIEW)
+        .filter(|e| e.event.is(EventKind::BreakGlassReview))
         .filter_map(|e| {
             let comment = e.event.details.get("comment").and_then(Value::as_str);
             let review = [
@@ -142,7 +142,7 @@ fn user_activity(entry: &Entry, _: &Parameters, _: &Directory) -> Option<Vec<Str
 
 /// A break-glass decision the report lists, or a review of one.
 fn break_glass_or_review(entry: &Entry, parameters: &Parameters, directory: &Directory) -> bool {
-    entry.event.kind == BREAK_GLASS_REVIEW
+    entry.event.is(EventKind::BreakGlassReview)
         || (break_glass(entry) && patient_decision(entry, parameters, directory))
 }
 

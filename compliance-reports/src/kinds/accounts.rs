@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use hms_audit_ledger::{Entry, Timestamp};
+use hms_audit_ledger::{Entry, EventKind, EventOutcome, Timestamp};
 use serde_json::Value;
 
 use super::tally::{Reading, Running, nothing};
@@ -15,7 +15,11 @@ pub const PRIVILEGED_ROLES: &[&str] = &["admin"];
 
 pub(super) const FAILED_LOGINS: Spec = Spec {
     needs: Needs::Nothing,
-    kinds: Some(&["auth.login", "auth.mfa.verify", "auth.mfa.lockout"]),
+    kinds: Some(&[
+        EventKind::Login.as_str(),
+        EventKind::MfaVerify.as_str(),
+        EventKind::MfaLockout.as_str(),
+    ]),
     columns: &[
         "time",
         "event",
@@ -34,10 +38,10 @@ pub(super) const FAILED_LOGINS: Spec = Spec {
 pub(super) const AFTER_TERMINATION: Spec = Spec {
     needs: Needs::Nothing,
     kinds: Some(&[
-        "directory.staff.disable",
-        "directory.staff.enable",
-        "decision",
-        "auth.login",
+        EventKind::StaffDisable.as_str(),
+        EventKind::StaffEnable.as_str(),
+        EventKind::Decision.as_str(),
+        EventKind::Login.as_str(),
     ]),
     columns: &[
         "staff",
@@ -70,7 +74,7 @@ pub(super) const PRIVILEGED_ACCOUNTS: Spec = Spec {
 
 pub(super) const DORMANT_ACCOUNTS: Spec = Spec {
     needs: Needs::Nothing,
-    kinds: Some(&["decision", "auth.login"]),
+    kinds: Some(&[EventKind::Decision.as_str(), EventKind::Login.as_str()]),
     columns: &["staff", "roles", "department"],
     notes: &[
         "Active staff with no decision and no sign-in in the range: accounts to review or disable.",
@@ -87,11 +91,11 @@ pub(super) const DORMANT_ACCOUNTS: Spec = Spec {
 pub(super) const ROLE_CHANGES: Spec = Spec {
     needs: Needs::Nothing,
     kinds: Some(&[
-        "directory.staff.create",
-        "directory.staff.update",
-        "directory.staff.disable",
-        "directory.staff.enable",
-        "policy.install",
+        EventKind::StaffCreate.as_str(),
+        EventKind::StaffUpdate.as_str(),
+        EventKind::StaffDisable.as_str(),
+        EventKind::StaffEnable.as_str(),
+        EventKind::PolicyInstall.as_str(),
     ]),
     columns: &[
         "time",
@@ -125,8 +129,7 @@ fn detail(entry: &Entry, key: &str) -> String {
 }
 
 fn failed_login(entry: &Entry, _: &Parameters, _: &Directory) -> Option<Vec<String>> {
-    let failed =
-        entry.event.kind == "auth.mfa.lockout" || entry.event.outcome.as_deref() == Some("failure");
+    let failed = entry.event.is(EventKind::MfaLockout) || entry.event.ended(EventOutcome::Failure);
     if !failed {
         return None;
     }
@@ -156,11 +159,11 @@ struct AfterTermination {
 impl Running for AfterTermination {
     fn add(&mut self, entry: &Entry) {
         let staff = staff_of(entry);
-        match entry.event.kind.as_str() {
-            "directory.staff.disable" => {
+        match EventKind::parse(&entry.event.kind) {
+            Some(EventKind::StaffDisable) => {
                 self.disabled_since.insert(staff, entry.time);
             }
-            "directory.staff.enable" => {
+            Some(EventKind::StaffEnable) => {
                 self.disabled_since.remove(&staff);
             }
             _ => {
@@ -255,7 +258,7 @@ fn role_change(entry: &Entry, _: &Parameters, _: &Directory) -> Option<Vec<Strin
     let event = &entry.event;
     let roles_unchanged =
         detail(entry, "roles_added").is_empty() && detail(entry, "roles_removed").is_empty();
-    if event.kind == "directory.staff.update" && roles_unchanged {
+    if event.is(EventKind::StaffUpdate) && roles_unchanged {
         return None;
     }
     let subject = event
@@ -263,7 +266,7 @@ fn role_change(entry: &Entry, _: &Parameters, _: &Directory) -> Option<Vec<Strin
         .clone()
         .or_else(|| event.resource.clone())
         .unwrap_or_default();
-    let details = if event.kind == "policy.install" {
+    let details = if event.is(EventKind::PolicyInstall) {
         let previous = detail(entry, "previous_version");
         let after = if previous.is_empty() {
             String::new()

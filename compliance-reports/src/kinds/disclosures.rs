@@ -2,7 +2,7 @@
 //! permitted release of their information to a recipient outside the
 //! hospital, except the releases the rule exempts.
 
-use hms_audit_ledger::Entry;
+use hms_audit_ledger::{Entry, EventKind, EventOutcome};
 
 use super::tally::Reading;
 use super::{Needs, Spec, context_text, patient_decision, staff_of, text};
@@ -28,7 +28,7 @@ pub const EXEMPT_PURPOSES: &[&str] = &[
 
 pub(super) const SPEC: Spec = Spec {
     needs: Needs::Patient,
-    kinds: Some(&["decision"]),
+    kinds: Some(&[EventKind::Decision.as_str()]),
     columns: &[
         "date",
         "recipient",
@@ -53,7 +53,7 @@ fn disclosure(
     parameters: &Parameters,
     directory: &Directory,
 ) -> Option<Vec<String>> {
-    let permitted = entry.event.outcome.as_deref() == Some("permit");
+    let permitted = entry.event.ended(EventOutcome::Permit);
     if !permitted || !patient_decision(entry, parameters, directory) {
         return None;
     }

@@ -15,10 +15,9 @@ mod privacy;
 mod reviews;
 mod tally;
 
-use hms_audit_ledger::Entry;
+use hms_audit_ledger::{Entry, EventKind};
 use serde_json::Value;
 
-pub use access::BREAK_GLASS_REVIEW;
 pub use accounts::PRIVILEGED_ROLES;
 pub use tally::{EntriesRead, Tally};
 
@@ -216,7 +215,7 @@ fn yes_no(value: bool) -> String {
 /// Whether `entry` is a decision on a patient by a staff member who passes
 /// the department and role filters.
 fn patient_decision(entry: &Entry, parameters: &Parameters, directory: &Directory) -> bool {
-    entry.event.kind == "decision"
+    entry.event.is(EventKind::Decision)
         && entry.event.patient.is_some()
         && directory.passes(staff_id(entry), parameters)
 }

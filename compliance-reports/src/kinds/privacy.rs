@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use hms_audit_ledger::Entry;
+use hms_audit_ledger::{Entry, EventKind, EventOutcome};
 
 use super::tally::{Reading, Running};
 use super::{
@@ -25,7 +25,7 @@ const VOLUME_FLOOR: usize = 10;
 
 pub(super) const VIP_ACCESS: Spec = Spec {
     needs: Needs::Nothing,
-    kinds: Some(&["decision"]),
+    kinds: Some(&[EventKind::Decision.as_str()]),
     columns: &[
         "time",
         "staff",
@@ -47,7 +47,7 @@ pub(super) const VIP_ACCESS: Spec = Spec {
 
 pub(super) const OUTSIDE_CARE_TEAM: Spec = Spec {
     needs: Needs::Nothing,
-    kinds: Some(&["decision"]),
+    kinds: Some(&[EventKind::Decision.as_str()]),
     columns: &[
         "time",
         "staff",
@@ -66,7 +66,7 @@ pub(super) const OUTSIDE_CARE_TEAM: Spec = Spec {
 
 pub(super) const AFTER_HOURS: Spec = Spec {
     needs: Needs::Nothing,
-    kinds: Some(&["decision"]),
+    kinds: Some(&[EventKind::Decision.as_str()]),
     columns: &[
         "time",
         "local_time",
@@ -83,7 +83,7 @@ pub(super) const AFTER_HOURS: Spec = Spec {
 
 pub(super) const DENIED_SPIKES: Spec = Spec {
     needs: Needs::Nothing,
-    kinds: Some(&["decision"]),
+    kinds: Some(&[EventKind::Decision.as_str()]),
     columns: &["day", "staff", "department", "denials", "patients"],
     notes: &[
         "Days (UTC) on which one person was refused access to patient records five times or more.",
@@ -96,7 +96,7 @@ pub(super) const DENIED_SPIKES: Spec = Spec {
 
 pub(super) const UNUSUAL_VOLUME: Spec = Spec {
     needs: Needs::Nothing,
-    kinds: Some(&["decision"]),
+    kinds: Some(&[EventKind::Decision.as_str()]),
     columns: &[
         "staff",
         "roles",
@@ -119,7 +119,7 @@ pub(super) const UNUSUAL_VOLUME: Spec = Spec {
 
 pub(super) const EMPLOYEE_RECORDS: Spec = Spec {
     needs: Needs::Nothing,
-    kinds: Some(&["decision"]),
+    kinds: Some(&[EventKind::Decision.as_str()]),
     columns: &[
         "time",
         "staff",
@@ -138,7 +138,7 @@ pub(super) const EMPLOYEE_RECORDS: Spec = Spec {
 
 pub(super) const SAME_FAMILY_NAME: Spec = Spec {
     needs: Needs::Nothing,
-    kinds: Some(&["decision"]),
+    kinds: Some(&[EventKind::Decision.as_str()]),
     columns: &[
         "time",
         "staff",
@@ -157,7 +157,7 @@ pub(super) const SAME_FAMILY_NAME: Spec = Spec {
 
 pub(super) const SAME_ADDRESS: Spec = Spec {
     needs: Needs::Nothing,
-    kinds: Some(&["decision"]),
+    kinds: Some(&[EventKind::Decision.as_str()]),
     columns: &[
         "time",
         "staff",
@@ -288,7 +288,7 @@ fn outside_care_team(
     parameters: &Parameters,
     directory: &Directory,
 ) -> Option<Vec<String>> {
-    let permitted = entry.event.outcome.as_deref() == Some("permit");
+    let permitted = entry.event.ended(EventOutcome::Permit);
     if !permitted || !patient_decision(entry, parameters, directory) {
         return None;
     }
@@ -348,7 +348,7 @@ fn after_hours(
 
 /// A refused decision on a patient.
 fn denial(entry: &Entry, parameters: &Parameters, directory: &Directory) -> bool {
-    entry.event.outcome.as_deref() == Some("deny") && patient_decision(entry, parameters, directory)
+    entry.event.ended(EventOutcome::Deny) && patient_decision(entry, parameters, directory)
 }
 
 fn denied_spikes(

@@ -896,7 +896,8 @@ fn overdue_event(by: &Provenance, campaign: &Campaign, item: &ReviewItem, at: &s
 mod tests {
     use super::*;
 
-    fn item(reviewer: &str) -> ReviewItem {
+    /// A pending item of `reviewer`'s: nurse-ann's `nurse` role.
+    pub(super) fn item(reviewer: &str) -> ReviewItem {
         ReviewItem {
             item: 7,
             staff_id: "nurse-ann".into(),

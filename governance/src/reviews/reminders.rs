@@ -113,20 +113,8 @@ mod tests {
 
     fn item(reviewer: &str, outcome: Outcome) -> ReviewItem {
         ReviewItem {
-            item: 1,
-            staff_id: "s1".into(),
-            kind: "role".into(),
-            entitlement: "nurse".into(),
-            description: None,
-            granted_by: "admin".into(),
-            granted_at: "2026-01-01T00:00:00Z".into(),
-            last_used_at: None,
-            reviewer: reviewer.into(),
             outcome,
-            comment: None,
-            decided_by: None,
-            decided_at: None,
-            applied_at: None,
+            ..super::super::tests::item(reviewer)
         }
     }
 

@@ -2,6 +2,7 @@
 //! login settings, sessions, second-factor resets and token keys. Every change
 //! is recorded in the ledger with the change itself.
 
+use hms_audit_ledger::{EventKind, EventOutcome};
 use std::sync::Arc;
 
 use axum::extract::Path;
@@ -246,9 +247,9 @@ pub async fn reset_mfa(
     }
     let event = audit::identity_event(
         &ctx.provenance,
-        "auth.mfa.reset",
+        EventKind::MfaReset,
         Some(&staff_id),
-        "success",
+        EventOutcome::Success,
         json!({}),
     );
     tenant.record_and_commit(tx, vec![event]).await?;

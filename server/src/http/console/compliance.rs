@@ -9,10 +9,10 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Query, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use hms_audit_ledger::EventKind;
 use hms_audit_ledger::store::EntryFilter;
 use hms_audit_ledger::{Entry, Timestamp};
 use hms_compliance_reports::ReportKind;
-use hms_compliance_reports::kinds::BREAK_GLASS_REVIEW;
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -198,7 +198,7 @@ async fn break_glass_accesses(visitor: &Visitor) -> Result<Vec<Access>, ApiError
     );
     let decisions = ledger.break_glass_decisions(since).await?;
     let filter = EntryFilter {
-        kind: Some(BREAK_GLASS_REVIEW.into()),
+        kind: Some(EventKind::BreakGlassReview.as_str().into()),
         from: Some(since),
         ..EntryFilter::default()
     };

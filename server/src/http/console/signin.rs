@@ -2,6 +2,7 @@
 //! second factor (enrolment on first use), then the session cookie; and
 //! signing out.
 
+use hms_audit_ledger::{EventKind, EventOutcome};
 use hms_governance::sessions;
 use std::net::SocketAddr;
 
@@ -259,9 +260,9 @@ pub async fn logout(
         .map_err(ApiError::from)?;
     let event = audit::identity_event(
         &visitor.ctx.provenance,
-        "auth.logout",
+        EventKind::Logout,
         Some(&visitor.staff),
-        "success",
+        EventOutcome::Success,
         serde_json::json!({ "session_id": visitor.session.id, "via": "console" }),
     );
     tenant
