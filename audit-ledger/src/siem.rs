@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::entry::{Entry, Timestamp};
+use crate::vocabulary::EventOutcome;
 
 const DICOM: &str = "http://dicom.nema.org/resources/ontology/DCM";
 const ENTITY_TYPE: &str = "http://terminology.hl7.org/CodeSystem/audit-entity-type";
@@ -98,9 +99,9 @@ fn crud_action(kind: &str) -> &'static str {
 
 /// FHIR outcome: 0 success, 4 minor failure (a denial), 8 serious failure.
 fn fhir_outcome(outcome: Option<&str>) -> &'static str {
-    match outcome {
-        Some("permit" | "success") | None => "0",
-        Some("deny") => "4",
+    match outcome.map(EventOutcome::parse) {
+        None | Some(Some(EventOutcome::Permit | EventOutcome::Success)) => "0",
+        Some(Some(EventOutcome::Deny)) => "4",
         Some(_) => "8",
     }
 }
@@ -175,9 +176,9 @@ fn entities(entry: &Entry) -> Vec<Value> {
 /// One entry as an RFC 5424 syslog line (facility 13, log audit), without a trailing newline.
 pub fn syslog_line(entry: &Entry, origin: &str) -> String {
     let event = &entry.event;
-    let severity = match event.outcome.as_deref() {
-        Some("permit" | "success") | None => 6,
-        Some("deny") => 5,
+    let severity = match event.outcome.as_deref().map(EventOutcome::parse) {
+        None | Some(Some(EventOutcome::Permit | EventOutcome::Success)) => 6,
+        Some(Some(EventOutcome::Deny)) => 5,
         Some(_) => 4,
     };
     let priority = 13 * 8 + severity;

@@ -106,6 +106,13 @@ impl EventOutcome {
         }
     }
 
+    /// The outcome an entry's text names, if it is one of these.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Permit, Self::Deny, Self::Success, Self::Failure]
+            .into_iter()
+            .find(|outcome| outcome.as_str() == text)
+    }
+
     /// The outcome of a decision.
     pub const fn of_decision(allowed: bool) -> Self {
         if allowed { Self::Permit } else { Self::Deny }
@@ -136,6 +143,15 @@ mod tests {
             assert!(seen.insert(kind.as_str()), "{} twice", kind.as_str());
         }
         assert_eq!(EventKind::parse("decisions"), None);
+        for outcome in [
+            EventOutcome::Permit,
+            EventOutcome::Deny,
+            EventOutcome::Success,
+            EventOutcome::Failure,
+        ] {
+            assert_eq!(EventOutcome::parse(outcome.as_str()), Some(outcome));
+        }
+        assert_eq!(EventOutcome::parse("maybe"), None);
     }
 
     #[test]

@@ -50,8 +50,8 @@ pub enum HrError {
     /// The event is dated more than a year ahead.
     #[error("events may be dated at most a year ahead")]
     TooFarAhead,
-    /// A stored secret does not open under the master key.
-    #[error("a stored HR webhook secret does not open: {0}")]
+    /// A stored secret does not open under the master key, or a new one could not be sealed.
+    #[error("HR webhook secret `{0}` cannot be sealed or opened under the master key")]
     CorruptSecret(String),
     /// The change was refused or could not be recorded.
     #[error(transparent)]
@@ -333,7 +333,7 @@ pub async fn rotate_secret(tenant: &Tenant, by: &Provenance) -> Result<RotatedSe
     let sealed = tenant
         .master_key()
         .seal(&raw, &context(tenant, &id))
-        .map_err(|e| HrError::CorruptSecret(e.to_string()))?;
+        .map_err(|_| HrError::CorruptSecret(id.clone()))?;
     let grace_until = format_datetime(OffsetDateTime::now_utc() + ROTATION_GRACE);
     let secret = SealedSecret {
         id: id.clone(),
