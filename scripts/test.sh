@@ -26,3 +26,6 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo test --workspace --no-fail-fast
 fi
+
+# The HTTP API against its own generated OpenAPI document, by an outside fuzzer.
+scripts/api_fuzz.sh

@@ -20,7 +20,7 @@ use crate::location::SourceLocation;
 use crate::shapes::ConformingShapes;
 
 /// How a bundle is to be used by the PDP.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BundleOptions {
     /// Namespace that unqualified entity types and action names belong to.
@@ -35,7 +35,7 @@ pub struct BundleOptions {
 }
 
 /// One policy file as uploaded: a name and Cedar text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PolicyFile {
     /// File name, used in error locations.
     pub name: String,
@@ -56,7 +56,7 @@ pub struct BundleSource {
 }
 
 /// One problem found while compiling a bundle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct BundleProblem {
     /// The policy concerned, when known.
     #[serde(skip_serializing_if = "Option::is_none")]

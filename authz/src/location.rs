@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 /// A 1-based line and column in a named file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SourceLocation {
     /// File name.
     pub file: String,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Who asks: a typed, identified entity with optional properties.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Subject {
     /// Entity type, e.g. `Staff` (qualified with the bundle namespace when unqualified).
     #[serde(rename = "type")]
@@ -12,6 +12,7 @@ pub struct Subject {
     /// Entity id.
     pub id: String,
     /// Attributes the directory does not hold.
+    #[schema(value_type = Object)]
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub properties: Map<String, Value>,
 }
@@ -20,17 +21,18 @@ pub struct Subject {
 pub type Resource = Subject;
 
 /// What is done.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Action {
     /// Action name, e.g. `read_lab_result`.
     pub name: String,
     /// Properties, passed to the policies as `context.action`.
+    #[schema(value_type = Object)]
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub properties: Map<String, Value>,
 }
 
 /// One access evaluation request (AuthZEN §6).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AccessRequest {
     /// The subject.
     pub subject: Subject,
@@ -39,12 +41,13 @@ pub struct AccessRequest {
     /// The resource.
     pub resource: Resource,
     /// Environmental attributes.
+    #[schema(value_type = Object)]
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub context: Map<String, Value>,
 }
 
 /// One item of a batch: each field missing here is taken from the batch defaults.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PartialRequest {
     /// Subject, or the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,6 +59,7 @@ pub struct PartialRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<Resource>,
     /// Context, or the default.
+    #[schema(value_type = Option<Object>)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<Map<String, Value>>,
 }
@@ -77,7 +81,7 @@ fn pick<T: Clone>(own: Option<T>, default: &Option<T>) -> Option<T> {
 }
 
 /// How a batch is executed (AuthZEN §7.1).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EvaluationsSemantic {
     /// Evaluate every item.

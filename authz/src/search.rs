@@ -16,7 +16,7 @@ const MAX_LIMIT: u32 = 1_000;
 const MAX_SCANNED: usize = 20_000;
 
 /// Paging parameters of a search request (AuthZEN §8.2.1).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Page {
     /// Token from the previous response's `next_token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -27,7 +27,7 @@ pub struct Page {
 }
 
 /// A subject or resource in a search: the searched side gives only its type.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SearchEntity {
     /// Entity type.
     #[serde(rename = "type")]
@@ -36,12 +36,13 @@ pub struct SearchEntity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Properties.
+    #[schema(value_type = Object)]
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub properties: Map<String, Value>,
 }
 
 /// A subject or resource search request (AuthZEN §8.4, §8.5).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EntitySearch {
     /// The subject (only its type, for a subject search).
     pub subject: SearchEntity,
@@ -50,6 +51,7 @@ pub struct EntitySearch {
     /// The resource (only its type, for a resource search).
     pub resource: SearchEntity,
     /// Context.
+    #[schema(value_type = Object)]
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub context: Map<String, Value>,
     /// Paging.
@@ -58,13 +60,14 @@ pub struct EntitySearch {
 }
 
 /// An action search request (AuthZEN §8.6).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActionSearch {
     /// The subject.
     pub subject: Subject,
     /// The resource.
     pub resource: Subject,
     /// Context.
+    #[schema(value_type = Object)]
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub context: Map<String, Value>,
     /// Paging.

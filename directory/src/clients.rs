@@ -8,7 +8,7 @@ use crate::error::StoreError;
 use crate::store::{TenantStore, decode_json};
 
 /// An API client. The secret is never stored; only its password hash is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ApiClient {
     /// Client id, the part of a credential before the `.`.
     pub id: String,

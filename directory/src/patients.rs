@@ -11,7 +11,7 @@ use crate::ids::check_record_id;
 use crate::store::{TenantStore, decode_json, flag};
 
 /// A patient registered by the HMS.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Patient {
     /// The HMS patient id (MRN).
@@ -46,7 +46,7 @@ pub struct Patient {
 }
 
 /// An encounter (admission, visit) of a patient in a department.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Encounter {
     /// The HMS encounter id.

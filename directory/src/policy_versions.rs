@@ -8,7 +8,7 @@ use crate::error::StoreError;
 use crate::store::TenantStore;
 
 /// One stored version of a tenant's bundle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PolicyVersion {
     /// Version number, from 1, increasing.
     pub version: i64,

@@ -9,7 +9,7 @@ use crate::{StoreError, TenantStore};
 const COLUMN: &str = "decision_recording.settings";
 
 /// When a decision is answered, relative to its ledger entry.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DecisionRecording {
     /// Once the entry is durable; if it cannot be written, the decision is a denial.
@@ -22,7 +22,7 @@ pub enum DecisionRecording {
 }
 
 /// How the tenant's decisions are recorded (`GET/PUT /{tenant}/ledger/settings`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordingSettings {
     /// When decisions are answered.

@@ -9,7 +9,7 @@ use crate::store::{TenantStore, decode_json};
 
 /// Who a campaign reviews; every list empty (and no preset) means the whole
 /// tenant.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignScope {
     /// A ready-made scope, resolved into `roles` or `staff` when the
@@ -28,7 +28,7 @@ pub struct CampaignScope {
 }
 
 /// The scopes security teams ask for most.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ScopePreset {
     /// Everyone holding a privileged role.
@@ -53,7 +53,7 @@ impl CampaignScope {
 
 /// What an item nobody decided becomes when the campaign closes: it is never
 /// certified silently.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OverdueRule {
     /// Handed to the fallback reviewer and reported as not reviewed; access stays.
@@ -63,7 +63,7 @@ pub enum OverdueRule {
 }
 
 /// When revocations take effect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ApplyMode {
     /// When the campaign closes.
@@ -73,8 +73,9 @@ pub enum ApplyMode {
 }
 
 /// Where an item stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ReviewOutcome)]
 pub enum Outcome {
     /// Not decided yet.
     Pending,
@@ -87,7 +88,7 @@ pub enum Outcome {
 }
 
 /// The tenant's access-review rules, for campaigns that do not set their own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewSettings {
     /// What undecided items become at close.
@@ -108,7 +109,7 @@ impl Default for ReviewSettings {
 }
 
 /// A campaign as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Campaign {
     /// Stable id.
     pub id: String,
@@ -142,7 +143,7 @@ impl Campaign {
 }
 
 /// One person's entitlement under review.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReviewItem {
     /// Number within the campaign, from 1.
     pub item: i64,

@@ -75,7 +75,7 @@ pub struct Delivery<'a> {
 }
 
 /// What became of a delivered event.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Received {
     /// The event's id.
     pub event_id: String,
@@ -315,7 +315,7 @@ fn secret_text(raw: &[u8; 32]) -> String {
 }
 
 /// A new webhook secret, shown once.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RotatedSecret {
     /// Its id.
     pub secret_id: String,

@@ -20,7 +20,7 @@ use crate::sessions::{self, Authenticated, SessionError};
 use crate::tenancy::{ChangeError, Tenant};
 
 /// What a verified login led to.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Admission {
     /// A session, with its first token.
@@ -30,7 +30,7 @@ pub enum Admission {
 }
 
 /// A login awaiting its second factor.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MfaRequired {
     /// Always `mfa_required`.
     pub status: &'static str,

@@ -429,8 +429,11 @@ fn pulled_event(by: &Provenance, report: &Report, format: &str) -> Event {
 }
 
 /// A reviewer's verdict on a break-glass access.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = BreakGlassVerdict)]
 pub enum Verdict {
     /// The emergency was real and the access fitted it.
     Justified,

@@ -72,7 +72,7 @@ fn describe(problem: SessionProblem) -> &'static str {
 }
 
 /// A signed session token and how long it lasts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AccessToken {
     /// The signed token (a JWT).
     pub access_token: String,
@@ -83,7 +83,7 @@ pub struct AccessToken {
 }
 
 /// A completed login: the session, its secret and a first token.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Authenticated {
     /// Always `authenticated`.
     pub status: &'static str,

@@ -36,7 +36,7 @@ impl VerifiedIdentity {
 }
 
 /// How a tenant reads an IdP's claims or attributes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimMapping {
     /// Claim or attribute holding the staff id; the subject (`sub` / `NameID`) when absent.

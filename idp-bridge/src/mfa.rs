@@ -22,7 +22,7 @@ const RECOVERY_CODES: usize = 10;
 const RECOVERY_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
 /// What a person needs to set up their authenticator; shown once.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Enrolment {
     /// The `otpauth://totp/…` URI.
     pub otpauth_uri: String,

@@ -7,6 +7,8 @@ use base64::engine::general_purpose::STANDARD;
 use hms_keys::MasterKey;
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, AnyPool};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 
 use crate::error::IdentityError;
 use crate::mapping::ClaimMapping;
@@ -40,6 +42,40 @@ impl ProviderConfig {
     }
 }
 
+/// The schema of the internally tagged configuration: each variant's own
+/// object with its `kind` (utoipa's derive would combine a closed object with
+/// the tag, which no document satisfies).
+impl utoipa::PartialSchema for ProviderConfig {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(tagged("oidc", OidcConfig::schema()))
+            .item(tagged("saml", SamlConfig::schema()))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ProviderConfig {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        OidcConfig::schemas(schemas);
+        SamlConfig::schemas(schemas);
+    }
+}
+
+/// `schema` with a required `kind` property holding `kind`.
+fn tagged(kind: &str, schema: RefOr<Schema>) -> RefOr<Schema> {
+    match schema {
+        RefOr::T(Schema::Object(mut object)) => {
+            let tag = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([kind]));
+            object.properties.insert("kind".into(), tag.into());
+            object.required.insert(0, "kind".into());
+            RefOr::T(Schema::Object(object))
+        }
+        other => other,
+    }
+}
+
 /// A secret given in a request: stored sealed, never serialised or logged.
 #[derive(Clone, Deserialize)]
 #[serde(transparent)]
@@ -52,7 +88,7 @@ impl std::fmt::Debug for Secret {
 }
 
 /// An OpenID Connect relying-party registration.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OidcConfig {
     /// The issuer; discovery is read from `{issuer}/.well-known/openid-configuration`.
@@ -61,6 +97,7 @@ pub struct OidcConfig {
     pub client_id: String,
     /// The client secret (request only; kept sealed).
     #[serde(default, skip_serializing)]
+    #[schema(value_type = Option<String>, write_only)]
     pub client_secret: Option<Secret>,
     /// Scopes asked for besides `openid`.
     #[serde(default = "default_scopes")]
@@ -78,7 +115,7 @@ fn default_scopes() -> Vec<String> {
 }
 
 /// A SAML 2.0 identity provider, known by its metadata.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SamlConfig {
     /// The IdP's metadata document (an `EntityDescriptor`).
@@ -86,6 +123,7 @@ pub struct SamlConfig {
     pub metadata_xml: Option<String>,
     /// Where to fetch the metadata instead (request only; the fetched document is stored).
     #[serde(default, skip_serializing)]
+    #[schema(write_only)]
     pub metadata_url: Option<String>,
     /// Accept RSA-SHA1 signatures (off unless the tenant opts in).
     #[serde(default)]

@@ -98,7 +98,7 @@ impl SessionProblem {
 }
 
 /// A session row, for listings.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SessionRecord {
     /// Session id.
     pub id: String,

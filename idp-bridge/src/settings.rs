@@ -8,7 +8,7 @@ use crate::error::IdentityError;
 use crate::store::now;
 
 /// What a tenant decides about logins and sessions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct IdentitySettings {
     /// Staff must prove a TOTP second factor before a session is issued.

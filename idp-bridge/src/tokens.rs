@@ -22,7 +22,7 @@ use crate::store::now;
 pub const AUDIENCE: &str = "hms-ach";
 
 /// What a session token says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionClaims {
     /// Issuer: the tenant's base URL.
     pub iss: String,

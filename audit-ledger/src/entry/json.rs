@@ -115,12 +115,16 @@ fn owned(text: Option<Text<'_>>) -> Option<String> {
 }
 
 /// The JSON object written for an entry; bundles add `"type":"entry"` first.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct EntryJson<'a> {
+    /// `entry`, on bundle lines only.
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     line_type: Option<&'static str>,
+    /// Position in the ledger, from 0.
     sequence: u64,
+    /// When it was appended (RFC 3339, UTC, microseconds).
     time: Timestamp,
+    /// What happened, e.g. `decision`, `login`, `policy.install`.
     kind: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     actor: Option<&'a str>,
@@ -134,6 +138,7 @@ pub(crate) struct EntryJson<'a> {
     resource: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     outcome: Option<&'a str>,
+    /// Policies that determined a decision.
     policies: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a str>,
@@ -143,8 +148,14 @@ pub(crate) struct EntryJson<'a> {
     source_ip: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user_agent: Option<&'a str>,
+    /// Kind-specific details.
+    #[schema(value_type = serde_json::Value)]
     details: &'a Value,
+    /// The previous entry's leaf hash, hex.
+    #[schema(value_type = String)]
     prev_hash: HexHash,
+    /// This entry's leaf hash (RFC 9162), hex.
+    #[schema(value_type = String)]
     leaf_hash: HexHash,
 }
 
@@ -172,6 +183,18 @@ impl<'a> EntryJson<'a> {
             prev_hash: HexHash(entry.prev_hash),
             leaf_hash: HexHash(entry.leaf_hash()),
         }
+    }
+}
+
+impl utoipa::PartialSchema for Entry {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        EntryJson::schema()
+    }
+}
+
+impl utoipa::ToSchema for Entry {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "LedgerEntry".into()
     }
 }
 

@@ -11,7 +11,7 @@ use crate::entry::{Event, Timestamp};
 use crate::keyring::{self, PublishedVkey};
 
 /// A public key as published: checkpoints it signed verify with `vkey`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PublishedKey {
     /// The signed-note key id, 8 hex digits.
     pub key_id: String,

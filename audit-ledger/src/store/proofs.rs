@@ -10,7 +10,7 @@ use super::{Ledger, LedgerError};
 use crate::merkle::{self, Hash, NodeId};
 
 /// Proof that one entry is in the tree a checkpoint signs (RFC 9162 2.1.3).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct InclusionProof {
     /// The entry's sequence number (its leaf index).
     pub sequence: u64,
@@ -25,7 +25,7 @@ pub struct InclusionProof {
 }
 
 /// Proof that one checkpointed tree is a prefix of another (RFC 9162 2.1.4).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConsistencyProof {
     /// The older tree's size.
     pub old_size: u64,

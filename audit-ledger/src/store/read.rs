@@ -59,7 +59,7 @@ pub struct EntryFilter {
 }
 
 /// A signed checkpoint as stored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StoredCheckpoint {
     /// Entries covered.
     pub tree_size: u64,

@@ -23,7 +23,7 @@ pub struct StaffChange {
 }
 
 /// A staff member as the directory holds them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StaffMember {
     /// Stable id (e.g. the HR employee id).
@@ -71,7 +71,7 @@ fn yes() -> bool {
 }
 
 /// Working hours: `start_hour` inclusive, `end_hour` exclusive; may wrap past midnight.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Shift {
     /// First hour on shift (0–23).
@@ -81,7 +81,7 @@ pub struct Shift {
 }
 
 /// A professional credential, e.g. a nursing licence.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credential {
     /// Kind, e.g. `nursing_licence`; kinds ending in `licence`/`license` are professional licences.
@@ -95,7 +95,7 @@ pub struct Credential {
 }
 
 /// The states a credential can be in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CredentialStatus {
     /// In good standing.

@@ -39,7 +39,7 @@ pub const CLINICAL_ROLES: [&str; 5] = [
 pub const BREAK_GLASS_LOOKBACK_DAYS: i64 = 90;
 
 /// A campaign as the security team asks for it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignSpec {
     /// Stable id.
@@ -66,8 +66,9 @@ pub struct CampaignSpec {
 }
 
 /// A reviewer's verdict on one item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ReviewVerdict)]
 pub enum Verdict {
     /// The access is still needed.
     Certify,
@@ -78,7 +79,7 @@ pub enum Verdict {
 }
 
 /// One decision in a (possibly bulk) request.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemDecision {
     /// The item's number in the campaign.
@@ -126,7 +127,7 @@ impl From<StoreError> for ReviewError {
 }
 
 /// What closing a campaign did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CloseSummary {
     /// Items certified.
     pub certified: usize,

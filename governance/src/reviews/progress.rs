@@ -8,7 +8,7 @@ use super::ReviewError;
 use crate::tenancy::Tenant;
 
 /// A campaign with its progress and, unless listed among others, its items.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CampaignView {
     /// The campaign.
     pub campaign: Campaign,
@@ -20,7 +20,7 @@ pub struct CampaignView {
 }
 
 /// Decided items out of all, overall and per reviewer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Progress {
     /// Items in the campaign.
     pub items: usize,
@@ -31,7 +31,7 @@ pub struct Progress {
 }
 
 /// One reviewer's share.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReviewerProgress {
     /// The reviewer.
     pub reviewer: String,

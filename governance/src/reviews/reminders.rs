@@ -15,7 +15,7 @@ use crate::tenancy::Tenant;
 use crate::webhooks::deliver_signed;
 
 /// One reviewer's undecided items in one overdue campaign.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Reminder {
     /// The campaign.
     pub campaign: String,
@@ -28,7 +28,7 @@ pub struct Reminder {
 }
 
 /// A reminder as sent, with what became of it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SentReminder {
     /// The reminder.
     #[serde(flatten)]

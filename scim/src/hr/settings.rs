@@ -8,7 +8,7 @@ use crate::protocol::error::ScimError;
 use crate::store::ProvisioningError;
 
 /// Roles granted to holders of a job code, optionally only in one department.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobRoles {
     /// The HR job code, compared case-insensitively.
@@ -21,7 +21,7 @@ pub struct JobRoles {
 }
 
 /// HR settings of a tenant.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HrSettings {
     /// Job code (and department) to roles.

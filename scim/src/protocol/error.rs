@@ -1,6 +1,6 @@
 //! SCIM errors (RFC 7644 §3.12): an HTTP status, a `scimType` where one fits, and a detail for people.
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 /// Schema URN of the error message.
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
@@ -117,15 +117,27 @@ impl ScimError {
     }
 
     /// The response body.
-    pub fn body(&self) -> Value {
-        let mut body = json!({
-            "schemas": [ERROR_SCHEMA],
-            "status": self.status.to_string(),
-            "detail": self.detail,
-        });
-        if let Some(scim_type) = self.scim_type {
-            body["scimType"] = json!(scim_type.as_str());
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            schemas: vec![ERROR_SCHEMA],
+            status: self.status.to_string(),
+            scim_type: self.scim_type.map(ScimType::as_str),
+            detail: self.detail.clone(),
         }
-        body
     }
+}
+
+/// A SCIM error response (RFC 7644 §3.12).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = ScimErrorBody)]
+pub struct ErrorBody {
+    /// `["urn:ietf:params:scim:api:messages:2.0:Error"]`.
+    pub schemas: Vec<&'static str>,
+    /// The HTTP status, as a string.
+    pub status: String,
+    /// The SCIM error type, e.g. `invalidFilter`, `uniqueness`.
+    #[serde(rename = "scimType", skip_serializing_if = "Option::is_none")]
+    pub scim_type: Option<&'static str>,
+    /// What is wrong, for people.
+    pub detail: String,
 }

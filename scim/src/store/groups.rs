@@ -22,7 +22,7 @@ pub struct GroupRef {
 }
 
 /// The roles membership of one group grants.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupRoles {
     /// The group's `displayName` (matched case-insensitively).

@@ -4,60 +4,136 @@ use axum::Json;
 use axum::extract::{Path, State};
 use hms_audit_ledger::Event;
 use hms_authz::{
-    AccessRequest, ActionSearch, EntitySearch, EvaluationsSemantic, PartialRequest, Pdp,
-    RequestError, RequestTime, SearchPage,
+    AccessRequest, Action, ActionSearch, EntitySearch, EvaluationsSemantic, PartialRequest, Pdp,
+    RequestError, RequestTime, SearchPage, Subject,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
-use super::gate::TenantContext;
+use super::gate::{PdpClient, TenantContext};
 use super::json::ApiJson;
 use hms_governance::decisions::{
     IdentifiedDecision, Outcome, decide, evaluate, record, resolve_sessions,
 };
 
-/// `POST /{tenant}/access/v1/evaluation`.
-pub async fn evaluation(
-    axum::Extension(ctx): axum::Extension<TenantContext>,
-    ApiJson(request): ApiJson<AccessRequest>,
-) -> Result<Json<Value>, ApiError> {
-    let decided = decide(&ctx.tenant, &ctx.provenance, request).await?;
-    Ok(Json(authzen_decision(&decided)))
+/// The AuthZEN routes, behind a `pdp` client, and the public metadata.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(evaluation))
+        .routes(routes!(evaluations))
+        .routes(routes!(search_subject))
+        .routes(routes!(search_resource))
+        .routes(routes!(search_action))
+        .routes(routes!(metadata))
 }
 
-/// The body of `POST /{tenant}/access/v1/evaluations`.
-#[derive(Debug, Deserialize)]
+/// `POST /{tenant}/access/v1/evaluation`.
+#[utoipa::path(
+    post,
+    path = "/{tenant}/access/v1/evaluation",
+    tag = "authzen",
+    security(("client" = ["pdp"])),
+    request_body = AccessRequest,
+    responses((status = 200, description = "The decision.", body = AuthzenDecision))
+)]
+pub async fn evaluation(
+    ctx: PdpClient,
+    ApiJson(request): ApiJson<AccessRequest>,
+) -> Result<Json<AuthzenDecision>, ApiError> {
+    let decided = decide(&ctx.tenant, &ctx.provenance, request).await?;
+    Ok(Json(AuthzenDecision::of(&decided)))
+}
+
+/// The body of `POST /{tenant}/access/v1/evaluations`: defaults at the top
+/// level (`subject`, `action`, `resource`, `context`), the items, options.
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct EvaluationsRequest {
-    #[serde(flatten)]
-    defaults: PartialRequest,
+    /// Default subject of the items.
+    #[serde(default)]
+    subject: Option<Subject>,
+    /// Default action of the items.
+    #[serde(default)]
+    action: Option<Action>,
+    /// Default resource of the items.
+    #[serde(default)]
+    resource: Option<Subject>,
+    /// Default context of the items.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    context: Option<Map<String, Value>>,
+    /// The items; without any, the call is one evaluation of the defaults.
     #[serde(default)]
     evaluations: Option<Vec<PartialRequest>>,
+    /// How the batch is executed.
     #[serde(default)]
     options: EvaluationsOptions,
 }
 
-#[derive(Debug, Default, Deserialize)]
+impl EvaluationsRequest {
+    fn defaults(&self) -> PartialRequest {
+        PartialRequest {
+            subject: self.subject.clone(),
+            action: self.action.clone(),
+            resource: self.resource.clone(),
+            context: self.context.clone(),
+        }
+    }
+}
+
+/// Options of a batch.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 struct EvaluationsOptions {
+    /// `execute_all` (default), `deny_on_first_deny` or `permit_on_first_permit`.
     #[serde(default)]
     evaluations_semantic: EvaluationsSemantic,
 }
 
+/// The answer to a batch: one decision per item evaluated, in request order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvaluationsResponse {
+    /// The decisions.
+    evaluations: Vec<AuthzenDecision>,
+}
+
+/// The answer to `evaluations`: a batch, or one decision when no items were given.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum EvaluationsAnswer {
+    /// Items were given.
+    Batch(EvaluationsResponse),
+    /// No items: the defaults evaluated as one request.
+    Single(AuthzenDecision),
+}
+
 /// `POST /{tenant}/access/v1/evaluations`: items inherit the top-level defaults
 /// and are answered in request order; the semantic may stop early.
+#[utoipa::path(
+    post,
+    path = "/{tenant}/access/v1/evaluations",
+    tag = "authzen",
+    security(("client" = ["pdp"])),
+    request_body = EvaluationsRequest,
+    responses((status = 200, description = "The decisions, in request order.", body = EvaluationsAnswer))
+)]
 pub async fn evaluations(
     State(app): State<AppState>,
-    axum::Extension(ctx): axum::Extension<TenantContext>,
+    ctx: PdpClient,
     ApiJson(batch): ApiJson<EvaluationsRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EvaluationsAnswer>, ApiError> {
+    let defaults = batch.defaults();
     let items = batch.evaluations.unwrap_or_default();
     if items.is_empty() {
         // Without items the call is a single evaluation (AuthZEN §7.1).
-        let request = complete(PartialRequest::default(), &batch.defaults, 0)?;
-        return Ok(Json(authzen_decision(
-            &decide(&ctx.tenant, &ctx.provenance, request).await?,
-        )));
+        let request = complete(PartialRequest::default(), &defaults, 0)?;
+        let decided = decide(&ctx.tenant, &ctx.provenance, request).await?;
+        return Ok(Json(EvaluationsAnswer::Single(AuthzenDecision::of(
+            &decided,
+        ))));
     }
     if items.len() > app.settings.max_batch {
         return Err(ApiError::bad_request(
@@ -72,7 +148,7 @@ pub async fn evaluations(
     let mut requests: Vec<AccessRequest> = items
         .into_iter()
         .enumerate()
-        .map(|(i, item)| complete(item, &batch.defaults, i))
+        .map(|(i, item)| complete(item, &defaults, i))
         .collect::<Result<_, _>>()?;
     resolve_sessions(&ctx.tenant, &mut requests).await;
     let semantic = batch.options.evaluations_semantic;
@@ -92,17 +168,17 @@ pub async fn evaluations(
         &mut outcomes,
     )
     .await;
-    let results: Vec<Value> = outcomes
+    let evaluations = outcomes
         .iter()
         .map(|outcome| match outcome {
-            Ok(decided) => authzen_decision(decided),
+            Ok(decided) => AuthzenDecision::of(decided),
             // An item that cannot be evaluated is denied, with the reason (AuthZEN §7.2.1).
-            Err(e) => {
-                json!({"decision": false, "context": {"error": {"status": 400, "message": e.to_string()}}})
-            }
+            Err(e) => AuthzenDecision::unevaluated(e),
         })
         .collect();
-    Ok(Json(json!({ "evaluations": results })))
+    Ok(Json(EvaluationsAnswer::Batch(EvaluationsResponse {
+        evaluations,
+    })))
 }
 
 fn complete(
@@ -120,41 +196,146 @@ fn complete(
     })
 }
 
-/// The AuthZEN decision object: `decision`, and a context with the decision id,
-/// any obligations, and why it was denied when the ledger could not record it.
-fn authzen_decision(decided: &IdentifiedDecision) -> Value {
-    let mut context = json!({ "decision_id": decided.decision_id });
-    if !decided.decision.obligations.is_empty() {
-        context["obligations"] = json!(decided.decision.obligations);
+/// The AuthZEN decision object.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthzenDecision {
+    /// Whether the action is permitted.
+    decision: bool,
+    /// Why, and what the caller must do.
+    context: DecisionContext,
+}
+
+/// A decision's context: its id, any obligations, and why it was denied when
+/// it could not be evaluated or recorded.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct DecisionContext {
+    /// The id the ledger records the decision under; absent when it was not evaluated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decision_id: Option<String>,
+    /// Obligations of the determining permits.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    obligations: Vec<String>,
+    /// Why the item was denied without its policies' say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<DecisionError>,
+    /// The same reason for administrators, by language (`en`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    reason_admin: Option<Value>,
+}
+
+/// Why a decision is a denial whatever the policies say.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DecisionError {
+    /// `audit_unavailable` when the ledger could not record the decision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'static str>,
+    /// 400 when the item itself cannot be evaluated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    /// What went wrong.
+    message: String,
+}
+
+impl AuthzenDecision {
+    /// The decision, with its id, obligations, and why it was denied when the
+    /// ledger could not record it.
+    fn of(decided: &IdentifiedDecision) -> Self {
+        let unrecorded = decided.unrecorded.as_ref();
+        Self {
+            decision: decided.decision.allowed,
+            context: DecisionContext {
+                decision_id: Some(decided.decision_id.clone()),
+                obligations: decided.decision.obligations.clone(),
+                error: unrecorded.map(|reason| DecisionError {
+                    code: Some("audit_unavailable"),
+                    status: None,
+                    message: reason.clone(),
+                }),
+                reason_admin: unrecorded.map(|reason| json!({ "en": reason })),
+            },
+        }
     }
-    if let Some(reason) = &decided.unrecorded {
-        context["error"] = json!({ "code": "audit_unavailable", "message": reason });
-        context["reason_admin"] = json!({ "en": reason });
+
+    /// A denial of an item that could not be evaluated, with the reason.
+    fn unevaluated(e: &RequestError) -> Self {
+        Self {
+            decision: false,
+            context: DecisionContext {
+                error: Some(DecisionError {
+                    code: None,
+                    status: Some(400),
+                    message: e.to_string(),
+                }),
+                ..DecisionContext::default()
+            },
+        }
     }
-    json!({ "decision": decided.decision.allowed, "context": context })
+}
+
+/// One page of search results (AuthZEN §8.3).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResults<T> {
+    /// Paging: `next_token` is empty on the last page.
+    page: ResultsPage,
+    /// What was found.
+    results: Vec<T>,
+}
+
+/// The paging part of a search answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResultsPage {
+    /// Token for the next page, or `""`.
+    next_token: String,
+    /// Results on this page.
+    count: usize,
 }
 
 /// `POST /{tenant}/access/v1/search/subject`.
+#[utoipa::path(
+    post,
+    path = "/{tenant}/access/v1/search/subject",
+    tag = "authzen",
+    security(("client" = ["pdp"])),
+    request_body = EntitySearch,
+    responses((status = 200, description = "Subjects that may do it.", body = SearchResults<Subject>))
+)]
 pub async fn search_subject(
-    axum::Extension(ctx): axum::Extension<TenantContext>,
+    ctx: PdpClient,
     ApiJson(search): ApiJson<EntitySearch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SearchResults<Subject>>, ApiError> {
     run_search(&ctx, "search.subject", search, Pdp::search_subjects).await
 }
 
 /// `POST /{tenant}/access/v1/search/resource`.
+#[utoipa::path(
+    post,
+    path = "/{tenant}/access/v1/search/resource",
+    tag = "authzen",
+    security(("client" = ["pdp"])),
+    request_body = EntitySearch,
+    responses((status = 200, description = "Resources it may be done to.", body = SearchResults<Subject>))
+)]
 pub async fn search_resource(
-    axum::Extension(ctx): axum::Extension<TenantContext>,
+    ctx: PdpClient,
     ApiJson(search): ApiJson<EntitySearch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SearchResults<Subject>>, ApiError> {
     run_search(&ctx, "search.resource", search, Pdp::search_resources).await
 }
 
 /// `POST /{tenant}/access/v1/search/action`.
+#[utoipa::path(
+    post,
+    path = "/{tenant}/access/v1/search/action",
+    tag = "authzen",
+    security(("client" = ["pdp"])),
+    request_body = ActionSearch,
+    responses((status = 200, description = "Actions the subject may take on the resource.", body = SearchResults<Action>))
+)]
 pub async fn search_action(
-    axum::Extension(ctx): axum::Extension<TenantContext>,
+    ctx: PdpClient,
     ApiJson(search): ApiJson<ActionSearch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SearchResults<Action>>, ApiError> {
     run_search(&ctx, "search.action", search, Pdp::search_actions).await
 }
 
@@ -167,7 +348,7 @@ async fn run_search<S, T>(
     kind: &str,
     search: S,
     find: fn(&Pdp, &S, &RequestTime) -> Result<SearchPage<T>, RequestError>,
-) -> Result<Json<Value>, ApiError>
+) -> Result<Json<SearchResults<T>>, ApiError>
 where
     S: Serialize + Send + 'static,
     T: Serialize + Send + 'static,
@@ -192,25 +373,52 @@ where
             "the audit ledger could not record this search, so it is not answered: {e}"
         ))
     })?;
-    Ok(Json(json!({
-        "page": { "next_token": page.next_token, "count": page.results.len() },
-        "results": page.results,
-    })))
+    Ok(Json(SearchResults {
+        page: ResultsPage {
+            count: page.results.len(),
+            next_token: page.next_token,
+        },
+        results: page.results,
+    }))
+}
+
+/// A tenant's PDP metadata (AuthZEN §9).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PdpMetadata {
+    /// The PDP's base URL.
+    policy_decision_point: String,
+    /// Where single evaluations go.
+    access_evaluation_endpoint: String,
+    /// Where batches go.
+    access_evaluations_endpoint: String,
+    /// Where subject searches go.
+    search_subject_endpoint: String,
+    /// Where resource searches go.
+    search_resource_endpoint: String,
+    /// Where action searches go.
+    search_action_endpoint: String,
 }
 
 /// `GET /.well-known/authzen-configuration/{tenant}`: the tenant's PDP metadata (AuthZEN §9).
+#[utoipa::path(
+    get,
+    path = "/.well-known/authzen-configuration/{tenant}",
+    tag = "authzen",
+    responses((status = 200, description = "The tenant's PDP metadata.", body = PdpMetadata))
+)]
 pub async fn metadata(
     State(app): State<AppState>,
     Path(tenant): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PdpMetadata>, ApiError> {
     let tenant = app.tenant(&tenant).await?;
     let pdp = tenant.issuer();
-    Ok(Json(json!({
-        "policy_decision_point": pdp,
-        "access_evaluation_endpoint": format!("{pdp}/access/v1/evaluation"),
-        "access_evaluations_endpoint": format!("{pdp}/access/v1/evaluations"),
-        "search_subject_endpoint": format!("{pdp}/access/v1/search/subject"),
-        "search_resource_endpoint": format!("{pdp}/access/v1/search/resource"),
-        "search_action_endpoint": format!("{pdp}/access/v1/search/action"),
-    })))
+    let at = |path: &str| format!("{pdp}/access/v1/{path}");
+    Ok(Json(PdpMetadata {
+        access_evaluation_endpoint: at("evaluation"),
+        access_evaluations_endpoint: at("evaluations"),
+        search_subject_endpoint: at("search/subject"),
+        search_resource_endpoint: at("search/resource"),
+        search_action_endpoint: at("search/action"),
+        policy_decision_point: pdp.to_owned(),
+    }))
 }

@@ -1,31 +1,70 @@
 //! Directory administration: staff, patients and encounters, upserted in batches.
 
+use axum::Json;
 use axum::extract::Path;
-use axum::{Extension, Json};
 use hms_directory::{ADMIN_SOURCE, Encounter, Patient, StaffMember};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::AppState;
 use super::error::ApiError;
-use super::gate::TenantContext;
+use super::gate::AdminClient;
 use super::json::ApiJson;
 
+/// The directory routes, behind an `admin` client.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(put_staff))
+        .routes(routes!(get_staff))
+        .routes(routes!(put_patients))
+        .routes(routes!(get_patient))
+        .routes(routes!(put_encounters))
+}
+
+/// How many records a batch wrote.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Updated {
+    /// Records created or replaced.
+    updated: usize,
+}
+
 /// `PUT /{tenant}/v1/directory/staff`: creates or replaces staff members, all or nothing.
+#[utoipa::path(
+    put,
+    path = "/{tenant}/v1/directory/staff",
+    tag = "directory",
+    security(("client" = ["admin"])),
+    request_body = Vec<StaffMember>,
+    responses(
+        (status = 200, description = "All written.", body = Updated),
+        (status = 422, description = "The directory would not fit the policies' schema; nothing written.", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn put_staff(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: AdminClient,
     ApiJson(members): ApiJson<Vec<StaffMember>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Updated>, ApiError> {
     let updated = ctx
         .tenant
         .upsert_staff(members, ADMIN_SOURCE, &ctx.provenance)
         .await?;
-    Ok(Json(json!({ "updated": updated })))
+    Ok(Json(Updated { updated }))
 }
 
 /// `GET /{tenant}/v1/directory/staff/{id}`.
+#[utoipa::path(
+    get,
+    path = "/{tenant}/v1/directory/staff/{id}",
+    tag = "directory",
+    security(("client" = ["admin"])),
+    responses((status = 200, description = "The staff member.", body = StaffMember))
+)]
 pub async fn get_staff(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: AdminClient,
     Path((_, id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<StaffMember>, ApiError> {
     let found = ctx
         .tenant
         .store
@@ -35,22 +74,40 @@ pub async fn get_staff(
 }
 
 /// `PUT /{tenant}/v1/directory/patients`: creates or replaces patients and their care teams.
+#[utoipa::path(
+    put,
+    path = "/{tenant}/v1/directory/patients",
+    tag = "directory",
+    security(("client" = ["admin"])),
+    request_body = Vec<Patient>,
+    responses(
+        (status = 200, description = "All written.", body = Updated),
+        (status = 422, description = "The directory would not fit the policies' schema; nothing written.", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn put_patients(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: AdminClient,
     ApiJson(patients): ApiJson<Vec<Patient>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Updated>, ApiError> {
     let updated = ctx
         .tenant
         .upsert_patients(patients, &ctx.provenance)
         .await?;
-    Ok(Json(json!({ "updated": updated })))
+    Ok(Json(Updated { updated }))
 }
 
 /// `GET /{tenant}/v1/directory/patients/{id}`.
+#[utoipa::path(
+    get,
+    path = "/{tenant}/v1/directory/patients/{id}",
+    tag = "directory",
+    security(("client" = ["admin"])),
+    responses((status = 200, description = "The patient.", body = Patient))
+)]
 pub async fn get_patient(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: AdminClient,
     Path((_, id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Patient>, ApiError> {
     let found = ctx
         .tenant
         .store
@@ -60,25 +117,33 @@ pub async fn get_patient(
 }
 
 /// `PUT /{tenant}/v1/directory/encounters`: creates or replaces encounters.
+#[utoipa::path(
+    put,
+    path = "/{tenant}/v1/directory/encounters",
+    tag = "directory",
+    security(("client" = ["admin"])),
+    request_body = Vec<Encounter>,
+    responses(
+        (status = 200, description = "All written.", body = Updated),
+        (status = 422, description = "The directory would not fit the policies' schema; nothing written.", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn put_encounters(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: AdminClient,
     ApiJson(encounters): ApiJson<Vec<Encounter>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Updated>, ApiError> {
     let updated = ctx
         .tenant
         .upsert_encounters(encounters, &ctx.provenance)
         .await?;
-    Ok(Json(json!({ "updated": updated })))
+    Ok(Json(Updated { updated }))
 }
 
 /// The one record a lookup by id found, or a 404 naming what was looked for.
-fn only<T: serde::Serialize>(
-    found: Vec<T>,
-    what: impl FnOnce() -> String,
-) -> Result<Json<Value>, ApiError> {
+fn only<T>(found: Vec<T>, what: impl FnOnce() -> String) -> Result<Json<T>, ApiError> {
     let record = found
         .into_iter()
         .next()
         .ok_or_else(|| ApiError::NotFound(format!("{} not found", what())))?;
-    Ok(Json(json!(record)))
+    Ok(Json(record))
 }

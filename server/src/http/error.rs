@@ -14,7 +14,8 @@ use hms_governance::tenancy::ChangeError;
 use hms_idp_bridge::IdentityError;
 use hms_scim::protocol::error::ScimError;
 use hms_scim::store::ProvisioningError;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// Every way a request can fail. Bodies are `{"error": {"code", "message", "details"?}}`.
 #[derive(Debug, thiserror::Error)]
@@ -119,17 +120,43 @@ impl ApiError {
     }
 }
 
+/// Every error answer outside SCIM.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody<'a> {
+    /// What failed.
+    error: ErrorDetail<'a>,
+}
+
+/// The error itself.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// Stable machine-readable code, e.g. `invalid_body`, `unauthorized`, `not_found`.
+    code: &'static str,
+    /// What is wrong, for a person.
+    message: String,
+    /// Each validation problem, located where possible (422 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<&'a [BundleProblem]>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         if let Self::Internal(cause) = &self {
             tracing::error!(error = format!("{cause:#}"), "request failed");
         }
-        let mut error = json!({ "code": code, "message": self.to_string() });
-        if let Self::Unprocessable { problems, .. } = &self {
-            error["details"] = serde_json::to_value(problems).unwrap_or(Value::Null);
-        }
-        let mut response = (status, Json(json!({ "error": error }))).into_response();
+        let details = match &self {
+            Self::Unprocessable { problems, .. } => Some(problems.as_slice()),
+            _ => None,
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message: self.to_string(),
+                details,
+            },
+        };
+        let mut response = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

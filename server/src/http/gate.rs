@@ -1,14 +1,14 @@
-//! The tenant gate: every `/{tenant}/…` request is bound to an existing tenant and an authenticated client of it.
+//! The tenant gates, as extractors: every gated `/{tenant}/…` handler names in its signature who may call it.
 
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+use std::ops::Deref;
 use std::sync::Arc;
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, USER_AGENT};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::request::Parts;
 
 use hms_authz::{AccessRequest, Action, Subject};
 use serde_json::{Map, json};
@@ -30,126 +30,175 @@ pub struct TenantContext {
     pub provenance: Provenance,
 }
 
-/// Gate state: the application and the scope the routes behind it need.
-#[derive(Clone)]
-pub struct Gate {
-    /// The application.
-    pub app: AppState,
-    /// Scope required.
-    pub scope: Scope,
+/// A scope a route needs of its API client, named by a type so that a handler
+/// states its gate in its signature.
+pub trait RequiredScope: Send + Sync + 'static {
+    /// The scope.
+    const SCOPE: Scope;
 }
 
-/// Resolves the tenant (404 when unknown), authenticates the caller against that
-/// tenant's clients only (401), checks the scope (403), then runs the handler.
-pub async fn require_tenant_client(
-    State(gate): State<Gate>,
-    mut request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let (path, peer) = path_and_peer(&request);
-    let context = client_context(&gate, &path, request.headers(), peer).await?;
-    request.extensions_mut().insert(context);
-    Ok(next.run(request).await)
+macro_rules! scopes {
+    ($($(#[$doc:meta])* $marker:ident => $scope:ident, $alias:ident;)*) => {$(
+        $(#[$doc])*
+        pub struct $marker;
+        impl RequiredScope for $marker {
+            const SCOPE: Scope = Scope::$scope;
+        }
+        $(#[$doc])*
+        pub type $alias = Client<$marker>;
+    )*};
 }
 
-/// The path and peer address of `request`.
-fn path_and_peer(request: &Request) -> (String, Option<SocketAddr>) {
-    let peer = request
-        .extensions()
+scopes! {
+    /// The PDP scope: decisions, searches and session introspection.
+    PdpScope => Pdp, PdpClient;
+    /// The admin scope: policies, directory, clients, identity, reviews, settings.
+    AdminScope => Admin, AdminClient;
+    /// The audit scope: the ledger, its proofs and the compliance reports.
+    AuditScope => Audit, AuditClient;
+    /// The SCIM scope: provisioning by an identity provider.
+    ScimScope => Scim, ScimClient;
+}
+
+/// An API client of the tenant in the path holding scope `S`: the tenant is
+/// resolved (404 when unknown), the caller authenticated against that tenant's
+/// clients only (401) and its scope checked (403) before the handler runs.
+pub struct Client<S> {
+    context: TenantContext,
+    scope: PhantomData<S>,
+}
+
+impl<S> Deref for Client<S> {
+    type Target = TenantContext;
+    fn deref(&self) -> &TenantContext {
+        &self.context
+    }
+}
+
+impl<S> Client<S> {
+    /// The tenant and provenance, owned.
+    pub fn into_context(self) -> TenantContext {
+        self.context
+    }
+}
+
+impl<S: RequiredScope> FromRequestParts<AppState> for Client<S> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let context = client_context(app, parts, S::SCOPE).await?;
+        Ok(Self {
+            context,
+            scope: PhantomData,
+        })
+    }
+}
+
+/// The peer address of a request, when the server recorded it.
+fn peer_of(parts: &Parts) -> Option<SocketAddr> {
+    parts
+        .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0);
-    (request.uri().path().to_owned(), peer)
+        .map(|info| info.0)
 }
 
-/// The tenant named by the first segment of `path`.
-async fn path_tenant(gate: &Gate, path: &str) -> Result<Arc<Tenant>, ApiError> {
-    let tenant_id = path
+/// The tenant named by the first segment of the request path.
+async fn path_tenant(app: &AppState, parts: &Parts) -> Result<Arc<Tenant>, ApiError> {
+    let tenant_id = parts
+        .uri
+        .path()
         .trim_start_matches('/')
         .split('/')
         .next()
-        .unwrap_or_default()
-        .to_owned();
-    gate.app.tenant(&tenant_id).await
+        .unwrap_or_default();
+    app.tenant(tenant_id).await
 }
 
-/// The tenant and the API client of a request, holding the gate's scope.
+/// The tenant and the API client of a request, holding `scope`.
 async fn client_context(
-    gate: &Gate,
-    path: &str,
-    headers: &HeaderMap,
-    peer: Option<SocketAddr>,
+    app: &AppState,
+    parts: &Parts,
+    scope: Scope,
 ) -> Result<TenantContext, ApiError> {
-    let tenant = path_tenant(gate, path).await?;
-    let token = bearer_of(headers).ok_or(ApiError::Unauthorized(AuthError::Missing.to_string()))?;
+    let tenant = path_tenant(app, parts).await?;
+    let token =
+        bearer_of(&parts.headers).ok_or(ApiError::Unauthorized(AuthError::Missing.to_string()))?;
     let caller = tenant
         .clients()
-        .authenticate(&tenant.store, token, gate.scope)
+        .authenticate(&tenant.store, token, scope)
         .await
         .map_err(|e| match e {
             AuthError::Scope(_) => ApiError::Forbidden(e.to_string()),
             AuthError::Missing | AuthError::Invalid => ApiError::Unauthorized(e.to_string()),
         })?;
-    let provenance = provenance_of(format!("client:{}", caller.client_id), headers, peer);
+    let provenance = provenance_of(
+        format!("client:{}", caller.client_id),
+        &parts.headers,
+        peer_of(parts),
+    );
     Ok(TenantContext { tenant, provenance })
 }
 
-/// Like [`require_tenant_client`], and also lets in a signed-in staff member
-/// whose session token the PDP allows to read the audit log (a
-/// `read_audit_log` decision on the tenant's `AuditLog`, recorded like any
-/// other): the auditor role in the HMS policy set.
-pub async fn require_client_or_auditor(
-    State(gate): State<Gate>,
-    mut request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let (path, peer) = path_and_peer(&request);
-    let headers = request.headers();
-    let context = match bearer_of(headers) {
-        Some(token) if is_session_token(token) => {
-            let permission = Permission {
-                action: "read_audit_log",
-                resource: "AuditLog",
-                refusal: "the policies do not let this person read the audit log",
-            };
-            staff_context(&gate, &path, headers, peer, token, &permission)
-                .await?
-                .0
-        }
-        _ => client_context(&gate, &path, headers, peer).await?,
-    };
-    request.extensions_mut().insert(context);
-    Ok(next.run(request).await)
+/// A reader of the audit trail: an API client with the audit scope, or a
+/// signed-in staff member whose session token the PDP allows to read the audit
+/// log (a `read_audit_log` decision on the tenant's `AuditLog`, recorded like
+/// any other): the auditor role in the HMS policy set.
+pub struct AuditReader(TenantContext);
+
+impl Deref for AuditReader {
+    type Target = TenantContext;
+    fn deref(&self) -> &TenantContext {
+        &self.0
+    }
 }
 
-/// Lets in a signed-in staff member whom the PDP allows `review_access` on
-/// the tenant's `AccessReview` (every active member of its staff, in the HMS
-/// set): a reviewer acting on their own items, which the handlers check.
-pub async fn require_reviewer_session(
-    State(gate): State<Gate>,
-    mut request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let (path, peer) = path_and_peer(&request);
-    let headers = request.headers();
-    let token = bearer_of(headers)
-        .filter(|token| is_session_token(token))
-        .ok_or(ApiError::Unauthorized(
-            "a staff session token is required".into(),
-        ))?;
-    let permission = Permission {
-        action: "review_access",
-        resource: "AccessReview",
-        refusal: "the policies do not let this person review access",
-    };
-    let (context, staff) = staff_context(&gate, &path, headers, peer, token, &permission).await?;
-    request.extensions_mut().insert(context);
-    request.extensions_mut().insert(SessionStaff(staff));
-    Ok(next.run(request).await)
+impl FromRequestParts<AppState> for AuditReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let context = match bearer_of(&parts.headers) {
+            Some(token) if is_session_token(token) => {
+                let permission = Permission {
+                    action: "read_audit_log",
+                    resource: "AuditLog",
+                    refusal: "the policies do not let this person read the audit log",
+                };
+                staff_context(app, parts, token, &permission).await?.0
+            }
+            _ => client_context(app, parts, Scope::Audit).await?,
+        };
+        Ok(Self(context))
+    }
 }
 
-/// The staff member behind a session-authenticated request.
-#[derive(Debug, Clone)]
-pub struct SessionStaff(pub String);
+/// A signed-in staff member whom the PDP allows `review_access` on the
+/// tenant's `AccessReview` (every active member of its staff, in the HMS set):
+/// a reviewer acting on their own items, which the handlers check.
+pub struct Reviewer {
+    /// The tenant and provenance.
+    pub context: TenantContext,
+    /// The staff member behind the session.
+    pub staff: String,
+}
+
+impl FromRequestParts<AppState> for Reviewer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let token = bearer_of(&parts.headers)
+            .filter(|token| is_session_token(token))
+            .ok_or(ApiError::Unauthorized(
+                "a staff session token is required".into(),
+            ))?;
+        let permission = Permission {
+            action: "review_access",
+            resource: "AccessReview",
+            refusal: "the policies do not let this person review access",
+        };
+        let (context, staff) = staff_context(app, parts, token, &permission).await?;
+        Ok(Self { context, staff })
+    }
+}
 
 /// Session tokens are JWTs (`eyJ….….…`); API credentials are `client_id.secret`.
 fn is_session_token(token: &str) -> bool {
@@ -166,14 +215,12 @@ struct Permission {
 /// The tenant and staff member of a valid session token whom the PDP allows
 /// `permission` (a decision recorded like any other).
 async fn staff_context(
-    gate: &Gate,
-    path: &str,
-    headers: &HeaderMap,
-    peer: Option<SocketAddr>,
+    app: &AppState,
+    parts: &Parts,
     token: &str,
     permission: &Permission,
 ) -> Result<(TenantContext, String), ApiError> {
-    let tenant = path_tenant(gate, path).await?;
+    let tenant = path_tenant(app, parts).await?;
     let checked = check_token(&tenant, token)
         .await
         .map_err(|refusal| ApiError::Refused {
@@ -181,7 +228,7 @@ async fn staff_context(
             message: "the session token was refused".into(),
         })?;
     let staff = checked.claims.sub.clone();
-    let provenance = provenance_of(format!("staff:{staff}"), headers, peer);
+    let provenance = provenance_of(format!("staff:{staff}"), &parts.headers, peer_of(parts));
     let context = TenantContext { tenant, provenance };
     let organization = context.tenant.id().to_owned();
     let question = AccessRequest {

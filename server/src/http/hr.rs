@@ -3,26 +3,53 @@
 
 use std::net::SocketAddr;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::header::USER_AGENT;
 use axum::http::{HeaderMap, StatusCode};
-use axum::{Extension, Json};
 use hms_governance::audit::Provenance;
 use hms_governance::hr::{self, Delivery, HR_ACTOR, Received, RotatedSecret};
 use hms_scim::hr::settings::HrSettings;
 use hms_scim::hr::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use super::AppState;
 use super::error::ApiError;
-use super::gate::TenantContext;
+use super::gate::AdminClient;
 use super::json::ApiJson;
+
+/// The HR routes: the signed webhook (its signature is its credential) and
+/// its settings behind an `admin` client.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(receive))
+        .routes(routes!(get_settings, put_settings))
+        .routes(routes!(rotate_secret))
+}
 
 /// `POST /{tenant}/hr/events`: verifies the signature over timestamp and
 /// body, then applies the event once (200), or keeps a future-dated one until
 /// its effective time (202). Offboarding is in force at the PDP before the
 /// answer is sent.
+#[utoipa::path(
+    post,
+    path = "/{tenant}/hr/events",
+    tag = "hr",
+    params(
+        ("X-HMS-Signature" = String, Header, description = "`v1=` and the hex HMAC-SHA256 of `{timestamp}.{body}` under a current webhook secret (several comma-separated)."),
+        ("X-HMS-Timestamp" = String, Header, description = "Unix seconds when the event was signed; at most 5 minutes off."),
+    ),
+    request_body(content = Object, description = "An HR event (hire, transfer, termination…).", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Applied (or a duplicate, or nothing to change).", body = Received),
+        (status = 202, description = "Future-dated: kept until its effective time.", body = Received),
+        (status = 401, description = "No valid signature.", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn receive(
     State(app): State<AppState>,
     Path(tenant_id): Path<String>,
@@ -56,22 +83,40 @@ pub async fn receive(
 
 /// `POST /{tenant}/v1/provisioning/hr/secret`: a new secret, shown once; the
 /// previous ones keep verifying for 24 hours.
-pub async fn rotate_secret(
-    Extension(ctx): Extension<TenantContext>,
-) -> Result<Json<RotatedSecret>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/{tenant}/v1/provisioning/hr/secret",
+    tag = "hr",
+    security(("client" = ["admin"])),
+    responses((status = 200, description = "The new secret, shown once.", body = RotatedSecret))
+)]
+pub async fn rotate_secret(ctx: AdminClient) -> Result<Json<RotatedSecret>, ApiError> {
     Ok(Json(hr::rotate_secret(&ctx.tenant, &ctx.provenance).await?))
 }
 
 /// `GET /{tenant}/v1/provisioning/hr`.
-pub async fn get_settings(
-    Extension(ctx): Extension<TenantContext>,
-) -> Result<Json<HrSettings>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/{tenant}/v1/provisioning/hr",
+    tag = "hr",
+    security(("client" = ["admin"])),
+    responses((status = 200, description = "The settings.", body = HrSettings))
+)]
+pub async fn get_settings(ctx: AdminClient) -> Result<Json<HrSettings>, ApiError> {
     Ok(Json(hr::settings(&ctx.tenant).await?))
 }
 
 /// `PUT /{tenant}/v1/provisioning/hr`: the job-to-role mapping and the manager notification URL.
+#[utoipa::path(
+    put,
+    path = "/{tenant}/v1/provisioning/hr",
+    tag = "hr",
+    security(("client" = ["admin"])),
+    request_body = HrSettings,
+    responses((status = 200, description = "The settings now in force.", body = HrSettings))
+)]
 pub async fn put_settings(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: AdminClient,
     ApiJson(body): ApiJson<HrSettings>,
 ) -> Result<Json<HrSettings>, ApiError> {
     hr::put_settings(&ctx.tenant, &body, &ctx.provenance).await?;

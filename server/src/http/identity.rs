@@ -5,20 +5,24 @@
 use hms_audit_ledger::{EventKind, EventOutcome};
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::Path;
-use axum::{Extension, Json};
 use hms_idp_bridge::IdentityError;
 use hms_idp_bridge::mfa;
 use hms_idp_bridge::oidc::{OidcRelyingParty, http_client};
 use hms_idp_bridge::providers::{self, ProviderConfig, StoredProvider};
 use hms_idp_bridge::saml::SamlServiceProvider;
-use hms_idp_bridge::sessions::SessionTable;
+use hms_idp_bridge::sessions::{SessionRecord, SessionTable};
 use hms_idp_bridge::settings::{self, IdentitySettings};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::AppState;
 use super::error::ApiError;
-use super::gate::TenantContext;
+use super::gate::AdminClient;
 use super::json::{ApiJson, ApiQuery};
 use super::login::Endpoints;
 use hms_governance::audit;
@@ -27,29 +31,77 @@ use hms_governance::tenancy::Tenant;
 /// Largest IdP metadata document fetched.
 const MAX_METADATA_BYTES: usize = 1024 * 1024;
 
-fn provider_view(provider: &StoredProvider) -> Value {
-    let mut view = json!(provider.config);
-    view["id"] = json!(provider.id);
-    view
+/// The identity administration routes, behind an `admin` client.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_providers))
+        .routes(routes!(put_provider, delete_provider))
+        .routes(routes!(get_settings, put_settings))
+        .routes(routes!(list_sessions))
+        .routes(routes!(revoke_session))
+        .routes(routes!(reset_mfa))
+        .routes(routes!(rotate_token_key))
+}
+
+/// An identity provider as the API shows it: its id and configuration, without secrets.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderView {
+    /// The tenant's id for it.
+    id: String,
+    /// Its configuration.
+    #[serde(flatten)]
+    config: ProviderConfig,
+}
+
+impl From<&StoredProvider> for ProviderView {
+    fn from(provider: &StoredProvider) -> Self {
+        Self {
+            id: provider.id.clone(),
+            config: provider.config.clone(),
+        }
+    }
+}
+
+/// The tenant's identity providers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Providers {
+    /// Every provider.
+    providers: Vec<ProviderView>,
 }
 
 /// `GET /{tenant}/v1/identity/providers`.
-pub async fn list_providers(
-    Extension(ctx): Extension<TenantContext>,
-) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/{tenant}/v1/identity/providers",
+    tag = "identity",
+    security(("client" = ["admin"])),
+    responses((status = 200, description = "Every provider.", body = Providers))
+)]
+pub async fn list_providers(ctx: AdminClient) -> Result<Json<Providers>, ApiError> {
     let all = providers::list(ctx.tenant.store.pool()).await?;
-    Ok(Json(
-        json!({ "providers": all.iter().map(provider_view).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(Providers {
+        providers: all.iter().map(ProviderView::from).collect(),
+    }))
 }
 
 /// `PUT /{tenant}/v1/identity/providers/{id}`: checked before it is stored —
 /// OIDC discovery must succeed, SAML metadata must carry a signing certificate.
+#[utoipa::path(
+    put,
+    path = "/{tenant}/v1/identity/providers/{id}",
+    tag = "identity",
+    security(("client" = ["admin"])),
+    request_body = ProviderConfig,
+    responses(
+        (status = 200, description = "Stored.", body = ProviderView),
+        (status = 502, description = "The IdP's discovery or metadata could not be read.", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn put_provider(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: AdminClient,
     Path((_, id)): Path<(String, String)>,
     ApiJson(config): ApiJson<ProviderConfig>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ProviderView>, ApiError> {
     providers::check_id(&id)?;
     config.mapping().check()?;
     let tenant = &ctx.tenant;
@@ -80,7 +132,7 @@ pub async fn put_provider(
         Some(rp) => tenant.identity.remember_relying_party(&id, rp).await,
         None => tenant.identity.forget_provider(&id).await,
     }
-    Ok(Json(provider_view(&stored)))
+    Ok(Json(ProviderView::from(&stored)))
 }
 
 /// The secret a request carries apart, and SAML metadata fetched when given by URL.
@@ -143,11 +195,25 @@ async fn check_provider(
     }
 }
 
+/// A provider removed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletedProvider {
+    /// Its id.
+    deleted: String,
+}
+
 /// `DELETE /{tenant}/v1/identity/providers/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/{tenant}/v1/identity/providers/{id}",
+    tag = "identity",
+    security(("client" = ["admin"])),
+    responses((status = 200, description = "Removed.", body = DeletedProvider))
+)]
 pub async fn delete_provider(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: AdminClient,
     Path((_, id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeletedProvider>, ApiError> {
     let tenant = &ctx.tenant;
     let mut tx = tenant.ledger.begin_change().await?;
     if !providers::delete(&mut tx, &id).await? {
@@ -161,19 +227,34 @@ pub async fn delete_provider(
     );
     tenant.record_and_commit(tx, vec![event]).await?;
     tenant.identity.forget_provider(&id).await;
-    Ok(Json(json!({ "deleted": id })))
+    Ok(Json(DeletedProvider { deleted: id }))
 }
 
 /// `GET /{tenant}/v1/identity/settings`.
-pub async fn get_settings(Extension(ctx): Extension<TenantContext>) -> Json<Value> {
-    Json(json!(*ctx.tenant.identity.settings()))
+#[utoipa::path(
+    get,
+    path = "/{tenant}/v1/identity/settings",
+    tag = "identity",
+    security(("client" = ["admin"])),
+    responses((status = 200, description = "The settings in force.", body = IdentitySettings))
+)]
+pub async fn get_settings(ctx: AdminClient) -> Json<IdentitySettings> {
+    Json(ctx.tenant.identity.settings().as_ref().clone())
 }
 
 /// `PUT /{tenant}/v1/identity/settings`.
+#[utoipa::path(
+    put,
+    path = "/{tenant}/v1/identity/settings",
+    tag = "identity",
+    security(("client" = ["admin"])),
+    request_body = IdentitySettings,
+    responses((status = 200, description = "The settings now in force.", body = IdentitySettings))
+)]
 pub async fn put_settings(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: AdminClient,
     ApiJson(new): ApiJson<IdentitySettings>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IdentitySettings>, ApiError> {
     let tenant = &ctx.tenant;
     let mut tx = tenant.ledger.begin_change().await?;
     settings::save(&mut tx, &new).await?;
@@ -185,31 +266,64 @@ pub async fn put_settings(
     );
     tenant.record_and_commit(tx, vec![event]).await?;
     tenant.identity.put_settings_in_force(new.clone());
-    Ok(Json(json!(new)))
+    Ok(Json(new))
 }
 
 /// The filter of a session listing.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SessionFilter {
+    /// Only this staff member's sessions.
     #[serde(default)]
     staff_id: Option<String>,
 }
 
+/// Sessions, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Sessions {
+    /// The sessions.
+    sessions: Vec<SessionRecord>,
+}
+
 /// `GET /{tenant}/v1/identity/sessions[?staff_id=]`.
+#[utoipa::path(
+    get,
+    path = "/{tenant}/v1/identity/sessions",
+    tag = "identity",
+    security(("client" = ["admin"])),
+    params(SessionFilter),
+    responses((status = 200, description = "The sessions.", body = Sessions))
+)]
 pub async fn list_sessions(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: AdminClient,
     ApiQuery(filter): ApiQuery<SessionFilter>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Sessions>, ApiError> {
     let sessions = SessionTable::list(ctx.tenant.store.pool(), filter.staff_id.as_deref()).await?;
-    Ok(Json(json!({ "sessions": sessions })))
+    Ok(Json(Sessions { sessions }))
+}
+
+/// A session ended by an administrator.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokedSession {
+    /// The session.
+    session_id: String,
+    /// Whether it was live until now (`false`: it had ended already).
+    revoked: bool,
 }
 
 /// `DELETE /{tenant}/v1/identity/sessions/{id}`: ends a session at once.
+#[utoipa::path(
+    delete,
+    path = "/{tenant}/v1/identity/sessions/{id}",
+    tag = "identity",
+    security(("client" = ["admin"])),
+    responses((status = 200, description = "Ended.", body = RevokedSession))
+)]
 pub async fn revoke_session(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: AdminClient,
     Path((_, id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RevokedSession>, ApiError> {
     let tenant = &ctx.tenant;
     let pool = tenant.store.pool();
     let record = SessionTable::record(pool, &id)
@@ -229,15 +343,34 @@ pub async fn revoke_session(
         );
         tenant.ledger.append_all(vec![event]).await?;
     }
-    Ok(Json(json!({ "session_id": id, "revoked": ended })))
+    Ok(Json(RevokedSession {
+        session_id: id,
+        revoked: ended,
+    }))
+}
+
+/// A second factor removed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FactorReset {
+    /// Whose.
+    staff_id: String,
+    /// Always `true`.
+    reset: bool,
 }
 
 /// `DELETE /{tenant}/v1/identity/mfa/{staff_id}`: removes a person's second
 /// factor so they enrol again at their next login.
+#[utoipa::path(
+    delete,
+    path = "/{tenant}/v1/identity/mfa/{staff_id}",
+    tag = "identity",
+    security(("client" = ["admin"])),
+    responses((status = 200, description = "Removed.", body = FactorReset))
+)]
 pub async fn reset_mfa(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: AdminClient,
     Path((_, staff_id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<FactorReset>, ApiError> {
     let tenant = &ctx.tenant;
     let mut tx = tenant.ledger.begin_change().await?;
     if !mfa::reset(&mut tx, &staff_id).await? {
@@ -253,14 +386,22 @@ pub async fn reset_mfa(
         json!({}),
     );
     tenant.record_and_commit(tx, vec![event]).await?;
-    Ok(Json(json!({ "staff_id": staff_id, "reset": true })))
+    Ok(Json(FactorReset {
+        staff_id,
+        reset: true,
+    }))
 }
 
 /// `POST /{tenant}/v1/identity/token-keys/rotate`: a new signing key; the old
 /// one stays in the JWKS so tokens it signed still verify until they expire.
-pub async fn rotate_token_key(
-    Extension(ctx): Extension<TenantContext>,
-) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/{tenant}/v1/identity/token-keys/rotate",
+    tag = "identity",
+    security(("client" = ["admin"])),
+    responses((status = 200, description = "The JWKS (RFC 7517) now published.", body = Object))
+)]
+pub async fn rotate_token_key(ctx: AdminClient) -> Result<Json<Value>, ApiError> {
     let tenant = &ctx.tenant;
     let master = tenant.master_key();
     tenant

@@ -1,24 +1,47 @@
 //! The audit ledger over HTTP: entries, checkpoints, proofs, public keys and export bundles.
 
+use axum::Json;
 use axum::body::Body;
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
-use hms_audit_ledger::store::EntryFilter;
-use hms_audit_ledger::{BundleLine, Entry, Timestamp, siem};
+use hms_audit_ledger::store::{
+    ConsistencyProof, EntryFilter, InclusionProof, PublishedKey, StoredCheckpoint,
+};
+use hms_audit_ledger::{Entry, Timestamp, siem};
 use hms_directory::RecordingSettings;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::AppState;
 use super::error::ApiError;
-use super::gate::TenantContext;
+use super::gate::{AdminClient, AuditClient};
 use super::json::{ApiJson, ApiQuery};
 
 /// Most entries or checkpoints in one page.
 const MAX_PAGE: u32 = 1000;
 
+/// The ledger routes: reading behind an `audit` client, keys and settings
+/// behind an `admin` one.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(entries))
+        .routes(routes!(entry))
+        .routes(routes!(latest_checkpoint))
+        .routes(routes!(checkpoints))
+        .routes(routes!(inclusion_proof))
+        .routes(routes!(consistency_proof))
+        .routes(routes!(keys))
+        .routes(routes!(export))
+        .routes(routes!(rotate_key))
+        .routes(routes!(settings, set_settings))
+}
+
 /// Paging parameters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     /// Only items after this (a sequence number or tree size).
     #[serde(default)]
@@ -41,22 +64,46 @@ impl Page {
 }
 
 /// Entry filter, paging and format, from the query string.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EntriesQuery {
+    /// Only entries after this sequence number.
     after: Option<u64>,
+    /// Only entries at or after this time (RFC 3339).
     from: Option<Timestamp>,
+    /// Only entries before this time (RFC 3339).
     until: Option<Timestamp>,
+    /// Only entries by this actor, e.g. `client:…`, `staff:…`.
     actor: Option<String>,
+    /// Only entries about this subject.
     subject: Option<String>,
+    /// Only entries about this patient.
     patient: Option<String>,
+    /// Only entries of this kind, e.g. `decision`.
     kind: Option<String>,
+    /// Only entries with this outcome, e.g. `deny`.
     outcome: Option<String>,
+    /// Only the entry of this decision.
     decision_id: Option<String>,
     /// Items per page, 1 to 1000 (default 100).
     limit: Option<u32>,
-    /// `json` (default), `fhir` (an R4 Bundle of AuditEvents) or `syslog` (RFC 5424 lines).
-    format: Option<String>,
+    /// The answer's format.
+    #[param(inline)]
+    format: Option<EntriesFormat>,
+}
+
+/// How entries are answered.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EntriesFormat {
+    /// `{"entries": […], "next_after": …}`.
+    #[default]
+    Json,
+    /// A FHIR R4 Bundle of AuditEvents.
+    Fhir,
+    /// RFC 5424 syslog lines.
+    Syslog,
 }
 
 impl EntriesQuery {
@@ -78,8 +125,20 @@ impl EntriesQuery {
 /// `GET /{tenant}/ledger/entries`: entries in sequence order, filtered by time,
 /// actor, subject, patient, kind, outcome or decision id; `next_after` pages on.
 /// `format=fhir` answers a FHIR R4 Bundle of AuditEvents, `format=syslog` RFC 5424 lines.
+#[utoipa::path(
+    get,
+    path = "/{tenant}/ledger/entries",
+    tag = "ledger",
+    security(("client" = ["audit"])),
+    params(EntriesQuery),
+    responses((status = 200, description = "A page of entries.", content(
+        (Entries = "application/json"),
+        (Object = "application/fhir+json"),
+        (String = "text/plain"),
+    )))
+)]
 pub async fn entries(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: AuditClient,
     ApiQuery(query): ApiQuery<EntriesQuery>,
 ) -> Result<Response, ApiError> {
     let limit = Page {
@@ -93,35 +152,49 @@ pub async fn entries(
         .flatten();
     let entries: Vec<Entry> = found.into_iter().map(|(entry, _)| entry).collect();
     let origin = ctx.tenant.ledger.origin();
-    match query.format.as_deref().unwrap_or("json") {
-        "json" => {
-            let entries: Vec<Value> = entries.into_iter().map(entry_json).collect();
-            Ok(Json(json!({ "entries": entries, "next_after": next_after })).into_response())
-        }
-        "fhir" => Ok((
+    Ok(match query.format.unwrap_or_default() {
+        EntriesFormat::Json => Json(Entries {
+            entries,
+            next_after,
+        })
+        .into_response(),
+        EntriesFormat::Fhir => (
             [(header::CONTENT_TYPE, "application/fhir+json")],
             Json(siem::fhir_bundle(&entries, origin)),
         )
-            .into_response()),
-        "syslog" => {
+            .into_response(),
+        EntriesFormat::Syslog => {
             let lines: String = entries
                 .iter()
                 .map(|entry| siem::syslog_line(entry, origin) + "\n")
                 .collect();
-            Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], lines).into_response())
+            ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], lines).into_response()
         }
-        other => Err(ApiError::bad_request(
-            "invalid_query",
-            format!("unknown format `{other}` (json, fhir, syslog)"),
-        )),
-    }
+    })
+}
+
+/// A page of entries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Entries {
+    /// The entries, in sequence order.
+    entries: Vec<Entry>,
+    /// Pass as `after` for the next page; `null` on the last one.
+    next_after: Option<u64>,
 }
 
 /// `GET /{tenant}/ledger/entries/{sequence}`.
+#[utoipa::path(
+    get,
+    path = "/{tenant}/ledger/entries/{sequence}",
+    tag = "ledger",
+    security(("client" = ["audit"])),
+    params(("sequence" = u64, Path, description = "The entry's sequence number.")),
+    responses((status = 200, description = "The entry.", body = Entry))
+)]
 pub async fn entry(
-    Extension(ctx): Extension<TenantContext>,
-    axum::extract::Path((_, sequence)): axum::extract::Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+    ctx: AuditClient,
+    Path((_, sequence)): Path<(String, String)>,
+) -> Result<Json<Entry>, ApiError> {
     let sequence: u64 = sequence.parse().map_err(|_| {
         ApiError::bad_request(
             "invalid_path",
@@ -134,28 +207,35 @@ pub async fn entry(
     };
     let found = ctx.tenant.ledger.entries(&filter, 1).await?;
     match found.into_iter().next() {
-        Some((entry, _)) if entry.sequence == sequence => Ok(Json(entry_json(entry))),
+        Some((entry, _)) if entry.sequence == sequence => Ok(Json(entry)),
         _ => Err(ApiError::NotFound(format!(
             "ledger entry {sequence} not found"
         ))),
     }
 }
 
-/// An entry as the API shows it: the bundle's entry line.
-fn entry_json(entry: Entry) -> Value {
-    let line = BundleLine::Entry(entry).to_json_line();
-    let mut value: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-    if let Some(object) = value.as_object_mut() {
-        object.remove("type");
-    }
-    value
+/// A page of checkpoints.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Checkpoints {
+    /// The checkpoints, smallest tree first.
+    checkpoints: Vec<StoredCheckpoint>,
+    /// Pass as `after` for the next page; `null` on the last one.
+    next_after: Option<u64>,
 }
 
 /// `GET /{tenant}/ledger/checkpoints`: signed checkpoints, smallest tree first.
+#[utoipa::path(
+    get,
+    path = "/{tenant}/ledger/checkpoints",
+    tag = "ledger",
+    security(("client" = ["audit"])),
+    params(Page),
+    responses((status = 200, description = "A page of checkpoints.", body = Checkpoints))
+)]
 pub async fn checkpoints(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: AuditClient,
     ApiQuery(page): ApiQuery<Page>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Checkpoints>, ApiError> {
     let limit = page.limit()?;
     let found = ctx
         .tenant
@@ -165,16 +245,22 @@ pub async fn checkpoints(
     let next_after = (found.len() == limit as usize)
         .then(|| found.last().map(|c| c.tree_size))
         .flatten();
-    Ok(Json(
-        json!({ "checkpoints": found, "next_after": next_after }),
-    ))
+    Ok(Json(Checkpoints {
+        checkpoints: found,
+        next_after,
+    }))
 }
 
 /// `GET /{tenant}/ledger/checkpoint`: the latest signed checkpoint as a
 /// C2SP signed note (`text/plain`), as transparency-log tools fetch it.
-pub async fn latest_checkpoint(
-    Extension(ctx): Extension<TenantContext>,
-) -> Result<Response, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/{tenant}/ledger/checkpoint",
+    tag = "ledger",
+    security(("client" = ["audit"])),
+    responses((status = 200, description = "The signed note.", body = String, content_type = "text/plain"))
+)]
+pub async fn latest_checkpoint(ctx: AuditClient) -> Result<Response, ApiError> {
     let checkpoint = ctx
         .tenant
         .ledger
@@ -189,77 +275,136 @@ pub async fn latest_checkpoint(
 }
 
 /// Parameters of an inclusion proof.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InclusionQuery {
+    /// The entry.
     sequence: u64,
+    /// The checkpointed tree size; the latest checkpoint when absent.
     #[serde(default)]
     tree_size: Option<u64>,
 }
 
 /// `GET /{tenant}/ledger/proofs/inclusion?sequence=N[&tree_size=M]`.
+#[utoipa::path(
+    get,
+    path = "/{tenant}/ledger/proofs/inclusion",
+    tag = "ledger",
+    security(("client" = ["audit"])),
+    params(InclusionQuery),
+    responses((status = 200, description = "The proof.", body = InclusionProof))
+)]
 pub async fn inclusion_proof(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: AuditClient,
     ApiQuery(query): ApiQuery<InclusionQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<InclusionProof>, ApiError> {
     let proof = ctx
         .tenant
         .ledger
         .inclusion_proof(query.sequence, query.tree_size)
         .await?;
-    Ok(Json(json!(proof)))
+    Ok(Json(proof))
 }
 
 /// Parameters of a consistency proof.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConsistencyQuery {
+    /// The older checkpointed tree size.
     old_size: u64,
+    /// The newer checkpointed tree size.
     new_size: u64,
 }
 
 /// `GET /{tenant}/ledger/proofs/consistency?old_size=N&new_size=M`.
+#[utoipa::path(
+    get,
+    path = "/{tenant}/ledger/proofs/consistency",
+    tag = "ledger",
+    security(("client" = ["audit"])),
+    params(ConsistencyQuery),
+    responses((status = 200, description = "The proof.", body = ConsistencyProof))
+)]
 pub async fn consistency_proof(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: AuditClient,
     ApiQuery(query): ApiQuery<ConsistencyQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConsistencyProof>, ApiError> {
     let proof = ctx
         .tenant
         .ledger
         .consistency_proof(query.old_size, query.new_size)
         .await?;
-    Ok(Json(json!(proof)))
+    Ok(Json(proof))
+}
+
+/// The ledger's public keys.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LedgerKeys {
+    /// The ledger's origin line.
+    origin: String,
+    /// Every key, current and retired.
+    keys: Vec<PublishedKey>,
 }
 
 /// `GET /{tenant}/ledger/keys`: every public key, current and retired.
-pub async fn keys(Extension(ctx): Extension<TenantContext>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/{tenant}/ledger/keys",
+    tag = "ledger",
+    security(("client" = ["audit"])),
+    responses((status = 200, description = "The keys.", body = LedgerKeys))
+)]
+pub async fn keys(ctx: AuditClient) -> Result<Json<LedgerKeys>, ApiError> {
     let keys = ctx.tenant.ledger.public_keys().await?;
-    Ok(Json(
-        json!({ "origin": ctx.tenant.ledger.origin(), "keys": keys }),
-    ))
+    Ok(Json(LedgerKeys {
+        origin: ctx.tenant.ledger.origin().to_owned(),
+        keys,
+    }))
 }
 
 /// `POST /{tenant}/ledger/keys/rotate` (admin): a new signing key; the old one stays published.
+#[utoipa::path(
+    post,
+    path = "/{tenant}/ledger/keys/rotate",
+    tag = "ledger",
+    security(("client" = ["admin"])),
+    responses((status = 201, description = "The new key.", body = PublishedKey))
+)]
 pub async fn rotate_key(
-    axum::extract::State(app): axum::extract::State<super::AppState>,
-    Extension(ctx): Extension<TenantContext>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+    State(app): State<AppState>,
+    ctx: AdminClient,
+) -> Result<(StatusCode, Json<PublishedKey>), ApiError> {
     let key = ctx
         .tenant
         .ledger
         .rotate_key(app.tenants.master_key(), &ctx.provenance.actor)
         .await?;
-    Ok((StatusCode::CREATED, Json(json!(key))))
+    Ok((StatusCode::CREATED, Json(key)))
 }
 
 /// `GET /{tenant}/ledger/settings`: when decisions are answered relative to their entries.
-pub async fn settings(
-    Extension(ctx): Extension<TenantContext>,
-) -> Result<Json<RecordingSettings>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/{tenant}/ledger/settings",
+    tag = "ledger",
+    security(("client" = ["admin"])),
+    responses((status = 200, description = "The settings.", body = RecordingSettings))
+)]
+pub async fn settings(ctx: AdminClient) -> Result<Json<RecordingSettings>, ApiError> {
     Ok(Json(ctx.tenant.store.ledger_settings().await?))
 }
 
 /// `PUT /{tenant}/ledger/settings`: changes them, recorded in the ledger.
+#[utoipa::path(
+    put,
+    path = "/{tenant}/ledger/settings",
+    tag = "ledger",
+    security(("client" = ["admin"])),
+    request_body = RecordingSettings,
+    responses((status = 200, description = "The settings now in force.", body = RecordingSettings))
+)]
 pub async fn set_settings(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: AdminClient,
     ApiJson(settings): ApiJson<RecordingSettings>,
 ) -> Result<Json<RecordingSettings>, ApiError> {
     ctx.tenant
@@ -269,10 +414,17 @@ pub async fn set_settings(
 }
 
 /// `GET /{tenant}/ledger/export`: the export bundle as JSON lines, streamed.
-pub async fn export(Extension(ctx): Extension<TenantContext>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/{tenant}/ledger/export",
+    tag = "ledger",
+    security(("client" = ["audit"])),
+    responses((status = 200, description = "The bundle: a header, keys, then entries and checkpoints, one JSON object per line.", body = String, content_type = "application/x-ndjson"))
+)]
+pub async fn export(ctx: AuditClient) -> Response {
     let (sink, lines) = tokio::sync::mpsc::channel::<String>(256);
     let filename = format!("attachment; filename=\"{}-ledger.jsonl\"", ctx.tenant.id());
-    let tenant = ctx.tenant;
+    let tenant = ctx.into_context().tenant;
     tokio::spawn(async move {
         if let Err(error) = tenant.ledger.export(&sink).await {
             tracing::error!(tenant = tenant.id(), %error, "ledger export failed");

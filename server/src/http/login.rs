@@ -20,14 +20,28 @@ use hms_idp_bridge::saml::{SamlServiceProvider, SpEndpoints};
 use hms_idp_bridge::store::random_secret;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::browser::{redirect, secure_attribute};
 use super::error::ApiError;
 use super::gate::provenance_of;
 use super::json::ApiQuery;
-use hms_governance::login as admission;
+use hms_governance::login::{self as admission, Admission};
 use hms_governance::tenancy::Tenant;
+
+/// The sign-in routes: public, each step proving itself (IdP signatures,
+/// the state cookie, login tokens).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(oidc_login))
+        .routes(routes!(oidc_callback))
+        .routes(routes!(saml_metadata))
+        .routes(routes!(saml_login))
+        .routes(routes!(saml_acs))
+}
 
 /// The cookie binding an OIDC login to the browser that started it.
 const STATE_COOKIE: &str = "hms_ach_oidc_state";
@@ -87,7 +101,8 @@ pub async fn service_provider(
 }
 
 /// The query of a login start.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LoginQuery {
     /// Present when the web console started the login: the callback then
     /// takes the browser back to the console instead of answering JSON.
@@ -96,6 +111,13 @@ pub struct LoginQuery {
 }
 
 /// `GET /{tenant}/auth/oidc/{idp}/login`: to the IdP, with state, nonce and PKCE.
+#[utoipa::path(
+    get,
+    path = "/{tenant}/auth/oidc/{idp}/login",
+    tag = "sign-in",
+    params(("idp" = String, Path, description = "The identity provider's id."), LoginQuery),
+    responses((status = 303, description = "To the identity provider, with the state cookie set."))
+)]
 pub async fn oidc_login(
     State(app): State<AppState>,
     Path((tenant_id, idp)): Path<(String, String)>,
@@ -125,16 +147,33 @@ pub async fn oidc_login(
 }
 
 /// The query of an OIDC callback.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
+    /// The authorization code.
     code: Option<String>,
+    /// The state the login started with; must match the browser's cookie.
     state: Option<String>,
+    /// The IdP's error code, when it refused.
     error: Option<String>,
+    /// The IdP's words about it.
     error_description: Option<String>,
 }
 
 /// `GET /{tenant}/auth/oidc/{idp}/callback`: checks the state against the
 /// browser's cookie, exchanges the code and validates the ID token.
+#[utoipa::path(
+    get,
+    path = "/{tenant}/auth/oidc/{idp}/callback",
+    tag = "sign-in",
+    params(("idp" = String, Path, description = "The identity provider's id."), CallbackQuery),
+    responses(
+        (status = 200, description = "Signed in, or awaiting the second factor.", body = Admission),
+        (status = 303, description = "Back to the web console, when it started the login."),
+        (status = 401, description = "The login was refused (state, signature, nonce…).", body = super::openapi::ErrorBody),
+        (status = 502, description = "The identity provider could not be reached.", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn oidc_callback(
     State(app): State<AppState>,
     Path((tenant_id, idp)): Path<(String, String)>,
@@ -192,6 +231,13 @@ fn require_state_cookie(headers: &HeaderMap, state: &str) -> Result<(), Identity
 }
 
 /// `GET /{tenant}/auth/saml/{idp}/metadata`: the SP metadata.
+#[utoipa::path(
+    get,
+    path = "/{tenant}/auth/saml/{idp}/metadata",
+    tag = "sign-in",
+    params(("idp" = String, Path, description = "The identity provider's id.")),
+    responses((status = 200, description = "The SP metadata towards this IdP.", body = String, content_type = "application/samlmetadata+xml"))
+)]
 pub async fn saml_metadata(
     State(app): State<AppState>,
     Path((tenant_id, idp)): Path<(String, String)>,
@@ -209,6 +255,13 @@ pub async fn saml_metadata(
 /// `GET /{tenant}/auth/saml/{idp}/login`: to the IdP with an AuthnRequest (HTTP-Redirect).
 /// A console login is remembered with the pending login, not in a cookie:
 /// the IdP's POST to the assertion consumer is cross-site, and carries none.
+#[utoipa::path(
+    get,
+    path = "/{tenant}/auth/saml/{idp}/login",
+    tag = "sign-in",
+    params(("idp" = String, Path, description = "The identity provider's id."), LoginQuery),
+    responses((status = 303, description = "To the identity provider with a signed-for AuthnRequest."))
+)]
 pub async fn saml_login(
     State(app): State<AppState>,
     Path((tenant_id, idp)): Path<(String, String)>,
@@ -229,16 +282,31 @@ pub async fn saml_login(
 }
 
 /// The HTTP-POST binding's form.
-#[derive(Debug, Deserialize)]
+/// What an IdP posts to the ACS (SAML HTTP-POST binding).
+#[derive(Debug, Deserialize, ToSchema)]
 struct AcsForm {
+    /// The base64 `Response`.
     #[serde(rename = "SAMLResponse")]
     saml_response: String,
+    /// The state the login started with.
     #[serde(rename = "RelayState", default)]
     relay_state: Option<String>,
 }
 
 /// `POST /{tenant}/auth/saml/{idp}/acs`: verifies the response, once; a
 /// login the console started goes back to the console.
+#[utoipa::path(
+    post,
+    path = "/{tenant}/auth/saml/{idp}/acs",
+    tag = "sign-in",
+    params(("idp" = String, Path, description = "The identity provider's id.")),
+    request_body(content = AcsForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Signed in, or awaiting the second factor.", body = Admission),
+        (status = 303, description = "Back to the web console, when it started the login."),
+        (status = 401, description = "The assertion was refused (signature, replay, audience…).", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn saml_acs(
     State(app): State<AppState>,
     Path((tenant_id, idp)): Path<(String, String)>,

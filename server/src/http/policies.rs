@@ -1,24 +1,41 @@
 //! Policy administration: the bundle in force, uploads (validated, versioned), checks and rollbacks.
 
+use axum::Json;
 use axum::http::StatusCode;
-use axum::{Extension, Json};
 use hms_authz::{BundleOptions, BundleSource, PolicyFile};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use hms_directory::PolicyVersion;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::AppState;
 use super::error::ApiError;
-use super::gate::TenantContext;
+use super::gate::AdminClient;
 use super::json::ApiJson;
 
+/// The policy routes, behind an `admin` client.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(current, upload))
+        .routes(routes!(validate))
+        .routes(routes!(versions))
+        .routes(routes!(rollback))
+}
+
 /// An upload: policy files, and optionally a new schema and options (else the current ones).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyUpload {
+    /// The Cedar policy files.
     policies: Vec<PolicyFile>,
+    /// The Cedar schema (human-readable syntax); the current one when absent.
     #[serde(default)]
     schema: Option<String>,
+    /// How the PDP uses the bundle; the current options when absent.
     #[serde(default)]
     options: Option<BundleOptions>,
+    /// Why, for the version history.
     #[serde(default)]
     comment: String,
 }
@@ -34,67 +51,151 @@ impl PolicyUpload {
     }
 }
 
+/// The bundle in force.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyState {
+    /// Its version.
+    version: i64,
+    /// The ids of its policies.
+    policy_ids: Vec<String>,
+    /// The Cedar schema.
+    schema: String,
+    /// The policy files.
+    policies: Vec<PolicyFile>,
+    /// How the PDP uses it.
+    options: BundleOptions,
+}
+
 /// `GET /{tenant}/v1/policies`: the bundle in force.
-pub async fn current(Extension(ctx): Extension<TenantContext>) -> Json<Value> {
+#[utoipa::path(
+    get,
+    path = "/{tenant}/v1/policies",
+    tag = "policies",
+    security(("client" = ["admin"])),
+    responses((status = 200, description = "The bundle in force.", body = PolicyState))
+)]
+pub async fn current(ctx: AdminClient) -> Json<PolicyState> {
     let pdp = ctx.tenant.pdp();
     let bundle = pdp.bundle();
-    Json(json!({
-        "version": ctx.tenant.policy_version(),
-        "policy_ids": bundle.policy_ids(),
-        "schema": bundle.source().schema,
-        "policies": bundle.source().policies,
-        "options": bundle.source().options,
-    }))
+    let source = bundle.source();
+    Json(PolicyState {
+        version: ctx.tenant.policy_version(),
+        policy_ids: bundle.policy_ids(),
+        schema: source.schema.clone(),
+        policies: source.policies.clone(),
+        options: source.options.clone(),
+    })
 }
 
 /// `PUT /{tenant}/v1/policies`: validates and installs a new version; a rejected upload changes nothing.
+#[utoipa::path(
+    put,
+    path = "/{tenant}/v1/policies",
+    tag = "policies",
+    security(("client" = ["admin"])),
+    request_body = PolicyUpload,
+    responses(
+        (status = 201, description = "Installed as a new version.", body = PolicyVersion),
+        (status = 422, description = "The bundle does not validate; nothing changed.", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn upload(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: AdminClient,
     ApiJson(upload): ApiJson<PolicyUpload>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<PolicyVersion>), ApiError> {
     let (source, comment) = upload.into_source(ctx.tenant.pdp().bundle().source());
     let version = ctx
         .tenant
         .install_policies(source, &ctx.provenance, &comment)
         .await?;
-    Ok((StatusCode::CREATED, Json(json!(version))))
+    Ok((StatusCode::CREATED, Json(version)))
+}
+
+/// What a valid upload would install.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Validation {
+    /// Always `true`: an invalid upload is a 422.
+    valid: bool,
+    /// The ids of its policies.
+    policy_ids: Vec<String>,
 }
 
 /// `POST /{tenant}/v1/policies/validate`: reports what an upload would do, changing nothing.
+#[utoipa::path(
+    post,
+    path = "/{tenant}/v1/policies/validate",
+    tag = "policies",
+    security(("client" = ["admin"])),
+    request_body = PolicyUpload,
+    responses(
+        (status = 200, description = "The upload is valid.", body = Validation),
+        (status = 422, description = "The bundle does not validate.", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn validate(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: AdminClient,
     ApiJson(upload): ApiJson<PolicyUpload>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Validation>, ApiError> {
     let (source, _) = upload.into_source(ctx.tenant.pdp().bundle().source());
     let bundle = ctx.tenant.check_policies(source).await?;
-    Ok(Json(
-        json!({ "valid": true, "policy_ids": bundle.policy_ids() }),
-    ))
+    Ok(Json(Validation {
+        valid: true,
+        policy_ids: bundle.policy_ids(),
+    }))
+}
+
+/// Every version and which is in force.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyVersions {
+    /// The version in force.
+    active: i64,
+    /// Every version, newest first.
+    versions: Vec<PolicyVersion>,
 }
 
 /// `GET /{tenant}/v1/policies/versions`: every version, newest first.
-pub async fn versions(Extension(ctx): Extension<TenantContext>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/{tenant}/v1/policies/versions",
+    tag = "policies",
+    security(("client" = ["admin"])),
+    responses((status = 200, description = "Every version.", body = PolicyVersions))
+)]
+pub async fn versions(ctx: AdminClient) -> Result<Json<PolicyVersions>, ApiError> {
     let versions = ctx.tenant.store.list_policy_versions().await?;
-    Ok(Json(
-        json!({ "active": ctx.tenant.policy_version(), "versions": versions }),
-    ))
+    Ok(Json(PolicyVersions {
+        active: ctx.tenant.policy_version(),
+        versions,
+    }))
 }
 
 /// The body of a rollback.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rollback {
+    /// The version to put back in force.
     version: i64,
 }
 
 /// `POST /{tenant}/v1/policies/rollback`: an earlier version back in force, as a new version.
+#[utoipa::path(
+    post,
+    path = "/{tenant}/v1/policies/rollback",
+    tag = "policies",
+    security(("client" = ["admin"])),
+    request_body = Rollback,
+    responses(
+        (status = 201, description = "Back in force, as a new version.", body = PolicyVersion),
+        (status = 422, description = "That version no longer fits the directory.", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn rollback(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: AdminClient,
     ApiJson(body): ApiJson<Rollback>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<PolicyVersion>), ApiError> {
     let version = ctx
         .tenant
         .rollback_policies(body.version, &ctx.provenance)
         .await?;
-    Ok((StatusCode::CREATED, Json(json!(version))))
+    Ok((StatusCode::CREATED, Json(version)))
 }

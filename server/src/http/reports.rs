@@ -1,47 +1,106 @@
 //! Compliance reports at `/{tenant}/reports/{kind}` (`audit` scope), as JSON,
 //! CSV or HTML; built by [`hms_governance::reporting`].
 
+use std::borrow::Cow;
+
+use axum::Json;
 use axum::extract::Path;
 use axum::http::HeaderValue;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
 use hms_audit_ledger::Timestamp;
 use hms_compliance_reports::render::{Format, render};
 use hms_compliance_reports::{Report, ReportKind};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::AppState;
 use super::error::ApiError;
-use super::gate::TenantContext;
+use super::gate::{AuditReader, TenantContext};
 use super::json::{ApiJson, ApiQuery};
 use hms_governance::reporting::{ReportScope, Verdict, pull, review_break_glass};
 
+/// The report routes, behind an `audit` client or an auditor's session.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(report))
+        .routes(routes!(review))
+}
+
 /// The query of a report request.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
+    /// Only what happened at or after this time (RFC 3339).
     #[serde(default)]
     from: Option<Timestamp>,
+    /// Only what happened before this time (RFC 3339).
     #[serde(default)]
     until: Option<Timestamp>,
+    /// The patient (patient-access, disclosures…).
     #[serde(default)]
     patient: Option<String>,
+    /// The staff member (user-activity…).
     #[serde(default)]
     staff: Option<String>,
+    /// Only staff of this department.
     #[serde(default)]
     department: Option<String>,
+    /// Only staff holding this role.
     #[serde(default)]
     role: Option<String>,
+    /// The access-review campaign (access-reviews).
     #[serde(default)]
     campaign: Option<String>,
+    /// `json` (default), `csv`, `html` or `pdf`.
     #[serde(default)]
+    #[param(pattern = "^(json|csv|html|pdf)$")]
     format: Option<String>,
 }
 
+/// The name of a report, as the path gives it.
+pub struct ReportName;
+
+impl PartialSchema for ReportName {
+    fn schema() -> RefOr<Schema> {
+        let names = ReportKind::ALL.map(ReportKind::name);
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(names))
+            .into()
+    }
+}
+
+impl ToSchema for ReportName {
+    fn name() -> Cow<'static, str> {
+        "ReportName".into()
+    }
+}
+
 /// `GET /{tenant}/reports/{kind}`.
+#[utoipa::path(
+    get,
+    path = "/{tenant}/reports/{kind}",
+    tag = "reports",
+    security(("client" = ["audit"]), ("session" = [])),
+    params(("kind" = inline(ReportName), Path, description = "Which report."), ReportQuery),
+    responses(
+        (status = 200, description = "The report, in the format asked for.", content(
+            (Object = "application/json"),
+            (String = "text/csv"),
+            (String = "text/html"),
+            (Vec<u8> = "application/pdf"),
+        )),
+        (status = 409, description = "The ledger has no signed checkpoint to report against yet.", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn report(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: AuditReader,
     Path((_, kind_name)): Path<(String, String)>,
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
@@ -98,20 +157,42 @@ pub(super) async fn pull_and_respond(
 }
 
 /// A reviewer's verdict on one break-glass access.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewBody {
+    /// The break-glass decision.
     decision_id: String,
+    /// The verdict.
     verdict: Verdict,
+    /// Why.
     comment: String,
+}
+
+/// A verdict as recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Reviewed {
+    /// The break-glass decision.
+    decision_id: String,
+    /// The verdict.
+    verdict: Verdict,
+    /// Who gave it, as the ledger names them.
+    reviewed_by: String,
 }
 
 /// `POST /{tenant}/reports/break-glass/reviews`: records a verdict, with its
 /// comment, in the ledger; the break-glass report shows the latest.
+#[utoipa::path(
+    post,
+    path = "/{tenant}/reports/break-glass/reviews",
+    tag = "reports",
+    security(("client" = ["audit"]), ("session" = [])),
+    request_body = ReviewBody,
+    responses((status = 200, description = "Recorded.", body = Reviewed))
+)]
 pub async fn review(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: AuditReader,
     ApiJson(body): ApiJson<ReviewBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Reviewed>, ApiError> {
     review_break_glass(
         &ctx.tenant,
         &body.decision_id,
@@ -120,11 +201,11 @@ pub async fn review(
         &ctx.provenance,
     )
     .await?;
-    Ok(Json(json!({
-        "decision_id": body.decision_id,
-        "verdict": body.verdict,
-        "reviewed_by": ctx.provenance.actor,
-    })))
+    Ok(Json(Reviewed {
+        decision_id: body.decision_id,
+        verdict: body.verdict,
+        reviewed_by: ctx.provenance.actor.clone(),
+    }))
 }
 
 fn respond(report: &Report, format: Format) -> Response {

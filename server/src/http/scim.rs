@@ -1,12 +1,12 @@
 //! The SCIM 2.0 service at `/{tenant}/scim/v2`: Users, Groups, search and
 //! discovery, with SCIM errors, `application/scim+json` and ETags.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, RawQuery, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
 use hms_scim::protocol::discovery;
 use hms_scim::protocol::error::{ScimError, ScimType};
 use hms_scim::protocol::list::{ListQuery, list_response};
@@ -16,8 +16,12 @@ use hms_scim::provision::{self, Outcome};
 use hms_scim::store::{self, ProvisioningError};
 use serde_json::Value;
 
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
 use super::error::ApiError;
-use super::gate::TenantContext;
+use super::gate::{ScimClient, TenantContext};
 use hms_governance::provisioning::{self, ScimWrite};
 use hms_governance::tenancy::ChangeError;
 
@@ -75,7 +79,7 @@ impl From<ChangeError> for ScimFailure {
     }
 }
 
-fn scim_json(status: StatusCode, body: Value) -> Response {
+fn scim_json(status: StatusCode, body: impl serde::Serialize) -> Response {
     let mut response = (status, Json(body)).into_response();
     response
         .headers_mut()
@@ -168,8 +172,48 @@ fn if_match(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The SCIM service under `/{tenant}/scim/v2`, behind a `scim` client, every
+/// error in the SCIM format.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(service_provider_config))
+        .routes(routes!(schemas))
+        .routes(routes!(schema))
+        .routes(routes!(resource_types))
+        .routes(routes!(resource_type))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::search))
+        .routes(routes!(
+            users::get,
+            users::replace,
+            users::patch,
+            users::delete
+        ))
+        .routes(routes!(groups::list, groups::create))
+        .routes(routes!(groups::search))
+        .routes(routes!(
+            groups::get,
+            groups::replace,
+            groups::patch,
+            groups::delete
+        ))
+        .routes(routes!(bulk))
+        .route(
+            "/{tenant}/scim/v2/{*rest}",
+            axum::routing::any(no_such_endpoint),
+        )
+        .layer(axum::middleware::from_fn(scim_errors))
+}
+
 /// `GET /ServiceProviderConfig`.
-pub async fn service_provider_config(Extension(ctx): Extension<TenantContext>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/{tenant}/scim/v2/ServiceProviderConfig",
+    tag = "scim",
+    security(("client" = ["scim"])),
+    responses((status = 200, description = "What this SCIM service supports (RFC 7643 §5).", body = Object, content_type = "application/scim+json"))
+)]
+pub async fn service_provider_config(ctx: ScimClient) -> Response {
     scim_json(
         StatusCode::OK,
         discovery::service_provider_config(&base(&ctx)),
@@ -177,21 +221,43 @@ pub async fn service_provider_config(Extension(ctx): Extension<TenantContext>) -
 }
 
 /// `GET /Schemas`.
-pub async fn schemas(Extension(ctx): Extension<TenantContext>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/{tenant}/scim/v2/Schemas",
+    tag = "scim",
+    security(("client" = ["scim"])),
+    responses((status = 200, description = "The schemas (RFC 7643 §7), as a list response.", body = Object, content_type = "application/scim+json"))
+)]
+pub async fn schemas(ctx: ScimClient) -> Response {
     let all = discovery::schemas(&base(&ctx));
     scim_json(StatusCode::OK, list_of(all))
 }
 
 /// `GET /Schemas/{urn}`.
+#[utoipa::path(
+    get,
+    path = "/{tenant}/scim/v2/Schemas/{id}",
+    tag = "scim",
+    security(("client" = ["scim"])),
+    params(("id" = String, Path, description = "The schema's URN.")),
+    responses((status = 200, description = "The schema.", body = Object, content_type = "application/scim+json"))
+)]
 pub async fn schema(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: ScimClient,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, ScimFailure> {
     one_of(discovery::schemas(&base(&ctx)), &id, "schema")
 }
 
 /// `GET /ResourceTypes`.
-pub async fn resource_types(Extension(ctx): Extension<TenantContext>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/{tenant}/scim/v2/ResourceTypes",
+    tag = "scim",
+    security(("client" = ["scim"])),
+    responses((status = 200, description = "The resource types (RFC 7643 §6), as a list response.", body = Object, content_type = "application/scim+json"))
+)]
+pub async fn resource_types(ctx: ScimClient) -> Response {
     scim_json(
         StatusCode::OK,
         list_of(discovery::resource_types(&base(&ctx))),
@@ -199,8 +265,16 @@ pub async fn resource_types(Extension(ctx): Extension<TenantContext>) -> Respons
 }
 
 /// `GET /ResourceTypes/{name}`.
+#[utoipa::path(
+    get,
+    path = "/{tenant}/scim/v2/ResourceTypes/{id}",
+    tag = "scim",
+    security(("client" = ["scim"])),
+    params(("id" = String, Path, description = "`User` or `Group`.")),
+    responses((status = 200, description = "The resource type.", body = Object, content_type = "application/scim+json"))
+)]
 pub async fn resource_type(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: ScimClient,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, ScimFailure> {
     one_of(discovery::resource_types(&base(&ctx)), &id, "resource type")
@@ -226,7 +300,14 @@ fn one_of(items: Vec<Value>, id: &str, what: &str) -> Result<Response, ScimFailu
 }
 
 /// `POST /Bulk`: declared unsupported in `/ServiceProviderConfig`.
-pub async fn bulk() -> ScimFailure {
+#[utoipa::path(
+    post,
+    path = "/{tenant}/scim/v2/Bulk",
+    tag = "scim",
+    security(("client" = ["scim"])),
+    responses((status = 501, description = "Bulk operations are not supported.", body = hms_scim::protocol::error::ErrorBody, content_type = "application/scim+json"))
+)]
+pub async fn bulk(_ctx: ScimClient) -> ScimFailure {
     ScimError::status(501, "bulk operations are not supported").into()
 }
 
@@ -235,53 +316,26 @@ pub async fn no_such_endpoint() -> ScimFailure {
     ScimError::status(404, "no such SCIM endpoint").into()
 }
 
-/// The resource type a `/Users…` or `/Groups…` route serves, from the path.
-pub struct Kind(pub ResourceType);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Kind {
-    type Rejection = ScimFailure;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        let endpoint = parts.uri.path().split('/').nth(4).unwrap_or_default();
-        match endpoint {
-            "Users" => Ok(Self(ResourceType::User)),
-            "Groups" => Ok(Self(ResourceType::Group)),
-            _ => Err(ScimError::status(404, "no such SCIM endpoint").into()),
-        }
-    }
-}
-
 /// `GET /Users`, `GET /Groups`.
-pub async fn list_resources(
-    Kind(kind): Kind,
-    ctx: Extension<TenantContext>,
-    query: RawQuery,
-) -> Result<Response, ScimFailure> {
-    list_from_query(ctx, query, kind).await
-}
-
-/// `POST /Users/.search`, `POST /Groups/.search`.
-pub async fn search(
-    Kind(kind): Kind,
-    Extension(ctx): Extension<TenantContext>,
-    ScimBody(body): ScimBody,
-) -> Result<Response, ScimFailure> {
-    let query = ListQuery::from_search(kind, &body)?;
-    list(&ctx, kind, query).await
-}
-
-async fn list_from_query(
-    Extension(ctx): Extension<TenantContext>,
-    RawQuery(query): RawQuery,
+async fn list_resources(
     kind: ResourceType,
+    ctx: &TenantContext,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ScimFailure> {
     let params: Vec<(String, String)> = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
         .map_err(|e| ScimError::invalid_value(format!("invalid query string: {e}")))?;
     let query = ListQuery::from_params(kind, &params)?;
-    list(&ctx, kind, query).await
+    list(ctx, kind, query).await
+}
+
+/// `POST /Users/.search`, `POST /Groups/.search`.
+async fn search(
+    kind: ResourceType,
+    ctx: &TenantContext,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimFailure> {
+    let query = ListQuery::from_search(kind, &body)?;
+    list(ctx, kind, query).await
 }
 
 async fn list(
@@ -316,15 +370,15 @@ fn wants_related(kind: ResourceType, projection: &Projection) -> bool {
 }
 
 /// `GET /Users/{id}`, `GET /Groups/{id}`.
-pub async fn get(
-    Kind(kind): Kind,
-    Extension(ctx): Extension<TenantContext>,
+async fn get(
+    kind: ResourceType,
+    ctx: &TenantContext,
     Path((_, id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ScimFailure> {
     let projection = projection(kind, query.as_deref())?;
-    let mut conn = acquire(&ctx).await?;
+    let mut conn = acquire(ctx).await?;
     let resource = provision::current(&mut conn, kind, &id, None).await?;
     let unchanged = headers
         .get(header::IF_NONE_MATCH)
@@ -341,7 +395,7 @@ pub async fn get(
         ));
     }
     let related = wants_related(kind, &projection);
-    let doc = provision::render(&mut conn, &resource, &base(&ctx), related).await?;
+    let doc = provision::render(&mut conn, &resource, &base(ctx), related).await?;
     let response = scim_json(StatusCode::OK, Value::Object(projection.apply(kind, &doc)));
     Ok(with_etag(response, &resource.etag()))
 }
@@ -407,9 +461,9 @@ async fn respond(
 }
 
 /// `POST /Users`, `POST /Groups`.
-pub async fn create(
-    Kind(kind): Kind,
-    Extension(ctx): Extension<TenantContext>,
+async fn create(
+    kind: ResourceType,
+    ctx: &TenantContext,
     RawQuery(query): RawQuery,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimFailure> {
@@ -422,13 +476,13 @@ pub async fn create(
         None,
     )
     .await?;
-    respond(&ctx, outcome, StatusCode::CREATED, &projection).await
+    respond(ctx, outcome, StatusCode::CREATED, &projection).await
 }
 
 /// `PUT /Users/{id}`, `PUT /Groups/{id}`: the resource replaced whole.
-pub async fn replace(
-    Kind(kind): Kind,
-    Extension(ctx): Extension<TenantContext>,
+async fn replace(
+    kind: ResourceType,
+    ctx: &TenantContext,
     Path((_, id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -443,13 +497,13 @@ pub async fn replace(
         if_match(&headers).as_deref(),
     )
     .await?;
-    respond(&ctx, outcome, StatusCode::OK, &projection).await
+    respond(ctx, outcome, StatusCode::OK, &projection).await
 }
 
 /// `PATCH /Users/{id}`, `PATCH /Groups/{id}`.
-pub async fn patch(
-    Kind(kind): Kind,
-    Extension(ctx): Extension<TenantContext>,
+async fn patch(
+    kind: ResourceType,
+    ctx: &TenantContext,
     Path((_, id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -464,14 +518,14 @@ pub async fn patch(
         if_match(&headers).as_deref(),
     )
     .await?;
-    respond(&ctx, outcome, StatusCode::OK, &projection).await
+    respond(ctx, outcome, StatusCode::OK, &projection).await
 }
 
 /// `DELETE /Users/{id}` (the person is disabled at once; their history stays),
 /// `DELETE /Groups/{id}`.
-pub async fn delete(
-    Kind(kind): Kind,
-    Extension(ctx): Extension<TenantContext>,
+async fn delete(
+    kind: ResourceType,
+    ctx: &TenantContext,
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ScimFailure> {
@@ -485,3 +539,174 @@ pub async fn delete(
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+/// The handlers of one resource type's endpoints, each documented at its own path.
+macro_rules! resource_endpoints {
+    ($module:ident, $kind:expr, $noun:literal, $collection:literal, $search:literal, $one:literal) => {
+        #[doc = concat!("The `", $noun, "` endpoints.")]
+        pub mod $module {
+            use axum::extract::{Path, RawQuery};
+            use axum::http::HeaderMap;
+            use axum::response::Response;
+
+            use super::{ScimBody, ScimClient, ScimFailure};
+
+            #[doc = concat!("`GET ", $collection, "`: a filtered, sorted, paged list.")]
+            #[utoipa::path(
+                get,
+                path = $collection,
+                tag = "scim",
+                security(("client" = ["scim"])),
+                params(
+                    ("filter" = Option<String>, Query, description = "A SCIM filter (RFC 7644 §3.4.2.2)."),
+                    ("startIndex" = Option<i64>, Query, description = "1-based index of the first result."),
+                    ("count" = Option<i64>, Query, description = "Results per page."),
+                    ("sortBy" = Option<String>, Query, description = "Attribute to sort by."),
+                    ("sortOrder" = Option<String>, Query, description = "`ascending` or `descending`."),
+                    ("attributes" = Option<String>, Query, description = "Attributes to return."),
+                    ("excludedAttributes" = Option<String>, Query, description = "Attributes to leave out."),
+                ),
+                responses((status = 200, description = "A list response.", body = Object, content_type = "application/scim+json"))
+            )]
+            pub async fn list(ctx: ScimClient, query: RawQuery) -> Result<Response, ScimFailure> {
+                super::list_resources($kind, &ctx, query).await
+            }
+
+            #[doc = concat!("`POST ", $collection, "`: creates one.")]
+            #[utoipa::path(
+                post,
+                path = $collection,
+                tag = "scim",
+                security(("client" = ["scim"])),
+                request_body(content = Object, content_type = "application/scim+json"),
+                responses(
+                    (status = 201, description = "Created.", body = Object, content_type = "application/scim+json"),
+                    (status = 409, description = "It exists already.", body = hms_scim::protocol::error::ErrorBody, content_type = "application/scim+json"),
+                )
+            )]
+            pub async fn create(
+                ctx: ScimClient,
+                query: RawQuery,
+                body: ScimBody,
+            ) -> Result<Response, ScimFailure> {
+                super::create($kind, &ctx, query, body).await
+            }
+
+            #[doc = concat!("`POST ", $search, "`: a list by a search request.")]
+            #[utoipa::path(
+                post,
+                path = $search,
+                tag = "scim",
+                security(("client" = ["scim"])),
+                request_body(content = Object, content_type = "application/scim+json"),
+                responses((status = 200, description = "A list response.", body = Object, content_type = "application/scim+json"))
+            )]
+            pub async fn search(ctx: ScimClient, body: ScimBody) -> Result<Response, ScimFailure> {
+                super::search($kind, &ctx, body).await
+            }
+
+            #[doc = concat!("`GET ", $one, "`.")]
+            #[utoipa::path(
+                get,
+                path = $one,
+                tag = "scim",
+                security(("client" = ["scim"])),
+                responses(
+                    (status = 200, description = "The resource, with its ETag.", body = Object, content_type = "application/scim+json"),
+                    (status = 304, description = "Unchanged since the ETag given in `If-None-Match`."),
+                )
+            )]
+            pub async fn get(
+                ctx: ScimClient,
+                id: Path<(String, String)>,
+                query: RawQuery,
+                headers: HeaderMap,
+            ) -> Result<Response, ScimFailure> {
+                super::get($kind, &ctx, id, query, headers).await
+            }
+
+            #[doc = concat!("`PUT ", $one, "`: replaced whole.")]
+            #[utoipa::path(
+                put,
+                path = $one,
+                tag = "scim",
+                security(("client" = ["scim"])),
+                request_body(content = Object, content_type = "application/scim+json"),
+                responses(
+                    (status = 200, description = "Replaced.", body = Object, content_type = "application/scim+json"),
+                    (status = 409, description = "It would clash with another.", body = hms_scim::protocol::error::ErrorBody, content_type = "application/scim+json"),
+                    (status = 412, description = "`If-Match` names another version.", body = hms_scim::protocol::error::ErrorBody, content_type = "application/scim+json"),
+                )
+            )]
+            pub async fn replace(
+                ctx: ScimClient,
+                id: Path<(String, String)>,
+                query: RawQuery,
+                headers: HeaderMap,
+                body: ScimBody,
+            ) -> Result<Response, ScimFailure> {
+                super::replace($kind, &ctx, id, query, headers, body).await
+            }
+
+            #[doc = concat!("`PATCH ", $one, "`: PatchOp operations, all or none.")]
+            #[utoipa::path(
+                patch,
+                path = $one,
+                tag = "scim",
+                security(("client" = ["scim"])),
+                request_body(content = Object, content_type = "application/scim+json"),
+                responses(
+                    (status = 200, description = "Patched.", body = Object, content_type = "application/scim+json"),
+                    (status = 204, description = "Patched; nothing to return."),
+                    (status = 409, description = "It would clash with another.", body = hms_scim::protocol::error::ErrorBody, content_type = "application/scim+json"),
+                    (status = 412, description = "`If-Match` names another version.", body = hms_scim::protocol::error::ErrorBody, content_type = "application/scim+json"),
+                )
+            )]
+            pub async fn patch(
+                ctx: ScimClient,
+                id: Path<(String, String)>,
+                query: RawQuery,
+                headers: HeaderMap,
+                body: ScimBody,
+            ) -> Result<Response, ScimFailure> {
+                super::patch($kind, &ctx, id, query, headers, body).await
+            }
+
+            #[doc = concat!("`DELETE ", $one, "`.")]
+            #[utoipa::path(
+                delete,
+                path = $one,
+                tag = "scim",
+                security(("client" = ["scim"])),
+                responses(
+                    (status = 204, description = "Deleted (a person is disabled at once; their history stays)."),
+                    (status = 412, description = "`If-Match` names another version.", body = hms_scim::protocol::error::ErrorBody, content_type = "application/scim+json"),
+                )
+            )]
+            pub async fn delete(
+                ctx: ScimClient,
+                id: Path<(String, String)>,
+                headers: HeaderMap,
+            ) -> Result<Response, ScimFailure> {
+                super::delete($kind, &ctx, id, headers).await
+            }
+        }
+    };
+}
+
+resource_endpoints!(
+    users,
+    hms_scim::protocol::schema::ResourceType::User,
+    "User",
+    "/{tenant}/scim/v2/Users",
+    "/{tenant}/scim/v2/Users/.search",
+    "/{tenant}/scim/v2/Users/{id}"
+);
+resource_endpoints!(
+    groups,
+    hms_scim::protocol::schema::ResourceType::Group,
+    "Group",
+    "/{tenant}/scim/v2/Groups",
+    "/{tenant}/scim/v2/Groups/.search",
+    "/{tenant}/scim/v2/Groups/{id}"
+);

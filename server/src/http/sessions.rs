@@ -5,23 +5,39 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::HeaderMap;
-use axum::{Extension, Json};
 use hms_governance::audit::Provenance;
 use hms_governance::sessions::{self, AccessToken, Authenticated};
 use hms_governance::tenancy::Tenant;
 use hms_idp_bridge::mfa::{Enrolment, Proof};
 use hms_idp_bridge::sessions::LiveSession;
+use hms_idp_bridge::tokens::SessionClaims;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
-use super::gate::{TenantContext, bearer_of, provenance_of};
+use super::gate::{PdpClient, bearer_of, provenance_of};
 use super::json::ApiJson;
+
+/// The session routes: each proves itself with the login or session token
+/// it carries; introspection is behind a `pdp` client.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(mfa_enroll))
+        .routes(routes!(mfa_verify))
+        .routes(routes!(session_token))
+        .routes(routes!(logout))
+        .routes(routes!(jwks))
+        .routes(routes!(introspect))
+}
 
 /// The session whose secret is the request's bearer token.
 async fn bearer_session(
@@ -44,6 +60,13 @@ fn staff_provenance(staff_id: &str, headers: &HeaderMap, peer: SocketAddr) -> Pr
 }
 
 /// `POST /{tenant}/auth/mfa/enroll` (bearer: the login token): a new TOTP factor.
+#[utoipa::path(
+    post,
+    path = "/{tenant}/auth/mfa/enroll",
+    tag = "sessions",
+    security(("session" = [])),
+    responses((status = 200, description = "The new factor, shown once.", body = Enrolment))
+)]
 pub async fn mfa_enroll(
     State(app): State<AppState>,
     Path(tenant_id): Path<String>,
@@ -56,18 +79,31 @@ pub async fn mfa_enroll(
     Ok(Json(sessions::enrol_factor(&tenant, &session, &by).await?))
 }
 
-/// A second-factor proof.
-#[derive(Debug, Deserialize)]
+/// A second-factor proof: a TOTP code or a recovery code.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MfaProof {
+    /// The authenticator's current code.
     #[serde(default)]
     code: Option<String>,
+    /// One of the recovery codes, instead.
     #[serde(default)]
     recovery_code: Option<String>,
 }
 
 /// `POST /{tenant}/auth/mfa/verify` (bearer: the login token): proves the
 /// factor and turns the login into a session, with a new secret.
+#[utoipa::path(
+    post,
+    path = "/{tenant}/auth/mfa/verify",
+    tag = "sessions",
+    security(("session" = [])),
+    request_body = MfaProof,
+    responses(
+        (status = 200, description = "Signed in.", body = Authenticated),
+        (status = 429, description = "Too many failed attempts; the factor is locked for a while.", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn mfa_verify(
     State(app): State<AppState>,
     Path(tenant_id): Path<String>,
@@ -96,6 +132,13 @@ pub async fn mfa_verify(
 }
 
 /// `POST /{tenant}/auth/session/token` (bearer: the session token): a fresh signed token.
+#[utoipa::path(
+    post,
+    path = "/{tenant}/auth/session/token",
+    tag = "sessions",
+    security(("session" = [])),
+    responses((status = 200, description = "A fresh token.", body = AccessToken))
+)]
 pub async fn session_token(
     State(app): State<AppState>,
     Path(tenant_id): Path<String>,
@@ -107,13 +150,22 @@ pub async fn session_token(
 }
 
 /// A session ended.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct LoggedOut {
+    /// Always `logged_out`.
     status: &'static str,
+    /// The session.
     session_id: String,
 }
 
 /// `POST /{tenant}/auth/session/logout` (bearer: the session token).
+#[utoipa::path(
+    post,
+    path = "/{tenant}/auth/session/logout",
+    tag = "sessions",
+    security(("session" = [])),
+    responses((status = 200, description = "Ended.", body = LoggedOut))
+)]
 pub async fn logout(
     State(app): State<AppState>,
     Path(tenant_id): Path<String>,
@@ -131,6 +183,12 @@ pub async fn logout(
 }
 
 /// `GET /{tenant}/auth/jwks.json`: the keys session tokens verify with.
+#[utoipa::path(
+    get,
+    path = "/{tenant}/auth/jwks.json",
+    tag = "sessions",
+    responses((status = 200, description = "The JWKS (RFC 7517).", body = Object))
+)]
 pub async fn jwks(
     State(app): State<AppState>,
     Path(tenant_id): Path<String>,
@@ -141,16 +199,20 @@ pub async fn jwks(
 
 /// `POST /{tenant}/auth/introspect` (RFC 7662; a `pdp` client): whether a
 /// session token is active now, and what it says.
+#[utoipa::path(
+    post,
+    path = "/{tenant}/auth/introspect",
+    tag = "sessions",
+    security(("client" = ["pdp"])),
+    request_body(content = Introspection, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Whether the token is active, and its claims when it is.", body = Introspected))
+)]
 pub async fn introspect(
-    Extension(ctx): Extension<TenantContext>,
+    ctx: PdpClient,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Introspected>, ApiError> {
     let body =
         body.map_err(|_| ApiError::PayloadTooLarge("request body is larger than allowed".into()))?;
-    #[derive(Deserialize)]
-    struct Introspection {
-        token: String,
-    }
     let parsed: Option<Introspection> = if body.first() == Some(&b'{') {
         serde_json::from_slice(&body).ok()
     } else {
@@ -163,13 +225,48 @@ pub async fn introspect(
         )
     })?;
     let answer = match sessions::check_token(&ctx.tenant, &request.token).await {
-        Ok(checked) => {
-            let mut answer = json!(checked.claims);
-            answer["active"] = json!(true);
-            answer["token_type"] = json!("Bearer");
-            answer
-        }
-        Err(_) => json!({ "active": false }),
+        Ok(checked) => Introspected::Active(Box::new(ActiveToken {
+            active: true,
+            token_type: "Bearer",
+            claims: checked.claims,
+        })),
+        Err(_) => Introspected::Inactive(InactiveToken { active: false }),
     };
     Ok(Json(answer))
+}
+
+/// An introspection request (RFC 7662 §2.1), as a form or a JSON object.
+#[derive(Deserialize, ToSchema)]
+pub struct Introspection {
+    /// The session token.
+    token: String,
+}
+
+/// An introspection answer (RFC 7662 §2.2).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Introspected {
+    /// The token is valid and its session live now.
+    Active(Box<ActiveToken>),
+    /// It is not (nothing more is said).
+    Inactive(InactiveToken),
+}
+
+/// An active token and what it says.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActiveToken {
+    /// `true`.
+    active: bool,
+    /// `Bearer`.
+    token_type: &'static str,
+    /// The token's claims.
+    #[serde(flatten)]
+    claims: SessionClaims,
+}
+
+/// A token that is not active.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InactiveToken {
+    /// `false`.
+    active: bool,
 }
