@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::entry::{Entry, Timestamp};
-use crate::vocabulary::EventOutcome;
+use crate::vocabulary::{EventKind, EventOutcome};
 
 const DICOM: &str = "http://dicom.nema.org/resources/ontology/DCM";
 const ENTITY_TYPE: &str = "http://terminology.hl7.org/CodeSystem/audit-entity-type";
@@ -90,7 +90,10 @@ fn crud_action(kind: &str) -> &'static str {
         "C"
     } else if kind.ends_with(".delete") {
         "D"
-    } else if kind == "decision" || kind.starts_with("report") {
+    } else if matches!(
+        EventKind::parse(kind),
+        Some(EventKind::Decision | EventKind::ReportPull)
+    ) {
         "E"
     } else {
         "U"

@@ -9,6 +9,12 @@
 pub enum EventKind {
     /// A PDP decision (permit or deny).
     Decision,
+    /// An AuthZEN subject search and what it found.
+    SearchSubject,
+    /// An AuthZEN resource search and what it found.
+    SearchResource,
+    /// An AuthZEN action search and what it found.
+    SearchAction,
     /// A login through an identity provider.
     Login,
     /// A second factor enrolled.
@@ -23,6 +29,8 @@ pub enum EventKind {
     Logout,
     /// A session ended by someone else (an administrator, offboarding).
     SessionRevoke,
+    /// An identity provider, login setting or token key changed.
+    IdentityConfig,
     /// A staff member added to the directory.
     StaffCreate,
     /// A staff member's record changed.
@@ -31,16 +39,85 @@ pub enum EventKind {
     StaffDisable,
     /// A staff member enabled again.
     StaffEnable,
-    /// A reviewer's verdict on one break-glass access.
-    BreakGlassReview,
+    /// A patient created or replaced.
+    PatientUpsert,
+    /// An encounter created or replaced.
+    EncounterUpsert,
+    /// A SCIM User created.
+    ScimUserCreate,
+    /// A SCIM User replaced.
+    ScimUserReplace,
+    /// A SCIM User patched.
+    ScimUserPatch,
+    /// A SCIM User deleted (the person disabled).
+    ScimUserDelete,
+    /// A SCIM Group created.
+    ScimGroupCreate,
+    /// A SCIM Group replaced.
+    ScimGroupReplace,
+    /// A SCIM Group patched.
+    ScimGroupPatch,
+    /// A SCIM Group deleted.
+    ScimGroupDelete,
+    /// The SCIM-group-to-role mapping replaced.
+    GroupRolesReplace,
+    /// An HR hire event.
+    HrHire,
+    /// An HR transfer event.
+    HrTransfer,
+    /// An HR leave-of-absence event.
+    HrLeaveOfAbsence,
+    /// An HR return-from-leave event.
+    HrReturn,
+    /// An HR termination event.
+    HrTermination,
+    /// An HR credential update.
+    HrCredentialUpdate,
+    /// The HR job-to-role mapping or notification URL changed.
+    HrSettings,
+    /// A new HR webhook secret issued.
+    HrSecretRotate,
+    /// An API client issued.
+    ClientCreate,
+    /// An API client revoked.
+    ClientRevoke,
+    /// A tenant created.
+    TenantCreate,
     /// A policy version installed (uploaded, rolled back, or the HMS set on first use).
     PolicyInstall,
+    /// How decisions are recorded changed.
+    LedgerSettingsUpdate,
+    /// A new ledger signing key.
+    LedgerKeyRotate,
+    /// Tampered entries set aside and the ledger resumed.
+    LedgerQuarantine,
+    /// A reviewer's verdict on one break-glass access.
+    BreakGlassReview,
+    /// A compliance report pulled.
+    ReportPull,
+    /// An access-review campaign created.
+    ReviewCampaignCreate,
+    /// An access-review campaign closed.
+    ReviewCampaignClose,
+    /// The tenant's access-review rules changed.
+    ReviewSettingsUpdate,
+    /// A reviewer's verdict on one item.
+    ReviewDecision,
+    /// An undecided item past its due date revoked or escalated.
+    ReviewOverdue,
+    /// A revocation applied to the directory.
+    ReviewRevocationApply,
+    /// A reminder sent to a reviewer with overdue items.
+    ReviewReminder,
 }
 
 impl EventKind {
     /// Every kind, for parsing.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 51] = [
         Self::Decision,
+        Self::SearchSubject,
+        Self::SearchResource,
+        Self::SearchAction,
         Self::Login,
         Self::MfaEnrol,
         Self::MfaVerify,
@@ -48,18 +125,55 @@ impl EventKind {
         Self::MfaReset,
         Self::Logout,
         Self::SessionRevoke,
+        Self::IdentityConfig,
         Self::StaffCreate,
         Self::StaffUpdate,
         Self::StaffDisable,
         Self::StaffEnable,
-        Self::BreakGlassReview,
+        Self::PatientUpsert,
+        Self::EncounterUpsert,
+        Self::ScimUserCreate,
+        Self::ScimUserReplace,
+        Self::ScimUserPatch,
+        Self::ScimUserDelete,
+        Self::ScimGroupCreate,
+        Self::ScimGroupReplace,
+        Self::ScimGroupPatch,
+        Self::ScimGroupDelete,
+        Self::GroupRolesReplace,
+        Self::HrHire,
+        Self::HrTransfer,
+        Self::HrLeaveOfAbsence,
+        Self::HrReturn,
+        Self::HrTermination,
+        Self::HrCredentialUpdate,
+        Self::HrSettings,
+        Self::HrSecretRotate,
+        Self::ClientCreate,
+        Self::ClientRevoke,
+        Self::TenantCreate,
         Self::PolicyInstall,
+        Self::LedgerSettingsUpdate,
+        Self::LedgerKeyRotate,
+        Self::LedgerQuarantine,
+        Self::BreakGlassReview,
+        Self::ReportPull,
+        Self::ReviewCampaignCreate,
+        Self::ReviewCampaignClose,
+        Self::ReviewSettingsUpdate,
+        Self::ReviewDecision,
+        Self::ReviewOverdue,
+        Self::ReviewRevocationApply,
+        Self::ReviewReminder,
     ];
 
     /// The kind as entries store it.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Decision => "decision",
+            Self::SearchSubject => "search.subject",
+            Self::SearchResource => "search.resource",
+            Self::SearchAction => "search.action",
             Self::Login => "auth.login",
             Self::MfaEnrol => "auth.mfa.enrol",
             Self::MfaVerify => "auth.mfa.verify",
@@ -67,12 +181,46 @@ impl EventKind {
             Self::MfaReset => "auth.mfa.reset",
             Self::Logout => "auth.logout",
             Self::SessionRevoke => "auth.session.revoke",
+            Self::IdentityConfig => "identity.config",
             Self::StaffCreate => "directory.staff.create",
             Self::StaffUpdate => "directory.staff.update",
             Self::StaffDisable => "directory.staff.disable",
             Self::StaffEnable => "directory.staff.enable",
-            Self::BreakGlassReview => "break_glass.review",
+            Self::PatientUpsert => "directory.patient.upsert",
+            Self::EncounterUpsert => "directory.encounter.upsert",
+            Self::ScimUserCreate => "provisioning.scim.user.create",
+            Self::ScimUserReplace => "provisioning.scim.user.replace",
+            Self::ScimUserPatch => "provisioning.scim.user.patch",
+            Self::ScimUserDelete => "provisioning.scim.user.delete",
+            Self::ScimGroupCreate => "provisioning.scim.group.create",
+            Self::ScimGroupReplace => "provisioning.scim.group.replace",
+            Self::ScimGroupPatch => "provisioning.scim.group.patch",
+            Self::ScimGroupDelete => "provisioning.scim.group.delete",
+            Self::GroupRolesReplace => "provisioning.group_roles.replace",
+            Self::HrHire => "provisioning.hr.hire",
+            Self::HrTransfer => "provisioning.hr.transfer",
+            Self::HrLeaveOfAbsence => "provisioning.hr.leave_of_absence",
+            Self::HrReturn => "provisioning.hr.return",
+            Self::HrTermination => "provisioning.hr.termination",
+            Self::HrCredentialUpdate => "provisioning.hr.credential_update",
+            Self::HrSettings => "provisioning.hr.settings",
+            Self::HrSecretRotate => "provisioning.hr.secret_rotated",
+            Self::ClientCreate => "client.create",
+            Self::ClientRevoke => "client.revoke",
+            Self::TenantCreate => "tenant.create",
             Self::PolicyInstall => "policy.install",
+            Self::LedgerSettingsUpdate => "ledger.settings.update",
+            Self::LedgerKeyRotate => "ledger.key.rotate",
+            Self::LedgerQuarantine => "ledger.quarantine",
+            Self::BreakGlassReview => "break_glass.review",
+            Self::ReportPull => "report.pull",
+            Self::ReviewCampaignCreate => "review.campaign.create",
+            Self::ReviewCampaignClose => "review.campaign.close",
+            Self::ReviewSettingsUpdate => "review.settings.update",
+            Self::ReviewDecision => "review.decision",
+            Self::ReviewOverdue => "review.overdue",
+            Self::ReviewRevocationApply => "review.revocation.apply",
+            Self::ReviewReminder => "review.reminder",
         }
     }
 

@@ -6,21 +6,17 @@ use sqlx::AnyConnection;
 
 use crate::clock::now_rfc3339;
 use crate::error::StoreError;
+use crate::reviews::EntitlementKind;
+use crate::sources::ChangeSource;
 use crate::staff::member::{CredentialStatus, StaffMember};
-
-/// The source of an administrator's explicit change.
-pub const ADMIN_SOURCE: &str = "admin";
-
-/// The source of changes an access review applies.
-pub const REVIEW_SOURCE: &str = "review";
 
 /// One revoked entitlement kept revoked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hold {
     /// Whose entitlement.
     pub staff_id: String,
-    /// `role`, `group` or `credential`.
-    pub kind: String,
+    /// What kind of entitlement.
+    pub kind: EntitlementKind,
     /// Role name, group id or credential kind.
     pub entitlement: String,
     /// The campaign that revoked it.
@@ -39,7 +35,7 @@ pub async fn place_holds(tx: &mut AnyConnection, holds: &[Hold]) -> Result<(), S
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (staff_id, kind, entitlement) DO NOTHING",
         )
         .bind(&hold.staff_id)
-        .bind(&hold.kind)
+        .bind(hold.kind.as_str())
         .bind(&hold.entitlement)
         .bind(&hold.campaign_id)
         .bind(hold.item)
@@ -71,20 +67,22 @@ async fn holds_of(
 pub(crate) async fn enforce_holds(
     tx: &mut AnyConnection,
     member: &mut StaffMember,
-    source: &str,
+    source: ChangeSource,
 ) -> Result<Vec<String>, StoreError> {
-    if source == REVIEW_SOURCE {
+    if source == ChangeSource::Review {
         return Ok(Vec::new());
     }
     let held = holds_of(tx, &member.id).await?;
-    let is_held = |kind: &str, name: &str| held.iter().any(|(k, e)| k == kind && e == name);
+    let is_held = |kind: EntitlementKind, name: &str| {
+        held.iter().any(|(k, e)| k == kind.as_str() && e == name)
+    };
     let mut withheld = Vec::new();
     let mut lifted = Vec::new();
     member.roles.retain(|role| {
-        if !is_held("role", role) {
+        if !is_held(EntitlementKind::Role, role) {
             true
-        } else if source == ADMIN_SOURCE {
-            lifted.push(("role", role.clone()));
+        } else if source == ChangeSource::Admin {
+            lifted.push((EntitlementKind::Role, role.clone()));
             true
         } else {
             withheld.push(format!("role:{role}"));
@@ -92,12 +90,13 @@ pub(crate) async fn enforce_holds(
         }
     });
     for credential in &mut member.credentials {
-        if !is_held("credential", &credential.kind) || credential.status != CredentialStatus::Active
+        if !is_held(EntitlementKind::Credential, &credential.kind)
+            || credential.status != CredentialStatus::Active
         {
             continue;
         }
-        if source == ADMIN_SOURCE {
-            lifted.push(("credential", credential.kind.clone()));
+        if source == ChangeSource::Admin {
+            lifted.push((EntitlementKind::Credential, credential.kind.clone()));
         } else {
             credential.status = CredentialStatus::Suspended;
             withheld.push(format!("credential:{}", credential.kind));
@@ -108,7 +107,7 @@ pub(crate) async fn enforce_holds(
             "DELETE FROM review_holds WHERE staff_id = $1 AND kind = $2 AND entitlement = $3",
         )
         .bind(&member.id)
-        .bind(kind)
+        .bind(kind.as_str())
         .bind(&entitlement)
         .execute(&mut *tx)
         .await?;

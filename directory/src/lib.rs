@@ -19,6 +19,7 @@ mod policy_versions;
 mod recording;
 mod reviews;
 mod schema;
+mod sources;
 mod staff;
 mod store;
 
@@ -27,17 +28,18 @@ pub use catalog::{Catalog, TenantRecord};
 pub use clients::ApiClient;
 pub use clock::{normalise_instant, now_rfc3339};
 pub use error::StoreError;
-pub use holds::{ADMIN_SOURCE, Hold, REVIEW_SOURCE, place_holds};
+pub use holds::{Hold, place_holds};
 pub use ids::TenantId;
 pub use ids::check_record_id;
 pub use patients::{Encounter, Patient};
 pub use policy_versions::PolicyVersion;
 pub use recording::{DecisionRecording, RecordingSettings};
 pub use reviews::{
-    ApplyMode, Campaign, CampaignScope, Entitlement, Outcome, OverdueRule, ReviewItem,
-    ReviewSettings, ScopePreset, progress_by_reviewer,
+    ApplyMode, Campaign, CampaignScope, CampaignStatus, Entitlement, EntitlementKind, Outcome,
+    OverdueRule, ReviewItem, ReviewSettings, ScopePreset, progress_by_reviewer,
 };
 pub use schema::{MigrationSet, migrate_tenant};
+pub use sources::ChangeSource;
 pub use staff::{
     Credential, CredentialStatus, Shift, StaffChange, StaffMember, StaffRecord, roles_granting,
     valid_role,

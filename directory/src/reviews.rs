@@ -1,6 +1,7 @@
 //! Access reviews: campaigns in which reviewers certify or revoke each
 //! person's entitlements, one item per person and entitlement.
 
+use hms_audit_ledger::Timestamp;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 
@@ -108,6 +109,68 @@ impl Default for ReviewSettings {
     }
 }
 
+/// Whether reviewers may still decide a campaign's items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = CampaignStatus)]
+pub enum CampaignStatus {
+    /// Reviewers decide; the overdue rule applies after the due date.
+    Open,
+    /// Closed: every item certified, revoked or escalated.
+    Closed,
+}
+
+impl CampaignStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+impl std::fmt::Display for CampaignStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What kind of entitlement a review item is about.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum EntitlementKind {
+    /// An HMS role held directly.
+    Role,
+    /// Membership of a SCIM group that grants roles.
+    Group,
+    /// A professional credential.
+    Credential,
+}
+
+impl EntitlementKind {
+    /// The stored and recorded name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Role => "role",
+            Self::Group => "group",
+            Self::Credential => "credential",
+        }
+    }
+
+    fn parse(name: &str) -> Result<Self, StoreError> {
+        decode_json(&format!("\"{name}\""), "review_items.kind")
+    }
+}
+
+impl std::fmt::Display for EntitlementKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A campaign as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Campaign {
@@ -117,16 +180,16 @@ pub struct Campaign {
     pub name: String,
     /// Who is reviewed.
     pub scope: CampaignScope,
-    /// Due date (RFC 3339, UTC).
-    pub due_at: String,
+    /// When it is due: undecided items then fall to the overdue rule.
+    pub due_at: Timestamp,
     /// What undecided items become at close.
     pub overdue: OverdueRule,
     /// When revocations take effect.
     pub apply_mode: ApplyMode,
     /// Reviews people without a manager and receives escalations.
     pub fallback_reviewer: Option<String>,
-    /// `open` or `closed`.
-    pub status: String,
+    /// Whether reviewers may still decide.
+    pub status: CampaignStatus,
     /// Who created it, as the ledger names them.
     pub created_by: String,
     /// When (RFC 3339, UTC).
@@ -138,7 +201,7 @@ pub struct Campaign {
 impl Campaign {
     /// Whether reviewers may still decide.
     pub fn is_open(&self) -> bool {
-        self.status == "open"
+        self.status == CampaignStatus::Open
     }
 }
 
@@ -149,8 +212,8 @@ pub struct ReviewItem {
     pub item: i64,
     /// Whose access it is.
     pub staff_id: String,
-    /// What kind of entitlement: `role`, `group` or `credential`.
-    pub kind: String,
+    /// What kind of entitlement.
+    pub kind: EntitlementKind,
     /// The entitlement: a role name, a group id or a credential kind.
     pub entitlement: String,
     /// What it is, in words, e.g. `group "ICU nurses" (grants nurse)`.
@@ -196,8 +259,8 @@ pub struct Entitlement {
     pub staff_id: String,
     /// Their department.
     pub department: Option<String>,
-    /// `role`, `group` or `credential`.
-    pub kind: &'static str,
+    /// What kind of entitlement.
+    pub kind: EntitlementKind,
     /// The role name, group id or credential kind.
     pub name: String,
     /// What it is, in words.
@@ -290,11 +353,12 @@ fn campaign_from_row(row: CampaignRow) -> Result<Campaign, StoreError> {
         id,
         name,
         scope: decode_json(&scope, "review_campaigns.scope")?,
-        due_at,
+        due_at: Timestamp::parse_rfc3339(&due_at)
+            .map_err(|_| StoreError::Corrupt("review_campaigns.due_at"))?,
         overdue: decode_json(&format!("\"{overdue}\""), "review_campaigns.overdue")?,
         apply_mode: decode_json(&format!("\"{apply_mode}\""), "review_campaigns.apply_mode")?,
         fallback_reviewer,
-        status,
+        status: decode_json(&format!("\"{status}\""), "review_campaigns.status")?,
         created_by,
         created_at: row.9,
         closed_at: row.10,
@@ -305,7 +369,7 @@ fn item_from_row(row: ItemRow) -> Result<ReviewItem, StoreError> {
     Ok(ReviewItem {
         item: row.0,
         staff_id: row.1,
-        kind: row.2,
+        kind: EntitlementKind::parse(&row.2)?,
         entitlement: row.3,
         granted_by: row.4,
         granted_at: row.5,
@@ -372,7 +436,7 @@ impl TenantStore {
                 |(staff_id, department, role, source, granted_at)| Entitlement {
                     staff_id,
                     department,
-                    kind: "role",
+                    kind: EntitlementKind::Role,
                     description: format!("role {role}"),
                     roles: vec![role.clone()],
                     name: role,
@@ -400,7 +464,7 @@ impl TenantStore {
                 |(staff_id, department, kind, number, expires, source, granted_at)| Entitlement {
                     staff_id,
                     department,
-                    kind: "credential",
+                    kind: EntitlementKind::Credential,
                     description: format!(
                         "credential {kind} {number}, expires {}",
                         expires.get(..10).unwrap_or(&expires)
@@ -436,11 +500,11 @@ impl TenantStore {
         .bind(&campaign.id)
         .bind(&campaign.name)
         .bind(serde_json::to_string(&campaign.scope).unwrap_or_else(|_| "{}".into()))
-        .bind(&campaign.due_at)
+        .bind(campaign.due_at.to_rfc3339())
         .bind(name_of(&campaign.overdue))
         .bind(name_of(&campaign.apply_mode))
         .bind(&campaign.fallback_reviewer)
-        .bind(&campaign.status)
+        .bind(campaign.status.as_str())
         .bind(&campaign.created_by)
         .bind(&campaign.created_at)
         .bind(&campaign.closed_at)
@@ -454,7 +518,7 @@ impl TenantStore {
             .bind(&campaign.id)
             .bind(item.item)
             .bind(&item.staff_id)
-            .bind(&item.kind)
+            .bind(item.kind.as_str())
             .bind(&item.entitlement)
             .bind(&item.granted_by)
             .bind(&item.granted_at)

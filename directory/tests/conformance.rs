@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use hms_directory::{
-    Backend, Catalog, Credential, CredentialStatus, Encounter, Patient, StaffMember, StoreError,
-    TenantId, TenantStore,
+    Backend, Catalog, ChangeSource, Credential, CredentialStatus, Encounter, Patient, StaffMember,
+    StoreError, TenantId, TenantStore,
 };
 
 /// PostgreSQL server used by the tests; the test command starts one when none runs.
@@ -92,7 +92,7 @@ async fn staff_round_trip_with_roles_and_credentials() {
         let (_catalog, store) = tenant(&backend).await;
         let mut tx = store.pool().begin().await.unwrap();
         let created = store
-            .upsert_staff(&mut tx, vec![nurse("n1"), nurse("n2")], "admin")
+            .upsert_staff(&mut tx, vec![nurse("n1"), nurse("n2")], ChangeSource::Admin)
             .await
             .unwrap();
         tx.commit().await.unwrap();
@@ -104,7 +104,7 @@ async fn staff_round_trip_with_roles_and_credentials() {
         moved.active = false;
         let mut tx = store.pool().begin().await.unwrap();
         let changed = store
-            .upsert_staff(&mut tx, vec![moved], "hr")
+            .upsert_staff(&mut tx, vec![moved], ChangeSource::Hr)
             .await
             .unwrap();
         tx.commit().await.unwrap();
@@ -136,7 +136,7 @@ async fn a_bad_record_in_a_batch_writes_nothing() {
         bad.credentials[0].expires = "someday".into();
         let mut tx = store.pool().begin().await.unwrap();
         let result = store
-            .upsert_staff(&mut tx, vec![nurse("n8"), bad], "admin")
+            .upsert_staff(&mut tx, vec![nurse("n8"), bad], ChangeSource::Admin)
             .await;
         assert!(matches!(result, Err(StoreError::Invalid(m)) if m.contains("someday")));
         drop(tx);

@@ -2,17 +2,51 @@
 //! and the entries that directory, policy and client changes write.
 
 use hms_audit_ledger::{Event, EventKind, EventOutcome};
-use hms_directory::{ApiClient, Encounter, Patient, PolicyVersion, StaffChange};
+use hms_directory::{ApiClient, ChangeSource, Encounter, Patient, PolicyVersion, StaffChange};
 use hms_scim::protocol::schema::ResourceType;
 use hms_scim::provision::Outcome;
 use hms_scim::store::GroupRoles;
 use serde_json::json;
 
+/// Who acted, as the ledger names them (`client:{id}`, `staff:{id}`…).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Actor {
+    /// An API client of the tenant, by client id.
+    Client(String),
+    /// A signed-in staff member, by staff id.
+    Staff(String),
+    /// An identity provider delivering a login, by the tenant's id for it.
+    Idp(String),
+    /// The HR system, through its signed webhook.
+    HrWebhook,
+    /// The service itself: first start, the base policy set.
+    #[default]
+    System,
+    /// The service's scheduled work: report packs, due dates, future-dated HR events.
+    Scheduler,
+    /// An operator at the command line.
+    Cli,
+}
+
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Client(id) => write!(f, "client:{id}"),
+            Self::Staff(id) => write!(f, "staff:{id}"),
+            Self::Idp(id) => write!(f, "idp:{id}"),
+            Self::HrWebhook => f.write_str("hr:webhook"),
+            Self::System => f.write_str("system"),
+            Self::Scheduler => f.write_str("scheduler"),
+            Self::Cli => f.write_str("cli"),
+        }
+    }
+}
+
 /// The actor and request behind a change or decision.
 #[derive(Debug, Clone, Default)]
 pub struct Provenance {
-    /// `client:{id}` for API callers, `cli` or `system` otherwise.
-    pub actor: String,
+    /// Who.
+    pub actor: Actor,
     /// The request's `x-request-id`.
     pub request_id: Option<String>,
     /// The peer address.
@@ -22,19 +56,25 @@ pub struct Provenance {
 }
 
 impl Provenance {
-    /// Provenance for work not started by a request (`system`, `cli`).
-    pub fn local(actor: &str) -> Self {
+    /// Provenance for work not started by a request (the system, the CLI,
+    /// a scheduled HR event).
+    pub fn local(actor: Actor) -> Self {
         Self {
-            actor: actor.to_owned(),
+            actor,
             ..Self::default()
         }
     }
 
+    /// The actor's name, as the ledger and the records it writes keep it.
+    pub fn actor_name(&self) -> String {
+        self.actor.to_string()
+    }
+
     /// An event of `kind` by this actor, to be completed by the caller.
-    pub fn event(&self, kind: &str) -> Event {
+    pub fn event(&self, kind: EventKind) -> Event {
         Event {
-            kind: kind.to_owned(),
-            actor: Some(self.actor.clone()),
+            kind: kind.as_str().to_owned(),
+            actor: Some(self.actor_name()),
             request_id: self.request_id.clone(),
             source_ip: self.source_ip.clone(),
             user_agent: self.user_agent.clone(),
@@ -45,7 +85,7 @@ impl Provenance {
 }
 
 /// The entry for one staff member's upsert: created, updated, disabled or re-enabled.
-pub fn staff_event(by: &Provenance, change: &StaffChange, source: &str) -> Event {
+pub fn staff_event(by: &Provenance, change: &StaffChange, source: ChangeSource) -> Event {
     let member = &change.member;
     let kind = match change.was_active {
         None => EventKind::StaffCreate,
@@ -58,7 +98,7 @@ pub fn staff_event(by: &Provenance, change: &StaffChange, source: &str) -> Event
         action: Some("upsert_staff".into()),
         resource: Some(format!("staff:{}", member.id)),
         details: json!({
-            "source": source,
+            "source": source.as_str(),
             "active": member.active,
             "roles": member.roles,
             "roles_added": change.roles_added,
@@ -70,7 +110,7 @@ pub fn staff_event(by: &Provenance, change: &StaffChange, source: &str) -> Event
                 "kind": c.kind, "number": c.number, "status": c.status.as_str(), "expires": c.expires,
             })).collect::<Vec<_>>(),
         }),
-        ..by.event(kind.as_str())
+        ..by.event(kind)
     }
 }
 
@@ -87,7 +127,7 @@ pub fn patient_event(by: &Provenance, patient: &Patient) -> Event {
             "consent_denied_staff": patient.consent_denied_staff,
             "care_team": patient.care_team,
         }),
-        ..by.event("directory.patient.upsert")
+        ..by.event(EventKind::PatientUpsert)
     }
 }
 
@@ -98,7 +138,7 @@ pub fn encounter_event(by: &Provenance, encounter: &Encounter) -> Event {
         action: Some("upsert_encounter".into()),
         resource: Some(format!("encounter:{}", encounter.id)),
         details: json!({ "department": encounter.department, "active": encounter.active }),
-        ..by.event("directory.encounter.upsert")
+        ..by.event(EventKind::EncounterUpsert)
     }
 }
 
@@ -113,7 +153,7 @@ pub fn policy_event(by: &Provenance, version: &PolicyVersion, previous: Option<i
             "comment": version.comment,
             "source_sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&version.source)),
         }),
-        ..by.event(EventKind::PolicyInstall.as_str())
+        ..by.event(EventKind::PolicyInstall)
     }
 }
 
@@ -123,7 +163,7 @@ pub fn client_created_event(by: &Provenance, client: &ApiClient) -> Event {
         action: Some("create_client".into()),
         resource: Some(format!("client:{}", client.id)),
         details: json!({ "name": client.name, "scopes": client.scopes }),
-        ..by.event("client.create")
+        ..by.event(EventKind::ClientCreate)
     }
 }
 
@@ -132,7 +172,46 @@ pub fn client_revoked_event(by: &Provenance, client_id: &str) -> Event {
     Event {
         action: Some("revoke_client".into()),
         resource: Some(format!("client:{client_id}")),
-        ..by.event("client.revoke")
+        ..by.event(EventKind::ClientRevoke)
+    }
+}
+
+/// A SCIM write, as the ledger names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScimOperation {
+    /// `POST`.
+    Create,
+    /// `PUT`.
+    Replace,
+    /// `PATCH`.
+    Patch,
+    /// `DELETE`.
+    Delete,
+}
+
+impl ScimOperation {
+    /// `create`, `replace`, `patch` or `delete`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Replace => "replace",
+            Self::Patch => "patch",
+            Self::Delete => "delete",
+        }
+    }
+
+    /// The entry kind of this operation on a `resource`.
+    fn kind(self, resource: ResourceType) -> EventKind {
+        match (resource, self) {
+            (ResourceType::User, Self::Create) => EventKind::ScimUserCreate,
+            (ResourceType::User, Self::Replace) => EventKind::ScimUserReplace,
+            (ResourceType::User, Self::Patch) => EventKind::ScimUserPatch,
+            (ResourceType::User, Self::Delete) => EventKind::ScimUserDelete,
+            (ResourceType::Group, Self::Create) => EventKind::ScimGroupCreate,
+            (ResourceType::Group, Self::Replace) => EventKind::ScimGroupReplace,
+            (ResourceType::Group, Self::Patch) => EventKind::ScimGroupPatch,
+            (ResourceType::Group, Self::Delete) => EventKind::ScimGroupDelete,
+        }
     }
 }
 
@@ -140,7 +219,7 @@ pub fn client_revoked_event(by: &Provenance, client_id: &str) -> Event {
 pub fn scim_event(
     by: &Provenance,
     kind: ResourceType,
-    operation: &str,
+    operation: ScimOperation,
     id: &str,
     outcome: &Outcome,
 ) -> Event {
@@ -151,13 +230,13 @@ pub fn scim_event(
     };
     Event {
         subject: (kind == ResourceType::User).then(|| id.to_owned()),
-        action: Some(format!("scim_{operation}")),
+        action: Some(format!("scim_{}", operation.name())),
         resource: Some(format!(
             "scim:{}/{id}",
             kind.endpoint().trim_start_matches('/')
         )),
         details: json!({
-            "source": "scim",
+            "source": ChangeSource::Scim.as_str(),
             "name": resource.and_then(|r| r.document.get(name_field)),
             "external_id": resource.and_then(|r| r.document.get("externalId")),
             "version": resource.map(|r| r.version),
@@ -165,10 +244,7 @@ pub fn scim_event(
             "members_removed": outcome.members_removed,
             "staff_changed": outcome.staff.len(),
         }),
-        ..by.event(&format!(
-            "provisioning.scim.{}.{operation}",
-            kind.name().to_lowercase()
-        ))
+        ..by.event(operation.kind(kind))
     }
 }
 
@@ -178,7 +254,7 @@ pub fn group_roles_event(by: &Provenance, mappings: &[GroupRoles]) -> Event {
         action: Some("replace_group_roles".into()),
         resource: Some("provisioning:group_roles".into()),
         details: json!({ "mappings": mappings.iter().map(|m| json!({ "group": m.group, "roles": m.roles })).collect::<Vec<_>>() }),
-        ..by.event("provisioning.group_roles.replace")
+        ..by.event(EventKind::GroupRolesReplace)
     }
 }
 
@@ -188,7 +264,7 @@ pub fn tenant_created_event(by: &Provenance, tenant: &str, display_name: &str) -
         action: Some("create_tenant".into()),
         resource: Some(format!("tenant:{tenant}")),
         details: json!({ "display_name": display_name }),
-        ..by.event("tenant.create")
+        ..by.event(EventKind::TenantCreate)
     }
 }
 
@@ -201,10 +277,9 @@ pub fn identity_event(
     outcome: EventOutcome,
     details: serde_json::Value,
 ) -> Event {
-    let kind = kind.as_str();
     Event {
         subject: staff_id.map(str::to_owned),
-        action: Some(kind.trim_start_matches("auth.").replace('.', "_")),
+        action: Some(kind.as_str().trim_start_matches("auth.").replace('.', "_")),
         resource: staff_id.map(|id| format!("staff:{id}")),
         outcome: Some(outcome.as_str().to_owned()),
         details,
@@ -239,6 +314,6 @@ pub fn identity_config_event(
         action: Some(action.to_owned()),
         resource: Some(resource.to_owned()),
         details,
-        ..by.event("identity.config")
+        ..by.event(EventKind::IdentityConfig)
     }
 }

@@ -4,6 +4,7 @@
 //! secret is checked against the hash; its SHA-256 is then kept in memory so
 //! later requests are checked in constant time without the password hash cost.
 
+use hms_keys::ShownOnce;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -83,7 +84,7 @@ pub struct IssuedCredential {
     /// Client id.
     pub client_id: String,
     /// `client_id.secret`, to send as a bearer token.
-    pub token: String,
+    pub token: ShownOnce,
     /// What to store.
     pub secret_hash: String,
 }
@@ -107,7 +108,7 @@ pub fn issue_credential() -> Result<IssuedCredential, argon2::password_hash::Err
         .hash_password(secret.as_bytes(), &salt)?
         .to_string();
     Ok(IssuedCredential {
-        token: format!("{client_id}.{secret}"),
+        token: ShownOnce::new(format!("{client_id}.{secret}")),
         client_id,
         secret_hash,
     })
@@ -269,7 +270,7 @@ mod tests {
     #[test]
     fn issued_credentials_verify_against_their_hash_only() {
         let issued = issue_credential().unwrap();
-        let (id, secret) = issued.token.split_once('.').unwrap();
+        let (id, secret) = issued.token.expose().split_once('.').unwrap();
         assert_eq!(id, issued.client_id);
         assert!(!issued.secret_hash.contains(secret));
         let hash = PasswordHash::new(&issued.secret_hash).unwrap();
@@ -284,7 +285,7 @@ mod tests {
     #[tokio::test]
     async fn concurrent_first_uses_share_one_check_and_guesses_fail() {
         let issued = issue_credential().unwrap();
-        let (_, secret) = issued.token.split_once('.').unwrap();
+        let (_, secret) = issued.token.expose().split_once('.').unwrap();
         let client = Arc::new(KnownClient {
             secret_hash: issued.secret_hash.clone(),
             scopes: vec![Scope::Pdp],

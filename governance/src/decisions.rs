@@ -197,7 +197,7 @@ fn decision_event(
         policies,
         decision_id,
         details,
-        ..by.event(EventKind::Decision.as_str())
+        ..by.event(EventKind::Decision)
     }
 }
 

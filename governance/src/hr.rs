@@ -4,7 +4,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use hms_audit_ledger::Event;
+use hms_audit_ledger::{Event, EventKind};
 use hms_scim::hr::apply::{Disposition, HrOutcome, apply_event};
 use hms_scim::hr::event::{HrEvent, HrEventType};
 use hms_scim::hr::schedule;
@@ -17,12 +17,11 @@ use serde::Serialize;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::audit::{self, Provenance};
+use crate::audit::{self, Actor, Provenance};
 use crate::tenancy::{ChangeError, DirectoryChange, Tenant};
 use crate::webhooks;
-
-/// Who HR events are recorded as coming from.
-pub const HR_ACTOR: &str = "hr:webhook";
+use hms_directory::ChangeSource;
+use hms_keys::ShownOnce;
 
 /// How long a replaced secret keeps verifying, so senders can switch over.
 const ROTATION_GRACE: time::Duration = time::Duration::hours(24);
@@ -179,7 +178,7 @@ pub async fn apply_due_events(tenant: &Tenant) -> Result<usize, HrError> {
         return Ok(0);
     }
     let secrets = secrets(tenant).await?;
-    let by = Provenance::local(HR_ACTOR);
+    let by = Provenance::local(Actor::HrWebhook);
     let mut applied = 0;
     for event_id in due {
         let mut change = tenant.begin_directory_change().await?;
@@ -230,7 +229,7 @@ async fn commit_applied(
         outcome
             .staff
             .iter()
-            .map(|c| audit::staff_event(by, c, "hr")),
+            .map(|c| audit::staff_event(by, c, ChangeSource::Hr)),
     );
     tenant
         .commit_directory_change(change, events, &outcome.staff)
@@ -263,6 +262,18 @@ fn notify_if_applied(
     }
 }
 
+/// The entry kind of an HR event of `kind`.
+fn entry_kind(kind: HrEventType) -> EventKind {
+    match kind {
+        HrEventType::Hire => EventKind::HrHire,
+        HrEventType::Transfer => EventKind::HrTransfer,
+        HrEventType::LeaveOfAbsence => EventKind::HrLeaveOfAbsence,
+        HrEventType::Return => EventKind::HrReturn,
+        HrEventType::Termination => EventKind::HrTermination,
+        HrEventType::CredentialUpdate => EventKind::HrCredentialUpdate,
+    }
+}
+
 fn hr_event(by: &Provenance, event: &HrEvent, disposition: &str) -> Event {
     let employee = &event.employee;
     Event {
@@ -271,7 +282,7 @@ fn hr_event(by: &Provenance, event: &HrEvent, disposition: &str) -> Event {
         resource: Some(format!("staff:{}", employee.id)),
         outcome: Some(disposition.into()),
         details: json!({
-            "source": "hr",
+            "source": ChangeSource::Hr.as_str(),
             "event_id": event.id,
             "effective_at": event.effective_at,
             "job_code": employee.job_code,
@@ -282,7 +293,7 @@ fn hr_event(by: &Provenance, event: &HrEvent, disposition: &str) -> Event {
                 "type": c.kind, "number": c.number, "status": c.status.as_str(), "expires": c.expires,
             })),
         }),
-        ..by.event(&format!("provisioning.hr.{}", event.kind.as_str()))
+        ..by.event(entry_kind(event.kind))
     }
 }
 
@@ -320,7 +331,7 @@ pub struct RotatedSecret {
     /// Its id.
     pub secret_id: String,
     /// The secret itself (`hrsec_…`), for the HR system's configuration.
-    pub secret: String,
+    pub secret: ShownOnce,
     /// Until when the secrets it replaces keep verifying.
     pub previous_valid_until: String,
 }
@@ -345,14 +356,14 @@ pub async fn rotate_secret(tenant: &Tenant, by: &Provenance) -> Result<RotatedSe
         action: Some("rotate_hr_secret".into()),
         resource: Some(format!("hr_secret:{id}")),
         details: json!({ "secret_id": id, "previous_valid_until": grace_until }),
-        ..by.event("provisioning.hr.secret_rotated")
+        ..by.event(EventKind::HrSecretRotate)
     };
     tenant
         .commit_directory_change(change, vec![event], &[])
         .await?;
     Ok(RotatedSecret {
         secret_id: id,
-        secret: secret_text(&raw),
+        secret: ShownOnce::new(secret_text(&raw)),
         previous_valid_until: grace_until,
     })
 }
@@ -375,7 +386,7 @@ pub async fn put_settings(
         action: Some("put_hr_settings".into()),
         resource: Some("provisioning:hr".into()),
         details: json!(body),
-        ..by.event("provisioning.hr.settings")
+        ..by.event(EventKind::HrSettings)
     };
     tenant
         .commit_directory_change(change, vec![event], &[])

@@ -5,13 +5,15 @@
 //! Every login, admitted or refused, is recorded in the ledger.
 
 use hms_audit_ledger::{EventKind, EventOutcome};
+use hms_directory::ChangeSource;
 use hms_directory::{StaffMember, StaffRecord, roles_granting};
 use hms_idp_bridge::IdentityError;
-use hms_idp_bridge::mapping::{ClaimMapping, IDP_SOURCE, VerifiedIdentity};
+use hms_idp_bridge::mapping::{ClaimMapping, VerifiedIdentity};
 use hms_idp_bridge::mfa::{self, FactorState};
 use hms_idp_bridge::providers;
 use hms_idp_bridge::sessions::{MFA_PENDING_SECONDS, Stage};
 use hms_idp_bridge::settings::IdentitySettings;
+use hms_keys::ShownOnce;
 use serde::Serialize;
 use serde_json::json;
 
@@ -35,7 +37,7 @@ pub struct MfaRequired {
     /// Always `mfa_required`.
     pub status: &'static str,
     /// The login's secret, for the second-factor steps.
-    pub login_token: String,
+    pub login_token: ShownOnce,
     /// Whether the person has a confirmed authenticator (else they enrol one).
     pub mfa_enrolled: bool,
     /// Seconds left to complete the second factor.
@@ -136,7 +138,7 @@ async fn admit(
         .map_err(|e| fail(e.into()))?;
     Ok(Admission::MfaRequired(MfaRequired {
         status: "mfa_required",
-        login_token: secret,
+        login_token: ShownOnce::new(secret),
         mfa_enrolled: enrolled == FactorState::Confirmed,
         expires_in: MFA_PENDING_SECONDS,
     }))
@@ -183,7 +185,11 @@ fn plan(
     if mapping.groups.is_none() {
         return Ok(Plan::Keep(record.member));
     }
-    let roles = roles_granting(&record.role_sources, IDP_SOURCE, &mapping.roles(identity));
+    let roles = roles_granting(
+        &record.role_sources,
+        ChangeSource::Idp,
+        &mapping.roles(identity),
+    );
     if roles == record.member.roles {
         return Ok(Plan::Keep(record.member));
     }
@@ -217,12 +223,12 @@ async fn sync_staff(
     };
     let changes = tenant
         .store
-        .upsert_staff(&mut change.tx, vec![member.clone()], IDP_SOURCE)
+        .upsert_staff(&mut change.tx, vec![member.clone()], ChangeSource::Idp)
         .await
         .map_err(ChangeError::from)?;
     let events = changes
         .iter()
-        .map(|c| audit::staff_event(by, c, IDP_SOURCE))
+        .map(|c| audit::staff_event(by, c, ChangeSource::Idp))
         .collect();
     tenant
         .commit_directory_change(change, events, &changes)

@@ -2,11 +2,12 @@
 //! the ledger entries committed together, and put in force at the PDP before
 //! the caller is answered.
 
+use hms_directory::ChangeSource;
 use hms_scim::protocol::schema::ResourceType;
 use hms_scim::provision::{self, Outcome};
 use serde_json::Value;
 
-use crate::audit::{self, Provenance};
+use crate::audit::{self, Provenance, ScimOperation};
 use crate::tenancy::{ChangeError, Tenant};
 
 /// A write to one SCIM resource.
@@ -24,12 +25,12 @@ pub enum ScimWrite {
 
 impl ScimWrite {
     /// The operation, as the ledger names it.
-    pub fn name(&self) -> &'static str {
+    pub fn operation(&self) -> ScimOperation {
         match self {
-            Self::Create(_) => "create",
-            Self::Replace(..) => "replace",
-            Self::Patch(..) => "patch",
-            Self::Delete(_) => "delete",
+            Self::Create(_) => ScimOperation::Create,
+            Self::Replace(..) => ScimOperation::Replace,
+            Self::Patch(..) => ScimOperation::Patch,
+            Self::Delete(_) => ScimOperation::Delete,
         }
     }
 
@@ -50,7 +51,7 @@ pub async fn write(
     write: ScimWrite,
     if_match: Option<&str>,
 ) -> Result<Outcome, ChangeError> {
-    let operation = write.name();
+    let operation = write.operation();
     let target = write.target().map(str::to_owned);
     let mut change = tenant.begin_directory_change().await?;
     let directory = &tenant.store;
@@ -92,7 +93,7 @@ pub async fn write(
         outcome
             .staff
             .iter()
-            .map(|c| audit::staff_event(by, c, "scim")),
+            .map(|c| audit::staff_event(by, c, ChangeSource::Scim)),
     );
     tenant
         .commit_directory_change(change, events, &outcome.staff)

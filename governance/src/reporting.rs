@@ -141,7 +141,7 @@ pub async fn pull_pack(
             notes: kinds::notes(kind),
             parameters: parameters.clone(),
             generated_at: Timestamp::now().to_string(),
-            generated_by: by.actor.clone(),
+            generated_by: by.actor_name(),
             source: source_of(&checkpoint, read),
         };
         if kind == ReportKind::LedgerIntegrity {
@@ -424,7 +424,7 @@ fn pulled_event(by: &Provenance, report: &Report, format: &str) -> Event {
             "tree_size": report.source.tree_size,
             "rows": report.rows.len(),
         }),
-        ..by.event("report.pull")
+        ..by.event(EventKind::ReportPull)
     }
 }
 
@@ -510,7 +510,7 @@ pub async fn review_break_glass(
         action: Some("review_break_glass".into()),
         outcome: Some(verdict.as_str().into()),
         details: json!({ "comment": comment, "decision_sequence": decision.sequence }),
-        ..by.event(EventKind::BreakGlassReview.as_str())
+        ..by.event(EventKind::BreakGlassReview)
     };
     tenant.ledger.append_all(vec![event]).await?;
     Ok(())

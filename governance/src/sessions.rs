@@ -4,6 +4,7 @@
 //! gates, introspection). Every step that matters is recorded in the ledger.
 
 use hms_audit_ledger::{EventKind, EventOutcome};
+use hms_keys::ShownOnce;
 use std::sync::Arc;
 
 use hms_idp_bridge::IdentityError;
@@ -90,7 +91,7 @@ pub struct Authenticated {
     /// The session's id.
     pub session_id: String,
     /// The session's secret, for refresh and logout.
-    pub session_token: String,
+    pub session_token: ShownOnce,
     /// A first signed token.
     #[serde(flatten)]
     pub token: AccessToken,
@@ -141,7 +142,7 @@ pub fn authenticated(
     Ok(Authenticated {
         status: "authenticated",
         session_id: session.id.clone(),
-        session_token: secret,
+        session_token: ShownOnce::new(secret),
         token: issue_token(tenant, session, roles)?,
         session_expires_at: session.expires_at,
         idle_timeout_seconds: tenant.identity.settings().idle_timeout_seconds,

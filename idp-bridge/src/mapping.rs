@@ -9,9 +9,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::IdentityError;
 
-/// The source recorded for roles granted through the IdP's groups.
-pub const IDP_SOURCE: &str = "idp";
-
 /// A login the IdP vouched for, after every protocol check passed.
 #[derive(Debug, Clone)]
 pub struct VerifiedIdentity {

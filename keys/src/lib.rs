@@ -6,6 +6,7 @@
 //! through this crate and nothing else; none of them needs the others to do it.
 
 mod file;
+mod shown_once;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -14,6 +15,7 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use secrecy::{ExposeSecret, SecretBox};
 
 pub use file::{read_file, read_or_create_file};
+pub use shown_once::ShownOnce;
 
 const NONCE: usize = 24;
 

@@ -183,7 +183,7 @@ async fn main() {
     let (app, base) = start(&args.database, dir.path()).await;
     let state = app.state().clone();
     tokio::spawn(app.run());
-    let by = Provenance::local("bench");
+    let by = Provenance::local(hms_governance::audit::Actor::Cli);
     let tenant = state
         .tenants
         .create(&"bench".parse().unwrap(), "Bench", 0, &by)
@@ -193,6 +193,7 @@ async fn main() {
         .create_client("admin", &[Scope::Admin], &by)
         .await
         .unwrap();
+    let admin = admin.expose().to_owned();
     let bench = Bench {
         http: Client::new(),
         base,

@@ -197,7 +197,7 @@ async fn main() {
     let (app, base) = start(&args.database, dir.path()).await;
     let state = app.state().clone();
     tokio::spawn(app.run());
-    let by = Provenance::local("bench");
+    let by = Provenance::local(hms_governance::audit::Actor::Cli);
     let tenant = state
         .tenants
         .create(&"bench".parse().unwrap(), "Bench", 0, &by)
@@ -207,10 +207,12 @@ async fn main() {
         .create_client("admin", &[Scope::Admin], &by)
         .await
         .unwrap();
+    let admin = admin.expose().to_owned();
     let (_, pdp) = tenant
         .create_client("emr", &[Scope::Pdp], &by)
         .await
         .unwrap();
+    let pdp = pdp.expose().to_owned();
     let bench = Bench {
         http: Client::new(),
         browser: Client::builder()

@@ -162,7 +162,7 @@ async fn main() {
     let (app, base) = start(&args.database, dir.path()).await;
     let state = app.state().clone();
     tokio::spawn(app.run());
-    let by = Provenance::local("bench");
+    let by = Provenance::local(hms_governance::audit::Actor::Cli);
     let tenant = state
         .tenants
         .create(&"bench".parse().unwrap(), "Bench", 0, &by)
@@ -172,10 +172,12 @@ async fn main() {
         .create_client("admin", &[Scope::Pdp, Scope::Admin, Scope::Audit], &by)
         .await
         .unwrap();
+    let admin = admin.expose().to_owned();
     let (_, scim) = tenant
         .create_client("scim", &[Scope::Scim], &by)
         .await
         .unwrap();
+    let scim = scim.expose().to_owned();
     let http = Client::new();
     let mut bench = Bench {
         http,

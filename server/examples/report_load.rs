@@ -158,7 +158,7 @@ async fn main() {
             eprintln!("server stopped: {error:#}");
         }
     });
-    let by = Provenance::local("bench");
+    let by = Provenance::local(hms_governance::audit::Actor::Cli);
     let tenant = state
         .tenants
         .create(
@@ -173,8 +173,12 @@ async fn main() {
         .create_client("auditor", &[Scope::Audit], &by)
         .await
         .unwrap();
+    let audit = audit.expose().to_owned();
     let (staff, patients) = directory(&args);
-    tenant.upsert_staff(staff, "admin", &by).await.unwrap();
+    tenant
+        .upsert_staff(staff, hms_directory::ChangeSource::Admin, &by)
+        .await
+        .unwrap();
     for chunk in patients.chunks(5000) {
         tenant.upsert_patients(chunk.to_vec(), &by).await.unwrap();
     }

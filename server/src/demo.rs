@@ -12,7 +12,7 @@ pub const DEMO_TENANT: &str = "demo";
 /// Creates the demo tenant, its directory and an API client; returns the client's token.
 pub async fn install(tenants: &Tenants) -> Result<String, ChangeError> {
     let id: TenantId = DEMO_TENANT.parse()?;
-    let by = Provenance::local("system");
+    let by = Provenance::local(hms_governance::audit::Actor::System);
     let tenant = tenants.create(&id, "Demo General Hospital", 0, &by).await?;
     let licence = |kind: &str, number: &str| Credential {
         kind: kind.into(),
@@ -76,7 +76,7 @@ pub async fn install(tenants: &Tenants) -> Result<String, ChangeError> {
                     Some(licence("lab_licence", "LT-3003")),
                 ),
             ],
-            hms_directory::ADMIN_SOURCE,
+            hms_directory::ChangeSource::Admin,
             &by,
         )
         .await?;
@@ -115,7 +115,7 @@ pub async fn install(tenants: &Tenants) -> Result<String, ChangeError> {
             &by,
         )
         .await?;
-    Ok(token)
+    Ok(token.expose().to_owned())
 }
 
 /// How to call the demo, printed once at first start.

@@ -89,7 +89,7 @@ async fn apply_due_hr_events(tenants: &Tenants) -> anyhow::Result<()> {
 
 /// Applies the overdue rule of every tenant's campaigns past their due date.
 async fn enforce_due_dates(tenants: &Tenants) -> anyhow::Result<()> {
-    let by = Provenance::local("scheduler");
+    let by = Provenance::local(hms_governance::audit::Actor::Scheduler);
     for record in tenants.list().await? {
         let id = record.id.to_string();
         let tenant = tenants
@@ -150,7 +150,7 @@ pub async fn write_pack(
         .join(format!("{}-{stamp}", pack.name));
     std::fs::create_dir_all(&folder)
         .with_context(|| format!("cannot create `{}`", folder.display()))?;
-    let by = Provenance::local("scheduler");
+    let by = Provenance::local(hms_governance::audit::Actor::Scheduler);
     let kinds = pack
         .kinds
         .iter()

@@ -131,11 +131,11 @@ pub(crate) async fn rotate(
 /// The ledger entry that records a rotation.
 pub(crate) fn rotation_event(published: &PublishedKey, actor: &str) -> Event {
     Event {
-        kind: "ledger.key.rotate".into(),
+        kind: crate::EventKind::LedgerKeyRotate.as_str().into(),
         actor: Some(actor.to_owned()),
         action: Some("rotate_signing_key".into()),
         resource: Some(format!("ledger_key:{}", published.key_id)),
-        outcome: Some("success".into()),
+        outcome: Some(crate::EventOutcome::Success.as_str().into()),
         details: serde_json::json!({
             "key_id": published.key_id,
             "vkey": published.vkey,

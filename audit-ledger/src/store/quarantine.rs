@@ -247,10 +247,10 @@ fn quarantine_event(done: &Quarantined, actor: &str, report: &Report) -> Event {
         .map(ToString::to_string)
         .collect();
     Event {
-        kind: "ledger.quarantine".into(),
+        kind: crate::EventKind::LedgerQuarantine.as_str().into(),
         actor: Some(actor.to_owned()),
         action: Some("quarantine_unsigned_tail".into()),
-        outcome: Some("success".into()),
+        outcome: Some(crate::EventOutcome::Success.as_str().into()),
         details: serde_json::json!({
             "kept_size": done.kept,
             "entries_removed": done.entries,

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use hms_audit_ledger::Entry;
+use hms_audit_ledger::{Entry, EventKind};
 use serde_json::Value;
 
 use super::tally::Reading;
@@ -12,11 +12,11 @@ use super::{Needs, Spec, staff_of, text, yes_no};
 use crate::report::{Directory, Parameters, StaffFacts};
 
 /// A reviewer's certification, revocation or delegation.
-const DECISION: &str = "review.decision";
+const DECISION: &str = EventKind::ReviewDecision.as_str();
 /// What an undecided item became when its campaign closed.
-const OVERDUE: &str = "review.overdue";
+const OVERDUE: &str = EventKind::ReviewOverdue.as_str();
 /// A revocation applied to the directory.
-const APPLIED: &str = "review.revocation.apply";
+const APPLIED: &str = EventKind::ReviewRevocationApply.as_str();
 
 pub(super) const SPEC: Spec = Spec {
     needs: Needs::Nothing,
@@ -54,7 +54,7 @@ pub(super) const SPEC: Spec = Spec {
 fn applications(entries: &[Entry]) -> BTreeMap<(String, String), &Entry> {
     entries
         .iter()
-        .filter(|e| e.event.kind == APPLIED)
+        .filter(|e| e.event.is(EventKind::ReviewRevocationApply))
         .filter_map(|e| Some((item_key(e)?, e)))
         .collect()
 }
@@ -85,7 +85,7 @@ fn review_rows(
     let applied = applications(entries);
     entries
         .iter()
-        .filter(|e| e.event.kind == DECISION || e.event.kind == OVERDUE)
+        .filter(|e| e.event.is(EventKind::ReviewDecision) || e.event.is(EventKind::ReviewOverdue))
         .filter_map(|e| Some((item_key(e)?, e)))
         .filter(|((campaign, _), _)| parameters.campaign.as_ref().is_none_or(|c| c == campaign))
         .filter(|(_, e)| directory.passes(&staff_of(e), parameters))
@@ -126,7 +126,7 @@ fn review_row(
     let staff = staff_of(entry);
     let entitlement = detail(entry, "entitlement");
     let action = text(entry.event.action.as_ref());
-    let decision = if entry.event.kind == OVERDUE {
+    let decision = if entry.event.is(EventKind::ReviewOverdue) {
         format!("overdue: {action}")
     } else {
         action

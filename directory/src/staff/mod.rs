@@ -7,6 +7,7 @@ use sqlx::AnyConnection;
 use crate::clock::now_rfc3339;
 use crate::error::StoreError;
 use crate::holds::enforce_holds;
+use crate::sources::ChangeSource;
 use crate::store::{TenantStore, decode_json, flag};
 
 pub(crate) mod member;
@@ -40,7 +41,7 @@ impl TenantStore {
         &self,
         tx: &mut AnyConnection,
         members: Vec<StaffMember>,
-        source: &str,
+        source: ChangeSource,
     ) -> Result<Vec<StaffChange>, StoreError> {
         let members: Vec<StaffMember> = members
             .into_iter()
@@ -119,12 +120,12 @@ pub struct StaffRecord {
 /// from every other source stay; sorted, without duplicates.
 pub fn roles_granting<'a>(
     role_sources: &'a [(String, String)],
-    source: &str,
+    source: ChangeSource,
     granted: impl IntoIterator<Item = &'a String>,
 ) -> Vec<String> {
     let kept = role_sources
         .iter()
-        .filter(|(_, from)| from != source)
+        .filter(|(_, from)| !source.is(from))
         .map(|(role, _)| role);
     let all: std::collections::BTreeSet<&String> = kept.chain(granted).collect();
     all.into_iter().cloned().collect()
@@ -181,7 +182,7 @@ impl TenantStore {
 async fn write_staff(
     tx: &mut AnyConnection,
     mut member: StaffMember,
-    source: &str,
+    source: ChangeSource,
 ) -> Result<StaffChange, StoreError> {
     let withheld = enforce_holds(tx, &mut member, source).await?;
     let now = now_rfc3339();
@@ -243,7 +244,7 @@ async fn write_staff(
         )
         .bind(&member.id)
         .bind(role)
-        .bind(source)
+        .bind(source.as_str())
         .bind(&now)
         .execute(&mut *tx)
         .await?;
@@ -263,7 +264,7 @@ async fn write_staff(
 async fn write_credentials(
     tx: &mut AnyConnection,
     member: &StaffMember,
-    source: &str,
+    source: ChangeSource,
     now: &str,
 ) -> Result<(), StoreError> {
     let recorded: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
@@ -292,7 +293,7 @@ async fn write_credentials(
         .bind(&credential.number)
         .bind(credential.status.as_str())
         .bind(&credential.expires)
-        .bind(from.unwrap_or(source))
+        .bind(from.unwrap_or(source.as_str()))
         .bind(at.unwrap_or(now))
         .execute(&mut *tx)
         .await

@@ -4,14 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use hms_audit_ledger::{Event, Timestamp};
+use hms_audit_ledger::{Event, EventKind, Timestamp};
 use hms_directory::{
-    ApplyMode, Campaign, CampaignScope, CredentialStatus, Entitlement, Hold, Outcome, OverdueRule,
-    REVIEW_SOURCE, ReviewItem, ReviewSettings, ScopePreset, StaffChange, StoreError,
-    check_record_id,
+    ApplyMode, Campaign, CampaignScope, CampaignStatus, ChangeSource, CredentialStatus,
+    Entitlement, EntitlementKind, Hold, Outcome, OverdueRule, ReviewItem, ReviewSettings,
+    ScopePreset, StaffChange, StoreError, check_record_id,
 };
 use hms_scim::hr::apply::manager_of;
-use hms_scim::provision::{SCIM_SOURCE, sync_roles};
+use hms_scim::provision::sync_roles;
 use hms_scim::store::{ProvisioningError, group_entitlements};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -152,9 +152,11 @@ pub async fn create(
     if spec.name.trim().is_empty() {
         return Err(ReviewError::Invalid("a campaign needs a name".into()));
     }
-    let due_at = hms_directory::normalise_instant(&spec.due_at).ok_or_else(|| {
-        ReviewError::Invalid(format!("`{}` is not a date or RFC 3339 time", spec.due_at))
-    })?;
+    let due_at = hms_directory::normalise_instant(&spec.due_at)
+        .and_then(|at| Timestamp::parse_rfc3339(&at).ok())
+        .ok_or_else(|| {
+            ReviewError::Invalid(format!("`{}` is not a date or RFC 3339 time", spec.due_at))
+        })?;
     let rules = tenant.store.review_settings().await?;
     let scope = resolve_scope(tenant, spec.scope.clone()).await?;
     let entitlements = entitlements_in(tenant, &scope).await?;
@@ -175,7 +177,7 @@ pub async fn create(
             .map(|at| at.to_rfc3339());
         items.push(ReviewItem {
             item: items.len() as i64 + 1,
-            kind: entitlement.kind.into(),
+            kind: entitlement.kind,
             entitlement: entitlement.name,
             description: Some(entitlement.description),
             granted_by: entitlement.source,
@@ -198,8 +200,8 @@ pub async fn create(
         overdue: spec.overdue.unwrap_or(rules.overdue),
         apply_mode: spec.apply_mode.unwrap_or(rules.apply_mode),
         fallback_reviewer: spec.fallback_reviewer.clone(),
-        status: "open".into(),
-        created_by: by.actor.clone(),
+        status: CampaignStatus::Open,
+        created_by: by.actor_name(),
         created_at: hms_directory::now_rfc3339(),
         closed_at: None,
     };
@@ -209,7 +211,7 @@ pub async fn create(
         .await?;
     let event = campaign_event(
         by,
-        "review.campaign.create",
+        EventKind::ReviewCampaignCreate,
         &campaign,
         json!({
             "scope": campaign.scope, "due_at": campaign.due_at, "items": items.len(),
@@ -239,7 +241,7 @@ pub async fn set_rules(
         action: Some("update_review_settings".into()),
         resource: Some("review:settings".into()),
         details: json!({ "before": before, "after": rules }),
-        ..by.event("review.settings.update")
+        ..by.event(EventKind::ReviewSettingsUpdate)
     };
     tenant
         .commit_directory_change(change, vec![event], &[])
@@ -322,26 +324,19 @@ async fn entitlements_in(
     }
     // A role granted through a group is reviewed as the group membership.
     let through_group = |grant: &Entitlement| {
-        grant.source == SCIM_SOURCE
+        ChangeSource::Scim.is(&grant.source)
             && groups
                 .iter()
                 .any(|g| g.staff_id == grant.staff_id && g.roles.contains(&grant.name))
     };
     let roles: Vec<Entitlement> = roles.into_iter().filter(|g| !through_group(g)).collect();
-    let rank = |kind: &str| {
-        ["role", "group", "credential"]
-            .iter()
-            .position(|k| *k == kind)
-    };
     let mut all: Vec<Entitlement> = roles
         .into_iter()
         .chain(groups)
         .chain(credentials)
         .filter(|e| scope.covers(&e.staff_id, e.department.as_deref(), &e.roles))
         .collect();
-    all.sort_by(|a, b| {
-        (&a.staff_id, rank(a.kind), &a.name).cmp(&(&b.staff_id, rank(b.kind), &b.name))
-    });
+    all.sort_by(|a, b| (&a.staff_id, a.kind, &a.name).cmp(&(&b.staff_id, b.kind, &b.name)));
     Ok(all)
 }
 
@@ -424,7 +419,7 @@ pub async fn decide(
             ))
         })?;
         let clinical = decision.decision == Verdict::Revoke
-            && is_clinical(&mut change.tx, &item.kind, &item.entitlement).await?;
+            && is_clinical(&mut change.tx, item.kind, &item.entitlement).await?;
         apply_verdict(item, decision, clinical, reviewer, by, &now)?;
         events.push(item_event(by, &campaign, item, decision));
         decided.push(item.clone());
@@ -455,17 +450,17 @@ pub async fn decide(
 /// professional credential.
 async fn is_clinical(
     conn: &mut AnyConnection,
-    kind: &str,
+    kind: EntitlementKind,
     entitlement: &str,
 ) -> Result<bool, ReviewError> {
     let clinical = |role: &str| CLINICAL_ROLES.contains(&role);
     Ok(match kind {
-        "role" => clinical(entitlement),
-        "group" => hms_scim::store::roles_of_group(conn, entitlement)
+        EntitlementKind::Role => clinical(entitlement),
+        EntitlementKind::Group => hms_scim::store::roles_of_group(conn, entitlement)
             .await?
             .iter()
             .any(|role| clinical(role)),
-        _ => true,
+        EntitlementKind::Credential => true,
     })
 }
 
@@ -527,7 +522,7 @@ fn apply_verdict(
         }
     }
     item.comment = comment.map(str::to_owned);
-    item.decided_by = Some(by.actor.clone());
+    item.decided_by = Some(by.actor_name());
     item.decided_at = Some(now.to_owned());
     Ok(())
 }
@@ -538,7 +533,7 @@ fn apply_verdict(
 /// reviewer, who may still decide until the close. Returns how many items
 /// it changed.
 pub async fn enforce_due_dates(tenant: &Tenant, by: &Provenance) -> Result<usize, ReviewError> {
-    let now = hms_directory::now_rfc3339();
+    let now = Timestamp::now();
     let mut changed = 0;
     for campaign in tenant.store.campaigns().await? {
         if campaign.is_open() && campaign.due_at <= now {
@@ -646,7 +641,7 @@ pub async fn close(
     };
     events.push(campaign_event(
         by,
-        "review.campaign.close",
+        EventKind::ReviewCampaignClose,
         &campaign,
         json!(summary),
     ));
@@ -753,7 +748,7 @@ async fn apply_revocations(
         .iter()
         .map(|item| Hold {
             staff_id: item.staff_id.clone(),
-            kind: item.kind.clone(),
+            kind: item.kind,
             entitlement: item.entitlement.clone(),
             campaign_id: campaign.id.clone(),
             item: item.item,
@@ -763,14 +758,14 @@ async fn apply_revocations(
     let mut changes = revoke_in_directory(tenant, change, &holds).await?;
     let mut group_members: Vec<String> = holds
         .iter()
-        .filter(|h| h.kind == "group")
+        .filter(|h| h.kind == EntitlementKind::Group)
         .map(|h| h.staff_id.clone())
         .collect();
     group_members.dedup();
     changes.extend(sync_roles(&tenant.store, &mut change.tx, &group_members).await?);
     let mut events: Vec<Event> = changes
         .iter()
-        .map(|c| audit::staff_event(by, c, REVIEW_SOURCE))
+        .map(|c| audit::staff_event(by, c, ChangeSource::Review))
         .collect();
     let now = hms_directory::now_rfc3339();
     let applied = due.len();
@@ -789,7 +784,7 @@ async fn apply_revocations(
                 "campaign": campaign.id, "item": item.item, "kind": item.kind,
                 "entitlement": item.entitlement, "roles_removed": roles_removed,
             }),
-            ..by.event("review.revocation.apply")
+            ..by.event(EventKind::ReviewRevocationApply)
         });
     }
     Ok(Applied {
@@ -806,7 +801,7 @@ async fn revoke_in_directory(
     holds: &[Hold],
 ) -> Result<Vec<StaffChange>, ReviewError> {
     let mut by_person: BTreeMap<&str, Vec<&Hold>> = BTreeMap::new();
-    for hold in holds.iter().filter(|h| h.kind != "group") {
+    for hold in holds.iter().filter(|h| h.kind != EntitlementKind::Group) {
         by_person.entry(&hold.staff_id).or_default().push(hold);
     }
     let mut members = Vec::new();
@@ -815,11 +810,14 @@ async fn revoke_in_directory(
             continue;
         };
         let mut member = record.member;
-        let is_held =
-            |kind: &str, name: &str| held.iter().any(|h| h.kind == kind && h.entitlement == name);
-        member.roles.retain(|role| !is_held("role", role));
+        let is_held = |kind: EntitlementKind, name: &str| {
+            held.iter().any(|h| h.kind == kind && h.entitlement == name)
+        };
+        member
+            .roles
+            .retain(|role| !is_held(EntitlementKind::Role, role));
         for credential in &mut member.credentials {
-            if is_held("credential", &credential.kind)
+            if is_held(EntitlementKind::Credential, &credential.kind)
                 && credential.status == CredentialStatus::Active
             {
                 credential.status = CredentialStatus::Suspended;
@@ -829,18 +827,19 @@ async fn revoke_in_directory(
     }
     Ok(tenant
         .store
-        .upsert_staff(&mut change.tx, members, REVIEW_SOURCE)
+        .upsert_staff(&mut change.tx, members, ChangeSource::Review)
         .await?)
 }
 
 fn campaign_event(
     by: &Provenance,
-    kind: &str,
+    kind: EventKind,
     campaign: &Campaign,
     details: serde_json::Value,
 ) -> Event {
+    let name = kind.as_str();
     Event {
-        action: Some(kind.rsplit('.').next().unwrap_or(kind).to_owned()),
+        action: Some(name.rsplit('.').next().unwrap_or(name).to_owned()),
         resource: Some(format!("review:{}", campaign.id)),
         details,
         ..by.event(kind)
@@ -867,7 +866,7 @@ fn item_event(
             "entitlement": item.entitlement, "comment": item.comment,
             "reviewer": item.reviewer,
         }),
-        ..by.event("review.decision")
+        ..by.event(EventKind::ReviewDecision)
     }
 }
 
@@ -889,20 +888,21 @@ fn overdue_event(by: &Provenance, campaign: &Campaign, item: &ReviewItem, at: &s
             "entitlement": item.entitlement, "rule": campaign.overdue, "reviewer": item.reviewer,
             "at": at,
         }),
-        ..by.event("review.overdue")
+        ..by.event(EventKind::ReviewOverdue)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::Actor;
 
     /// A pending item of `reviewer`'s: nurse-ann's `nurse` role.
     pub(super) fn item(reviewer: &str) -> ReviewItem {
         ReviewItem {
             item: 7,
             staff_id: "nurse-ann".into(),
-            kind: "role".into(),
+            kind: EntitlementKind::Role,
             entitlement: "nurse".into(),
             description: None,
             granted_by: "admin".into(),
@@ -930,7 +930,7 @@ mod tests {
 
     #[test]
     fn only_the_items_reviewer_decides_it_and_only_once() {
-        let by = Provenance::local("staff:chief");
+        let by = Provenance::local(Actor::Staff("chief".into()));
         let mut other = item("someone-else");
         let certify = decision(Verdict::Certify, None, None);
         assert!(matches!(
@@ -950,7 +950,7 @@ mod tests {
 
     #[test]
     fn revoking_clinical_access_needs_a_reason() {
-        let by = Provenance::local("staff:chief");
+        let by = Provenance::local(Actor::Staff("chief".into()));
         let mut clinical = item("chief");
         let bare = decision(Verdict::Revoke, Some("  "), None);
         assert!(matches!(
@@ -969,7 +969,7 @@ mod tests {
 
     #[test]
     fn delegation_hands_the_item_on_but_never_to_its_holder_or_back() {
-        let by = Provenance::local("staff:chief");
+        let by = Provenance::local(Actor::Staff("chief".into()));
         for to in [None, Some(""), Some("nurse-ann"), Some("chief")] {
             let mut pending = item("chief");
             let delegate = decision(Verdict::Delegate, None, to);

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use hms_audit_ledger::Event;
+use hms_audit_ledger::{Event, EventKind, Timestamp};
 use hms_directory::{Outcome, ReviewItem};
 use serde::Serialize;
 use serde_json::json;
@@ -20,7 +20,7 @@ pub struct Reminder {
     /// The campaign.
     pub campaign: String,
     /// When it was due.
-    pub due_at: String,
+    pub due_at: Timestamp,
     /// The reviewer.
     pub reviewer: String,
     /// How many of their items are undecided.
@@ -42,7 +42,7 @@ pub struct SentReminder {
 
 /// Reviewers with undecided items in open campaigns past their due date.
 pub async fn overdue_reviewers(tenant: &Tenant) -> Result<Vec<Reminder>, ReviewError> {
-    let now = hms_directory::now_rfc3339();
+    let now = Timestamp::now();
     let mut reminders = Vec::new();
     for campaign in tenant.store.campaigns().await? {
         if !campaign.is_open() || campaign.due_at > now {
@@ -52,7 +52,7 @@ pub async fn overdue_reviewers(tenant: &Tenant) -> Result<Vec<Reminder>, ReviewE
         for (reviewer, pending) in pending_by_reviewer(&items) {
             reminders.push(Reminder {
                 campaign: campaign.id.clone(),
-                due_at: campaign.due_at.clone(),
+                due_at: campaign.due_at,
                 reviewer: reviewer.to_owned(),
                 pending,
             });
@@ -81,7 +81,7 @@ pub async fn remind(tenant: &Tenant, by: &Provenance) -> Result<Vec<SentReminder
             resource: Some(format!("review:{}", reminder.campaign)),
             outcome: Some(delivery.into()),
             details: message,
-            ..by.event("review.reminder")
+            ..by.event(EventKind::ReviewReminder)
         });
         sent.push(SentReminder {
             reminder,

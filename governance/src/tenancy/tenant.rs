@@ -4,15 +4,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use arc_swap::ArcSwap;
-use hms_audit_ledger::Event;
 use hms_audit_ledger::store::{ChangeTransaction, Ledger, LedgerError};
+use hms_audit_ledger::{Event, EventKind};
 use hms_authz::{
     BundleError, BundleSource, EntityError, EntitySnapshot, Pdp, PolicyBundle, RequestTime,
 };
 use hms_directory::{
-    ApiClient, DecisionRecording, Encounter, Patient, PolicyVersion, RecordingSettings,
-    StaffChange, StaffMember, StoreError, TenantRecord, TenantStore,
+    ApiClient, ChangeSource, DecisionRecording, Encounter, Patient, PolicyVersion,
+    RecordingSettings, StaffChange, StaffMember, StoreError, TenantRecord, TenantStore,
 };
+use hms_keys::ShownOnce;
 use time::{OffsetDateTime, UtcOffset};
 
 use hms_idp_bridge::IdentityError;
@@ -24,7 +25,7 @@ use super::TenancySettings;
 use super::bundles;
 use super::identity::IdentityState;
 use super::snapshot::EntityMapper;
-use crate::audit::{self, Provenance};
+use crate::audit::{self, Actor, Provenance};
 use crate::credentials::{ClientTable, Scope, issue_credential};
 
 /// Why a change to a tenant was refused; nothing was changed.
@@ -207,7 +208,7 @@ impl Tenant {
             action: Some("update_ledger_settings".into()),
             resource: Some("ledger:settings".into()),
             details: serde_json::json!({ "before": before, "after": settings }),
-            ..by.event("ledger.settings.update")
+            ..by.event(EventKind::LedgerSettingsUpdate)
         };
         self.commit_directory_change(change, vec![event], &[])
             .await?;
@@ -227,7 +228,7 @@ impl Tenant {
         name: &str,
         scopes: &[Scope],
         by: &Provenance,
-    ) -> Result<(ApiClient, String), ChangeError> {
+    ) -> Result<(ApiClient, ShownOnce), ChangeError> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(ChangeError::ClientName);
@@ -301,7 +302,7 @@ impl Tenant {
         let mut tx = self.ledger.begin_change().await?;
         let version = self
             .store
-            .insert_policy_version(&mut tx, &text, &by.actor, comment)
+            .insert_policy_version(&mut tx, &text, &by.actor_name(), comment)
             .await?;
         let event = audit::policy_event(by, &version, Some(previous));
         self.record_and_commit(tx, vec![event]).await?;
@@ -339,7 +340,7 @@ impl Tenant {
     pub async fn upsert_staff(
         &self,
         members: Vec<StaffMember>,
-        source: &str,
+        source: ChangeSource,
         by: &Provenance,
     ) -> Result<usize, ChangeError> {
         let mut change = self.begin_directory_change().await?;
@@ -400,7 +401,7 @@ impl Tenant {
                 .await?;
             events.extend(ended.iter().map(|sid| {
                 audit::session_revoked_event(
-                    &Provenance::local("system"),
+                    &Provenance::local(Actor::System),
                     staff_id,
                     sid,
                     "deprovisioned",
@@ -523,7 +524,7 @@ async fn install_base_policies(
     let version = store
         .insert_policy_version(&mut tx, &source, "system", "HMS base policy set")
         .await?;
-    let event = audit::policy_event(&Provenance::local("system"), &version, None);
+    let event = audit::policy_event(&Provenance::local(Actor::System), &version, None);
     ledger.record_in(&mut tx, vec![event]).await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(version)

@@ -2,7 +2,7 @@
 //! effective time, with roles from the tenant's job mapping.
 
 use hms_directory::{
-    Credential, StaffChange, StaffMember, StaffRecord, TenantStore, roles_granting,
+    ChangeSource, Credential, StaffChange, StaffMember, StaffRecord, TenantStore, roles_granting,
 };
 use serde_json::Value;
 use sqlx::AnyConnection;
@@ -11,9 +11,6 @@ use super::event::{HrEvent, HrEventType};
 use super::settings::HrSettings;
 use crate::provision::department_id;
 use crate::store::{self, ProvisioningError};
-
-/// The roles' source for grants from the HR job mapping.
-pub const HR_SOURCE: &str = "hr";
 
 /// What became of an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,7 +132,7 @@ pub async fn apply_event(
     };
     member.roles = roles_with(existing.as_ref(), &granted);
     let staff = directory
-        .upsert_staff(tx, vec![member], HR_SOURCE)
+        .upsert_staff(tx, vec![member], ChangeSource::Hr)
         .await
         .map_err(|e| match e {
             hms_directory::StoreError::Invalid(message) => {
@@ -227,7 +224,7 @@ fn assign(member: &mut StaffMember, hr: &mut HrRecord, event: &HrEvent) {
 /// Roles from other sources, plus those the job mapping grants.
 fn roles_with(existing: Option<&StaffRecord>, granted: &[String]) -> Vec<String> {
     let sources = existing.map_or(&[][..], |r| r.role_sources.as_slice());
-    roles_granting(sources, HR_SOURCE, granted)
+    roles_granting(sources, ChangeSource::Hr, granted)
 }
 
 type HrRow = (Option<String>, Option<String>, String, String, String);

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use sqlx::AnyConnection;
 
 pub use groups::{create_group, delete_group, patch_group, replace_group};
-pub use roles::{SCIM_SOURCE, department_id, replace_group_roles, sync_roles};
+pub use roles::{department_id, replace_group_roles, sync_roles};
 pub use users::{create_user, delete_user, patch_user, replace_user};
 
 use crate::protocol::error::ScimError;

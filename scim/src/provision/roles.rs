@@ -3,14 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use hms_directory::{StaffChange, TenantStore, roles_granting, valid_role};
+use hms_directory::{ChangeSource, StaffChange, TenantStore, roles_granting, valid_role};
 use sqlx::AnyConnection;
 
 use crate::protocol::error::ScimError;
 use crate::store::{self, GroupRoles, ProvisioningError};
-
-/// The source recorded for roles granted through SCIM groups.
-pub const SCIM_SOURCE: &str = "scim";
 
 /// Recomputes the roles of `staff_ids`: roles granted by other sources stay,
 /// SCIM-granted roles become exactly what their groups grant now.
@@ -33,7 +30,7 @@ pub async fn sync_roles(
         member.roles = roles;
         changes.extend(
             directory
-                .upsert_staff(tx, vec![member], SCIM_SOURCE)
+                .upsert_staff(tx, vec![member], ChangeSource::Scim)
                 .await?,
         );
     }
@@ -42,7 +39,7 @@ pub async fn sync_roles(
 
 /// Roles from other sources, plus those `granted` by groups, sorted.
 pub fn roles_with(role_sources: &[(String, String)], granted: &BTreeSet<String>) -> Vec<String> {
-    roles_granting(role_sources, SCIM_SOURCE, granted)
+    roles_granting(role_sources, ChangeSource::Scim, granted)
 }
 
 /// Replaces the tenant's group-to-role mapping and recomputes the roles of

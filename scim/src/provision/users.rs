@@ -2,11 +2,11 @@
 //! fills the directory's names, emails, department and active flag, and roles
 //! come from group membership.
 
-use hms_directory::{StaffMember, StaffRecord, TenantStore, check_record_id};
+use hms_directory::{ChangeSource, StaffMember, StaffRecord, TenantStore, check_record_id};
 use serde_json::{Map, Value};
 use sqlx::AnyConnection;
 
-use super::roles::{SCIM_SOURCE, department_id, roles_with};
+use super::roles::{department_id, roles_with};
 use super::{Outcome, current};
 use crate::protocol::error::ScimError;
 use crate::protocol::patch::{apply, parse_request};
@@ -88,7 +88,7 @@ pub async fn delete_user(
         member.active = false;
         member.roles = roles_with(&record.role_sources, &Default::default());
         staff = directory
-            .upsert_staff(tx, vec![member], SCIM_SOURCE)
+            .upsert_staff(tx, vec![member], ChangeSource::Scim)
             .await?;
     }
     Ok(Outcome {
@@ -125,7 +125,7 @@ async fn write_staff(
     // A person HR has on leave or terminated stays disabled whatever the IdP says.
     member.active &= crate::hr::apply::hr_allows(tx, &resource.id).await?;
     let staff = directory
-        .upsert_staff(tx, vec![member], SCIM_SOURCE)
+        .upsert_staff(tx, vec![member], ChangeSource::Scim)
         .await
         .map_err(|e| match e {
             hms_directory::StoreError::Invalid(message) => ScimError::invalid_value(message).into(),

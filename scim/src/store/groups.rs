@@ -6,11 +6,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::AnyConnection;
 
-use hms_directory::Entitlement;
+use hms_directory::{ChangeSource, Entitlement};
 
 use super::{ProvisioningError, now};
 use crate::protocol::error::ScimError;
-use crate::provision::SCIM_SOURCE;
 
 /// A group as a User's `groups` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -253,11 +252,11 @@ pub async fn group_entitlements(
         found.push(Entitlement {
             staff_id,
             department,
-            kind: "group",
+            kind: hms_directory::EntitlementKind::Group,
             name: group_id,
             description: format!("group \"{group_name}\" (grants {})", roles.join(", ")),
             roles,
-            source: SCIM_SOURCE.into(),
+            source: ChangeSource::Scim.as_str().into(),
             granted_at: added_at,
         });
     }

@@ -10,7 +10,6 @@ use hms_audit_ledger::{CosignerVerifier, Report, Trust, VerifierKey, verify_bund
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::witnessing::{self, Witness};
-use hms_governance::audit::Provenance;
 use hms_governance::tenancy::{Tenant, Tenants};
 
 /// A bundle is read in blocks of this many bytes: few reads, few progress updates.
@@ -206,7 +205,10 @@ pub async fn run_online(
             let tenant = find(&tenants, &tenant).await?;
             let key = tenant
                 .ledger
-                .rotate_key(tenants.master_key(), &Provenance::local("cli").actor)
+                .rotate_key(
+                    tenants.master_key(),
+                    &hms_governance::audit::Actor::Cli.to_string(),
+                )
                 .await?;
             println!("new signing key {}\n{}", key.key_id, key.vkey);
             Ok(0)
@@ -321,7 +323,7 @@ async fn quarantine(
                 writer.flush()?;
                 writer.get_ref().sync_data()
             },
-            &Provenance::local("cli").actor,
+            &hms_governance::audit::Actor::Cli.to_string(),
         )
         .await?;
     Ok(done)

@@ -184,12 +184,17 @@ impl Cli {
                     })
                     .collect::<anyhow::Result<Vec<_>>>()?;
                 let (client, token) = tenant
-                    .create_client(&name, &scopes, &Provenance::local("cli"))
+                    .create_client(
+                        &name,
+                        &scopes,
+                        &Provenance::local(hms_governance::audit::Actor::Cli),
+                    )
                     .await?;
                 println!(
-                    "client {} created for tenant {}; its token (shown once):\n{token}",
+                    "client {} created for tenant {}; its token (shown once):\n{}",
                     client.id,
-                    tenant.id()
+                    tenant.id(),
+                    token.expose()
                 );
                 Ok(0)
             }
@@ -239,7 +244,7 @@ async fn tenant_command(command: TenantCommand, tenants: Tenants) -> anyhow::Res
                     &id,
                     name.as_deref().unwrap_or(id.as_str()),
                     utc_offset_minutes,
-                    &Provenance::local("cli"),
+                    &Provenance::local(hms_governance::audit::Actor::Cli),
                 )
                 .await?;
             println!("{}", serde_json::to_string_pretty(&tenant.record)?);

@@ -82,7 +82,7 @@ pub async fn run(args: ReportArgs, tenants: Tenants) -> anyhow::Result<i32> {
     if let Ok(style) = ProgressStyle::with_template("{spinner} reading the ledger: {pos} entries") {
         bar.set_style(style);
     }
-    let by = Provenance::local("cli");
+    let by = Provenance::local(hms_governance::audit::Actor::Cli);
     let report = pull(&tenant, kind, scope, &args.format, &by, |read| {
         bar.set_position(read)
     })

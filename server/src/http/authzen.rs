@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use hms_audit_ledger::Event;
+use hms_audit_ledger::{Event, EventKind};
 use hms_authz::{
     AccessRequest, Action, ActionSearch, EntitySearch, EvaluationsSemantic, PartialRequest, Pdp,
     RequestError, RequestTime, SearchPage, Subject,
@@ -304,7 +304,7 @@ pub async fn search_subject(
     ctx: PdpClient,
     ApiJson(search): ApiJson<EntitySearch>,
 ) -> Result<Json<SearchResults<Subject>>, ApiError> {
-    run_search(&ctx, "search.subject", search, Pdp::search_subjects).await
+    run_search(&ctx, EventKind::SearchSubject, search, Pdp::search_subjects).await
 }
 
 /// `POST /{tenant}/access/v1/search/resource`.
@@ -320,7 +320,13 @@ pub async fn search_resource(
     ctx: PdpClient,
     ApiJson(search): ApiJson<EntitySearch>,
 ) -> Result<Json<SearchResults<Subject>>, ApiError> {
-    run_search(&ctx, "search.resource", search, Pdp::search_resources).await
+    run_search(
+        &ctx,
+        EventKind::SearchResource,
+        search,
+        Pdp::search_resources,
+    )
+    .await
 }
 
 /// `POST /{tenant}/access/v1/search/action`.
@@ -336,7 +342,7 @@ pub async fn search_action(
     ctx: PdpClient,
     ApiJson(search): ApiJson<ActionSearch>,
 ) -> Result<Json<SearchResults<Action>>, ApiError> {
-    run_search(&ctx, "search.action", search, Pdp::search_actions).await
+    run_search(&ctx, EventKind::SearchAction, search, Pdp::search_actions).await
 }
 
 /// Runs a search off the async workers (it may evaluate thousands of candidates),
@@ -345,7 +351,7 @@ pub async fn search_action(
 /// not answered.
 async fn run_search<S, T>(
     ctx: &TenantContext,
-    kind: &str,
+    kind: EventKind,
     search: S,
     find: fn(&Pdp, &S, &RequestTime) -> Result<SearchPage<T>, RequestError>,
 ) -> Result<Json<SearchResults<T>>, ApiError>
@@ -364,7 +370,7 @@ where
         patient: request["resource"]["properties"]["patient"]["id"]
             .as_str()
             .map(str::to_owned),
-        action: Some(kind.to_owned()),
+        action: Some(kind.as_str().to_owned()),
         details: json!({ "request": request, "results": page.results, "next_token": page.next_token }),
         ..ctx.provenance.event(kind)
     };

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use hms_directory::ApiClient;
+use hms_keys::ShownOnce;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -38,7 +39,7 @@ pub struct IssuedClient {
     /// The client.
     client: ApiClient,
     /// Its bearer credential, `client_id.secret`.
-    token: String,
+    token: ShownOnce,
 }
 
 /// `POST /{tenant}/v1/clients`: a new client; its token is in this answer only.

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::Path;
-use hms_directory::{ADMIN_SOURCE, Encounter, Patient, StaffMember};
+use hms_directory::{ChangeSource, Encounter, Patient, StaffMember};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -48,7 +48,7 @@ pub async fn put_staff(
 ) -> Result<Json<Updated>, ApiError> {
     let updated = ctx
         .tenant
-        .upsert_staff(members, ADMIN_SOURCE, &ctx.provenance)
+        .upsert_staff(members, ChangeSource::Admin, &ctx.provenance)
         .await?;
     Ok(Json(Updated { updated }))
 }

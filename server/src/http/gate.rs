@@ -15,7 +15,7 @@ use serde_json::{Map, json};
 
 use super::AppState;
 use super::error::ApiError;
-use hms_governance::audit::Provenance;
+use hms_governance::audit::{Actor, Provenance};
 use hms_governance::credentials::{AuthError, Scope};
 use hms_governance::decisions::decide;
 use hms_governance::sessions::check_token;
@@ -132,7 +132,7 @@ async fn client_context(
             AuthError::Missing | AuthError::Invalid => ApiError::Unauthorized(e.to_string()),
         })?;
     let provenance = provenance_of(
-        format!("client:{}", caller.client_id),
+        Actor::Client(caller.client_id.clone()),
         &parts.headers,
         peer_of(parts),
     );
@@ -228,7 +228,7 @@ async fn staff_context(
             message: "the session token was refused".into(),
         })?;
     let staff = checked.claims.sub.clone();
-    let provenance = provenance_of(format!("staff:{staff}"), &parts.headers, peer_of(parts));
+    let provenance = provenance_of(Actor::Staff(staff.clone()), &parts.headers, peer_of(parts));
     let context = TenantContext { tenant, provenance };
     let organization = context.tenant.id().to_owned();
     let question = AccessRequest {
@@ -256,7 +256,7 @@ async fn staff_context(
 }
 
 /// Provenance for `actor` from a request's headers and peer address.
-pub fn provenance_of(actor: String, headers: &HeaderMap, peer: Option<SocketAddr>) -> Provenance {
+pub fn provenance_of(actor: Actor, headers: &HeaderMap, peer: Option<SocketAddr>) -> Provenance {
     let header = |name| {
         headers
             .get(name)

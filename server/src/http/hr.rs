@@ -9,8 +9,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::header::USER_AGENT;
 use axum::http::{HeaderMap, StatusCode};
+use hms_governance::audit::Actor;
 use hms_governance::audit::Provenance;
-use hms_governance::hr::{self, Delivery, HR_ACTOR, Received, RotatedSecret};
+use hms_governance::hr::{self, Delivery, Received, RotatedSecret};
 use hms_scim::hr::settings::HrSettings;
 use hms_scim::hr::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
@@ -62,7 +63,7 @@ pub async fn receive(
     let tenant = app.tenant(&tenant_id).await?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let by = Provenance {
-        actor: HR_ACTOR.into(),
+        actor: Actor::HrWebhook,
         request_id: header(super::REQUEST_ID.as_str()).map(str::to_owned),
         source_ip: Some(peer.ip().to_string()),
         user_agent: header(USER_AGENT.as_str()).map(|v| v.chars().take(256).collect()),

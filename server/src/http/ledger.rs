@@ -377,7 +377,7 @@ pub async fn rotate_key(
     let key = ctx
         .tenant
         .ledger
-        .rotate_key(app.tenants.master_key(), &ctx.provenance.actor)
+        .rotate_key(app.tenants.master_key(), &ctx.provenance.actor_name())
         .await?;
     Ok((StatusCode::CREATED, Json(key)))
 }

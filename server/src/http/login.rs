@@ -29,6 +29,7 @@ use super::browser::{redirect, secure_attribute};
 use super::error::ApiError;
 use super::gate::provenance_of;
 use super::json::ApiQuery;
+use hms_governance::audit::Actor;
 use hms_governance::login::{self as admission, Admission};
 use hms_governance::tenancy::Tenant;
 
@@ -182,7 +183,7 @@ pub async fn oidc_callback(
     ApiQuery(query): ApiQuery<CallbackQuery>,
 ) -> Result<Response, ApiError> {
     let tenant = app.tenant(&tenant_id).await?;
-    let by = provenance_of(format!("idp:{idp}"), &headers, Some(peer));
+    let by = provenance_of(Actor::Idp(idp.clone()), &headers, Some(peer));
     let verified = async {
         if let Some(error) = &query.error {
             let detail = query.error_description.as_deref().unwrap_or_default();
@@ -317,7 +318,7 @@ pub async fn saml_acs(
     let body =
         body.map_err(|_| ApiError::PayloadTooLarge("request body is larger than allowed".into()))?;
     let tenant = app.tenant(&tenant_id).await?;
-    let by = provenance_of(format!("idp:{idp}"), &headers, Some(peer));
+    let by = provenance_of(Actor::Idp(idp.clone()), &headers, Some(peer));
     let mut for_console = false;
     let verified = async {
         let form: AcsForm = serde_urlencoded::from_bytes(&body).map_err(|_| {

@@ -12,6 +12,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::gate::AdminClient;
 use super::json::ApiJson;
+use hms_directory::ChangeSource;
 use hms_governance::audit;
 use hms_governance::tenancy::ChangeError;
 
@@ -83,7 +84,7 @@ pub async fn put_group_roles(
     events.extend(
         staff
             .iter()
-            .map(|c| audit::staff_event(&ctx.provenance, c, "scim")),
+            .map(|c| audit::staff_event(&ctx.provenance, c, ChangeSource::Scim)),
     );
     tenant
         .commit_directory_change(change, events, &staff)

@@ -204,7 +204,7 @@ pub async fn review(
     Ok(Json(Reviewed {
         decision_id: body.decision_id,
         verdict: body.verdict,
-        reviewed_by: ctx.provenance.actor.clone(),
+        reviewed_by: ctx.provenance.actor_name(),
     }))
 }
 

@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::HeaderMap;
-use hms_governance::audit::Provenance;
+use hms_governance::audit::{Actor, Provenance};
 use hms_governance::sessions::{self, AccessToken, Authenticated};
 use hms_governance::tenancy::Tenant;
 use hms_idp_bridge::mfa::{Enrolment, Proof};
@@ -56,7 +56,7 @@ fn bearer_secret(headers: &HeaderMap) -> Result<&str, ApiError> {
 }
 
 fn staff_provenance(staff_id: &str, headers: &HeaderMap, peer: SocketAddr) -> Provenance {
-    provenance_of(format!("staff:{staff_id}"), headers, Some(peer))
+    provenance_of(Actor::Staff(staff_id.to_owned()), headers, Some(peer))
 }
 
 /// `POST /{tenant}/auth/mfa/enroll` (bearer: the login token): a new TOTP factor.

@@ -30,7 +30,7 @@ pub const MASTER_KEY: &str = "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchISE=";
 
 /// Provenance for set-up work done by a test.
 pub fn by_test() -> hms_governance::audit::Provenance {
-    hms_governance::audit::Provenance::local("test")
+    hms_governance::audit::Provenance::local(hms_governance::audit::Actor::Cli)
 }
 
 pub fn postgres_url() -> String {
@@ -105,10 +105,12 @@ pub async fn spawn_settings(
         )
         .await
         .unwrap();
+    let admin_token = admin_token.expose().to_owned();
     let (_, pdp_token) = tenant
         .create_client("test-emr", &[Scope::Pdp], &by_test())
         .await
         .unwrap();
+    let pdp_token = pdp_token.expose().to_owned();
     let app = TestApp {
         base,
         http: Client::new(),

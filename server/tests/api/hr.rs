@@ -431,6 +431,7 @@ async fn an_hr_termination_outranks_the_identity_provider() {
             )
             .await
             .unwrap();
+        let token = token.expose().to_owned();
         let scim = |method: reqwest::Method, path: &str, body: Value| {
             app.http
                 .request(method, app.url(&format!("/scim/v2{path}")))

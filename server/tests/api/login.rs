@@ -833,6 +833,7 @@ async fn a_scim_deprovisioning_ends_the_persons_sessions() {
             )
             .await
             .unwrap();
+        let scim = scim.expose().to_owned();
         let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
         let user = json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", enterprise],

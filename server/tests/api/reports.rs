@@ -565,6 +565,7 @@ async fn a_look_at_a_neighbours_record_shows_in_the_same_address_report() {
             )
             .await
             .unwrap();
+        let token = token.expose().to_owned();
         let user = json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
             "userName": "E-4001@st-marys.example",
@@ -657,7 +658,7 @@ async fn a_pack_read_in_one_pass_gives_each_report_what_it_gives_alone() {
                 from,
                 ..ReportScope::default()
             };
-            let by = hms_governance::audit::Provenance::local("test");
+            let by = hms_governance::audit::Provenance::local(hms_governance::audit::Actor::Cli);
             let pack = pull_pack(&tenant, &kinds, scope, "json", &by, |_| {})
                 .await
                 .unwrap();

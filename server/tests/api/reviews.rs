@@ -482,6 +482,7 @@ async fn group_memberships_and_credentials_are_reviewed_and_stay_revoked_whateve
             )
             .await
             .unwrap();
+        let token = token.expose().to_owned();
         let mapping = json!({ "mappings": [{ "group": "Ward Nurses", "roles": ["nurse"] }] });
         assert_eq!(
             app.put("/v1/provisioning/group-roles", &mapping)

@@ -22,6 +22,7 @@ impl<'a> Provisioner<'a> {
             .create_client("entra-provisioning", &[Scope::Scim], &by_test())
             .await
             .unwrap();
+        let token = token.expose().to_owned();
         Self { app, token }
     }
 

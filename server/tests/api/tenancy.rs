@@ -26,6 +26,7 @@ async fn a_credential_of_one_tenant_gets_nothing_of_another() {
             )
             .await
             .unwrap();
+        let mercy_token = mercy_token.expose().to_owned();
         let request = record_request("dr-heart", "read_vitals", "Vitals", "p1");
         // Mercy's credential on St Mary's path.
         let response = app

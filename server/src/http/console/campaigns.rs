@@ -69,7 +69,7 @@ async fn list_page(visitor: &Visitor, problem: Option<String>) -> Result<Respons
                     @for campaign in &campaigns {
                         tr {
                             th scope="row" { a href={"/" (tenant_id) "/console/campaigns/" (campaign.id)} { (campaign.name) } }
-                            td { (campaign.due_at) }
+                            td { (campaign.due_at.to_rfc3339()) }
                             td { (campaign.status) }
                         }
                     }
@@ -203,7 +203,7 @@ pub async fn detail(
         .await
         .map_err(ApiError::from)?;
     let content = html! {
-        p { "Due " (campaign.due_at) " · " (campaign.status) " · undecided items at close: " (format!("{:?}", campaign.overdue).to_lowercase()) }
+        p { "Due " (campaign.due_at.to_rfc3339()) " · " (campaign.status) " · undecided items at close: " (format!("{:?}", campaign.overdue).to_lowercase()) }
         h2 { "Progress by reviewer" }
         table {
             caption { "Items decided per reviewer" }

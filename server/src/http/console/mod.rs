@@ -29,6 +29,7 @@ use super::AppState;
 use super::browser::{redirect, secure_attribute};
 use super::error::ApiError;
 use super::gate::{TenantContext, provenance_of};
+use hms_governance::audit::Actor;
 use hms_governance::decisions::{evaluate, record};
 use hms_governance::login::Admission;
 use hms_governance::tenancy::Tenant;
@@ -99,13 +100,17 @@ pub fn land(
         Ok(Admission::MfaRequired(pending)) => {
             let cookie = format!(
                 "{LOGIN_COOKIE}={}; Path={console}; HttpOnly; SameSite=Lax{secure}",
-                pending.login_token
+                pending.login_token.expose()
             );
             redirect(&format!("{console}/mfa"), vec![cookie])
         }
         Ok(Admission::Authenticated(session)) => redirect(
             &console,
-            vec![session_cookie(tenant_id, &session.session_token, secure)],
+            vec![session_cookie(
+                tenant_id,
+                session.session_token.expose(),
+                secure,
+            )],
         ),
     }
 }
@@ -239,7 +244,7 @@ async fn visitor(
         _ => return Err(to_login()),
     };
     let staff = session.staff_id.clone();
-    let provenance = provenance_of(format!("staff:{staff}"), headers, Some(peer));
+    let provenance = provenance_of(Actor::Staff(staff.to_owned()), headers, Some(peer));
     let ctx = TenantContext { tenant, provenance };
     let sections = open_sections(&ctx, &staff, session.mfa()).await;
     Ok(Visitor {

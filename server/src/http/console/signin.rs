@@ -26,6 +26,7 @@ use super::{
     Form, LOGIN_COOKIE, SESSION_COOKIE, Turned, cookie, form_token, session_cookie, visitor,
 };
 use hms_governance::audit;
+use hms_governance::audit::Actor;
 use hms_governance::tenancy::Tenant;
 
 /// Why the last sign-in failed, when it did.
@@ -161,7 +162,7 @@ pub async fn mfa_enroll(
         return Err(back_to_login(&tenant_id));
     };
     check_login_form(&Form::parse(&body), &secret)?;
-    let by = provenance_of(format!("staff:{}", session.staff_id), &headers, Some(peer));
+    let by = provenance_of(Actor::Staff(session.staff_id.clone()), &headers, Some(peer));
     let enrolment = sessions::enrol_factor(&tenant, &session, &by)
         .await
         .map_err(ApiError::from)?;
@@ -209,7 +210,7 @@ pub async fn mfa_submit(
     let form = Form::parse(&body);
     check_login_form(&form, &secret)?;
     let proof = Proof::Totp(form.one("code").unwrap_or_default().trim().to_owned());
-    let by = provenance_of(format!("staff:{}", session.staff_id), &headers, Some(peer));
+    let by = provenance_of(Actor::Staff(session.staff_id.clone()), &headers, Some(peer));
     match sessions::prove_factor(&tenant, &session, &proof, &by)
         .await
         .map_err(ApiError::from)
