@@ -5,7 +5,8 @@
 //!   its store, ledger, PDP, master key and issuer URL.
 //! - [`decisions`]: one PDP decision evaluated and recorded; [`login`]: a
 //!   verified login admitted; [`sessions`]: second factors, session tokens and their checks.
-//! - [`credentials`]: API clients and their bearer credentials.
+//! - [`credentials`]: API clients and their bearer credentials; [`identity`]:
+//!   identity providers, login settings, sessions and token keys administered.
 //! - [`audit`]: who did something and from where, and the ledger entries changes write.
 //! - [`provisioning`]: a SCIM write as one directory change.
 //! - [`hr`]: signed HR events applied to the directory; [`webhooks`]: signed messages out.
@@ -16,6 +17,7 @@ pub mod audit;
 pub mod credentials;
 pub mod decisions;
 pub mod hr;
+pub mod identity;
 pub mod login;
 pub mod provisioning;
 pub mod reporting;

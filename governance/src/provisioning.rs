@@ -5,6 +5,7 @@
 use hms_directory::ChangeSource;
 use hms_scim::protocol::schema::ResourceType;
 use hms_scim::provision::{self, Outcome};
+use hms_scim::store::GroupRoles;
 use serde_json::Value;
 
 use crate::audit::{self, Provenance, ScimOperation};
@@ -100,4 +101,32 @@ pub async fn write(
         .await?;
     tenant.note_scim_write();
     Ok(outcome)
+}
+
+/// The mapping from SCIM groups to HMS roles.
+pub async fn group_roles(tenant: &Tenant) -> Result<Vec<GroupRoles>, ChangeError> {
+    let mut conn = tenant.store.connection().await?;
+    Ok(hms_scim::store::group_roles(&mut conn).await?)
+}
+
+/// Replaces the mapping from SCIM groups to HMS roles; members of groups
+/// whose roles changed get their new roles at once. Returns how many people's
+/// roles changed.
+pub async fn replace_group_roles(
+    tenant: &Tenant,
+    mappings: &[GroupRoles],
+    by: &Provenance,
+) -> Result<usize, ChangeError> {
+    let mut change = tenant.begin_directory_change().await?;
+    let staff = provision::replace_group_roles(&tenant.store, &mut change.tx, mappings).await?;
+    let mut events = vec![audit::group_roles_event(by, mappings)];
+    events.extend(
+        staff
+            .iter()
+            .map(|c| audit::staff_event(by, c, ChangeSource::Scim)),
+    );
+    tenant
+        .commit_directory_change(change, events, &staff)
+        .await?;
+    Ok(staff.len())
 }

@@ -3,7 +3,6 @@
 //! recorded; `sessions.rs` takes over from there.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -14,9 +13,6 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use hms_idp_bridge::IdentityError;
 use hms_idp_bridge::login::{self, PendingLogin};
-use hms_idp_bridge::oidc::OidcRelyingParty;
-use hms_idp_bridge::providers::{self, ProviderConfig};
-use hms_idp_bridge::saml::{SamlServiceProvider, SpEndpoints};
 use hms_idp_bridge::store::random_secret;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
@@ -30,8 +26,8 @@ use super::error::ApiError;
 use super::gate::provenance_of;
 use super::json::ApiQuery;
 use hms_governance::audit::Actor;
+use hms_governance::identity::{relying_party, service_provider};
 use hms_governance::login::{self as admission, Admission};
-use hms_governance::tenancy::Tenant;
 
 /// The sign-in routes: public, each step proving itself (IdP signatures,
 /// the state cookie, login tokens).
@@ -46,60 +42,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The cookie binding an OIDC login to the browser that started it.
 const STATE_COOKIE: &str = "hms_ach_oidc_state";
-
-/// Where IdPs send people back to, and what SAML IdPs know this SP as.
-pub struct Endpoints {
-    base: String,
-}
-
-impl Endpoints {
-    /// The endpoints of `tenant`.
-    pub fn new(tenant: &Tenant) -> Self {
-        Self {
-            base: tenant.issuer().to_owned(),
-        }
-    }
-
-    /// The OIDC redirect URI registered at IdP `idp`.
-    pub fn oidc_redirect(&self, idp: &str) -> String {
-        format!("{}/auth/oidc/{idp}/callback", self.base)
-    }
-
-    /// The SP entity id and ACS URL towards SAML IdP `idp`.
-    pub fn saml(&self, idp: &str) -> SpEndpoints {
-        SpEndpoints {
-            entity_id: format!("{}/auth/saml/{idp}/metadata", self.base),
-            acs_url: format!("{}/auth/saml/{idp}/acs", self.base),
-        }
-    }
-}
-
-/// The relying party for OIDC provider `idp` of `tenant`.
-pub async fn relying_party(
-    tenant: &Tenant,
-    idp: &str,
-) -> Result<Arc<OidcRelyingParty>, IdentityError> {
-    let redirect = Endpoints::new(tenant).oidc_redirect(idp);
-    let master = tenant.master_key();
-    tenant
-        .identity
-        .relying_party(tenant.store.pool(), master, tenant.id(), idp, &redirect)
-        .await
-}
-
-/// The SAML SP of `tenant` towards IdP `idp`.
-pub async fn service_provider(
-    tenant: &Tenant,
-    idp: &str,
-) -> Result<SamlServiceProvider, IdentityError> {
-    let stored = providers::get(tenant.store.pool(), idp)
-        .await?
-        .ok_or_else(|| IdentityError::UnknownProvider(idp.to_owned()))?;
-    let ProviderConfig::Saml(config) = &stored.config else {
-        return Err(IdentityError::UnknownProvider(idp.to_owned()));
-    };
-    SamlServiceProvider::new(idp, config, &Endpoints::new(tenant).saml(idp))
-}
 
 /// The query of a login start.
 #[derive(Debug, Default, Deserialize, IntoParams)]

@@ -149,8 +149,12 @@ fn declare_errors(path: &str, operation: &mut Operation) {
                 .insert(status.to_owned(), RefOr::T(error(description, scim)));
         }
     };
-    let tenant = path.starts_with("/{tenant}") || path.contains("/{tenant}");
-    let has_parameters = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+    let tenant = path.contains("/{tenant}");
+    let has_parameters = operation
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| p.name != "tenant");
     if operation.request_body.is_some() {
         add("400", "The body is malformed or does not fit.");
         add("413", "The body is larger than allowed.");

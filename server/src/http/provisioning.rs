@@ -1,8 +1,8 @@
 //! Provisioning administration: the mapping from SCIM groups to HMS roles.
 
 use axum::Json;
-use hms_scim::provision;
-use hms_scim::store::{self, GroupRoles, ProvisioningError};
+use hms_governance::provisioning;
+use hms_scim::store::GroupRoles;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -12,9 +12,6 @@ use super::AppState;
 use super::error::ApiError;
 use super::gate::AdminClient;
 use super::json::ApiJson;
-use hms_directory::ChangeSource;
-use hms_governance::audit;
-use hms_governance::tenancy::ChangeError;
 
 /// The group-role mapping routes, behind an `admin` client.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -45,10 +42,7 @@ pub struct Mappings {
     responses((status = 200, description = "The mapping.", body = Mappings))
 )]
 pub async fn group_roles(ctx: AdminClient) -> Result<Json<Mappings>, ApiError> {
-    let mut conn = ctx.tenant.store.connection().await?;
-    let mappings = store::group_roles(&mut conn)
-        .await
-        .map_err(|e| ApiError::from(ChangeError::from(e)))?;
+    let mappings = provisioning::group_roles(&ctx.tenant).await?;
     Ok(Json(Mappings { mappings }))
 }
 
@@ -75,22 +69,10 @@ pub async fn put_group_roles(
     ctx: AdminClient,
     ApiJson(body): ApiJson<GroupRolesBody>,
 ) -> Result<Json<MappingsReplaced>, ApiError> {
-    let tenant = &ctx.tenant;
-    let mut change = tenant.begin_directory_change().await?;
-    let staff = provision::replace_group_roles(&tenant.store, &mut change.tx, &body.mappings)
-        .await
-        .map_err(|e: ProvisioningError| ApiError::from(ChangeError::from(e)))?;
-    let mut events = vec![audit::group_roles_event(&ctx.provenance, &body.mappings)];
-    events.extend(
-        staff
-            .iter()
-            .map(|c| audit::staff_event(&ctx.provenance, c, ChangeSource::Scim)),
-    );
-    tenant
-        .commit_directory_change(change, events, &staff)
-        .await?;
+    let staff_updated =
+        provisioning::replace_group_roles(&ctx.tenant, &body.mappings, &ctx.provenance).await?;
     Ok(Json(MappingsReplaced {
         mappings: body.mappings,
-        staff_updated: staff.len(),
+        staff_updated,
     }))
 }
