@@ -1,8 +1,8 @@
 //! The ledger's vocabulary, shared by the code that writes entries (the
 //! application layer) and the code that reads them (compliance reports, the
-//! SIEM formats): the kinds of entry that readers act on, and outcomes. An
-//! entry stores them as text; writers and readers name them only through
-//! these types, so a kind cannot be spelt two ways.
+//! SIEM formats): every kind of entry, and outcomes. An entry stores them as
+//! text; writers and readers name them only through these types, so a kind
+//! cannot be spelt two ways.
 
 /// What an entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
