@@ -4,13 +4,12 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use hms_audit_ledger::{Event, EventKind};
+use hms_audit_ledger::{Event, EventKind, Timestamp};
 use hms_scim::hr::apply::{Disposition, HrOutcome, apply_event};
 use hms_scim::hr::event::{HrEvent, HrEventType};
 use hms_scim::hr::schedule;
 use hms_scim::hr::settings::{self, HrSettings, SealedSecret};
 use hms_scim::hr::signature::{self, SignatureError};
-use hms_scim::protocol::path::format_datetime;
 use hms_scim::store::ProvisioningError;
 use rand::RngCore;
 use serde::Serialize;
@@ -82,7 +81,7 @@ pub struct Received {
     pub status: &'static str,
     /// For a scheduled event, when it will be applied.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub effective_at: Option<String>,
+    pub effective_at: Option<Timestamp>,
 }
 
 impl Received {
@@ -113,7 +112,7 @@ pub async fn receive(
         now.unix_timestamp(),
     )?;
     let event = HrEvent::parse(delivery.body).map_err(|e| HrError::InvalidEvent(e.detail))?;
-    if event.effective_at > format_datetime(now + FURTHEST_AHEAD) {
+    if event.effective_at > timestamp(now + FURTHEST_AHEAD) {
         return Err(HrError::TooFarAhead);
     }
     if !applies_now(&event, now) {
@@ -142,7 +141,12 @@ fn applies_now(event: &HrEvent, now: OffsetDateTime) -> bool {
         HrEventType::Termination | HrEventType::LeaveOfAbsence => EARLY_OFFBOARDING,
         _ => CLOCK_SKEW,
     };
-    event.effective_at <= format_datetime(now + window)
+    event.effective_at <= timestamp(now + window)
+}
+
+fn timestamp(at: OffsetDateTime) -> Timestamp {
+    let micros = at.unix_timestamp_nanos().div_euclid(1000);
+    Timestamp::from_unix_micros(i64::try_from(micros).unwrap_or(i64::MAX))
 }
 
 /// Keeps a future-dated event until its effective time, recorded in the
@@ -171,8 +175,7 @@ async fn keep_until_due(
 pub async fn apply_due_events(tenant: &Tenant) -> Result<usize, HrError> {
     let due = {
         let mut conn = tenant.store.connection().await.map_err(ChangeError::from)?;
-        let now = format_datetime(OffsetDateTime::now_utc());
-        schedule::due(&mut conn, &now).await?
+        schedule::due(&mut conn, Timestamp::now()).await?
     };
     if due.is_empty() {
         return Ok(0);
@@ -333,7 +336,7 @@ pub struct RotatedSecret {
     /// The secret itself (`hrsec_…`), for the HR system's configuration.
     pub secret: ShownOnce,
     /// Until when the secrets it replaces keep verifying.
-    pub previous_valid_until: String,
+    pub previous_valid_until: Timestamp,
 }
 
 /// A new secret; the previous ones keep verifying for 24 hours.
@@ -345,13 +348,13 @@ pub async fn rotate_secret(tenant: &Tenant, by: &Provenance) -> Result<RotatedSe
         .master_key()
         .seal(&raw, &context(tenant, &id))
         .map_err(|_| HrError::CorruptSecret(id.clone()))?;
-    let grace_until = format_datetime(OffsetDateTime::now_utc() + ROTATION_GRACE);
+    let grace_until = timestamp(OffsetDateTime::now_utc() + ROTATION_GRACE);
     let secret = SealedSecret {
         id: id.clone(),
         sealed: STANDARD.encode(sealed),
     };
     let mut change = tenant.begin_directory_change().await?;
-    settings::add_secret(&mut change.tx, &secret, &grace_until).await?;
+    settings::add_secret(&mut change.tx, &secret, grace_until).await?;
     let event = Event {
         action: Some("rotate_hr_secret".into()),
         resource: Some(format!("hr_secret:{id}")),

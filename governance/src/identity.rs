@@ -13,6 +13,7 @@ use hms_idp_bridge::providers::{self, ProviderConfig, StoredProvider};
 use hms_idp_bridge::saml::{SamlServiceProvider, SpEndpoints};
 use hms_idp_bridge::sessions::SessionTable;
 use hms_idp_bridge::settings::{self, IdentitySettings};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use crate::audit::{self, Provenance};
@@ -95,7 +96,7 @@ pub async fn put_provider(
         tenant.id(),
         id,
         config,
-        secret.as_deref(),
+        secret.as_ref().map(ExposeSecret::expose_secret),
         tenant.master_key(),
     )?
     .keeping_secret_of(previous.as_ref());
@@ -131,10 +132,10 @@ fn provider_details(config: &ProviderConfig) -> Value {
 /// The secret a request carries apart, and SAML metadata fetched when given by URL.
 async fn resolve(
     config: ProviderConfig,
-) -> Result<(ProviderConfig, Option<String>), IdentityError> {
+) -> Result<(ProviderConfig, Option<SecretString>), IdentityError> {
     match config {
         ProviderConfig::Oidc(mut oidc) => {
-            let secret = oidc.client_secret.take().map(|s| s.0);
+            let secret = oidc.client_secret.take();
             Ok((ProviderConfig::Oidc(oidc), secret))
         }
         ProviderConfig::Saml(mut saml) => {

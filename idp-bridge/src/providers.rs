@@ -5,6 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hms_keys::MasterKey;
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, AnyPool};
 use utoipa::openapi::RefOr;
@@ -76,17 +77,6 @@ fn tagged(kind: &str, schema: RefOr<Schema>) -> RefOr<Schema> {
     }
 }
 
-/// A secret given in a request: stored sealed, never serialised or logged.
-#[derive(Clone, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(…)")
-    }
-}
-
 /// An OpenID Connect relying-party registration.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -95,10 +85,10 @@ pub struct OidcConfig {
     pub issuer: String,
     /// The client id registered at the IdP.
     pub client_id: String,
-    /// The client secret (request only; kept sealed).
+    /// The client secret (request only; kept sealed, never serialised or logged).
     #[serde(default, skip_serializing)]
     #[schema(value_type = Option<String>, write_only)]
-    pub client_secret: Option<Secret>,
+    pub client_secret: Option<SecretString>,
     /// Scopes asked for besides `openid`.
     #[serde(default = "default_scopes")]
     pub scopes: Vec<String>,

@@ -1,6 +1,7 @@
 //! Applying an HR event to the directory: idempotent by event id, ordered by
 //! effective time, with roles from the tenant's job mapping.
 
+use hms_audit_ledger::Timestamp;
 use hms_directory::{
     ChangeSource, Credential, StaffChange, StaffMember, StaffRecord, TenantStore, roles_granting,
 };
@@ -50,8 +51,8 @@ struct HrRecord {
     job_code: Option<String>,
     manager: Option<String>,
     status: Option<String>,
-    status_effective_at: String,
-    assignment_effective_at: String,
+    status_effective_at: Option<Timestamp>,
+    assignment_effective_at: Option<Timestamp>,
 }
 
 /// Applies `event` in the caller's transaction.
@@ -81,20 +82,20 @@ pub async fn apply_event(
         .as_ref()
         .map(|r| r.member.clone())
         .unwrap_or_else(|| StaffMember::new(employee_id));
-    let at = &event.effective_at;
+    let at = event.effective_at;
     let mut applied = false;
     if let Some(status) = event.kind.status()
-        && *at >= hr.status_effective_at
+        && Some(at) >= hr.status_effective_at
     {
         hr.status = Some(status.to_owned());
-        hr.status_effective_at = at.clone();
+        hr.status_effective_at = Some(at);
         applied = true;
     }
     if matches!(event.kind, HrEventType::Hire | HrEventType::Transfer)
-        && *at >= hr.assignment_effective_at
+        && Some(at) >= hr.assignment_effective_at
     {
         assign(&mut member, &mut hr, event);
-        hr.assignment_effective_at = at.clone();
+        hr.assignment_effective_at = Some(at);
         applied = true;
     }
     if let Some(credential) = &event.credential
@@ -244,10 +245,16 @@ async fn hr_record(
             job_code,
             manager,
             status: Some(status),
-            status_effective_at: status_at,
-            assignment_effective_at: assignment_at,
+            status_effective_at: stored_time(&status_at),
+            assignment_effective_at: stored_time(&assignment_at),
         },
     ))
+}
+
+/// A time this module stored; `None` (before every event) for the empty
+/// text of a record that never had one.
+fn stored_time(text: &str) -> Option<Timestamp> {
+    Timestamp::parse_rfc3339(text).ok()
 }
 
 async fn save_hr_record(
@@ -268,8 +275,16 @@ async fn save_hr_record(
         .bind(&hr.job_code)
         .bind(&hr.manager)
         .bind(hr.status.as_deref().unwrap_or("active"))
-        .bind(&hr.status_effective_at)
-        .bind(&hr.assignment_effective_at)
+        .bind(
+            hr.status_effective_at
+                .map(Timestamp::to_rfc3339)
+                .unwrap_or_default(),
+        )
+        .bind(
+            hr.assignment_effective_at
+                .map(Timestamp::to_rfc3339)
+                .unwrap_or_default(),
+        )
         .execute(&mut *tx)
         .await?;
     Ok(())
@@ -279,7 +294,7 @@ async fn credential_is_newer(
     tx: &mut AnyConnection,
     id: &str,
     kind: &str,
-    at: &str,
+    at: Timestamp,
 ) -> Result<bool, ProvisioningError> {
     let last: Option<(String,)> = sqlx::query_as(
         "SELECT effective_at FROM hr_credential_updates WHERE staff_id = $1 AND kind = $2",
@@ -288,14 +303,14 @@ async fn credential_is_newer(
     .bind(kind)
     .fetch_optional(&mut *tx)
     .await?;
-    Ok(last.is_none_or(|(last,)| at >= last.as_str()))
+    Ok(last.is_none_or(|(last,)| Some(at) >= stored_time(&last)))
 }
 
 async fn save_credential_time(
     tx: &mut AnyConnection,
     id: &str,
     kind: &str,
-    at: &str,
+    at: Timestamp,
 ) -> Result<(), ProvisioningError> {
     sqlx::query("DELETE FROM hr_credential_updates WHERE staff_id = $1 AND kind = $2")
         .bind(id)
@@ -307,7 +322,7 @@ async fn save_credential_time(
     )
     .bind(id)
     .bind(kind)
-    .bind(at)
+    .bind(at.to_rfc3339())
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -325,7 +340,7 @@ async fn record_event(
     .bind(&event.id)
     .bind(event.kind.as_str())
     .bind(&event.employee.id)
-    .bind(&event.effective_at)
+    .bind(event.effective_at.to_rfc3339())
     .bind(store::now())
     .bind(disposition.as_str())
     .execute(&mut *tx)

@@ -1,10 +1,10 @@
 //! HR events: what an HR platform sends for joiners, movers and leavers.
 
+use hms_audit_ledger::Timestamp;
 use hms_directory::CredentialStatus;
 use serde::Deserialize;
 
 use crate::protocol::error::ScimError;
-use crate::protocol::path::normalise_datetime;
 
 /// The kinds of HR event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -57,8 +57,9 @@ pub struct HrEvent {
     /// What happened.
     #[serde(rename = "type")]
     pub kind: HrEventType,
-    /// When it takes effect (RFC 3339); older than what was applied means superseded.
-    pub effective_at: String,
+    /// When it takes effect (RFC 3339 on the wire); older than what was
+    /// applied means superseded.
+    pub effective_at: Timestamp,
     /// Who.
     pub employee: Employee,
     /// For `credential_update`: the credential.
@@ -117,21 +118,15 @@ pub struct CredentialUpdate {
 }
 
 impl HrEvent {
-    /// Reads and checks an event body; `effective_at` comes back normalised.
+    /// Reads and checks an event body.
     pub fn parse(body: &[u8]) -> Result<Self, ScimError> {
-        let mut event: Self = serde_json::from_slice(body)
+        let event: Self = serde_json::from_slice(body)
             .map_err(|e| ScimError::invalid_value(format!("invalid HR event: {e}")))?;
         if event.id.trim().is_empty() || event.id.len() > 200 {
             return Err(ScimError::invalid_value("`id` is 1 to 200 characters"));
         }
         hms_directory::check_record_id("staff", &event.employee.id)
             .map_err(|e| ScimError::invalid_value(e.to_string()))?;
-        event.effective_at = normalise_datetime(&event.effective_at).ok_or_else(|| {
-            ScimError::invalid_value(format!(
-                "`effective_at` `{}` is not an RFC 3339 time",
-                event.effective_at
-            ))
-        })?;
         if (event.kind == HrEventType::CredentialUpdate) != event.credential.is_some() {
             return Err(ScimError::invalid_value(
                 "`credential` comes with `credential_update` events, and only with them",

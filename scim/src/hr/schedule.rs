@@ -1,6 +1,7 @@
 //! Future-dated HR events: kept when delivered ahead of their effective time
 //! and handed back, each exactly once, when that time has come.
 
+use hms_audit_ledger::Timestamp;
 use sqlx::AnyConnection;
 
 use super::event::HrEvent;
@@ -29,7 +30,7 @@ pub async fn schedule(
          VALUES ($1, $2, $3, $4)",
     )
     .bind(&event.id)
-    .bind(&event.effective_at)
+    .bind(event.effective_at.to_rfc3339())
     .bind(body)
     .bind(crate::store::now())
     .execute(&mut *tx)
@@ -50,14 +51,18 @@ pub async fn is_scheduled(
     Ok(found.is_some())
 }
 
-/// The ids of the events whose effective time (RFC 3339, UTC) is at or
-/// before `now`, earliest first.
-pub async fn due(conn: &mut AnyConnection, now: &str) -> Result<Vec<String>, ProvisioningError> {
+/// The ids of the events whose effective time is at or before `now`,
+/// earliest first (the times are stored as fixed-width UTC text, so their
+/// order as text is their order in time).
+pub async fn due(
+    conn: &mut AnyConnection,
+    now: Timestamp,
+) -> Result<Vec<String>, ProvisioningError> {
     let rows: Vec<(String,)> = sqlx::query_as(
         "SELECT event_id FROM hr_scheduled_events WHERE effective_at <= $1 \
          ORDER BY effective_at, event_id",
     )
-    .bind(now)
+    .bind(now.to_rfc3339())
     .fetch_all(&mut *conn)
     .await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())

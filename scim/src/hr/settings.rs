@@ -1,6 +1,7 @@
 //! A tenant's HR settings (job-to-role mapping, manager notification URL) and
 //! webhook secrets, stored sealed: sealing is the caller's (it holds the master key).
 
+use hms_audit_ledger::Timestamp;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 
@@ -136,10 +137,10 @@ pub async fn valid_secrets(
 pub async fn add_secret(
     conn: &mut AnyConnection,
     secret: &SealedSecret,
-    grace_until: &str,
+    grace_until: Timestamp,
 ) -> Result<(), ProvisioningError> {
     sqlx::query("UPDATE hr_secrets SET valid_until = $1 WHERE valid_until IS NULL")
-        .bind(grace_until)
+        .bind(grace_until.to_rfc3339())
         .execute(&mut *conn)
         .await?;
     sqlx::query("INSERT INTO hr_secrets (id, sealed, created_at) VALUES ($1, $2, $3)")
