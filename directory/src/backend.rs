@@ -67,6 +67,17 @@ impl Backend {
         })
     }
 
+    /// The catalog database's URL on PostgreSQL, for a connection of its
+    /// own (change wake-ups); `None` on SQLite.
+    pub fn catalog_url(&self) -> Option<String> {
+        let Self::Postgres { server, prefix } = self else {
+            return None;
+        };
+        let mut url = server.clone();
+        url.set_path(prefix);
+        Some(url.to_string())
+    }
+
     /// Opens (creating and migrating if needed) the tenant catalog.
     pub async fn catalog_pool(&self) -> Result<AnyPool, StoreError> {
         let pool = match self {

@@ -9,6 +9,7 @@
 
 mod backend;
 mod catalog;
+pub mod changes;
 mod clients;
 mod clock;
 mod error;
@@ -25,6 +26,7 @@ mod store;
 
 pub use backend::Backend;
 pub use catalog::{Catalog, TenantRecord};
+pub use changes::{Change, FeedEntry};
 pub use clients::ApiClient;
 pub use clock::{normalise_instant, now_rfc3339};
 pub use error::StoreError;

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use hms_audit_ledger::{EventKind, EventOutcome};
+use hms_directory::Change;
 use hms_idp_bridge::IdentityError;
 use hms_idp_bridge::mfa;
 use hms_idp_bridge::oidc::{OidcRelyingParty, http_client};
@@ -109,7 +110,8 @@ pub async fn put_provider(
         &format!("idp:{id}"),
         provider_details(&stored.config),
     );
-    tenant.record_and_commit(tx, vec![event]).await?;
+    let touched = [Change::Provider(id.to_owned())];
+    tenant.record_and_commit(tx, vec![event], &touched).await?;
     match discovered {
         Some(rp) => tenant.identity.remember_relying_party(id, rp).await,
         None => tenant.identity.forget_provider(id).await,
@@ -207,7 +209,8 @@ pub async fn delete_provider(
         &format!("idp:{id}"),
         json!({}),
     );
-    tenant.record_and_commit(tx, vec![event]).await?;
+    let touched = [Change::Provider(id.to_owned())];
+    tenant.record_and_commit(tx, vec![event], &touched).await?;
     tenant.identity.forget_provider(id).await;
     Ok(())
 }
@@ -222,7 +225,9 @@ pub async fn put_settings(
     settings::save(&mut tx, new).await?;
     let event =
         audit::identity_config_event(by, "put_identity_settings", "identity:settings", json!(new));
-    tenant.record_and_commit(tx, vec![event]).await?;
+    tenant
+        .record_and_commit(tx, vec![event], &[Change::IdentitySettings])
+        .await?;
     tenant.identity.put_settings_in_force(new.clone());
     Ok(())
 }
@@ -246,6 +251,7 @@ pub async fn revoke_session(
     if ended {
         let event = audit::session_revoked_event(by, &record.staff_id, id, ADMIN_REVOCATION);
         tenant.ledger.append_all(vec![event]).await?;
+        tenant.publish(&[Change::Session(id.to_owned())]).await?;
     }
     Ok(Some(ended))
 }
@@ -268,7 +274,7 @@ pub async fn reset_factor(
         EventOutcome::Success,
         json!({}),
     );
-    tenant.record_and_commit(tx, vec![event]).await?;
+    tenant.record_and_commit(tx, vec![event], &[]).await?;
     Ok(true)
 }
 
@@ -282,5 +288,6 @@ pub async fn rotate_token_key(tenant: &Tenant, by: &Provenance) -> Result<Value,
     let event =
         audit::identity_config_event(by, "rotate_token_key", "identity:token_keys", json!({}));
     tenant.ledger.append_all(vec![event]).await?;
+    tenant.publish(&[Change::TokenKeys]).await?;
     Ok(tenant.identity.keys().jwks().clone())
 }

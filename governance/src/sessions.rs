@@ -4,6 +4,7 @@
 //! gates, introspection). Every step that matters is recorded in the ledger.
 
 use hms_audit_ledger::{EventKind, EventOutcome};
+use hms_directory::Change;
 use hms_keys::ShownOnce;
 use std::sync::Arc;
 
@@ -249,6 +250,9 @@ pub async fn prove_factor(
         .sessions
         .promote(pool, &session.id, proven.method, &settings)
         .await?;
+    tenant
+        .publish(&[Change::Session(session.id.clone())])
+        .await?;
     let details = json!({ "method": proven.method, "confirmed_enrolment": proven.confirmed_enrolment, "session_id": active.id });
     let event = audit::identity_event(
         by,
@@ -293,6 +297,9 @@ pub async fn logout(
         .identity
         .sessions
         .revoke(tenant.store.pool(), &session.id, "logout")
+        .await?;
+    tenant
+        .publish(&[Change::Session(session.id.clone())])
         .await?;
     let details = json!({ "session_id": session.id });
     let event = audit::identity_event(

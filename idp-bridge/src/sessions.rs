@@ -271,14 +271,23 @@ impl SessionTable {
         secret: &str,
         settings: &IdentitySettings,
     ) -> Result<Arc<LiveSession>, SessionProblem> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT id FROM sessions WHERE secret_hash = $1")
-                .bind(digest(secret))
-                .fetch_optional(pool)
-                .await
-                .map_err(|_| SessionProblem::Unknown)?;
-        let (id,) = row.ok_or(SessionProblem::Unknown)?;
-        let session = self.get(&id).ok_or(SessionProblem::Unknown)?;
+        let row: Option<(String, Option<i64>, i64)> = sqlx::query_as(
+            "SELECT id, revoked_at, last_seen_at FROM sessions WHERE secret_hash = $1",
+        )
+        .bind(digest(secret))
+        .fetch_optional(pool)
+        .await
+        .map_err(|_| SessionProblem::Unknown)?;
+        let (id, revoked_at, seen_elsewhere) = row.ok_or(SessionProblem::Unknown)?;
+        let session = self.held_or_read(pool, &id).await?;
+        // The database is the truth: another node may have ended the session
+        // or seen it used since this node last did.
+        if revoked_at.is_some() {
+            session.revoked.store(true, Ordering::Release);
+        }
+        session
+            .last_seen
+            .fetch_max(seen_elsewhere, Ordering::Relaxed);
         let now = now();
         check(&session, settings, now)?;
         session.last_seen.store(now, Ordering::Relaxed);
@@ -289,6 +298,49 @@ impl SessionTable {
             .execute(pool)
             .await;
         Ok(session)
+    }
+
+    /// Session `id` as this node holds it, read from the database when it
+    /// was started on another node.
+    async fn held_or_read(
+        &self,
+        pool: &AnyPool,
+        id: &str,
+    ) -> Result<Arc<LiveSession>, SessionProblem> {
+        if let Some(session) = self.get(id) {
+            return Ok(session);
+        }
+        let found = self
+            .load_one(pool, id)
+            .await
+            .map_err(|_| SessionProblem::Unknown)?;
+        self.get(id)
+            .filter(|_| found)
+            .ok_or(SessionProblem::Unknown)
+    }
+
+    /// Re-reads session `id` if this node holds it: another node ended it
+    /// or proved its second factor. A session it does not hold is read when
+    /// first used.
+    pub async fn reread(&self, pool: &AnyPool, id: &str) -> Result<(), IdentityError> {
+        let Some(session) = self.get(id) else {
+            return Ok(());
+        };
+        match Self::record(pool, id).await? {
+            Some(record) if record.revoked_at.is_none() => {
+                session
+                    .last_seen
+                    .fetch_max(record.last_seen_at, Ordering::Relaxed);
+            }
+            _ => session.revoked.store(true, Ordering::Release),
+        }
+        Ok(())
+    }
+
+    /// The ids of the sessions this node holds.
+    pub fn held(&self) -> Vec<String> {
+        let live = self.live.read().unwrap_or_else(|p| p.into_inner());
+        live.keys().cloned().collect()
     }
 
     /// Reads session `id` from the database when this node does not hold it

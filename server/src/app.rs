@@ -66,6 +66,7 @@ impl Application {
     /// Serves until SIGINT or SIGTERM, then waits for the ledgers to write
     /// what they were given.
     pub async fn run(self) -> anyhow::Result<()> {
+        self.state.tenants.follow_changes();
         crate::scheduler::start(&self.state.tenants, &self.state.settings.reports.schedule);
         let ledger = &self.state.settings.ledger;
         crate::witnessing::start(

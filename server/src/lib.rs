@@ -10,6 +10,7 @@ pub mod config;
 pub mod connections;
 pub mod demo;
 pub mod http;
+pub mod leader;
 pub mod metrics;
 pub mod scheduler;
 pub mod telemetry;

@@ -5,7 +5,10 @@
 //! tenant's campaigns past their due date have their overdue rule applied.
 //! Future-dated HR events: every second, those whose effective time has come
 //! are applied.
-//! All of it is recorded in the ledger as done by `scheduler`.
+//! Change feeds: every hour, lines older than a day are dropped.
+//! All of it runs on one node (see [`crate::leader`]) and is recorded in the
+//! ledger as done by `scheduler`; the other nodes apply what it changed
+//! through the change feed.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,55 +22,117 @@ use hms_compliance_reports::render::{Format, render};
 use crate::config::ScheduledPack;
 use hms_governance::audit::Provenance;
 use hms_governance::reporting::{ReportScope, pull_pack};
-use hms_governance::tenancy::{Tenant, Tenants};
+use hms_governance::tenancy::{FEED_RETENTION, Tenant, Tenants};
+
+use crate::leader::Leadership;
 
 /// How often access-review due dates are enforced.
 const DUE_DATE_SWEEP: Duration = Duration::from_secs(60);
 /// How often future-dated HR events are checked for their effective time.
 const HR_EVENT_SWEEP: Duration = Duration::from_secs(1);
+/// How often the change feeds are pruned.
+const FEED_PRUNING: Duration = Duration::from_secs(3600);
 
-/// Runs every pack on its interval, and the due-date sweep, for as long as
-/// the service runs.
+/// Runs every pack on its interval, the sweeps and the feed pruning, for as
+/// long as the service runs, on the node that holds the scheduler's lock.
 pub fn start(tenants: &Arc<Tenants>, packs: &[ScheduledPack]) {
-    let hr = Arc::clone(tenants);
-    tokio::spawn(async move {
-        let mut interval = tokio::time::interval(HR_EVENT_SWEEP);
-        loop {
-            interval.tick().await;
-            if let Err(error) = apply_due_hr_events(&hr).await {
-                tracing::error!(
-                    error = format!("{error:#}"),
-                    "scheduled HR events not applied"
-                );
-            }
-        }
-    });
-    let sweeper = Arc::clone(tenants);
-    tokio::spawn(async move {
-        let mut interval = tokio::time::interval(DUE_DATE_SWEEP);
-        loop {
-            interval.tick().await;
-            if let Err(error) = enforce_due_dates(&sweeper).await {
-                tracing::error!(
-                    error = format!("{error:#}"),
-                    "access-review due dates not enforced"
-                );
-            }
-        }
-    });
+    let leader = Arc::new(Leadership::new(tenants.catalog_url()));
+    every(
+        (HR_EVENT_SWEEP, First::AtOnce),
+        &leader,
+        tenants,
+        |tenants| async move {
+            apply_due_hr_events(&tenants)
+                .await
+                .context("scheduled HR events not applied")
+        },
+    );
+    every(
+        (DUE_DATE_SWEEP, First::AtOnce),
+        &leader,
+        tenants,
+        |tenants| async move {
+            enforce_due_dates(&tenants)
+                .await
+                .context("access-review due dates not enforced")
+        },
+    );
+    every(
+        (FEED_PRUNING, First::AtOnce),
+        &leader,
+        tenants,
+        |tenants| async move {
+            prune_change_feeds(&tenants)
+                .await
+                .context("change feeds not pruned")
+        },
+    );
     for pack in packs.iter().cloned() {
-        let tenants = Arc::clone(tenants);
-        tokio::spawn(async move {
-            let mut interval = tokio::time::interval(Duration::from_secs(pack.every_seconds));
-            interval.tick().await;
-            loop {
-                interval.tick().await;
-                if let Err(error) = run_pack(&pack, &tenants).await {
-                    tracing::error!(pack = %pack.name, error = format!("{error:#}"), "scheduled report pack failed");
+        let period = Duration::from_secs(pack.every_seconds);
+        let pack = Arc::new(pack);
+        every(
+            (period, First::AfterOnePeriod),
+            &leader,
+            tenants,
+            move |tenants| {
+                let pack = Arc::clone(&pack);
+                async move {
+                    run_pack(&pack, &tenants)
+                        .await
+                        .with_context(|| format!("scheduled report pack `{}` failed", pack.name))
                 }
-            }
-        });
+            },
+        );
     }
+}
+
+/// When a job first runs.
+#[derive(Clone, Copy)]
+enum First {
+    AtOnce,
+    AfterOnePeriod,
+}
+
+/// Runs `job` every `period` while this node is the scheduler.
+fn every<F, Fut>(
+    (period, first): (Duration, First),
+    leader: &Arc<Leadership>,
+    tenants: &Arc<Tenants>,
+    job: F,
+) where
+    F: Fn(Arc<Tenants>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let leader = Arc::clone(leader);
+    let tenants = Arc::clone(tenants);
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(period);
+        if let First::AfterOnePeriod = first {
+            interval.tick().await;
+        }
+        loop {
+            interval.tick().await;
+            if !leader.is_leader().await {
+                continue;
+            }
+            if let Err(error) = job(Arc::clone(&tenants)).await {
+                tracing::error!(error = format!("{error:#}"), "scheduled work failed");
+            }
+        }
+    });
+}
+
+/// Drops every tenant's change-feed lines older than [`FEED_RETENTION`].
+async fn prune_change_feeds(tenants: &Tenants) -> anyhow::Result<()> {
+    let retention = i64::try_from(FEED_RETENTION.as_secs()).unwrap_or(i64::MAX);
+    let before = time::OffsetDateTime::now_utc().unix_timestamp() - retention;
+    for record in tenants.list().await? {
+        let id = record.id.to_string();
+        if let Some(tenant) = tenants.get(&id).await? {
+            tenant.store.prune_changes(before).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Applies every tenant's future-dated HR events whose time has come.

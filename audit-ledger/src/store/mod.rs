@@ -72,6 +72,13 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    fn put_key_in_force(&self, key: LedgerKey) {
+        match self.key.write() {
+            Ok(mut current) => *current = Arc::new(key),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(key),
+        }
+    }
+
     fn signing_key(&self) -> Arc<LedgerKey> {
         match self.key.read() {
             Ok(key) => Arc::clone(&key),
@@ -175,11 +182,15 @@ impl Ledger {
         let event = keys::rotation_event(&published, actor);
         append::append_batch(&mut tx, &self.shared, &key, vec![event]).await?;
         tx.commit().await?;
-        match self.shared.key.write() {
-            Ok(mut current) => *current = Arc::new(key),
-            Err(poisoned) => *poisoned.into_inner() = Arc::new(key),
-        }
+        self.shared.put_key_in_force(key);
         Ok(published)
+    }
+
+    /// Re-reads the active signing key, after another node rotated it.
+    pub async fn reload_key(&self, master: &MasterKey) -> Result<(), LedgerError> {
+        let key = keys::active_or_generate(&self.shared.pool, &self.shared.origin, master).await?;
+        self.shared.put_key_in_force(key);
+        Ok(())
     }
 
     /// Every public key the ledger has signed with, oldest first.

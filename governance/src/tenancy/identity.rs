@@ -48,6 +48,29 @@ impl IdentityState {
         self.settings.store(Arc::new(new));
     }
 
+    /// Re-reads the settings, after another node changed them.
+    pub async fn reload_settings(&self, pool: &AnyPool) -> Result<(), IdentityError> {
+        self.settings.store(Arc::new(settings::load(pool).await?));
+        Ok(())
+    }
+
+    /// Re-reads the token keys, after another node rotated them.
+    pub async fn reload_keys(
+        &self,
+        pool: &AnyPool,
+        master: &MasterKey,
+        tenant: &str,
+    ) -> Result<(), IdentityError> {
+        self.keys
+            .store(Arc::new(TokenKeys::load(pool, master, tenant).await?));
+        Ok(())
+    }
+
+    /// Forgets every discovered provider, so each is read again on next use.
+    pub async fn forget_providers(&self) {
+        self.relying_parties.write().await.clear();
+    }
+
     /// The token keys in force.
     pub fn keys(&self) -> Arc<TokenKeys> {
         self.keys.load_full()

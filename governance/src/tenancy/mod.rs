@@ -1,6 +1,8 @@
 //! Tenancy: the catalog of organisations and each one's loaded state, looked up per request.
 
 mod bundles;
+mod bus;
+mod changes;
 mod identity;
 mod snapshot;
 mod tenant;
@@ -15,6 +17,8 @@ use hms_directory::{Backend, Catalog, StoreError, TenantId, TenantRecord, Tenant
 use hms_keys::MasterKey;
 
 pub use bundles::{from_dir as bundle_from_dir, hms_default as hms_bundle};
+pub use bus::ChangeBus;
+pub use changes::FEED_RETENTION;
 pub use identity::IdentityState;
 pub use snapshot::EntityMapper;
 pub use tenant::{ChangeError, DirectoryChange, Tenant};
@@ -63,6 +67,7 @@ pub struct Tenants {
     backend: Backend,
     settings: TenancySettings,
     catalog: Catalog,
+    bus: Arc<ChangeBus>,
     loaded: ArcSwap<HashMap<String, Arc<Tenant>>>,
     last_catalog_read: tokio::sync::Mutex<Option<Instant>>,
 }
@@ -70,16 +75,24 @@ pub struct Tenants {
 impl Tenants {
     /// Opens the catalog and every tenant in it.
     pub async fn open(backend: Backend, settings: TenancySettings) -> Result<Self, ChangeError> {
-        let catalog = Catalog::new(backend.catalog_pool().await?);
+        let catalog_pool = backend.catalog_pool().await?;
+        let bus = Arc::new(ChangeBus::new(&backend, &catalog_pool));
+        let catalog = Catalog::new(catalog_pool);
         let tenants = Self {
             backend,
             settings,
             catalog,
+            bus,
             loaded: ArcSwap::from_pointee(HashMap::new()),
             last_catalog_read: tokio::sync::Mutex::new(None),
         };
         tenants.load_new_tenants().await?;
         Ok(tenants)
+    }
+
+    /// The catalog database's URL on PostgreSQL (where nodes coordinate); `None` on SQLite.
+    pub fn catalog_url(&self) -> Option<String> {
+        self.backend.catalog_url()
     }
 
     /// The master key sealing the tenants' signing keys.
@@ -122,7 +135,8 @@ impl Tenants {
             .catalog
             .insert(id, display_name, utc_offset_minutes)
             .await?;
-        let tenant = Arc::new(Tenant::open(record, store, &self.settings).await?);
+        let tenant =
+            Arc::new(Tenant::open(record, store, &self.settings, Arc::clone(&self.bus)).await?);
         tenant
             .ledger
             .append(audit::tenant_created_event(by, id.as_str(), display_name))
@@ -134,6 +148,16 @@ impl Tenants {
     /// Every tenant in the catalog.
     pub async fn list(&self) -> Result<Vec<TenantRecord>, ChangeError> {
         Ok(self.catalog.list().await?)
+    }
+
+    /// Every tenant this node serves now.
+    fn served(&self) -> Vec<Arc<Tenant>> {
+        self.loaded.load().values().cloned().collect()
+    }
+
+    /// Tenant `id` if this node serves it now.
+    fn served_tenant(&self, id: &str) -> Option<Arc<Tenant>> {
+        self.loaded.load().get(id).cloned()
     }
 
     /// Whether the catalog and every tenant database answer.
@@ -162,7 +186,8 @@ impl Tenants {
             let pool = self.backend.tenant_pool(&record.id, false).await?;
             migrate(&pool).await?;
             let store = TenantStore::new(pool);
-            let tenant = Arc::new(Tenant::open(record, store, &self.settings).await?);
+            let tenant =
+                Arc::new(Tenant::open(record, store, &self.settings, Arc::clone(&self.bus)).await?);
             self.insert_if_absent(tenant);
         }
         Ok(())

@@ -4,11 +4,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use arc_swap::ArcSwap;
-use hms_audit_ledger::store::{ChangeTransaction, Ledger, LedgerError};
+use hms_audit_ledger::store::{ChangeTransaction, Ledger, LedgerError, PublishedKey};
 use hms_audit_ledger::{Event, EventKind};
 use hms_authz::{
     BundleError, BundleSource, EntityError, EntitySnapshot, Pdp, PolicyBundle, RequestTime,
 };
+use hms_directory::changes::{self, Change};
 use hms_directory::{
     ApiClient, ChangeSource, DecisionRecording, Encounter, Patient, PolicyVersion,
     RecordingSettings, StaffChange, StaffMember, StoreError, TenantRecord, TenantStore,
@@ -23,6 +24,7 @@ use hms_keys::MasterKey;
 
 use super::TenancySettings;
 use super::bundles;
+use super::bus::ChangeBus;
 use super::identity::IdentityState;
 use super::snapshot::EntityMapper;
 use crate::audit::{self, Actor, Provenance};
@@ -92,9 +94,14 @@ pub struct Tenant {
     policy_version: AtomicI64,
     /// Whether decisions are answered once their entries are queued rather than durable.
     decisions_queued: AtomicBool,
-    clients: ClientTable,
-    /// Serialises changes so that each builds on the one before.
-    writer: tokio::sync::Mutex<()>,
+    pub(super) clients: ClientTable,
+    /// Serialises changes (and the catching up with other nodes' changes)
+    /// so that each builds on the one before.
+    pub(super) writer: tokio::sync::Mutex<()>,
+    /// How this node shares changes with the others.
+    pub(super) bus: Arc<ChangeBus>,
+    /// The last change of the feed this node has applied.
+    pub(super) applied: AtomicI64,
     /// SCIM writes since the service started, for refreshing statistics.
     scim_writes: std::sync::atomic::AtomicU64,
 }
@@ -106,7 +113,10 @@ impl Tenant {
         record: TenantRecord,
         store: TenantStore,
         settings: &TenancySettings,
+        bus: Arc<ChangeBus>,
     ) -> Result<Self, ChangeError> {
+        // Read first: a change made while the rest loads is applied again.
+        let applied = store.change_head().await?;
         let identity =
             IdentityState::open(store.pool(), &settings.master_key, record.id.as_str()).await?;
         let ledger = settings.open(&store, record.id.as_str()).await?;
@@ -136,6 +146,8 @@ impl Tenant {
             ledger,
             identity,
             writer: tokio::sync::Mutex::new(()),
+            bus,
+            applied: AtomicI64::new(applied),
             scim_writes: std::sync::atomic::AtomicU64::new(0),
         })
     }
@@ -210,11 +222,16 @@ impl Tenant {
             details: serde_json::json!({ "before": before, "after": settings }),
             ..by.event(EventKind::LedgerSettingsUpdate)
         };
-        self.commit_directory_change(change, vec![event], &[])
+        let DirectoryChange { _turn, tx } = change;
+        self.record_and_commit(tx, vec![event], &[Change::RecordingSettings])
             .await?;
-        let queued = settings.decisions == DecisionRecording::Asynchronous;
-        self.decisions_queued.store(queued, Ordering::Release);
+        self.set_decisions_queued(settings.decisions);
         Ok(())
+    }
+
+    pub(super) fn set_decisions_queued(&self, recording: DecisionRecording) {
+        let queued = recording == DecisionRecording::Asynchronous;
+        self.decisions_queued.store(queued, Ordering::Release);
     }
 
     /// The API clients.
@@ -251,20 +268,38 @@ impl Tenant {
                 &scopes,
             )
             .await?;
-        self.record_and_commit(tx, vec![audit::client_created_event(by, &client)])
-            .await?;
+        self.record_and_commit(
+            tx,
+            vec![audit::client_created_event(by, &client)],
+            &[Change::Clients],
+        )
+        .await?;
         self.clients.reload(&self.store).await?;
         Ok((client, issued.token))
     }
 
-    /// Revokes an API client; it can no longer authenticate on this node.
+    /// Revokes an API client; it can no longer authenticate, on any node.
     pub async fn revoke_client(&self, id: &str, by: &Provenance) -> Result<(), ChangeError> {
         let mut tx = self.ledger.begin_change().await?;
         self.store.revoke_client(&mut tx, id).await?;
-        self.record_and_commit(tx, vec![audit::client_revoked_event(by, id)])
-            .await?;
+        self.record_and_commit(
+            tx,
+            vec![audit::client_revoked_event(by, id)],
+            &[Change::Clients],
+        )
+        .await?;
         self.clients.reload(&self.store).await?;
         Ok(())
+    }
+
+    /// A new ledger signing key (the old one stays published), in use on every node.
+    pub async fn rotate_ledger_key(&self, by: &Provenance) -> Result<PublishedKey, ChangeError> {
+        let key = self
+            .ledger
+            .rotate_key(&self.master_key, &by.actor_name())
+            .await?;
+        self.publish(&[Change::LedgerKey]).await?;
+        Ok(key)
     }
 
     /// The PDP clock: now in UTC, and the hour in the tenant's local time.
@@ -305,12 +340,46 @@ impl Tenant {
             .insert_policy_version(&mut tx, &text, &by.actor_name(), comment)
             .await?;
         let event = audit::policy_event(by, &version, Some(previous));
-        self.record_and_commit(tx, vec![event]).await?;
+        self.record_and_commit(tx, vec![event], &[Change::Policies])
+            .await?;
+        self.put_in_force(bundle, snapshot, version.version);
+        Ok(version)
+    }
+
+    fn put_in_force(&self, bundle: Arc<PolicyBundle>, snapshot: EntitySnapshot, version: i64) {
         self.pdp
             .store(Arc::new(Pdp::new(bundle, Arc::new(snapshot))));
-        self.policy_version
-            .store(version.version, Ordering::Release);
-        Ok(version)
+        self.policy_version.store(version, Ordering::Release);
+    }
+
+    /// Puts the latest stored policy version in force over the directory as
+    /// it is now (another node installed it).
+    pub(super) async fn reread_policies(&self) -> Result<(), ChangeError> {
+        let Some(version) = self.store.latest_policy_version().await? else {
+            return Ok(());
+        };
+        let bundle = compile_version(&version).await?;
+        let snapshot = self.snapshot_for(&bundle).await?;
+        self.put_in_force(bundle, snapshot, version.version);
+        Ok(())
+    }
+
+    /// Puts staff and patients as stored now in force (another node changed them).
+    pub(super) async fn reread_entities(
+        &self,
+        staff: &[String],
+        patients: &[String],
+    ) -> Result<(), ChangeError> {
+        if !staff.is_empty() {
+            let mapper = self.mapper();
+            let members = self.store.load_staff(Some(staff)).await?;
+            self.apply(members.iter().map(|m| mapper.staff(m)).collect())
+                .await?;
+        }
+        if !patients.is_empty() {
+            self.refresh_patients(patients).await?;
+        }
+        Ok(())
     }
 
     /// Compiles `source` against this tenant's directory without storing anything.
@@ -375,7 +444,11 @@ impl Tenant {
         staff: &[StaffChange],
     ) -> Result<(), ChangeError> {
         let DirectoryChange { _turn, tx } = change;
-        self.record_and_commit(tx, events).await?;
+        let touched: Vec<Change> = staff
+            .iter()
+            .map(|c| Change::Staff(c.member.id.clone()))
+            .collect();
+        self.record_and_commit(tx, events, &touched).await?;
         if staff.is_empty() {
             return Ok(());
         }
@@ -392,6 +465,7 @@ impl Tenant {
             .iter()
             .filter(|c| c.was_active == Some(true) && !c.member.active);
         let mut events = Vec::new();
+        let mut ended_sessions = Vec::new();
         for change in disabled {
             let staff_id = &change.member.id;
             let ended = self
@@ -407,11 +481,13 @@ impl Tenant {
                     "deprovisioned",
                 )
             }));
+            ended_sessions.extend(ended.into_iter().map(Change::Session));
         }
-        if !events.is_empty() {
-            self.ledger.append_all(events).await?;
+        if events.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        self.ledger.append_all(events).await?;
+        self.publish(&ended_sessions).await
     }
 
     /// Writes patients and puts the changed entities in force.
@@ -427,8 +503,9 @@ impl Tenant {
             .iter()
             .map(|p| audit::patient_event(by, p))
             .collect();
-        self.record_and_commit(tx, events).await?;
         let ids: Vec<String> = patients.iter().map(|p| p.id.clone()).collect();
+        let touched: Vec<Change> = ids.iter().cloned().map(Change::Patient).collect();
+        self.record_and_commit(tx, events, &touched).await?;
         self.refresh_patients(&ids).await?;
         Ok(ids.len())
     }
@@ -446,21 +523,29 @@ impl Tenant {
             .iter()
             .map(|e| audit::encounter_event(by, e))
             .collect();
-        self.record_and_commit(tx, events).await?;
+        let touched: Vec<Change> = patients.iter().cloned().map(Change::Patient).collect();
+        self.record_and_commit(tx, events, &touched).await?;
         self.refresh_patients(&patients).await?;
         Ok(encounters.len())
     }
 
-    /// Records `events` in the change's transaction and commits both together.
+    /// Records `events` in the change's transaction, lists in the change
+    /// feed what it `touched` of what nodes hold in memory, commits all
+    /// together and wakes the other nodes.
     pub async fn record_and_commit(
         &self,
         mut tx: ChangeTransaction,
         events: Vec<Event>,
+        touched: &[Change],
     ) -> Result<(), ChangeError> {
         if !events.is_empty() {
             self.ledger.record_in(&mut tx, events).await?;
         }
+        let numbered = changes::record(&mut tx, self.bus.node(), touched).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        if numbered.is_some() {
+            self.bus.announce(self.id()).await;
+        }
         Ok(())
     }
 

@@ -203,13 +203,8 @@ pub async fn run_online(
         }
         LedgerCommand::RotateKey { tenant } => {
             let tenant = find(&tenants, &tenant).await?;
-            let key = tenant
-                .ledger
-                .rotate_key(
-                    tenants.master_key(),
-                    &hms_governance::audit::Actor::Cli.to_string(),
-                )
-                .await?;
+            let by = hms_governance::audit::Provenance::local(hms_governance::audit::Actor::Cli);
+            let key = tenant.rotate_ledger_key(&by).await?;
             println!("new signing key {}\n{}", key.key_id, key.vkey);
             Ok(0)
         }

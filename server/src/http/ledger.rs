@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hms_audit_ledger::store::{
@@ -370,15 +370,8 @@ pub async fn keys(ctx: AuditClient) -> Result<Json<LedgerKeys>, ApiError> {
     security(("client" = ["admin"])),
     responses((status = 201, description = "The new key.", body = PublishedKey))
 )]
-pub async fn rotate_key(
-    State(app): State<AppState>,
-    ctx: AdminClient,
-) -> Result<(StatusCode, Json<PublishedKey>), ApiError> {
-    let key = ctx
-        .tenant
-        .ledger
-        .rotate_key(app.tenants.master_key(), &ctx.provenance.actor_name())
-        .await?;
+pub async fn rotate_key(ctx: AdminClient) -> Result<(StatusCode, Json<PublishedKey>), ApiError> {
+    let key = ctx.tenant.rotate_ledger_key(&ctx.provenance).await?;
     Ok((StatusCode::CREATED, Json(key)))
 }
 
