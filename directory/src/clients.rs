@@ -27,6 +27,21 @@ pub struct ApiClient {
 
 type ClientRow = (String, String, String, String, String, Option<String>);
 
+const CLIENT_COLUMNS: &str =
+    "SELECT id, name, secret_hash, scopes, created_at, revoked_at FROM api_clients";
+
+fn client_from_row(row: ClientRow) -> Result<ApiClient, StoreError> {
+    let (id, name, secret_hash, scopes, created_at, revoked_at) = row;
+    Ok(ApiClient {
+        id,
+        name,
+        secret_hash,
+        scopes: decode_json(&scopes, "api_clients.scopes")?,
+        created_at,
+        revoked_at,
+    })
+}
+
 impl TenantStore {
     /// Stores a new client, in the caller's transaction.
     pub async fn insert_client(
@@ -63,22 +78,21 @@ impl TenantStore {
 
     /// Every client, revoked ones included.
     pub async fn list_clients(&self) -> Result<Vec<ApiClient>, StoreError> {
-        let rows: Vec<ClientRow> =
-            sqlx::query_as("SELECT id, name, secret_hash, scopes, created_at, revoked_at FROM api_clients ORDER BY id")
-                .fetch_all(self.pool())
-                .await?;
-        rows.into_iter()
-            .map(|(id, name, secret_hash, scopes, created_at, revoked_at)| {
-                Ok(ApiClient {
-                    id,
-                    name,
-                    secret_hash,
-                    scopes: decode_json(&scopes, "api_clients.scopes")?,
-                    created_at,
-                    revoked_at,
-                })
-            })
-            .collect()
+        let rows: Vec<ClientRow> = sqlx::query_as(&format!("{CLIENT_COLUMNS} ORDER BY id"))
+            .fetch_all(self.pool())
+            .await?;
+        rows.into_iter().map(client_from_row).collect()
+    }
+
+    /// Client `id` unless it is unknown or revoked.
+    pub async fn active_client(&self, id: &str) -> Result<Option<ApiClient>, StoreError> {
+        let row: Option<ClientRow> = sqlx::query_as(&format!(
+            "{CLIENT_COLUMNS} WHERE id = $1 AND revoked_at IS NULL"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(client_from_row).transpose()
     }
 
     /// Revokes a client, in the caller's transaction; it can no longer authenticate.

@@ -6,8 +6,8 @@
 
 use hms_keys::ShownOnce;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use argon2::Argon2;
@@ -131,18 +131,17 @@ static HASH_CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2
 /// One tenant's active clients, in memory.
 pub struct ClientTable {
     clients: ArcSwap<HashMap<String, Arc<KnownClient>>>,
-    last_reload: std::sync::Mutex<Instant>,
+    /// Bumped by every full re-read, so that a client read alone is not put
+    /// back after a re-read that no longer lists it (revoked meanwhile).
+    generation: AtomicU64,
 }
-
-/// How often an unknown client id may trigger a reload from the store.
-const RELOAD_INTERVAL: Duration = Duration::from_secs(2);
 
 impl ClientTable {
     /// Loads the tenant's active clients.
     pub async fn load(store: &TenantStore) -> Result<Self, StoreError> {
         let table = Self {
             clients: ArcSwap::from_pointee(HashMap::new()),
-            last_reload: std::sync::Mutex::new(Instant::now()),
+            generation: AtomicU64::new(0),
         };
         table.reload(store).await?;
         Ok(table)
@@ -165,6 +164,8 @@ impl ClientTable {
                 (c.id, known)
             })
             .collect();
+        // Bumped before the store: a lone read racing this one then sees it.
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.clients.store(Arc::new(next));
         Ok(())
     }
@@ -193,22 +194,24 @@ impl ClientTable {
         })
     }
 
+    /// Reads a client this node does not hold: created a moment ago on
+    /// another node, before its change reached this one.
     async fn reload_for_unknown(
         &self,
         store: &TenantStore,
         client_id: &str,
     ) -> Option<Arc<KnownClient>> {
-        let due = {
-            let mut last = self.last_reload.lock().ok()?;
-            let due = last.elapsed() >= RELOAD_INTERVAL;
-            if due {
-                *last = Instant::now();
+        let generation = self.generation.load(Ordering::Acquire);
+        let stored = store.active_client(client_id).await.ok()??;
+        let known = Arc::new(known_client(&stored));
+        self.clients.rcu(|current| {
+            let mut next = HashMap::clone(current);
+            if self.generation.load(Ordering::Acquire) == generation {
+                next.entry(stored.id.clone())
+                    .or_insert_with(|| Arc::clone(&known));
             }
-            due
-        };
-        if due {
-            self.reload(store).await.ok()?;
-        }
+            next
+        });
         self.clients.load().get(client_id).cloned()
     }
 }

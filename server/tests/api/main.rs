@@ -17,6 +17,7 @@ mod hr;
 mod ledger;
 mod login;
 mod login_saml;
+mod nodes;
 mod outage;
 mod peers;
 mod policies;
