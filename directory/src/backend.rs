@@ -15,6 +15,12 @@ use crate::ids::TenantId;
 /// migrated by [`crate::migrate_tenant`].
 static CATALOG: Migrator = sqlx::migrate!("./migrations/catalog");
 
+/// Most connections a node holds to one database (the catalog, or one
+/// tenant's); with the bound on open tenants, this bounds a node's total.
+pub const CONNECTIONS_PER_DATABASE: u32 = 4;
+/// A connection unused this long is closed: an idle tenant holds none.
+const IDLE_CONNECTION_CLOSE: Duration = Duration::from_secs(60);
+
 /// The storage backend, chosen by the database URL.
 #[derive(Debug, Clone)]
 pub enum Backend {
@@ -128,7 +134,9 @@ impl Backend {
         let mut url = server.clone();
         url.set_path(database);
         Ok(AnyPoolOptions::new()
-            .max_connections(8)
+            .max_connections(CONNECTIONS_PER_DATABASE)
+            .min_connections(0)
+            .idle_timeout(IDLE_CONNECTION_CLOSE)
             .acquire_timeout(Duration::from_secs(5))
             .after_release(|conn, _| Box::pin(reusable(conn)))
             .connect(url.as_str())
@@ -166,7 +174,9 @@ async fn create_postgres_database(server: &Url, database: &str) -> Result<(), St
 async fn sqlite_pool(file: &Path) -> Result<AnyPool, StoreError> {
     let url = format!("sqlite://{}?mode=rwc", file.display());
     Ok(AnyPoolOptions::new()
-        .max_connections(4)
+        .max_connections(CONNECTIONS_PER_DATABASE)
+        .min_connections(0)
+        .idle_timeout(IDLE_CONNECTION_CLOSE)
         .acquire_timeout(Duration::from_secs(5))
         .after_release(|conn, _| Box::pin(reusable(conn)))
         .after_connect(|conn, _| {

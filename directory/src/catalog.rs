@@ -1,5 +1,6 @@
 //! The tenant catalog: which organisations this deployment serves.
 
+use hms_audit_ledger::Timestamp;
 use serde::Serialize;
 use sqlx::AnyPool;
 
@@ -20,6 +21,29 @@ pub struct TenantRecord {
     pub created_at: String,
 }
 
+/// A tenant whose scheduled work is due, as the catalog listed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wakeup {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// How many times its wake-up time had been written when it was listed.
+    pub rev: i64,
+}
+
+type RecordRow = (String, String, i64, String);
+
+const RECORD_COLUMNS: &str = "SELECT id, display_name, utc_offset_minutes, created_at FROM tenants";
+
+fn record_from_row(row: RecordRow) -> Result<TenantRecord, StoreError> {
+    let (id, display_name, utc_offset_minutes, created_at) = row;
+    Ok(TenantRecord {
+        id: id.parse().map_err(|_| StoreError::Corrupt("tenants.id"))?,
+        display_name,
+        utc_offset_minutes,
+        created_at,
+    })
+}
+
 /// The catalog database.
 #[derive(Debug, Clone)]
 pub struct Catalog {
@@ -32,23 +56,75 @@ impl Catalog {
         Self { pool }
     }
 
+    /// The catalog database.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// Every tenant, by id.
     pub async fn list(&self) -> Result<Vec<TenantRecord>, StoreError> {
-        let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
-            "SELECT id, display_name, utc_offset_minutes, created_at FROM tenants ORDER BY id",
+        let rows: Vec<RecordRow> = sqlx::query_as(&format!("{RECORD_COLUMNS} ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(record_from_row).collect()
+    }
+
+    /// Tenant `id`, if the catalog has it.
+    pub async fn get(&self, id: &TenantId) -> Result<Option<TenantRecord>, StoreError> {
+        let row: Option<RecordRow> = sqlx::query_as(&format!("{RECORD_COLUMNS} WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(record_from_row).transpose()
+    }
+
+    /// Notes that tenant `id` has scheduled work at `at` (keeping an earlier time).
+    pub async fn wake_at(&self, id: &str, at: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE tenants SET wake_rev = wake_rev + 1, \
+             wake_at = CASE WHEN wake_at IS NULL OR wake_at > $2 THEN $2 ELSE wake_at END \
+             WHERE id = $1",
         )
+        .bind(id)
+        .bind(at.unix_micros())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The tenants whose scheduled work is due at `now`, or not known yet.
+    pub async fn due_for_work(&self, now: Timestamp) -> Result<Vec<Wakeup>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT id, wake_rev FROM tenants WHERE wake_at IS NULL OR wake_at <= $1 ORDER BY id",
+        )
+        .bind(now.unix_micros())
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|(id, display_name, utc_offset_minutes, created_at)| {
-                Ok(TenantRecord {
-                    id: id.parse().map_err(|_| StoreError::Corrupt("tenants.id"))?,
-                    display_name,
-                    utc_offset_minutes,
-                    created_at,
+            .map(|(id, rev)| {
+                Ok(Wakeup {
+                    tenant: id.parse().map_err(|_| StoreError::Corrupt("tenants.id"))?,
+                    rev,
                 })
             })
             .collect()
+    }
+
+    /// Records when the tenant of `woken` next has work (`None`: nothing
+    /// scheduled), unless a write noted other work since it was woken.
+    pub async fn sleep_until(
+        &self,
+        woken: &Wakeup,
+        next: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        let next = next.map_or(i64::MAX, |at| at.unix_micros());
+        sqlx::query("UPDATE tenants SET wake_at = $1 WHERE id = $2 AND wake_rev = $3")
+            .bind(next)
+            .bind(woken.tenant.as_str())
+            .bind(woken.rev)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Registers a tenant; fails if the id is taken.
@@ -65,13 +141,15 @@ impl Catalog {
         }
         let created_at = now_rfc3339();
         let inserted = sqlx::query(
-            "INSERT INTO tenants (id, display_name, utc_offset_minutes, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO tenants (id, display_name, utc_offset_minutes, created_at, wake_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
         )
         .bind(id.as_str())
         .bind(display_name)
         .bind(utc_offset_minutes)
         .bind(&created_at)
+        // A new tenant has nothing scheduled.
+        .bind(i64::MAX)
         .execute(&self.pool)
         .await?;
         if inserted.rows_affected() == 0 {

@@ -12,6 +12,12 @@ pub enum StoreError {
     /// The record already exists.
     #[error("{0} already exists")]
     Conflict(String),
+    /// The record changed since the writer read it (`If-Match`); nothing was written.
+    #[error("changed since it was read: its entity tag is now {current}")]
+    Stale {
+        /// The record's entity tag now.
+        current: String,
+    },
     /// The database failed.
     #[error("database error")]
     Database(#[from] sqlx::Error),

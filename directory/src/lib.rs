@@ -17,6 +17,7 @@ mod holds;
 mod ids;
 mod patients;
 mod policy_versions;
+pub mod precondition;
 mod recording;
 mod reviews;
 mod schema;
@@ -24,8 +25,8 @@ mod sources;
 mod staff;
 mod store;
 
-pub use backend::Backend;
-pub use catalog::{Catalog, TenantRecord};
+pub use backend::{Backend, CONNECTIONS_PER_DATABASE};
+pub use catalog::{Catalog, TenantRecord, Wakeup};
 pub use changes::{Change, FeedEntry};
 pub use clients::ApiClient;
 pub use clock::{normalise_instant, now_rfc3339};
@@ -35,6 +36,7 @@ pub use ids::TenantId;
 pub use ids::check_record_id;
 pub use patients::{Encounter, Patient};
 pub use policy_versions::PolicyVersion;
+pub use precondition::Precondition;
 pub use recording::{DecisionRecording, RecordingSettings};
 pub use reviews::{
     ApplyMode, Campaign, CampaignScope, CampaignStatus, Entitlement, EntitlementKind, Outcome,

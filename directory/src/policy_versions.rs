@@ -5,6 +5,7 @@ use sqlx::AnyConnection;
 
 use crate::clock::now_rfc3339;
 use crate::error::StoreError;
+use crate::precondition::{Precondition, policy_tag};
 use crate::store::TenantStore;
 
 /// One stored version of a tenant's bundle.
@@ -35,11 +36,14 @@ impl TenantStore {
         source: &str,
         author: &str,
         comment: &str,
+        based_on: &Precondition,
     ) -> Result<PolicyVersion, StoreError> {
         let (latest,): (Option<i64>,) = sqlx::query_as("SELECT MAX(version) FROM policy_versions")
             .fetch_one(&mut *tx)
             .await?;
-        let version = latest.unwrap_or(0) + 1;
+        let latest = latest.unwrap_or(0);
+        based_on.check(&policy_tag(latest))?;
+        let version = latest + 1;
         let created_at = now_rfc3339();
         sqlx::query("INSERT INTO policy_versions (version, source, author, comment, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(version)

@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use hms_directory::{
-    Backend, Catalog, ChangeSource, Credential, CredentialStatus, Encounter, Patient, StaffMember,
-    StoreError, TenantId, TenantStore,
+    Backend, Catalog, ChangeSource, Credential, CredentialStatus, Encounter, Patient, Precondition,
+    StaffMember, StoreError, TenantId, TenantStore,
 };
 
 /// PostgreSQL server used by the tests; the test command starts one when none runs.
@@ -230,11 +230,17 @@ async fn clients_and_policy_versions() {
 
         assert!(store.latest_policy_version().await.unwrap().is_none());
         let v1 = store
-            .insert_policy_version(&mut conn, "{\"a\":1}", "alice", "first")
+            .insert_policy_version(
+                &mut conn,
+                "{\"a\":1}",
+                "alice",
+                "first",
+                &Precondition::None,
+            )
             .await
             .unwrap();
         let v2 = store
-            .insert_policy_version(&mut conn, "{\"a\":2}", "bob", "second")
+            .insert_policy_version(&mut conn, "{\"a\":2}", "bob", "second", &Precondition::None)
             .await
             .unwrap();
         assert_eq!((v1.version, v2.version), (1, 2));
@@ -243,6 +249,15 @@ async fn clients_and_policy_versions() {
             "bob"
         );
         assert_eq!(store.policy_version(1).await.unwrap().source, "{\"a\":1}");
+        assert_eq!(store.list_policy_versions().await.unwrap().len(), 2);
+        // A write based on version 1 after version 2 is stale, and writes nothing.
+        let based_on_v1 = Precondition::parse("\"policy-1\"").unwrap();
+        assert!(matches!(
+            store
+                .insert_policy_version(&mut conn, "{\"a\":3}", "carol", "stale", &based_on_v1)
+                .await,
+            Err(StoreError::Stale { current }) if current == "\"policy-2\""
+        ));
         assert_eq!(store.list_policy_versions().await.unwrap().len(), 2);
     }
 }

@@ -20,6 +20,7 @@ use crate::audit::{self, Actor, Provenance};
 use crate::tenancy::{ChangeError, DirectoryChange, Tenant};
 use crate::webhooks;
 use hms_directory::ChangeSource;
+use hms_directory::precondition::{self, Precondition};
 use hms_keys::ShownOnce;
 
 /// How long a replaced secret keeps verifying, so senders can switch over.
@@ -166,7 +167,14 @@ async fn keep_until_due(
     tenant
         .commit_directory_change(change, vec![entry], &[])
         .await?;
+    tenant.schedule_work_at(event.effective_at).await?;
     Ok("scheduled")
+}
+
+/// When the earliest kept event takes effect.
+pub async fn next_due(tenant: &Tenant) -> Result<Option<Timestamp>, HrError> {
+    let mut conn = tenant.store.connection().await.map_err(ChangeError::from)?;
+    Ok(schedule::next_due(&mut conn).await?)
 }
 
 /// Applies every scheduled event whose effective time has come, each once
@@ -381,9 +389,14 @@ pub async fn settings(tenant: &Tenant) -> Result<HrSettings, HrError> {
 pub async fn put_settings(
     tenant: &Tenant,
     body: &HrSettings,
+    based_on: &Precondition,
     by: &Provenance,
 ) -> Result<(), HrError> {
     let mut change = tenant.begin_directory_change().await?;
+    let before = settings::settings(&mut change.tx).await?;
+    based_on
+        .check(&precondition::tag_of(&before))
+        .map_err(ChangeError::from)?;
     settings::put_settings(&mut change.tx, body).await?;
     let event = Event {
         action: Some("put_hr_settings".into()),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use hms_audit_ledger::{EventKind, EventOutcome};
 use hms_directory::Change;
+use hms_directory::precondition::{self, Precondition};
 use hms_idp_bridge::IdentityError;
 use hms_idp_bridge::mfa;
 use hms_idp_bridge::oidc::{OidcRelyingParty, http_client};
@@ -219,9 +220,12 @@ pub async fn delete_provider(
 pub async fn put_settings(
     tenant: &Tenant,
     new: &IdentitySettings,
+    based_on: &Precondition,
     by: &Provenance,
 ) -> Result<(), ChangeError> {
     let mut tx = tenant.ledger.begin_change().await?;
+    let before = settings::load_in(&mut tx).await?;
+    based_on.check(&precondition::tag_of(&before))?;
     settings::save(&mut tx, new).await?;
     let event =
         audit::identity_config_event(by, "put_identity_settings", "identity:settings", json!(new));

@@ -84,9 +84,15 @@ impl IdentitySettings {
 
 /// The tenant's settings, or the defaults when none were stored.
 pub async fn load(pool: &AnyPool) -> Result<IdentitySettings, IdentityError> {
+    let mut conn = pool.acquire().await?;
+    load_in(&mut conn).await
+}
+
+/// [`load`] on the caller's connection (in a change's transaction).
+pub async fn load_in(conn: &mut AnyConnection) -> Result<IdentitySettings, IdentityError> {
     let row: Option<(String,)> =
         sqlx::query_as("SELECT settings FROM identity_settings WHERE id = 1")
-            .fetch_optional(pool)
+            .fetch_optional(conn)
             .await?;
     match row {
         None => Ok(IdentitySettings::default()),

@@ -67,6 +67,7 @@ impl Application {
     /// what they were given.
     pub async fn run(self) -> anyhow::Result<()> {
         self.state.tenants.follow_changes();
+        self.state.tenants.close_idle_regularly();
         crate::scheduler::start(&self.state.tenants, &self.state.settings.reports.schedule);
         let ledger = &self.state.settings.ledger;
         crate::witnessing::start(

@@ -51,6 +51,40 @@ pub struct Settings {
     /// Client connections.
     #[serde(default)]
     pub http: HttpConfig,
+    /// How many tenants a node keeps open.
+    #[serde(default)]
+    pub tenancy: TenancyConfig,
+}
+
+/// Bounds on the tenants a node keeps open: a tenant is opened when first
+/// used and closed when idle, so that a node's database connections (at most
+/// four per open tenant, plus the catalog's) stay bounded whatever the number
+/// of tenants.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenancyConfig {
+    /// Most tenants open at once; the least recently used is closed first.
+    #[serde(default = "default_max_open_tenants")]
+    pub max_open: usize,
+    /// Seconds a tenant may go unused before it is closed on the node.
+    #[serde(default = "default_idle_close_secs")]
+    pub idle_close_secs: u64,
+}
+
+impl Default for TenancyConfig {
+    fn default() -> Self {
+        Self {
+            max_open: default_max_open_tenants(),
+            idle_close_secs: default_idle_close_secs(),
+        }
+    }
+}
+
+fn default_max_open_tenants() -> usize {
+    64
+}
+fn default_idle_close_secs() -> u64 {
+    600
 }
 
 /// Bounds on client connections, so that idle or slow clients cannot use up

@@ -1,11 +1,10 @@
 //! Work that happens without anyone remembering it. Scheduled report packs:
 //! at a fixed interval, each configured pack of reports is generated for the
 //! past interval and written to a folder, so the weekly break-glass and
-//! privacy review happens. Access-review due dates: every minute, each
-//! tenant's campaigns past their due date have their overdue rule applied.
-//! Future-dated HR events: every second, those whose effective time has come
-//! are applied.
-//! Change feeds: every hour, lines older than a day are dropped.
+//! privacy review happens. Due work: every second, the tenants the catalog
+//! lists as having work due (a future-dated HR event whose effective time
+//! has come, a review campaign past its due date) are opened, and only
+//! those; the work is done and the next time noted.
 //! All of it runs on one node (see [`crate::leader`]) and is recorded in the
 //! ledger as done by `scheduler`; the other nodes apply what it changed
 //! through the change feed.
@@ -22,49 +21,27 @@ use hms_compliance_reports::render::{Format, render};
 use crate::config::ScheduledPack;
 use hms_governance::audit::Provenance;
 use hms_governance::reporting::{ReportScope, pull_pack};
-use hms_governance::tenancy::{FEED_RETENTION, Tenant, Tenants};
+use hms_governance::tenancy::{Tenant, Tenants};
 
 use crate::leader::Leadership;
 
-/// How often access-review due dates are enforced.
-const DUE_DATE_SWEEP: Duration = Duration::from_secs(60);
-/// How often future-dated HR events are checked for their effective time.
-const HR_EVENT_SWEEP: Duration = Duration::from_secs(1);
-/// How often the change feeds are pruned.
-const FEED_PRUNING: Duration = Duration::from_secs(3600);
+/// How often the catalog is read for tenants with work due.
+const DUE_WORK_SWEEP: Duration = Duration::from_secs(1);
+/// How often a campaign past its due date and still open is looked at again.
+const DUE_DATE_RECHECK: Duration = Duration::from_secs(60);
 
 /// Runs every pack on its interval, the sweeps and the feed pruning, for as
 /// long as the service runs, on the node that holds the scheduler's lock.
 pub fn start(tenants: &Arc<Tenants>, packs: &[ScheduledPack]) {
     let leader = Arc::new(Leadership::new(tenants.catalog_url()));
     every(
-        (HR_EVENT_SWEEP, First::AtOnce),
+        (DUE_WORK_SWEEP, First::AtOnce),
         &leader,
         tenants,
         |tenants| async move {
-            apply_due_hr_events(&tenants)
+            do_due_work(&tenants)
                 .await
-                .context("scheduled HR events not applied")
-        },
-    );
-    every(
-        (DUE_DATE_SWEEP, First::AtOnce),
-        &leader,
-        tenants,
-        |tenants| async move {
-            enforce_due_dates(&tenants)
-                .await
-                .context("access-review due dates not enforced")
-        },
-    );
-    every(
-        (FEED_PRUNING, First::AtOnce),
-        &leader,
-        tenants,
-        |tenants| async move {
-            prune_change_feeds(&tenants)
-                .await
-                .context("change feeds not pruned")
+                .context("scheduled work not done")
         },
     );
     for pack in packs.iter().cloned() {
@@ -122,55 +99,55 @@ fn every<F, Fut>(
     });
 }
 
-/// Drops every tenant's change-feed lines older than [`FEED_RETENTION`].
-async fn prune_change_feeds(tenants: &Tenants) -> anyhow::Result<()> {
-    let retention = i64::try_from(FEED_RETENTION.as_secs()).unwrap_or(i64::MAX);
-    let before = time::OffsetDateTime::now_utc().unix_timestamp() - retention;
-    for record in tenants.list().await? {
-        let id = record.id.to_string();
-        if let Some(tenant) = tenants.get(&id).await? {
-            tenant.store.prune_changes(before).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Applies every tenant's future-dated HR events whose time has come.
-async fn apply_due_hr_events(tenants: &Tenants) -> anyhow::Result<()> {
-    for record in tenants.list().await? {
-        let id = record.id.to_string();
+/// Opens each tenant the catalog lists as having work due (and only
+/// those), does it, and notes when it next has some.
+async fn do_due_work(tenants: &Tenants) -> anyhow::Result<()> {
+    for woken in tenants.catalog().due_for_work(Timestamp::now()).await? {
+        let id = woken.tenant.to_string();
         let Some(tenant) = tenants.get(&id).await? else {
             continue;
         };
-        let applied = hms_governance::hr::apply_due_events(&tenant)
-            .await
-            .map_err(|e| anyhow::anyhow!("tenant `{id}`: {e}"))?;
-        if applied > 0 {
-            tracing::info!(tenant = id, events = applied, "scheduled HR events applied");
+        match due_work_of(&tenant).await {
+            Ok(next) => tenants.catalog().sleep_until(&woken, next).await?,
+            Err(error) => {
+                tracing::error!(
+                    tenant = id,
+                    error = format!("{error:#}"),
+                    "scheduled work failed"
+                );
+            }
         }
     }
     Ok(())
 }
 
-/// Applies the overdue rule of every tenant's campaigns past their due date.
-async fn enforce_due_dates(tenants: &Tenants) -> anyhow::Result<()> {
-    let by = Provenance::local(hms_governance::audit::Actor::Scheduler);
-    for record in tenants.list().await? {
-        let id = record.id.to_string();
-        let tenant = tenants
-            .get(&id)
-            .await?
-            .with_context(|| format!("unknown tenant `{id}`"))?;
-        let changed = hms_governance::reviews::enforce_due_dates(&tenant, &by).await?;
-        if changed > 0 {
-            tracing::info!(
-                tenant = id,
-                items = changed,
-                "access-review overdue rule applied"
-            );
-        }
+/// Applies the tenant's future-dated HR events whose time has come and the
+/// overdue rule of its campaigns past their due date; when it next has work.
+async fn due_work_of(tenant: &Tenant) -> anyhow::Result<Option<Timestamp>> {
+    let id = tenant.id();
+    let applied = hms_governance::hr::apply_due_events(tenant).await?;
+    if applied > 0 {
+        tracing::info!(tenant = id, events = applied, "scheduled HR events applied");
     }
-    Ok(())
+    let by = Provenance::local(hms_governance::audit::Actor::Scheduler);
+    let changed = hms_governance::reviews::enforce_due_dates(tenant, &by).await?;
+    if changed > 0 {
+        tracing::info!(
+            tenant = id,
+            items = changed,
+            "access-review overdue rule applied"
+        );
+    }
+    let recheck = Timestamp::now().unix_micros() + micros(DUE_DATE_RECHECK);
+    let campaigns = hms_governance::reviews::next_due(tenant)
+        .await?
+        .map(|due| Timestamp::from_unix_micros(due.unix_micros().max(recheck)));
+    let hr = hms_governance::hr::next_due(tenant).await?;
+    Ok(campaigns.into_iter().chain(hr).min())
+}
+
+fn micros(span: Duration) -> i64 {
+    i64::try_from(span.as_micros()).unwrap_or(i64::MAX)
 }
 
 /// Generates `pack` for every tenant it covers, over the past interval.

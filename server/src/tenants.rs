@@ -14,6 +14,8 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Tenants> {
     let backend = Backend::from_url(&settings.database_url, &settings.database_prefix)?;
     let tenancy = TenancySettings {
         master_key: master_key(&settings.ledger, &backend)?,
+        max_open: settings.tenancy.max_open.max(1),
+        idle_close: std::time::Duration::from_secs(settings.tenancy.idle_close_secs),
         origin_prefix: settings.ledger.origin.clone(),
         public_base: settings.public_base(),
     };

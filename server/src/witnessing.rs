@@ -66,19 +66,12 @@ pub fn start(tenants: Arc<Tenants>, witnesses: Vec<Witness>, every: Duration) {
     });
 }
 
+/// Submits the latest checkpoint of every tenant open on this node: a
+/// ledger grows only where its tenant is open (or through the CLI, whose
+/// entries are witnessed when the tenant is next opened).
 async fn publish_all(client: &reqwest::Client, tenants: &Tenants, witnesses: &[Witness]) {
-    let records = match tenants.list().await {
-        Ok(records) => records,
-        Err(error) => {
-            tracing::error!(%error, "cannot list tenants to witness their ledgers");
-            return;
-        }
-    };
-    for record in records {
-        let id = record.id.to_string();
-        let Ok(Some(tenant)) = tenants.get(&id).await else {
-            continue;
-        };
+    for tenant in tenants.served() {
+        let id = tenant.id();
         for witness in witnesses {
             if let Err(error) = publish(client, &tenant.ledger, witness).await {
                 tracing::error!(

@@ -25,6 +25,7 @@ pub use reminders::{Reminder, SentReminder, overdue_reviewers, remind};
 
 use crate::audit::{self, Provenance};
 use crate::tenancy::{ChangeError, DirectoryChange, Tenant};
+use hms_directory::precondition::{self, Precondition};
 
 /// Roles whose revocation must be explained: they reach patients' records.
 pub const CLINICAL_ROLES: [&str; 5] = [
@@ -221,7 +222,20 @@ pub async fn create(
     tenant
         .commit_directory_change(change, vec![event], &[])
         .await?;
+    tenant.schedule_work_at(campaign.due_at).await?;
     Ok((campaign, items))
+}
+
+/// When the tenant's campaigns next need their due date enforced: the
+/// earliest due date of an open campaign (one past its due date stays due,
+/// for escalations still to be made).
+pub async fn next_due(tenant: &Tenant) -> Result<Option<Timestamp>, ReviewError> {
+    let campaigns = tenant.store.campaigns().await?;
+    Ok(campaigns
+        .iter()
+        .filter(|c| c.is_open())
+        .map(|c| c.due_at)
+        .min())
 }
 
 /// Replaces the tenant's review rules (for campaigns that do not set their
@@ -229,10 +243,14 @@ pub async fn create(
 pub async fn set_rules(
     tenant: &Tenant,
     rules: &ReviewSettings,
+    based_on: &Precondition,
     by: &Provenance,
 ) -> Result<(), ReviewError> {
     let mut change = tenant.begin_directory_change().await?;
     let before = tenant.store.review_settings().await?;
+    based_on
+        .check(&precondition::tag_of(&before))
+        .map_err(ChangeError::from)?;
     tenant
         .store
         .set_review_settings(&mut change.tx, rules)

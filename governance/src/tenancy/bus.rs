@@ -1,8 +1,9 @@
-//! How a node tells the others that a tenant changed: a `NOTIFY` on the
-//! PostgreSQL catalog database, and the node's own name in the change feed.
+//! How a node tells the others what happened to a tenant: a `NOTIFY` on the
+//! PostgreSQL catalog database when the tenant changed, and, in the catalog,
+//! when the tenant next has scheduled work (for whichever node schedules).
 
-use hms_directory::Backend;
-use sqlx::AnyPool;
+use hms_audit_ledger::Timestamp;
+use hms_directory::{Backend, Catalog};
 
 /// The channel nodes wake each other on; its payload is the tenant id.
 pub(super) const CHANNEL: &str = "hms_ach_changes";
@@ -11,16 +12,18 @@ pub(super) const CHANNEL: &str = "hms_ach_changes";
 /// wakes the other nodes.
 pub struct ChangeBus {
     node: String,
-    /// The PostgreSQL catalog database, where wake-ups are sent; `None` on SQLite.
-    catalog: Option<AnyPool>,
+    catalog: Catalog,
+    /// Whether wake-ups are sent (PostgreSQL; on SQLite there is one node).
+    notify: bool,
 }
 
 impl ChangeBus {
-    /// A bus for a node with a fresh name; wake-ups go through `catalog` on PostgreSQL.
-    pub fn new(backend: &Backend, catalog: &AnyPool) -> Self {
+    /// A bus for a node with a fresh name, over the catalog database.
+    pub fn new(backend: &Backend, catalog: Catalog) -> Self {
         Self {
             node: uuid::Uuid::new_v4().to_string(),
-            catalog: matches!(backend, Backend::Postgres { .. }).then(|| catalog.clone()),
+            catalog,
+            notify: matches!(backend, Backend::Postgres { .. }),
         }
     }
 
@@ -32,16 +35,25 @@ impl ChangeBus {
     /// Wakes the other nodes: `tenant` changed. Best effort: the polling
     /// backstop applies a change whose wake-up is lost.
     pub async fn announce(&self, tenant: &str) {
-        let Some(catalog) = &self.catalog else {
+        if !self.notify {
             return;
-        };
+        }
         let sent = sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
             .bind(tenant)
-            .execute(catalog)
+            .execute(self.catalog.pool())
             .await;
         if let Err(error) = sent {
             tracing::warn!(tenant, %error, "other nodes not woken; they will poll");
         }
+    }
+
+    /// Tells the scheduler that `tenant` has work at `at`.
+    pub async fn schedule(
+        &self,
+        tenant: &str,
+        at: Timestamp,
+    ) -> Result<(), hms_directory::StoreError> {
+        self.catalog.wake_at(tenant, at).await
     }
 }

@@ -23,8 +23,10 @@ use super::tenant::{ChangeError, Tenant};
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// How many changes one read of the feed spans at most.
 const FEED_PAGE: i64 = 1000;
+/// How often feed lines past their retention are dropped.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 /// How long feed lines are kept; a node further behind re-reads everything.
-pub const FEED_RETENTION: Duration = Duration::from_secs(24 * 3600);
+const FEED_RETENTION: Duration = Duration::from_secs(24 * 3600);
 
 impl Tenant {
     /// Lists `touched` in the change feed of a change made outside a change
@@ -148,11 +150,28 @@ impl Tenants {
         let tenants = Arc::clone(self);
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(POLL_INTERVAL);
+            let mut pruned = tokio::time::Instant::now();
             loop {
                 interval.tick().await;
                 tenants.catch_up_all().await;
+                if pruned.elapsed() >= PRUNE_INTERVAL {
+                    pruned = tokio::time::Instant::now();
+                    tenants.prune_feeds().await;
+                }
             }
         });
+    }
+
+    /// Drops the feed lines older than [`FEED_RETENTION`] of every tenant
+    /// open here (a feed grows only where its tenant is open).
+    async fn prune_feeds(&self) {
+        let retention = i64::try_from(FEED_RETENTION.as_secs()).unwrap_or(i64::MAX);
+        let before = time::OffsetDateTime::now_utc().unix_timestamp() - retention;
+        for tenant in self.served() {
+            if let Err(error) = tenant.store.prune_changes(before).await {
+                tracing::warn!(tenant = tenant.id(), %error, "change feed not pruned");
+            }
+        }
     }
 
     /// Catches every served tenant up.

@@ -9,7 +9,7 @@ mod tenant;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use hms_audit_ledger::store::{Ledger, LedgerError, WriterOptions};
@@ -18,7 +18,6 @@ use hms_keys::MasterKey;
 
 pub use bundles::{from_dir as bundle_from_dir, hms_default as hms_bundle};
 pub use bus::ChangeBus;
-pub use changes::FEED_RETENTION;
 pub use identity::IdentityState;
 pub use snapshot::EntityMapper;
 pub use tenant::{ChangeError, DirectoryChange, Tenant};
@@ -30,6 +29,10 @@ use crate::audit::{self, Provenance};
 pub struct TenancySettings {
     /// Seals each tenant's signing keys and secrets at rest.
     pub master_key: MasterKey,
+    /// Most tenants open at once on a node.
+    pub max_open: usize,
+    /// A tenant unused this long is closed on the node.
+    pub idle_close: Duration,
     /// Tenant `t`'s ledger is named `{origin_prefix}/t` in its checkpoints.
     pub origin_prefix: String,
     /// Where callers reach the service: tenant `t` issues its tokens as `{public_base}/t`.
@@ -59,35 +62,34 @@ pub async fn migrate(pool: &sqlx::AnyPool) -> Result<(), StoreError> {
     .await
 }
 
-/// How often an unknown tenant id may trigger a catalog re-read.
-const CATALOG_RECHECK: Duration = Duration::from_secs(2);
-
-/// Every tenant this node serves.
+/// Every tenant this node serves. A tenant is opened when a request (or
+/// scheduled work) first names it and closed again when unused for
+/// [`TenancySettings::idle_close`]; at most [`TenancySettings::max_open`]
+/// are open at once (the least recently used is closed first), so a node's
+/// database connections stay bounded whatever the number of tenants.
 pub struct Tenants {
     backend: Backend,
     settings: TenancySettings,
     catalog: Catalog,
     bus: Arc<ChangeBus>,
     loaded: ArcSwap<HashMap<String, Arc<Tenant>>>,
-    last_catalog_read: tokio::sync::Mutex<Option<Instant>>,
+    /// Held while a tenant is opened, so that it is opened once.
+    opening: tokio::sync::Mutex<()>,
 }
 
 impl Tenants {
-    /// Opens the catalog and every tenant in it.
+    /// Opens the catalog; tenants are opened when first used.
     pub async fn open(backend: Backend, settings: TenancySettings) -> Result<Self, ChangeError> {
-        let catalog_pool = backend.catalog_pool().await?;
-        let bus = Arc::new(ChangeBus::new(&backend, &catalog_pool));
-        let catalog = Catalog::new(catalog_pool);
-        let tenants = Self {
+        let catalog = Catalog::new(backend.catalog_pool().await?);
+        let bus = Arc::new(ChangeBus::new(&backend, catalog.clone()));
+        Ok(Self {
             backend,
             settings,
             catalog,
             bus,
             loaded: ArcSwap::from_pointee(HashMap::new()),
-            last_catalog_read: tokio::sync::Mutex::new(None),
-        };
-        tenants.load_new_tenants().await?;
-        Ok(tenants)
+            opening: tokio::sync::Mutex::new(()),
+        })
     }
 
     /// The catalog database's URL on PostgreSQL (where nodes coordinate); `None` on SQLite.
@@ -95,26 +97,39 @@ impl Tenants {
         self.backend.catalog_url()
     }
 
+    /// The catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
     /// The master key sealing the tenants' signing keys.
     pub fn master_key(&self) -> &MasterKey {
         &self.settings.master_key
     }
 
-    /// The tenant named in a request path, if it exists.
+    /// The tenant named in a request path, if it exists; opened if it is not yet.
     pub async fn get(&self, id: &str) -> Result<Option<Arc<Tenant>>, ChangeError> {
-        if let Some(tenant) = self.loaded.load().get(id) {
-            return Ok(Some(Arc::clone(tenant)));
+        if let Some(tenant) = self.served_tenant(id) {
+            tenant.touch();
+            return Ok(Some(tenant));
         }
-        if id.parse::<TenantId>().is_err() {
+        let Ok(id) = id.parse::<TenantId>() else {
             return Ok(None);
+        };
+        let _opening = self.opening.lock().await;
+        if let Some(tenant) = self.served_tenant(id.as_str()) {
+            return Ok(Some(tenant));
         }
-        // Another process (the CLI, another node) may have created it.
-        let mut last = self.last_catalog_read.lock().await;
-        if last.is_none_or(|at| at.elapsed() >= CATALOG_RECHECK) {
-            *last = Some(Instant::now());
-            self.load_new_tenants().await?;
-        }
-        Ok(self.loaded.load().get(id).cloned())
+        let Some(record) = self.catalog.get(&id).await? else {
+            return Ok(None);
+        };
+        let pool = self.backend.tenant_pool(&record.id, false).await?;
+        migrate(&pool).await?;
+        let store = TenantStore::new(pool);
+        let tenant =
+            Arc::new(Tenant::open(record, store, &self.settings, Arc::clone(&self.bus)).await?);
+        self.insert(Arc::clone(&tenant)).await;
+        Ok(Some(tenant))
     }
 
     /// Registers a tenant, creates its database, keys and ledger and starts serving it.
@@ -125,7 +140,7 @@ impl Tenants {
         utc_offset_minutes: i64,
         by: &Provenance,
     ) -> Result<Arc<Tenant>, ChangeError> {
-        if self.catalog.list().await?.iter().any(|t| &t.id == id) {
+        if self.catalog.get(id).await?.is_some() {
             return Err(StoreError::Conflict(format!("tenant `{id}`")).into());
         }
         let pool = self.backend.tenant_pool(id, true).await?;
@@ -141,7 +156,7 @@ impl Tenants {
             .ledger
             .append(audit::tenant_created_event(by, id.as_str(), display_name))
             .await?;
-        self.insert(Arc::clone(&tenant));
+        self.insert(Arc::clone(&tenant)).await;
         Ok(tenant)
     }
 
@@ -150,8 +165,8 @@ impl Tenants {
         Ok(self.catalog.list().await?)
     }
 
-    /// Every tenant this node serves now.
-    fn served(&self) -> Vec<Arc<Tenant>> {
+    /// Every tenant open on this node now.
+    pub fn served(&self) -> Vec<Arc<Tenant>> {
         self.loaded.load().values().cloned().collect()
     }
 
@@ -178,38 +193,76 @@ impl Tenants {
         }
     }
 
-    async fn load_new_tenants(&self) -> Result<(), ChangeError> {
-        for record in self.catalog.list().await? {
-            if self.loaded.load().contains_key(record.id.as_str()) {
-                continue;
-            }
-            let pool = self.backend.tenant_pool(&record.id, false).await?;
-            migrate(&pool).await?;
-            let store = TenantStore::new(pool);
-            let tenant =
-                Arc::new(Tenant::open(record, store, &self.settings, Arc::clone(&self.bus)).await?);
-            self.insert_if_absent(tenant);
-        }
-        Ok(())
-    }
-
-    /// Serves `tenant` unless it is served already: a tenant that
-    /// [`Tenants::create`] finished while this node was opening it keeps the
-    /// instance create made (and the clients created on it).
-    fn insert_if_absent(&self, tenant: Arc<Tenant>) {
-        self.loaded.rcu(|current| {
-            let mut next = HashMap::clone(current);
-            next.entry(tenant.id().to_owned())
-                .or_insert_with(|| Arc::clone(&tenant));
-            next
-        });
-    }
-
-    fn insert(&self, tenant: Arc<Tenant>) {
+    /// Serves `tenant`, closing the least recently used tenants beyond the bound.
+    async fn insert(&self, tenant: Arc<Tenant>) {
         self.loaded.rcu(|current| {
             let mut next = HashMap::clone(current);
             next.insert(tenant.id().to_owned(), Arc::clone(&tenant));
             next
         });
+        let served = self.served();
+        let excess = served.len().saturating_sub(self.settings.max_open);
+        let mut by_use: Vec<Arc<Tenant>> = served
+            .into_iter()
+            .filter(|t| t.id() != tenant.id())
+            .collect();
+        by_use.sort_by_key(|t| t.last_used());
+        for idle in by_use.into_iter().take(excess) {
+            self.close(&idle).await;
+        }
+    }
+
+    /// Closes every tenant unused for [`TenancySettings::idle_close`].
+    pub async fn close_idle(&self) {
+        let idle_close = i64::try_from(self.settings.idle_close.as_secs()).unwrap_or(i64::MAX);
+        let cutoff = time::OffsetDateTime::now_utc().unix_timestamp() - idle_close;
+        for tenant in self.served() {
+            if tenant.last_used() < cutoff {
+                self.close(&tenant).await;
+            }
+        }
+    }
+
+    /// Stops serving `tenant`: what its ledger has queued is written first;
+    /// its connections close once the requests still using it are done.
+    async fn close(&self, tenant: &Arc<Tenant>) {
+        self.loaded.rcu(|current| {
+            let mut next = HashMap::clone(current);
+            if next
+                .get(tenant.id())
+                .is_some_and(|t| Arc::ptr_eq(t, tenant))
+            {
+                next.remove(tenant.id());
+            }
+            next
+        });
+        if let Err(error) = tenant.ledger.flush().await {
+            tracing::error!(tenant = tenant.id(), %error, "queued ledger entries not recorded");
+        }
+        let closing = Arc::clone(tenant);
+        tokio::spawn(async move {
+            // Requests still holding it finish first (within the grace).
+            let started = tokio::time::Instant::now();
+            while Arc::strong_count(&closing) > 1 && started.elapsed() < CLOSE_GRACE {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            closing.store.pool().close().await;
+        });
+        tracing::info!(tenant = tenant.id(), "tenant closed on this node");
+    }
+
+    /// Closes idle tenants every minute, for as long as the service runs.
+    pub fn close_idle_regularly(self: &Arc<Self>) {
+        let tenants = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                interval.tick().await;
+                tenants.close_idle().await;
+            }
+        });
     }
 }
+
+/// How long requests still running on a closed tenant may go on using its database.
+const CLOSE_GRACE: Duration = Duration::from_secs(30);

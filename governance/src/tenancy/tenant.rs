@@ -5,11 +5,12 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use arc_swap::ArcSwap;
 use hms_audit_ledger::store::{ChangeTransaction, Ledger, LedgerError, PublishedKey};
-use hms_audit_ledger::{Event, EventKind};
+use hms_audit_ledger::{Event, EventKind, Timestamp};
 use hms_authz::{
     BundleError, BundleSource, EntityError, EntitySnapshot, Pdp, PolicyBundle, RequestTime,
 };
 use hms_directory::changes::{self, Change};
+use hms_directory::precondition::{self, Precondition};
 use hms_directory::{
     ApiClient, ChangeSource, DecisionRecording, Encounter, Patient, PolicyVersion,
     RecordingSettings, StaffChange, StaffMember, StoreError, TenantRecord, TenantStore,
@@ -102,6 +103,8 @@ pub struct Tenant {
     pub(super) bus: Arc<ChangeBus>,
     /// The last change of the feed this node has applied.
     pub(super) applied: AtomicI64,
+    /// When a request last named it (Unix seconds), for closing idle tenants.
+    last_used: AtomicI64,
     /// SCIM writes since the service started, for refreshing statistics.
     scim_writes: std::sync::atomic::AtomicU64,
 }
@@ -148,6 +151,7 @@ impl Tenant {
             writer: tokio::sync::Mutex::new(()),
             bus,
             applied: AtomicI64::new(applied),
+            last_used: AtomicI64::new(OffsetDateTime::now_utc().unix_timestamp()),
             scim_writes: std::sync::atomic::AtomicU64::new(0),
         })
     }
@@ -209,10 +213,12 @@ impl Tenant {
     pub async fn set_ledger_settings(
         &self,
         settings: &RecordingSettings,
+        based_on: &Precondition,
         by: &Provenance,
     ) -> Result<(), ChangeError> {
         let mut change = self.begin_directory_change().await?;
         let before = self.store.ledger_settings().await?;
+        based_on.check(&precondition::tag_of(&before))?;
         self.store
             .set_ledger_settings(&mut change.tx, settings)
             .await?;
@@ -302,6 +308,24 @@ impl Tenant {
         Ok(key)
     }
 
+    /// Notes that a request named the tenant now.
+    pub(super) fn touch(&self) {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        if self.last_used.load(Ordering::Relaxed) != now {
+            self.last_used.store(now, Ordering::Relaxed);
+        }
+    }
+
+    /// When a request last named it (Unix seconds).
+    pub(super) fn last_used(&self) -> i64 {
+        self.last_used.load(Ordering::Relaxed)
+    }
+
+    /// Tells the scheduler (on whichever node) that the tenant has work at `at`.
+    pub async fn schedule_work_at(&self, at: Timestamp) -> Result<(), ChangeError> {
+        Ok(self.bus.schedule(self.id(), at).await?)
+    }
+
     /// The PDP clock: now in UTC, and the hour in the tenant's local time.
     pub fn request_time(&self) -> RequestTime {
         let now = OffsetDateTime::now_utc();
@@ -326,6 +350,7 @@ impl Tenant {
     pub async fn install_policies(
         &self,
         source: BundleSource,
+        based_on: &Precondition,
         by: &Provenance,
         comment: &str,
     ) -> Result<PolicyVersion, ChangeError> {
@@ -337,7 +362,7 @@ impl Tenant {
         let mut tx = self.ledger.begin_change().await?;
         let version = self
             .store
-            .insert_policy_version(&mut tx, &text, &by.actor_name(), comment)
+            .insert_policy_version(&mut tx, &text, &by.actor_name(), comment, based_on)
             .await?;
         let event = audit::policy_event(by, &version, Some(previous));
         self.record_and_commit(tx, vec![event], &[Change::Policies])
@@ -396,13 +421,14 @@ impl Tenant {
     pub async fn rollback_policies(
         &self,
         to: i64,
+        based_on: &Precondition,
         by: &Provenance,
     ) -> Result<PolicyVersion, ChangeError> {
         let old = self.store.policy_version(to).await?;
         let source: BundleSource =
             serde_json::from_str(&old.source).map_err(|_| ChangeError::CorruptVersion(to))?;
-        self.install_policies(source, by, &format!("rollback to version {to}"))
-            .await
+        let comment = format!("rollback to version {to}");
+        self.install_policies(source, based_on, by, &comment).await
     }
 
     /// Writes staff and puts the changed entities in force.
@@ -607,7 +633,13 @@ async fn install_base_policies(
     let source = serde_json::to_string(&bundles::hms_default()).unwrap_or_default();
     let mut tx = ledger.begin_change().await?;
     let version = store
-        .insert_policy_version(&mut tx, &source, "system", "HMS base policy set")
+        .insert_policy_version(
+            &mut tx,
+            &source,
+            "system",
+            "HMS base policy set",
+            &Precondition::None,
+        )
         .await?;
     let event = audit::policy_event(&Provenance::local(Actor::System), &version, None);
     ledger.record_in(&mut tx, vec![event]).await?;

@@ -6,6 +6,7 @@ use sqlx::AnyConnection;
 
 use super::event::HrEvent;
 use crate::store::ProvisioningError;
+use hms_directory::StoreError;
 
 /// Keeps `event` (delivered as `body`) until its effective time. Returns
 /// `false` when an event with its id was already received (scheduled or
@@ -66,6 +67,21 @@ pub async fn due(
     .fetch_all(&mut *conn)
     .await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// When the earliest kept event takes effect; `None` when none is kept.
+pub async fn next_due(conn: &mut AnyConnection) -> Result<Option<Timestamp>, ProvisioningError> {
+    let (earliest,): (Option<String>,) =
+        sqlx::query_as("SELECT MIN(effective_at) FROM hr_scheduled_events")
+            .fetch_one(&mut *conn)
+            .await?;
+    earliest
+        .map(|at| {
+            Timestamp::parse_rfc3339(&at).map_err(|_| {
+                ProvisioningError::Store(StoreError::Corrupt("hr_scheduled_events.effective_at"))
+            })
+        })
+        .transpose()
 }
 
 /// Takes a scheduled event out, in the caller's transaction, so that it is

@@ -54,6 +54,9 @@ pub enum ApiError {
     /// The record exists already.
     #[error("{0}")]
     Conflict(String),
+    /// The write was based on a state another write has replaced (`If-Match`).
+    #[error("{0}")]
+    PreconditionFailed(String),
     /// The body is larger than allowed.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -108,6 +111,7 @@ impl ApiError {
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, "precondition_failed"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
@@ -173,6 +177,9 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(message) => Self::bad_request("invalid_input", message),
             StoreError::NotFound(what) => Self::NotFound(format!("{what} not found")),
             StoreError::Conflict(what) => Self::Conflict(format!("{what} already exists")),
+            StoreError::Stale { current } => Self::PreconditionFailed(format!(
+                "changed since it was read (its ETag is now {current}); read it again and retry"
+            )),
             e if e.is_unavailable() => Self::Unavailable("database unavailable".into()),
             other => Self::Internal(anyhow::Error::new(other)),
         }

@@ -22,6 +22,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::gate::AdminClient;
 use super::json::ApiJson;
+use super::precondition::{IfMatch, Tagged};
 
 /// The HR routes: the signed webhook (its signature is its credential) and
 /// its settings behind an `admin` client.
@@ -101,10 +102,11 @@ pub async fn rotate_secret(ctx: AdminClient) -> Result<Json<RotatedSecret>, ApiE
     path = "/{tenant}/v1/provisioning/hr",
     tag = "hr",
     security(("client" = ["admin"])),
-    responses((status = 200, description = "The settings.", body = HrSettings))
+    responses((status = 200, description = "The settings.", body = HrSettings,
+        headers(("ETag" = String, description = "Their entity tag, for `If-Match` on the next write."))))
 )]
-pub async fn get_settings(ctx: AdminClient) -> Result<Json<HrSettings>, ApiError> {
-    Ok(Json(hr::settings(&ctx.tenant).await?))
+pub async fn get_settings(ctx: AdminClient) -> Result<Tagged<HrSettings>, ApiError> {
+    Ok(Tagged::by_content(hr::settings(&ctx.tenant).await?))
 }
 
 /// `PUT /{tenant}/v1/provisioning/hr`: the job-to-role mapping and the manager notification URL.
@@ -113,13 +115,16 @@ pub async fn get_settings(ctx: AdminClient) -> Result<Json<HrSettings>, ApiError
     path = "/{tenant}/v1/provisioning/hr",
     tag = "hr",
     security(("client" = ["admin"])),
+    params(IfMatch),
     request_body = HrSettings,
-    responses((status = 200, description = "The settings now in force.", body = HrSettings))
+    responses((status = 200, description = "The settings now in force.", body = HrSettings,
+        headers(("ETag" = String, description = "Their entity tag."))))
 )]
 pub async fn put_settings(
     ctx: AdminClient,
+    IfMatch(based_on): IfMatch,
     ApiJson(body): ApiJson<HrSettings>,
-) -> Result<Json<HrSettings>, ApiError> {
-    hr::put_settings(&ctx.tenant, &body, &ctx.provenance).await?;
-    Ok(Json(body))
+) -> Result<Tagged<HrSettings>, ApiError> {
+    hr::put_settings(&ctx.tenant, &body, &based_on, &ctx.provenance).await?;
+    Ok(Tagged::by_content(body))
 }

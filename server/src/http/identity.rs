@@ -18,6 +18,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::gate::AdminClient;
 use super::json::{ApiJson, ApiQuery};
+use super::precondition::{IfMatch, Tagged};
 
 /// The identity administration routes, behind an `admin` client.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -123,10 +124,11 @@ pub async fn delete_provider(
     path = "/{tenant}/v1/identity/settings",
     tag = "identity",
     security(("client" = ["admin"])),
-    responses((status = 200, description = "The settings in force.", body = IdentitySettings))
+    responses((status = 200, description = "The settings in force.", body = IdentitySettings,
+        headers(("ETag" = String, description = "Their entity tag, for `If-Match` on the next write."))))
 )]
-pub async fn get_settings(ctx: AdminClient) -> Json<IdentitySettings> {
-    Json(ctx.tenant.identity.settings().as_ref().clone())
+pub async fn get_settings(ctx: AdminClient) -> Tagged<IdentitySettings> {
+    Tagged::by_content(ctx.tenant.identity.settings().as_ref().clone())
 }
 
 /// `PUT /{tenant}/v1/identity/settings`.
@@ -135,15 +137,18 @@ pub async fn get_settings(ctx: AdminClient) -> Json<IdentitySettings> {
     path = "/{tenant}/v1/identity/settings",
     tag = "identity",
     security(("client" = ["admin"])),
+    params(IfMatch),
     request_body = IdentitySettings,
-    responses((status = 200, description = "The settings now in force.", body = IdentitySettings))
+    responses((status = 200, description = "The settings now in force.", body = IdentitySettings,
+        headers(("ETag" = String, description = "Their entity tag."))))
 )]
 pub async fn put_settings(
     ctx: AdminClient,
+    IfMatch(based_on): IfMatch,
     ApiJson(new): ApiJson<IdentitySettings>,
-) -> Result<Json<IdentitySettings>, ApiError> {
-    identity::put_settings(&ctx.tenant, &new, &ctx.provenance).await?;
-    Ok(Json(new))
+) -> Result<Tagged<IdentitySettings>, ApiError> {
+    identity::put_settings(&ctx.tenant, &new, &based_on, &ctx.provenance).await?;
+    Ok(Tagged::by_content(new))
 }
 
 /// The filter of a session listing.

@@ -19,6 +19,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::gate::{AdminClient, AuditClient};
 use super::json::{ApiJson, ApiQuery};
+use super::precondition::{IfMatch, Tagged};
 
 /// Most entries or checkpoints in one page.
 const MAX_PAGE: u32 = 1000;
@@ -381,10 +382,13 @@ pub async fn rotate_key(ctx: AdminClient) -> Result<(StatusCode, Json<PublishedK
     path = "/{tenant}/ledger/settings",
     tag = "ledger",
     security(("client" = ["admin"])),
-    responses((status = 200, description = "The settings.", body = RecordingSettings))
+    responses((status = 200, description = "The settings.", body = RecordingSettings,
+        headers(("ETag" = String, description = "Their entity tag, for `If-Match` on the next write."))))
 )]
-pub async fn settings(ctx: AdminClient) -> Result<Json<RecordingSettings>, ApiError> {
-    Ok(Json(ctx.tenant.store.ledger_settings().await?))
+pub async fn settings(ctx: AdminClient) -> Result<Tagged<RecordingSettings>, ApiError> {
+    Ok(Tagged::by_content(
+        ctx.tenant.store.ledger_settings().await?,
+    ))
 }
 
 /// `PUT /{tenant}/ledger/settings`: changes them, recorded in the ledger.
@@ -393,17 +397,20 @@ pub async fn settings(ctx: AdminClient) -> Result<Json<RecordingSettings>, ApiEr
     path = "/{tenant}/ledger/settings",
     tag = "ledger",
     security(("client" = ["admin"])),
+    params(IfMatch),
     request_body = RecordingSettings,
-    responses((status = 200, description = "The settings now in force.", body = RecordingSettings))
+    responses((status = 200, description = "The settings now in force.", body = RecordingSettings,
+        headers(("ETag" = String, description = "Their entity tag."))))
 )]
 pub async fn set_settings(
     ctx: AdminClient,
+    IfMatch(based_on): IfMatch,
     ApiJson(settings): ApiJson<RecordingSettings>,
-) -> Result<Json<RecordingSettings>, ApiError> {
+) -> Result<Tagged<RecordingSettings>, ApiError> {
     ctx.tenant
-        .set_ledger_settings(&settings, &ctx.provenance)
+        .set_ledger_settings(&settings, &based_on, &ctx.provenance)
         .await?;
-    Ok(Json(settings))
+    Ok(Tagged::by_content(settings))
 }
 
 /// `GET /{tenant}/ledger/export`: the export bundle as JSON lines, streamed.

@@ -16,6 +16,7 @@ mod login;
 mod native;
 mod openapi;
 mod policies;
+mod precondition;
 mod provisioning;
 mod reports;
 mod reviews;

@@ -13,6 +13,8 @@ use utoipa::openapi::{
 };
 use utoipa::{OpenApi, PartialSchema};
 
+use super::precondition::IF_MATCH_PARAMETER;
+
 pub use super::error::ErrorBody;
 
 /// The document's fixed parts; the paths come from the feature routers.
@@ -138,7 +140,8 @@ fn declare_path_parameters(path: &str, operation: &mut Operation) {
 
 /// Adds the error answers an operation can give by its shape: 404 for an
 /// unknown tenant, 401/403 behind a credential, 400/413/415 for a body, 400
-/// for parameters, 503 while a database is unreachable.
+/// for parameters, 412 for a conditional write, 503 while a database is
+/// unreachable.
 fn declare_errors(path: &str, operation: &mut Operation) {
     let scim = path.contains("/scim/v2");
     let mut add = |status: &str, description: &str| {
@@ -161,6 +164,17 @@ fn declare_errors(path: &str, operation: &mut Operation) {
         add("415", "The body is not JSON.");
     } else if has_parameters {
         add("400", "A parameter is malformed.");
+    }
+    let conditional = operation
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| p.name == IF_MATCH_PARAMETER);
+    if conditional {
+        add(
+            "412",
+            "Changed since it was read (`If-Match`); nothing was changed.",
+        );
     }
     if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
         add("401", "No credential, or one this tenant does not know.");

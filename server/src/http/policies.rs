@@ -4,6 +4,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use hms_authz::{BundleOptions, BundleSource, PolicyFile};
 use hms_directory::PolicyVersion;
+use hms_directory::precondition::policy_tag;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -13,6 +14,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::gate::AdminClient;
 use super::json::ApiJson;
+use super::precondition::{IfMatch, Tagged};
 
 /// The policy routes, behind an `admin` client.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -72,19 +74,24 @@ pub struct PolicyState {
     path = "/{tenant}/v1/policies",
     tag = "policies",
     security(("client" = ["admin"])),
-    responses((status = 200, description = "The bundle in force.", body = PolicyState))
+    responses((status = 200, description = "The bundle in force; `ETag` names its version.", body = PolicyState,
+        headers(("ETag" = String, description = "The version's entity tag, for `If-Match` on the next upload."))))
 )]
-pub async fn current(ctx: AdminClient) -> Json<PolicyState> {
+pub async fn current(ctx: AdminClient) -> Tagged<PolicyState> {
     let pdp = ctx.tenant.pdp();
     let bundle = pdp.bundle();
     let source = bundle.source();
-    Json(PolicyState {
-        version: ctx.tenant.policy_version(),
-        policy_ids: bundle.policy_ids(),
-        schema: source.schema.clone(),
-        policies: source.policies.clone(),
-        options: source.options.clone(),
-    })
+    let version = ctx.tenant.policy_version();
+    Tagged::with_tag(
+        policy_tag(version),
+        PolicyState {
+            version,
+            policy_ids: bundle.policy_ids(),
+            schema: source.schema.clone(),
+            policies: source.policies.clone(),
+            options: source.options.clone(),
+        },
+    )
 }
 
 /// `PUT /{tenant}/v1/policies`: validates and installs a new version; a rejected upload changes nothing.
@@ -93,22 +100,29 @@ pub async fn current(ctx: AdminClient) -> Json<PolicyState> {
     path = "/{tenant}/v1/policies",
     tag = "policies",
     security(("client" = ["admin"])),
+    params(IfMatch),
     request_body = PolicyUpload,
     responses(
-        (status = 201, description = "Installed as a new version.", body = PolicyVersion),
+        (status = 201, description = "Installed as a new version.", body = PolicyVersion,
+            headers(("ETag" = String, description = "The new version's entity tag."))),
         (status = 422, description = "The bundle does not validate; nothing changed.", body = super::openapi::ErrorBody),
     )
 )]
 pub async fn upload(
     ctx: AdminClient,
+    IfMatch(based_on): IfMatch,
     ApiJson(upload): ApiJson<PolicyUpload>,
-) -> Result<(StatusCode, Json<PolicyVersion>), ApiError> {
+) -> Result<(StatusCode, Tagged<PolicyVersion>), ApiError> {
     let (source, comment) = upload.into_source(ctx.tenant.pdp().bundle().source());
     let version = ctx
         .tenant
-        .install_policies(source, &ctx.provenance, &comment)
+        .install_policies(source, &based_on, &ctx.provenance, &comment)
         .await?;
-    Ok((StatusCode::CREATED, Json(version)))
+    Ok((StatusCode::CREATED, tagged_version(version)))
+}
+
+fn tagged_version(version: PolicyVersion) -> Tagged<PolicyVersion> {
+    Tagged::with_tag(policy_tag(version.version), version)
 }
 
 /// What a valid upload would install.
@@ -183,19 +197,22 @@ pub struct Rollback {
     path = "/{tenant}/v1/policies/rollback",
     tag = "policies",
     security(("client" = ["admin"])),
+    params(IfMatch),
     request_body = Rollback,
     responses(
-        (status = 201, description = "Back in force, as a new version.", body = PolicyVersion),
+        (status = 201, description = "Back in force, as a new version.", body = PolicyVersion,
+            headers(("ETag" = String, description = "The new version's entity tag."))),
         (status = 422, description = "That version no longer fits the directory.", body = super::openapi::ErrorBody),
     )
 )]
 pub async fn rollback(
     ctx: AdminClient,
+    IfMatch(based_on): IfMatch,
     ApiJson(body): ApiJson<Rollback>,
-) -> Result<(StatusCode, Json<PolicyVersion>), ApiError> {
+) -> Result<(StatusCode, Tagged<PolicyVersion>), ApiError> {
     let version = ctx
         .tenant
-        .rollback_policies(body.version, &ctx.provenance)
+        .rollback_policies(body.version, &based_on, &ctx.provenance)
         .await?;
-    Ok((StatusCode::CREATED, Json(version)))
+    Ok((StatusCode::CREATED, tagged_version(version)))
 }

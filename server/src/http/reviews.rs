@@ -18,6 +18,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::gate::{AdminClient, Reviewer};
 use super::json::ApiJson;
+use super::precondition::{IfMatch, Tagged};
 
 /// The review routes: campaigns behind an `admin` client, reviewers' own
 /// items behind their staff session.
@@ -57,10 +58,13 @@ pub async fn create(
     path = "/{tenant}/v1/reviews/settings",
     tag = "reviews",
     security(("client" = ["admin"])),
-    responses((status = 200, description = "The rules.", body = ReviewSettings))
+    responses((status = 200, description = "The rules.", body = ReviewSettings,
+        headers(("ETag" = String, description = "Their entity tag, for `If-Match` on the next write."))))
 )]
-pub async fn settings(ctx: AdminClient) -> Result<Json<ReviewSettings>, ApiError> {
-    Ok(Json(ctx.tenant.store.review_settings().await?))
+pub async fn settings(ctx: AdminClient) -> Result<Tagged<ReviewSettings>, ApiError> {
+    Ok(Tagged::by_content(
+        ctx.tenant.store.review_settings().await?,
+    ))
 }
 
 /// `PUT /{tenant}/v1/reviews/settings`: replaces them, recorded in the ledger.
@@ -69,15 +73,18 @@ pub async fn settings(ctx: AdminClient) -> Result<Json<ReviewSettings>, ApiError
     path = "/{tenant}/v1/reviews/settings",
     tag = "reviews",
     security(("client" = ["admin"])),
+    params(IfMatch),
     request_body = ReviewSettings,
-    responses((status = 200, description = "The rules now in force.", body = ReviewSettings))
+    responses((status = 200, description = "The rules now in force.", body = ReviewSettings,
+        headers(("ETag" = String, description = "Their entity tag."))))
 )]
 pub async fn set_settings(
     ctx: AdminClient,
+    IfMatch(based_on): IfMatch,
     ApiJson(rules): ApiJson<ReviewSettings>,
-) -> Result<Json<ReviewSettings>, ApiError> {
-    reviews::set_rules(&ctx.tenant, &rules, &ctx.provenance).await?;
-    Ok(Json(rules))
+) -> Result<Tagged<ReviewSettings>, ApiError> {
+    reviews::set_rules(&ctx.tenant, &rules, &based_on, &ctx.provenance).await?;
+    Ok(Tagged::by_content(rules))
 }
 
 /// Every campaign, with its progress.

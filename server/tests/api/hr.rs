@@ -28,7 +28,12 @@ impl<'a> HrSystem<'a> {
         Self { app, secret }
     }
 
-    async fn deliver_signed(&self, body: &str, timestamp: i64, secret: &str) -> reqwest::Response {
+    pub async fn deliver_signed(
+        &self,
+        body: &str,
+        timestamp: i64,
+        secret: &str,
+    ) -> reqwest::Response {
         self.app
             .http
             .post(self.app.url("/hr/events"))

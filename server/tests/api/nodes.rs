@@ -603,3 +603,49 @@ async fn one_node_at_a_time_runs_the_scheduled_work() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn two_administrators_on_different_nodes_never_overwrite_each_other() {
+    let cluster = Cluster::start().await;
+    let read_on = async |node: usize| {
+        let response = cluster
+            .admin(node, Method::GET, "/v1/policies")
+            .send()
+            .await
+            .unwrap();
+        let tag = response.headers()[reqwest::header::ETAG]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let files = response.json::<Value>().await.unwrap()["policies"].clone();
+        (tag, files)
+    };
+    let (tag_0, files_0) = read_on(0).await;
+    let (tag_1, files_1) = read_on(1).await;
+    assert_eq!(tag_0, tag_1, "both read the version in force");
+    let upload_on = async |node: usize, tag: &str, files: Value| {
+        cluster
+            .admin(node, Method::PUT, "/v1/policies")
+            .header(reqwest::header::IF_MATCH, tag)
+            .json(&json!({"policies": files}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(upload_on(0, &tag_0, files_0).await, StatusCode::CREATED);
+    // At once, before any wake-up could reach node 1: the check is the database's.
+    assert_eq!(
+        upload_on(1, &tag_1, files_1).await,
+        StatusCode::PRECONDITION_FAILED
+    );
+    let versions: Value = cluster
+        .first
+        .get("/v1/policies/versions")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let count = versions["versions"].as_array().unwrap().len();
+    assert_eq!(count, 2, "the base set and the first upload: {versions}");
+}
