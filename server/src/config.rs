@@ -81,7 +81,7 @@ impl Default for TenancyConfig {
 }
 
 fn default_max_open_tenants() -> usize {
-    64
+    16
 }
 fn default_idle_close_secs() -> u64 {
     600
