@@ -83,6 +83,12 @@ pub enum EventKind {
     ClientRevoke,
     /// A tenant created.
     TenantCreate,
+    /// A tenant suspended: every request to it refused.
+    TenantSuspend,
+    /// A suspended tenant served again.
+    TenantResume,
+    /// A platform operator's credential issued.
+    OperatorCredentialIssue,
     /// A policy version installed (uploaded, rolled back, or the HMS set on first use).
     PolicyInstall,
     /// How decisions are recorded changed.
@@ -113,7 +119,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, for parsing.
-    pub const ALL: [Self; 51] = [
+    pub const ALL: [Self; 54] = [
         Self::Decision,
         Self::SearchSubject,
         Self::SearchResource,
@@ -152,6 +158,9 @@ impl EventKind {
         Self::ClientCreate,
         Self::ClientRevoke,
         Self::TenantCreate,
+        Self::TenantSuspend,
+        Self::TenantResume,
+        Self::OperatorCredentialIssue,
         Self::PolicyInstall,
         Self::LedgerSettingsUpdate,
         Self::LedgerKeyRotate,
@@ -208,6 +217,9 @@ impl EventKind {
             Self::ClientCreate => "client.create",
             Self::ClientRevoke => "client.revoke",
             Self::TenantCreate => "tenant.create",
+            Self::TenantSuspend => "tenant.suspend",
+            Self::TenantResume => "tenant.resume",
+            Self::OperatorCredentialIssue => "operator.credential.issue",
             Self::PolicyInstall => "policy.install",
             Self::LedgerSettingsUpdate => "ledger.settings.update",
             Self::LedgerKeyRotate => "ledger.key.rotate",

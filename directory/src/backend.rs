@@ -4,16 +4,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 use url::Url;
 
 use crate::error::StoreError;
 use crate::ids::TenantId;
-
-/// The catalog's migrations, the same on both backends. Tenant databases are
-/// migrated by [`crate::migrate_tenant`].
-static CATALOG: Migrator = sqlx::migrate!("./migrations/catalog");
 
 /// Most connections a node holds to one database (the catalog, or one
 /// tenant's); with the bound on open tenants, this bounds a node's total.
@@ -84,7 +79,8 @@ impl Backend {
         Some(url.to_string())
     }
 
-    /// Opens (creating and migrating if needed) the tenant catalog.
+    /// Opens (creating if needed) the tenant catalog; the caller migrates it
+    /// ([`crate::migrate_catalog`]).
     pub async fn catalog_pool(&self) -> Result<AnyPool, StoreError> {
         let pool = match self {
             Self::Sqlite { dir } => {
@@ -93,7 +89,6 @@ impl Backend {
             }
             Self::Postgres { prefix, .. } => self.postgres_pool(prefix, true).await?,
         };
-        CATALOG.run(&pool).await?;
         Ok(pool)
     }
 

@@ -19,6 +19,10 @@ pub struct TenantRecord {
     pub utc_offset_minutes: i64,
     /// When it was created.
     pub created_at: String,
+    /// When it was suspended, if it is: every request to it is refused.
+    pub suspended_at: Option<String>,
+    /// Why it was suspended.
+    pub suspended_reason: Option<String>,
 }
 
 /// A tenant whose scheduled work is due, as the catalog listed it.
@@ -30,17 +34,20 @@ pub struct Wakeup {
     pub rev: i64,
 }
 
-type RecordRow = (String, String, i64, String);
+type RecordRow = (String, String, i64, String, Option<String>, Option<String>);
 
-const RECORD_COLUMNS: &str = "SELECT id, display_name, utc_offset_minutes, created_at FROM tenants";
+const RECORD_COLUMNS: &str = "SELECT id, display_name, utc_offset_minutes, created_at, \
+     suspended_at, suspended_reason FROM tenants";
 
 fn record_from_row(row: RecordRow) -> Result<TenantRecord, StoreError> {
-    let (id, display_name, utc_offset_minutes, created_at) = row;
+    let (id, display_name, utc_offset_minutes, created_at, suspended_at, suspended_reason) = row;
     Ok(TenantRecord {
         id: id.parse().map_err(|_| StoreError::Corrupt("tenants.id"))?,
         display_name,
         utc_offset_minutes,
         created_at,
+        suspended_at,
+        suspended_reason,
     })
 }
 
@@ -160,7 +167,79 @@ impl Catalog {
             display_name: display_name.to_owned(),
             utc_offset_minutes,
             created_at,
+            suspended_at: None,
+            suspended_reason: None,
         })
+    }
+
+    /// Suspends tenant `id` (`Some(reason)`) or serves it again (`None`);
+    /// whether that changed anything.
+    pub async fn set_suspended(
+        &self,
+        id: &TenantId,
+        reason: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let done = match reason {
+            Some(reason) => {
+                sqlx::query(
+                    "UPDATE tenants SET suspended_at = $1, suspended_reason = $2 \
+                     WHERE id = $3 AND suspended_at IS NULL",
+                )
+                .bind(now_rfc3339())
+                .bind(reason)
+                .bind(id.as_str())
+                .execute(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "UPDATE tenants SET suspended_at = NULL, suspended_reason = NULL \
+                     WHERE id = $1 AND suspended_at IS NOT NULL",
+                )
+                .bind(id.as_str())
+                .execute(&self.pool)
+                .await?
+            }
+        };
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The ids of the suspended tenants.
+    pub async fn suspended(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT id FROM tenants WHERE suspended_at IS NOT NULL")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Stores an operator credential: its id, name and the SHA-256 of its secret.
+    pub async fn insert_operator(
+        &self,
+        id: &str,
+        name: &str,
+        secret_sha256: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO operator_credentials (id, name, secret_sha256, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(secret_sha256)
+        .bind(now_rfc3339())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The name and secret digest of operator credential `id`, unless unknown or revoked.
+    pub async fn operator(&self, id: &str) -> Result<Option<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT name, secret_sha256 FROM operator_credentials WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// Checks the database answers.

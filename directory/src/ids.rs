@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::StoreError;
 
+/// First path segments the service itself answers, so no tenant may be named so.
+const RESERVED: [&str; 4] = ["operator", "healthz", "readyz", "metrics"];
+
 /// A tenant id: 2–63 characters, lowercase letters, digits and `-`, starting with a letter or digit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct TenantId(String);
@@ -19,6 +22,11 @@ impl FromStr for TenantId {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         let valid_start = s.bytes().next().is_some_and(|b| b != b'-');
+        if RESERVED.contains(&s) {
+            return Err(StoreError::Invalid(format!(
+                "`{s}` is reserved for the service's own routes"
+            )));
+        }
         if (2..=63).contains(&s.len()) && valid_chars && valid_start {
             Ok(Self(s.to_owned()))
         } else {
@@ -67,7 +75,16 @@ mod tests {
     #[test]
     fn tenant_ids_are_checked() {
         assert!("st-marys".parse::<TenantId>().is_ok());
-        for bad in ["", "a", "-x", "Upper", "a_b", "a/b", &"x".repeat(64)] {
+        for bad in [
+            "",
+            "a",
+            "-x",
+            "Upper",
+            "a_b",
+            "a/b",
+            &"x".repeat(64),
+            "operator",
+        ] {
             assert!(bad.parse::<TenantId>().is_err(), "{bad} accepted");
         }
     }

@@ -42,7 +42,7 @@ pub use reviews::{
     ApplyMode, Campaign, CampaignScope, CampaignStatus, Entitlement, EntitlementKind, Outcome,
     OverdueRule, ReviewItem, ReviewSettings, ScopePreset, progress_by_reviewer,
 };
-pub use schema::{MigrationSet, migrate_tenant};
+pub use schema::{MigrationSet, migrate_catalog, migrate_tenant};
 pub use sources::ChangeSource;
 pub use staff::{
     Credential, CredentialStatus, Shift, StaffChange, StaffMember, StaffRecord, roles_granting,

@@ -23,15 +23,35 @@ pub fn migrations(_postgres: bool) -> &'static Migrator {
     &DIRECTORY
 }
 
+static CATALOG: Migrator = sqlx::migrate!("./migrations/catalog");
+
+fn catalog_migrations(_postgres: bool) -> &'static Migrator {
+    &CATALOG
+}
+
 /// Brings a tenant database up to date with the directory's migrations and
 /// `others`, in one run.
 pub async fn migrate_tenant(pool: &AnyPool, others: &[MigrationSet]) -> Result<(), StoreError> {
+    migrate_with(pool, migrations, others).await
+}
+
+/// Brings the catalog database up to date with its own migrations and
+/// `others` (the platform's ledger), in one run.
+pub async fn migrate_catalog(pool: &AnyPool, others: &[MigrationSet]) -> Result<(), StoreError> {
+    migrate_with(pool, catalog_migrations, others).await
+}
+
+async fn migrate_with(
+    pool: &AnyPool,
+    own: MigrationSet,
+    others: &[MigrationSet],
+) -> Result<(), StoreError> {
     let postgres = pool
         .acquire()
         .await?
         .backend_name()
         .eq_ignore_ascii_case("postgresql");
-    let sets = std::iter::once(migrations as MigrationSet).chain(others.iter().copied());
+    let sets = std::iter::once(own).chain(others.iter().copied());
     let merged = merge(sets.map(|set| set(postgres)))?;
     let migrator = Migrator::new(merged).await.map_err(StoreError::Migration)?;
     migrator.run(pool).await?;

@@ -57,7 +57,9 @@ fn nurse(id: &str) -> StaffMember {
 }
 
 async fn tenant(backend: &Backend) -> (Catalog, TenantStore) {
-    let catalog = Catalog::new(backend.catalog_pool().await.unwrap());
+    let pool = backend.catalog_pool().await.unwrap();
+    hms_directory::migrate_catalog(&pool, &[]).await.unwrap();
+    let catalog = Catalog::new(pool);
     let id: TenantId = "st-marys".parse().unwrap();
     catalog.insert(&id, "St Mary's", 60).await.unwrap();
     let pool = backend.tenant_pool(&id, true).await.unwrap();

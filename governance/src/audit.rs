@@ -26,6 +26,8 @@ pub enum Actor {
     Scheduler,
     /// An operator at the command line.
     Cli,
+    /// A platform operator through the operator API, by credential id.
+    Operator(String),
 }
 
 impl std::fmt::Display for Actor {
@@ -35,6 +37,7 @@ impl std::fmt::Display for Actor {
             Self::Staff(id) => write!(f, "staff:{id}"),
             Self::Idp(id) => write!(f, "idp:{id}"),
             Self::HrWebhook => f.write_str("hr:webhook"),
+            Self::Operator(id) => write!(f, "operator:{id}"),
             Self::System => f.write_str("system"),
             Self::Scheduler => f.write_str("scheduler"),
             Self::Cli => f.write_str("cli"),

@@ -19,6 +19,7 @@ pub mod decisions;
 pub mod hr;
 pub mod identity;
 pub mod login;
+pub mod operators;
 pub mod provisioning;
 pub mod reporting;
 pub mod reviews;

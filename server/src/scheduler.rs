@@ -21,7 +21,7 @@ use hms_compliance_reports::render::{Format, render};
 use crate::config::ScheduledPack;
 use hms_governance::audit::Provenance;
 use hms_governance::reporting::{ReportScope, pull_pack};
-use hms_governance::tenancy::{Tenant, Tenants};
+use hms_governance::tenancy::{ChangeError, Tenant, Tenants};
 
 use crate::leader::Leadership;
 
@@ -104,7 +104,8 @@ fn every<F, Fut>(
 async fn do_due_work(tenants: &Tenants) -> anyhow::Result<()> {
     for woken in tenants.catalog().due_for_work(Timestamp::now()).await? {
         let id = woken.tenant.to_string();
-        let Some(tenant) = tenants.get(&id).await? else {
+        // A suspended tenant's work waits until it is resumed.
+        let Some(tenant) = served_unless_suspended(tenants, &id).await? else {
             continue;
         };
         match due_work_of(&tenant).await {
@@ -146,6 +147,19 @@ async fn due_work_of(tenant: &Tenant) -> anyhow::Result<Option<Timestamp>> {
     Ok(campaigns.into_iter().chain(hr).min())
 }
 
+/// Tenant `id`, opened; `None` when it is suspended.
+async fn served_unless_suspended(
+    tenants: &Tenants,
+    id: &str,
+) -> anyhow::Result<Option<Arc<Tenant>>> {
+    match tenants.get(id).await {
+        Err(ChangeError::Suspended(_)) => Ok(None),
+        opened => Ok(Some(
+            opened?.with_context(|| format!("unknown tenant `{id}`"))?,
+        )),
+    }
+}
+
 fn micros(span: Duration) -> i64 {
     i64::try_from(span.as_micros()).unwrap_or(i64::MAX)
 }
@@ -167,10 +181,9 @@ async fn run_pack(pack: &ScheduledPack, tenants: &Tenants) -> anyhow::Result<()>
         .saturating_mul(1_000_000);
     let from = Timestamp::from_unix_micros(until.unix_micros().saturating_sub(span));
     for id in ids {
-        let tenant = tenants
-            .get(&id)
-            .await?
-            .with_context(|| format!("unknown tenant `{id}`"))?;
+        let Some(tenant) = served_unless_suspended(tenants, &id).await? else {
+            continue;
+        };
         write_pack(pack, &tenant, from, until).await?;
     }
     Ok(())

@@ -174,8 +174,11 @@ impl Tenants {
         }
     }
 
-    /// Catches every served tenant up.
+    /// Closes the suspended tenants and catches every other served tenant up.
     pub async fn catch_up_all(&self) {
+        if let Err(error) = self.close_suspended().await {
+            tracing::warn!(%error, "suspended tenants not looked up; looking again at the next poll");
+        }
         for tenant in self.served() {
             catch_up_logged(&tenant).await;
         }
@@ -197,15 +200,30 @@ impl Tenants {
         self.catch_up_all().await;
         loop {
             match listener.try_recv().await? {
-                Some(notification) => {
-                    if let Some(tenant) = self.served_tenant(notification.payload()) {
-                        tokio::spawn(async move { catch_up_logged(&tenant).await });
-                    }
-                }
+                Some(notification) => self.woken_for(notification.payload()).await,
                 // The connection was lost and is back: wake-ups may be missing.
                 None => self.catch_up_all().await,
             }
         }
+    }
+}
+
+impl Tenants {
+    /// Another node changed tenant `id` (or suspended it).
+    async fn woken_for(&self, id: &str) {
+        let Some(tenant) = self.served_tenant(id) else {
+            return;
+        };
+        let suspended = match id.parse() {
+            Ok(id) => self.catalog().get(&id).await.ok().flatten(),
+            Err(_) => None,
+        }
+        .is_some_and(|record| record.suspended_at.is_some());
+        if suspended {
+            self.close(&tenant).await;
+            return;
+        }
+        tokio::spawn(async move { catch_up_logged(&tenant).await });
     }
 }
 

@@ -72,6 +72,9 @@ pub struct Tenants {
     settings: TenancySettings,
     catalog: Catalog,
     bus: Arc<ChangeBus>,
+    /// The platform's own ledger, in the catalog database: tenants created,
+    /// suspended and resumed, operator credentials issued.
+    platform: Ledger,
     loaded: ArcSwap<HashMap<String, Arc<Tenant>>>,
     /// Held while a tenant is opened, so that it is opened once.
     opening: tokio::sync::Mutex<()>,
@@ -80,13 +83,24 @@ pub struct Tenants {
 impl Tenants {
     /// Opens the catalog; tenants are opened when first used.
     pub async fn open(backend: Backend, settings: TenancySettings) -> Result<Self, ChangeError> {
-        let catalog = Catalog::new(backend.catalog_pool().await?);
+        let pool = backend.catalog_pool().await?;
+        hms_directory::migrate_catalog(&pool, &[hms_audit_ledger::store::migrations]).await?;
+        let origin = format!("{}/{PLATFORM_LEDGER}", settings.origin_prefix);
+        let platform = Ledger::open(
+            pool.clone(),
+            &origin,
+            &settings.master_key,
+            WriterOptions::default(),
+        )
+        .await?;
+        let catalog = Catalog::new(pool);
         let bus = Arc::new(ChangeBus::new(&backend, catalog.clone()));
         Ok(Self {
             backend,
             settings,
             catalog,
             bus,
+            platform,
             loaded: ArcSwap::from_pointee(HashMap::new()),
             opening: tokio::sync::Mutex::new(()),
         })
@@ -100,6 +114,11 @@ impl Tenants {
     /// The catalog.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    /// The platform's ledger.
+    pub fn platform(&self) -> &Ledger {
+        &self.platform
     }
 
     /// The master key sealing the tenants' signing keys.
@@ -123,6 +142,9 @@ impl Tenants {
         let Some(record) = self.catalog.get(&id).await? else {
             return Ok(None);
         };
+        if record.suspended_at.is_some() {
+            return Err(ChangeError::Suspended(id.to_string()));
+        }
         let pool = self.backend.tenant_pool(&record.id, false).await?;
         migrate(&pool).await?;
         let store = TenantStore::new(pool);
@@ -152,10 +174,9 @@ impl Tenants {
             .await?;
         let tenant =
             Arc::new(Tenant::open(record, store, &self.settings, Arc::clone(&self.bus)).await?);
-        tenant
-            .ledger
-            .append(audit::tenant_created_event(by, id.as_str(), display_name))
-            .await?;
+        let created = audit::tenant_created_event(by, id.as_str(), display_name);
+        tenant.ledger.append(created.clone()).await?;
+        self.platform.append(created).await?;
         self.insert(Arc::clone(&tenant)).await;
         Ok(tenant)
     }
@@ -212,6 +233,37 @@ impl Tenants {
         }
     }
 
+    /// Suspends tenant `id` (`Some(reason)`) or serves it again (`None`) on
+    /// every node; whether that changed anything.
+    pub async fn set_suspended(
+        &self,
+        id: &TenantId,
+        reason: Option<&str>,
+    ) -> Result<bool, ChangeError> {
+        if self.catalog.get(id).await?.is_none() {
+            return Err(StoreError::NotFound(format!("tenant `{id}`")).into());
+        }
+        let changed = self.catalog.set_suspended(id, reason).await?;
+        if changed && reason.is_some() {
+            if let Some(tenant) = self.served_tenant(id.as_str()) {
+                self.close(&tenant).await;
+            }
+            self.bus.announce(id.as_str()).await;
+        }
+        Ok(changed)
+    }
+
+    /// Closes the tenants open here that have been suspended (on any node).
+    pub(super) async fn close_suspended(&self) -> Result<(), StoreError> {
+        let suspended = self.catalog.suspended().await?;
+        for tenant in self.served() {
+            if suspended.iter().any(|id| id == tenant.id()) {
+                self.close(&tenant).await;
+            }
+        }
+        Ok(())
+    }
+
     /// Closes every tenant unused for [`TenancySettings::idle_close`].
     pub async fn close_idle(&self) {
         let idle_close = i64::try_from(self.settings.idle_close.as_secs()).unwrap_or(i64::MAX);
@@ -225,7 +277,7 @@ impl Tenants {
 
     /// Stops serving `tenant`: what its ledger has queued is written first;
     /// its connections close once the requests still using it are done.
-    async fn close(&self, tenant: &Arc<Tenant>) {
+    pub(super) async fn close(&self, tenant: &Arc<Tenant>) {
         self.loaded.rcu(|current| {
             let mut next = HashMap::clone(current);
             if next
@@ -263,6 +315,9 @@ impl Tenants {
         });
     }
 }
+
+/// The platform ledger's name under the ledger origin (no tenant id starts with `_`).
+const PLATFORM_LEDGER: &str = "_platform";
 
 /// How long requests still running on a closed tenant may go on using its database.
 const CLOSE_GRACE: Duration = Duration::from_secs(30);

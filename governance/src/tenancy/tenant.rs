@@ -67,6 +67,9 @@ pub enum ChangeError {
     /// A login, session or identity configuration was refused or failed.
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    /// The tenant is suspended: every request to it is refused.
+    #[error("tenant `{0}` is suspended")]
+    Suspended(String),
 }
 
 /// A directory change in progress: the tenant's change turn and the

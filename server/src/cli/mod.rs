@@ -18,7 +18,7 @@ use crate::config::{Overrides, Settings, TlsSettings};
 use crate::telemetry;
 use hms_governance::audit::Provenance;
 use hms_governance::credentials::Scope;
-use hms_governance::tenancy::{Tenants, bundle_from_dir, hms_bundle};
+use hms_governance::tenancy::{ChangeError, Tenants, bundle_from_dir, hms_bundle};
 
 /// HMS-ACH: access decisions, staff credentials and health-data audit for hospital systems.
 #[derive(Debug, Parser)]
@@ -56,6 +56,9 @@ enum Command {
     /// Manage API clients.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage platform operators' credentials (for `/operator/v1`).
+    #[command(subcommand)]
+    Operator(OperatorCommand),
     /// Validate and test policy bundles.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -84,6 +87,16 @@ enum TenantCommand {
     },
     /// List tenants.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+enum OperatorCommand {
+    /// Issue a platform operator's credential; the token is printed once.
+    Issue {
+        /// Who holds it.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,9 +166,28 @@ impl Cli {
             }
             Command::Migrate => {
                 let tenants = open_tenants(self.config.as_deref(), overrides).await?;
+                let records = tenants.list().await?;
+                for record in &records {
+                    // Opening a tenant brings its database up to date; a
+                    // suspended one is brought up to date when resumed.
+                    match tenants.get(record.id.as_str()).await {
+                        Err(ChangeError::Suspended(id)) => println!("tenant {id} is suspended"),
+                        opened => drop(opened?),
+                    }
+                }
                 println!(
                     "migrated the catalog and {} tenant database(s)",
-                    tenants.list().await?.len()
+                    records.len()
+                );
+                Ok(0)
+            }
+            Command::Operator(OperatorCommand::Issue { name }) => {
+                let tenants = open_tenants(self.config.as_deref(), overrides).await?;
+                let by = Provenance::local(hms_governance::audit::Actor::Cli);
+                let token = hms_governance::operators::issue(&tenants, &name, &by).await?;
+                println!(
+                    "operator credential issued to {name}; its token (shown once):\n{}",
+                    token.expose()
                 );
                 Ok(0)
             }

@@ -54,6 +54,9 @@ pub enum ApiError {
     /// The record exists already.
     #[error("{0}")]
     Conflict(String),
+    /// The tenant is suspended by the platform's operators.
+    #[error("{0}")]
+    Suspended(String),
     /// The write was based on a state another write has replaced (`If-Match`).
     #[error("{0}")]
     PreconditionFailed(String),
@@ -111,6 +114,7 @@ impl ApiError {
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::Suspended(_) => (StatusCode::FORBIDDEN, "tenant_suspended"),
             Self::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, "precondition_failed"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::UnsupportedMediaType(_) => {
@@ -287,6 +291,9 @@ impl From<ChangeError> for ApiError {
             ChangeError::Provisioning(ProvisioningError::Store(e)) => e.into(),
             ChangeError::Provisioning(ProvisioningError::Scim(e)) => scim_as_api(e),
             ChangeError::Identity(e) => e.into(),
+            ChangeError::Suspended(id) => ApiError::Suspended(format!(
+                "tenant `{id}` is suspended; every request is refused"
+            )),
             other => ApiError::Internal(other.into()),
         }
     }

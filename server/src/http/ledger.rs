@@ -422,12 +422,28 @@ pub async fn set_settings(
     responses((status = 200, description = "The bundle: a header, keys, then entries and checkpoints, one JSON object per line.", body = String, content_type = "application/x-ndjson"))
 )]
 pub async fn export(ctx: AuditClient) -> Response {
-    let (sink, lines) = tokio::sync::mpsc::channel::<String>(256);
-    let filename = format!("attachment; filename=\"{}-ledger.jsonl\"", ctx.tenant.id());
+    let filename = format!("{}-ledger.jsonl", ctx.tenant.id());
     let tenant = ctx.into_context().tenant;
+    stream_export(&filename, move |sink| async move {
+        tenant.ledger.export(&sink).await
+    })
+}
+
+/// A ledger export streamed as it is written: `export` writes the bundle's
+/// lines to the sink it is given, on a task of its own.
+pub fn stream_export<F, Fut>(filename: &str, export: F) -> Response
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), hms_audit_ledger::store::LedgerError>>
+        + Send
+        + 'static,
+{
+    let (sink, lines) = tokio::sync::mpsc::channel::<String>(256);
+    let export = export(sink);
+    let file = filename.to_owned();
     tokio::spawn(async move {
-        if let Err(error) = tenant.ledger.export(&sink).await {
-            tracing::error!(tenant = tenant.id(), %error, "ledger export failed");
+        if let Err(error) = export.await {
+            tracing::error!(file, %error, "ledger export failed");
         }
     });
     let stream = futures_util::stream::unfold(lines, |mut lines| async move {
@@ -437,7 +453,10 @@ pub async fn export(ctx: AuditClient) -> Response {
     (
         [
             (header::CONTENT_TYPE, "application/x-ndjson".to_owned()),
-            (header::CONTENT_DISPOSITION, filename),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
         ],
         Body::from_stream(stream),
     )

@@ -15,6 +15,7 @@ mod ledger;
 mod login;
 mod native;
 mod openapi;
+mod operator;
 mod policies;
 mod precondition;
 mod provisioning;
@@ -95,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         .merge(directory::routes())
         .merge(clients::routes())
         .merge(ledger::routes())
+        .merge(operator::routes())
         .merge(reports::routes())
         .merge(hr::routes())
         .merge(provisioning::routes())

@@ -34,6 +34,8 @@ pub struct ApiDoc;
 pub const CLIENT: &str = "client";
 /// The security scheme of staff session tokens (JWTs from sign-in).
 pub const SESSION: &str = "session";
+/// The security scheme of the operator API.
+pub const OPERATOR: &str = "operator";
 
 /// Adds what every operation shares to the generated paths, so that no
 /// handler has to repeat it: the security schemes, undeclared path
@@ -59,6 +61,18 @@ fn add_security_schemes(document: &mut Document) {
                 .bearer_format("client_id.secret")
                 .description(Some(
                     "An API client's credential, holding the scope the operation names.",
+                ))
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        OPERATOR,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("operator_id.secret")
+                .description(Some(
+                    "A platform operator's credential (`hms-ach operator issue`), outside every tenant.",
                 ))
                 .build(),
         ),

@@ -19,6 +19,7 @@ mod ledger;
 mod login;
 mod login_saml;
 mod nodes;
+mod operator;
 mod outage;
 mod peers;
 mod policies;

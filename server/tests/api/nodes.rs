@@ -649,3 +649,46 @@ async fn two_administrators_on_different_nodes_never_overwrite_each_other() {
     let count = versions["versions"].as_array().unwrap().len();
     assert_eq!(count, 2, "the base set and the first upload: {versions}");
 }
+
+#[tokio::test]
+async fn a_tenant_suspended_on_one_node_is_refused_on_every_node() {
+    let cluster = Cluster::start().await;
+    let operator =
+        hms_governance::operators::issue(&cluster.first.state.tenants, "ops", &by_test())
+            .await
+            .unwrap();
+    for node in 0..3 {
+        assert!(
+            cluster
+                .decision_on(node, &lab_result("dr-heart", "p1"))
+                .await
+        );
+    }
+    let suspended = cluster
+        .first
+        .http
+        .post(format!(
+            "{}/operator/v1/tenants/st-marys/suspend",
+            cluster.bases[0]
+        ))
+        .bearer_auth(operator.expose())
+        .json(&json!({"reason": "audit"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(suspended.status(), StatusCode::OK);
+    for node in 1..3 {
+        soon("a suspension", async || {
+            let answer = cluster
+                .send(
+                    node,
+                    Method::POST,
+                    "/access/v1/evaluation",
+                    lab_result("dr-heart", "p1"),
+                )
+                .await;
+            answer.status() == StatusCode::FORBIDDEN
+        })
+        .await;
+    }
+}
