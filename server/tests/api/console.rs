@@ -406,3 +406,31 @@ async fn a_compliance_officer_reviews_break_glass_and_pulls_reports_in_the_conso
         assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     }
 }
+
+#[tokio::test]
+async fn a_console_session_is_served_and_ended_on_any_node() {
+    let app = crate::helpers::spawn("postgres").await;
+    let mut browser = sign_in(&app, "dr-heart").await;
+    let mut settings = app.state.settings.clone();
+    settings.listen = "127.0.0.1:0".parse().unwrap();
+    settings.public_url = Some(app.base.clone());
+    let other = hms_ach::app::Application::build(settings).await.unwrap();
+    let other_console = format!("http://{}/st-marys/console", other.local_addr());
+    tokio::spawn(other.run());
+
+    let page = browser.get(&other_console).await;
+    assert_eq!(page.status(), StatusCode::OK, "signed in on the first node");
+    let page = page.text().await.unwrap();
+    let out = browser
+        .post(
+            &format!("{other_console}/logout"),
+            &[("form_token", &form_token(&page))],
+        )
+        .await;
+    assert!(location(&out).ends_with("/console/login"));
+    let after = browser.get(&app.url("/console")).await;
+    assert!(
+        location(&after).ends_with("/console/login"),
+        "ended on the first node too"
+    );
+}

@@ -2,7 +2,6 @@
 //! second factor (enrolment on first use), then the session cookie; and
 //! signing out.
 
-use hms_audit_ledger::{EventKind, EventOutcome};
 use hms_governance::sessions;
 use std::net::SocketAddr;
 
@@ -25,7 +24,6 @@ use super::page::frame;
 use super::{
     Form, LOGIN_COOKIE, SESSION_COOKIE, Turned, cookie, form_token, session_cookie, visitor,
 };
-use hms_governance::audit;
 use hms_governance::audit::Actor;
 use hms_governance::tenancy::Tenant;
 
@@ -252,23 +250,8 @@ pub async fn logout(
 ) -> Result<Response, Turned> {
     let visitor = visitor(&app, &tenant_id, &headers, peer).await?;
     visitor.check_form(&Form::parse(&body))?;
-    let tenant = visitor.tenant();
-    tenant
-        .identity
-        .sessions
-        .revoke(tenant.store.pool(), &visitor.session.id, "logout")
-        .await
-        .map_err(ApiError::from)?;
-    let event = audit::identity_event(
-        &visitor.ctx.provenance,
-        EventKind::Logout,
-        Some(&visitor.staff),
-        EventOutcome::Success,
-        serde_json::json!({ "session_id": visitor.session.id, "via": "console" }),
-    );
-    tenant
-        .ledger
-        .append_all(vec![event])
+    // Ended on every node, and recorded, as any logout is.
+    sessions::logout(visitor.tenant(), &visitor.session, &visitor.ctx.provenance)
         .await
         .map_err(ApiError::from)?;
     let cleared = format!("{SESSION_COOKIE}=; Path=/{tenant_id}/console; Max-Age=0");
