@@ -692,3 +692,60 @@ async fn a_tenant_suspended_on_one_node_is_refused_on_every_node() {
         .await;
     }
 }
+
+#[tokio::test]
+async fn of_three_nodes_one_writes_each_scheduled_report_pack() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("packs");
+    let mut settings = crate::helpers::settings_for("postgres", dir.path());
+    settings
+        .reports
+        .schedule
+        .push(hms_ach::config::ScheduledPack {
+            name: "hourly".into(),
+            kinds: vec!["break-glass".into()],
+            every_seconds: 1,
+            format: "csv".into(),
+            folder: folder.clone(),
+            tenant: None,
+        });
+    let first = hms_ach::app::Application::build(settings.clone())
+        .await
+        .unwrap();
+    let tenants = first.state().tenants.clone();
+    tenants
+        .create(&"st-marys".parse().unwrap(), "St Mary's", 0, &by_test())
+        .await
+        .unwrap();
+    tokio::spawn(first.run());
+    for _ in 0..2 {
+        let node = hms_ach::app::Application::build(settings.clone())
+            .await
+            .unwrap();
+        tokio::spawn(node.run());
+    }
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+
+    // Each pack is recorded as pulled by the scheduler; one leader writes one
+    // a second, where three would write three close together.
+    let tenant = tenants.get("st-marys").await.unwrap().unwrap();
+    let filter = hms_audit_ledger::store::EntryFilter {
+        kind: Some(hms_audit_ledger::EventKind::ReportPull.as_str().to_owned()),
+        ..Default::default()
+    };
+    let mut times: Vec<i64> = tenant
+        .ledger
+        .entries(&filter, 1000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|(entry, _)| entry.time.unix_micros())
+        .collect();
+    times.sort_unstable();
+    assert!(times.len() >= 2, "packs were written: {times:?}");
+    for pair in times.windows(2) {
+        assert!(pair[1] - pair[0] > 500_000, "two packs at once: {times:?}");
+    }
+    let written = std::fs::read_dir(folder.join("st-marys")).unwrap().count();
+    assert_eq!(written, times.len(), "one folder per pack");
+}
