@@ -76,8 +76,9 @@ pub struct Tenants {
     /// suspended and resumed, operator credentials issued.
     platform: Ledger,
     loaded: ArcSwap<HashMap<String, Arc<Tenant>>>,
-    /// Held while a tenant is opened, so that it is opened once.
-    opening: tokio::sync::Mutex<()>,
+    /// One lock per tenant being opened, so that each is opened once and a
+    /// slow or unreachable tenant database delays no other tenant.
+    opening: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Tenants {
@@ -102,7 +103,7 @@ impl Tenants {
             bus,
             platform,
             loaded: ArcSwap::from_pointee(HashMap::new()),
-            opening: tokio::sync::Mutex::new(()),
+            opening: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -135,11 +136,34 @@ impl Tenants {
         let Ok(id) = id.parse::<TenantId>() else {
             return Ok(None);
         };
-        let _opening = self.opening.lock().await;
+        let turn = self.opening_turn(id.as_str());
+        let _opening = turn.lock().await;
+        let opened = self.open_once(&id).await;
+        self.opening_done(id.as_str(), &turn);
+        opened
+    }
+
+    /// The lock that whoever opens tenant `id` holds.
+    fn opening_turn(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut opening = self.opening.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(opening.entry(id.to_owned()).or_default())
+    }
+
+    /// Forgets the lock of tenant `id` once no one else waits on it.
+    fn opening_done(&self, id: &str, turn: &Arc<tokio::sync::Mutex<()>>) {
+        let mut opening = self.opening.lock().unwrap_or_else(|p| p.into_inner());
+        // The map's reference and the caller's: nobody else is waiting.
+        if Arc::strong_count(turn) <= 2 {
+            opening.remove(id);
+        }
+    }
+
+    /// Opens tenant `id` unless another request just did; under its opening lock.
+    async fn open_once(&self, id: &TenantId) -> Result<Option<Arc<Tenant>>, ChangeError> {
         if let Some(tenant) = self.served_tenant(id.as_str()) {
             return Ok(Some(tenant));
         }
-        let Some(record) = self.catalog.get(&id).await? else {
+        let Some(record) = self.catalog.get(id).await? else {
             return Ok(None);
         };
         if record.suspended_at.is_some() {
