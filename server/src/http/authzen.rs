@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::error::ApiError;
 use super::gate::{PdpClient, TenantContext};
-use super::json::ApiJson;
+use super::json::AuthzenJson;
 use hms_governance::decisions::{
     IdentifiedDecision, Outcome, decide, evaluate, record, resolve_sessions,
 };
@@ -43,7 +43,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 )]
 pub async fn evaluation(
     ctx: PdpClient,
-    ApiJson(request): ApiJson<AccessRequest>,
+    AuthzenJson(request): AuthzenJson<AccessRequest>,
 ) -> Result<Json<AuthzenDecision>, ApiError> {
     let decided = decide(&ctx.tenant, &ctx.provenance, request).await?;
     Ok(Json(AuthzenDecision::of(&decided)))
@@ -67,8 +67,10 @@ pub struct EvaluationsRequest {
     #[schema(value_type = Option<Object>)]
     context: Option<Map<String, Value>>,
     /// The items; without any, the call is one evaluation of the defaults.
+    /// Each is read on its own: one that cannot be read is denied alone.
     #[serde(default)]
-    evaluations: Option<Vec<PartialRequest>>,
+    #[schema(value_type = Option<Vec<PartialRequest>>)]
+    evaluations: Option<Vec<Value>>,
     /// How the batch is executed.
     #[serde(default)]
     options: EvaluationsOptions,
@@ -123,7 +125,7 @@ pub enum EvaluationsAnswer {
 pub async fn evaluations(
     State(app): State<AppState>,
     ctx: PdpClient,
-    ApiJson(batch): ApiJson<EvaluationsRequest>,
+    AuthzenJson(batch): AuthzenJson<EvaluationsRequest>,
 ) -> Result<Json<EvaluationsAnswer>, ApiError> {
     let defaults = batch.defaults();
     let items = batch.evaluations.unwrap_or_default();
@@ -145,18 +147,36 @@ pub async fn evaluations(
             ),
         ));
     }
-    let mut requests: Vec<AccessRequest> = items
+    // An item that cannot be read or completed is denied with its reason;
+    // the others are evaluated (AuthZEN §7.2.1). Each readable item's answer
+    // is its outcome, by position among the readable.
+    let mut requests: Vec<AccessRequest> = Vec::with_capacity(items.len());
+    let slots: Vec<Answer> = items
         .into_iter()
         .enumerate()
-        .map(|(i, item)| complete(item, &defaults, i))
-        .collect::<Result<_, _>>()?;
+        .map(|(i, item)| match read_item(item, &defaults, i) {
+            Ok(request) => {
+                requests.push(request);
+                Answer::Evaluated(requests.len() - 1)
+            }
+            Err(e) => Answer::Unreadable(e.to_string()),
+        })
+        .collect();
     resolve_sessions(&ctx.tenant, &mut requests).await;
     let semantic = batch.options.evaluations_semantic;
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(requests.len());
-    for request in &requests {
-        let outcome = evaluate(&ctx.tenant, request);
-        let allowed = outcome.as_ref().is_ok_and(|d| d.decision.allowed);
-        outcomes.push(outcome);
+    let mut answered = 0;
+    for slot in &slots {
+        answered += 1;
+        let allowed = match slot {
+            Answer::Evaluated(at) => {
+                let outcome = evaluate(&ctx.tenant, &requests[*at]);
+                let allowed = outcome.as_ref().is_ok_and(|d| d.decision.allowed);
+                outcomes.push(outcome);
+                allowed
+            }
+            Answer::Unreadable(_) => false,
+        };
         if semantic.stops_after(allowed) {
             break;
         }
@@ -168,17 +188,42 @@ pub async fn evaluations(
         &mut outcomes,
     )
     .await;
-    let evaluations = outcomes
+    let evaluations = slots[..answered]
         .iter()
-        .map(|outcome| match outcome {
-            Ok(decided) => AuthzenDecision::of(decided),
-            // An item that cannot be evaluated is denied, with the reason (AuthZEN §7.2.1).
-            Err(e) => AuthzenDecision::unevaluated(e),
+        .map(|answer| match answer {
+            Answer::Evaluated(at) => match &outcomes[*at] {
+                Ok(decided) => AuthzenDecision::of(decided),
+                Err(e) => AuthzenDecision::unevaluated(&e.to_string()),
+            },
+            Answer::Unreadable(reason) => AuthzenDecision::unevaluated(reason),
         })
         .collect();
     Ok(Json(EvaluationsAnswer::Batch(EvaluationsResponse {
         evaluations,
     })))
+}
+
+/// Where a batch item's answer comes from.
+enum Answer {
+    /// Evaluated: its outcome, by position among the evaluated.
+    Evaluated(usize),
+    /// Not readable as a request: why.
+    Unreadable(String),
+}
+
+/// Item `index` of a batch as a request, its gaps filled by the defaults.
+fn read_item(
+    item: Value,
+    defaults: &PartialRequest,
+    index: usize,
+) -> Result<AccessRequest, ApiError> {
+    let partial: PartialRequest = serde_json::from_value(item).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_item",
+            format!("evaluation {index} is not a request: {e}"),
+        )
+    })?;
+    complete(partial, defaults, index)
 }
 
 fn complete(
@@ -258,14 +303,14 @@ impl AuthzenDecision {
     }
 
     /// A denial of an item that could not be evaluated, with the reason.
-    fn unevaluated(e: &RequestError) -> Self {
+    fn unevaluated(reason: &str) -> Self {
         Self {
             decision: false,
             context: DecisionContext {
                 error: Some(DecisionError {
                     code: None,
                     status: Some(400),
-                    message: e.to_string(),
+                    message: reason.to_owned(),
                 }),
                 ..DecisionContext::default()
             },
@@ -302,7 +347,7 @@ pub struct ResultsPage {
 )]
 pub async fn search_subject(
     ctx: PdpClient,
-    ApiJson(search): ApiJson<EntitySearch>,
+    AuthzenJson(search): AuthzenJson<EntitySearch>,
 ) -> Result<Json<SearchResults<Subject>>, ApiError> {
     run_search(&ctx, EventKind::SearchSubject, search, Pdp::search_subjects).await
 }
@@ -318,7 +363,7 @@ pub async fn search_subject(
 )]
 pub async fn search_resource(
     ctx: PdpClient,
-    ApiJson(search): ApiJson<EntitySearch>,
+    AuthzenJson(search): AuthzenJson<EntitySearch>,
 ) -> Result<Json<SearchResults<Subject>>, ApiError> {
     run_search(
         &ctx,
@@ -340,7 +385,7 @@ pub async fn search_resource(
 )]
 pub async fn search_action(
     ctx: PdpClient,
-    ApiJson(search): ApiJson<ActionSearch>,
+    AuthzenJson(search): AuthzenJson<ActionSearch>,
 ) -> Result<Json<SearchResults<Action>>, ApiError> {
     run_search(&ctx, EventKind::SearchAction, search, Pdp::search_actions).await
 }
@@ -362,9 +407,17 @@ where
     let request = json!(search);
     let pdp = ctx.tenant.pdp();
     let time = ctx.tenant.request_time();
-    let page = tokio::task::spawn_blocking(move || find(&pdp, &search, &time))
+    let found = tokio::task::spawn_blocking(move || find(&pdp, &search, &time))
         .await
-        .map_err(|e| ApiError::Internal(e.into()))??;
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let page = match found {
+        // Nothing is known of a type the PDP does not know: no results (AuthZEN §8).
+        Err(RequestError::UnknownEntityType(_)) => SearchPage {
+            results: Vec::new(),
+            next_token: String::new(),
+        },
+        other => other?,
+    };
     let event = Event {
         subject: request["subject"]["id"].as_str().map(str::to_owned),
         patient: request["resource"]["properties"]["patient"]["id"]

@@ -22,6 +22,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// [`ApiJson`] for the AuthZEN API, which answers a body that is not JSON
+/// with 400 as the specification has it (not 415).
+pub struct AuthzenJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AuthzenJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match ApiJson::<T>::from_request(req, state).await {
+            Ok(ApiJson(value)) => Ok(Self(value)),
+            Err(ApiError::UnsupportedMediaType(_)) => Err(ApiError::bad_request(
+                "invalid_content_type",
+                "an AuthZEN request is JSON: send it with `Content-Type: application/json`",
+            )),
+            Err(other) => Err(other),
+        }
+    }
+}
+
 fn rejection_to_error(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(

@@ -187,13 +187,19 @@ async fn evaluations_without_items_behave_as_one_evaluation() {
             .await
             .unwrap();
         assert_eq!(body["decision"], true);
+        // An item missing what no default gives is denied alone, with why.
         let missing = json!({"action": {"name": "read_vitals"}, "evaluations": [{"resource": {"type": "Vitals", "id": "x"}}]});
-        let code = error_code(
-            app.post("/access/v1/evaluations", &missing).await,
-            StatusCode::BAD_REQUEST,
-        )
-        .await;
-        assert_eq!(code, "missing_field");
+        let body: Value = app
+            .post("/access/v1/evaluations", &missing)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["evaluations"][0]["decision"], false);
+        let reason = body["evaluations"][0]["context"]["error"]["message"]
+            .as_str()
+            .unwrap();
+        assert!(reason.contains("has no `subject`"), "{reason}");
     }
 }
 
@@ -239,13 +245,14 @@ async fn bad_input_gets_a_precise_client_error() {
         .await,
         "malformed_json"
     );
+    // AuthZEN answers a body that is not JSON with 400, not 415.
     assert_eq!(
         error_code(
             send("{}", "text/plain").await.unwrap(),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE
+            StatusCode::BAD_REQUEST
         )
         .await,
-        "unsupported_media_type"
+        "invalid_content_type"
     );
     let wrong_type = r#"{"subject":{"type":"Staff","id":7},"action":{"name":"read_vitals"},"resource":{"type":"Vitals","id":"x"}}"#;
     assert_eq!(
@@ -305,4 +312,72 @@ async fn bad_input_gets_a_precise_client_error() {
     let mut forged = record_request("dr-heart", "read_vitals", "Vitals", "p1");
     forged["context"] = json!({"now": {"__extn": {"fn": "datetime", "arg": "2040-01-01"}}});
     assert!(app.evaluate(&forged).await);
+}
+
+#[tokio::test]
+async fn a_batch_item_that_cannot_be_read_is_denied_alone() {
+    for app in apps().await {
+        let batch = json!({
+            "action": {"name": "read_vitals"},
+            "evaluations": [
+                record_request("dr-heart", "read_vitals", "Vitals", "p1"),
+                {"subject": {"type": "Staff", "id": 7}, "resource": {"type": "Vitals", "id": "v"}},
+                {"subject": {"type": "Staff", "id": "dr-heart"}},
+                record_request("nurse-heart", "read_vitals", "Vitals", "p1"),
+            ]
+        });
+        let response = app.post("/access/v1/evaluations", &batch).await;
+        assert_eq!(response.status(), StatusCode::OK, "{}", app.backend);
+        let body: Value = response.json().await.unwrap();
+        let decisions: Vec<bool> = body["evaluations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["decision"].as_bool().unwrap())
+            .collect();
+        assert_eq!(decisions, vec![true, false, false, true]);
+        let reason = |i: usize| {
+            body["evaluations"][i]["context"]["error"]["message"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert!(
+            reason(1).contains("evaluation 1 is not a request"),
+            "{}",
+            reason(1)
+        );
+        assert!(
+            reason(2).contains("evaluation 2 has no `resource`"),
+            "{}",
+            reason(2)
+        );
+
+        // Under deny_on_first_deny the unreadable item is the first deny.
+        let mut stopping = batch.clone();
+        stopping["options"] = json!({"evaluations_semantic": "deny_on_first_deny"});
+        let body: Value = app
+            .post("/access/v1/evaluations", &stopping)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["evaluations"].as_array().unwrap().len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn a_search_for_a_type_the_pdp_does_not_know_finds_nothing() {
+    for app in apps().await {
+        let search = json!({
+            "subject": {"type": "Robot"},
+            "action": {"name": "read_vitals"},
+            "resource": {"type": "Vitals", "id": "v1", "properties": {"patient": {"type": "Patient", "id": "p1"}}}
+        });
+        let response = app.post("/access/v1/search/subject", &search).await;
+        assert_eq!(response.status(), StatusCode::OK, "{}", app.backend);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["results"], json!([]));
+        assert_eq!(body["page"]["next_token"], "");
+    }
 }
