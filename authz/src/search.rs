@@ -1,7 +1,10 @@
 //! AuthZEN subject, resource and action search over the entities the PDP knows.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use crate::error::RequestError;
 use crate::pdp::{Pdp, RequestTime};
@@ -118,7 +121,9 @@ impl Pdp {
     ) -> Result<SearchPage<Action>, RequestError> {
         let principal = self.uid(&search.subject)?;
         let resource = self.uid(&search.resource)?;
-        let after = decode_token(search.page.token.as_deref())?;
+        let query = query_digest(search)?;
+        let resume = Resume::read(search.page.token.as_deref(), &query)?;
+        let after = resume.after.clone();
         let mut names: Vec<String> = self
             .bundle()
             .schema
@@ -147,7 +152,12 @@ impl Pdp {
                 },
             )
         });
-        self.collect_page(candidates, &search.page, time)
+        self.collect_page(
+            candidates.skip(resume.skip),
+            &search.page,
+            (&query, resume),
+            time,
+        )
     }
 
     fn search_entities(
@@ -176,7 +186,9 @@ impl Pdp {
             properties: Map::new(),
         };
         let ty = self.uid(&probe)?.type_name().clone();
-        let after = decode_token(search.page.token.as_deref())?;
+        let query = query_digest(search)?;
+        let resume = Resume::read(search.page.token.as_deref(), &query)?;
+        let after = resume.after.clone();
         let candidates = self
             .snapshot()
             .ids_of_type(&ty, after.as_deref())
@@ -197,35 +209,45 @@ impl Pdp {
                     context: search.context.clone(),
                 };
                 (id.clone(), request, found)
-            });
-        self.collect_page(candidates, &search.page, time)
+            })
+            .skip(resume.skip);
+        self.collect_page(candidates, &search.page, (&query, resume), time)
     }
 
     /// Evaluates candidates in order until the page is full or the scan budget is spent.
+    /// `resumed` is the query's digest and where the page starts.
     fn collect_page<T>(
         &self,
         candidates: impl Iterator<Item = (String, AccessRequest, T)>,
         page: &Page,
+        (query, resumed): (&[u8], Resume),
         time: &RequestTime,
     ) -> Result<SearchPage<T>, RequestError> {
-        let limit = page.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as usize;
+        let limit = page_limit(page)?;
         let mut results = Vec::new();
-        let mut last_key = None;
+        // Where the next page starts: after the last result shown, past the
+        // candidates scanned since (never naming one the caller may not see).
+        let mut next = resumed;
         let mut candidates = candidates.peekable();
         let mut scanned = 0;
         for (key, request, found) in candidates.by_ref() {
             scanned += 1;
             if self.evaluate(&request, time)?.allowed {
                 results.push(found);
+                next = Resume {
+                    after: Some(key),
+                    skip: 0,
+                };
+            } else {
+                next.skip += 1;
             }
-            last_key = Some(key);
             if results.len() == limit || scanned == MAX_SCANNED {
                 break;
             }
         }
-        let next_token = match (candidates.peek(), last_key) {
-            (Some(_), Some(key)) => encode_token(&key),
-            _ => String::new(),
+        let next_token = match candidates.peek() {
+            Some(_) => next.write(query),
+            None => String::new(),
         };
         Ok(SearchPage {
             results,
@@ -243,29 +265,69 @@ impl Side {
     }
 }
 
-/// Page tokens are the hex encoding of the last key seen.
-fn encode_token(key: &str) -> String {
-    key.bytes().map(|b| format!("{b:02x}")).collect()
+/// How many results a page holds: `page.limit` (1 to [`MAX_LIMIT`]; more is
+/// served as [`MAX_LIMIT`]), [`DEFAULT_LIMIT`] without one. `0` is refused:
+/// a page of nothing answers nothing.
+fn page_limit(page: &Page) -> Result<usize, RequestError> {
+    match page.limit {
+        Some(0) => Err(RequestError::Malformed(format!(
+            "page.limit must be 1 to {MAX_LIMIT}"
+        ))),
+        limit => Ok(limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT) as usize),
+    }
 }
 
-fn decode_token(token: Option<&str>) -> Result<Option<String>, RequestError> {
-    let Some(token) = token.filter(|t| !t.is_empty()) else {
-        return Ok(None);
-    };
-    let invalid = || RequestError::Malformed("invalid page token".into());
-    if token.len() % 2 != 0 {
-        return Err(invalid());
+/// Where a page starts: after the key of the last result shown (none: from
+/// the first), past `skip` more candidates that were scanned and refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Resume {
+    #[serde(rename = "a", default, skip_serializing_if = "Option::is_none")]
+    after: Option<String>,
+    #[serde(rename = "s", default)]
+    skip: usize,
+}
+
+/// The bytes of a query a token is bound to.
+const DIGEST_BYTES: usize = 12;
+
+/// A digest of the search without its paging, which its tokens carry, so a
+/// token is refused for any other search.
+fn query_digest<S: Serialize>(search: &S) -> Result<Vec<u8>, RequestError> {
+    let mut query = serde_json::to_value(search)
+        .map_err(|e| RequestError::Malformed(format!("unreadable search: {e}")))?;
+    if let Some(fields) = query.as_object_mut() {
+        fields.remove("page");
     }
-    let bytes = (0..token.len())
-        .step_by(2)
-        .map(|i| {
-            token
-                .get(i..i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(invalid)
-        })
-        .collect::<Result<Vec<u8>, _>>()?;
-    String::from_utf8(bytes).map(Some).map_err(|_| invalid())
+    let digest = Sha256::digest(query.to_string().as_bytes());
+    Ok(digest[..DIGEST_BYTES].to_vec())
+}
+
+impl Resume {
+    /// The token for this position in the search whose digest is `query`:
+    /// opaque (base64url), bound to the query.
+    fn write(&self, query: &[u8]) -> String {
+        let mut bytes = query.to_vec();
+        bytes.extend(serde_json::to_vec(self).unwrap_or_default());
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// Where `token` says to start, if it was issued for `query`.
+    fn read(token: Option<&str>, query: &[u8]) -> Result<Self, RequestError> {
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            return Ok(Self::default());
+        };
+        let invalid = |why: &str| RequestError::Malformed(format!("invalid page token: {why}"));
+        let bytes = URL_SAFE_NO_PAD
+            .decode(token)
+            .map_err(|_| invalid("not one this PDP issued"))?;
+        let (bound, position) = bytes
+            .split_at_checked(DIGEST_BYTES)
+            .ok_or_else(|| invalid("not one this PDP issued"))?;
+        if bound != query {
+            return Err(invalid("it belongs to another search"));
+        }
+        serde_json::from_slice(position).map_err(|_| invalid("not one this PDP issued"))
+    }
 }
 
 #[cfg(test)]
@@ -273,13 +335,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_round_trip() {
-        let token = encode_token("nurse-ü");
-        assert_eq!(
-            decode_token(Some(&token)).unwrap().as_deref(),
-            Some("nurse-ü")
+    fn tokens_round_trip_and_are_bound_to_their_query() {
+        let query =
+            query_digest(&serde_json::json!({"action": "read", "page": {"limit": 1}})).unwrap();
+        let same =
+            query_digest(&serde_json::json!({"action": "read", "page": {"limit": 9}})).unwrap();
+        assert_eq!(query, same, "the paging is not part of the query");
+        let resume = Resume {
+            after: Some("nurse-ü".into()),
+            skip: 3,
+        };
+        let token = resume.write(&query);
+        assert_eq!(Resume::read(Some(&token), &query).unwrap(), resume);
+        let other = query_digest(&serde_json::json!({"action": "write"})).unwrap();
+        assert!(Resume::read(Some(&token), &other).is_err());
+        assert!(Resume::read(Some("zz"), &query).is_err());
+        assert_eq!(Resume::read(Some(""), &query).unwrap(), Resume::default());
+        assert!(
+            page_limit(&Page {
+                token: None,
+                limit: Some(0)
+            })
+            .is_err()
         );
-        assert!(decode_token(Some("zz")).is_err());
-        assert_eq!(decode_token(Some("")).unwrap(), None);
+        assert_eq!(
+            page_limit(&Page {
+                token: None,
+                limit: Some(5000)
+            })
+            .unwrap(),
+            1000
+        );
     }
 }

@@ -101,3 +101,42 @@ async fn action_search_lists_what_a_nurse_may_do_to_vitals() {
         assert_eq!(names, vec!["read_vitals", "write_vitals"]);
     }
 }
+
+#[tokio::test]
+async fn a_page_token_serves_only_its_own_search_and_a_page_of_nothing_is_refused() {
+    for app in apps().await {
+        let mut search = json!({
+            "subject": {"type": "Staff"},
+            "action": {"name": "read_vitals"},
+            "resource": {"type": "Vitals", "id": "v1", "properties": {"patient": {"type": "Patient", "id": "p1"}}},
+            "page": {"limit": 1}
+        });
+        let first: Value = app
+            .post("/access/v1/search/subject", &search)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let token = first["page"]["next_token"].as_str().unwrap().to_owned();
+        assert!(
+            !token.contains("dr-") && !token.contains("6472"),
+            "the token names no one: {token}"
+        );
+        let mut other = search.clone();
+        other["action"] = json!({"name": "read_lab_result"});
+        other["page"] = json!({"limit": 1, "token": token});
+        let refused = app.post("/access/v1/search/subject", &other).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{}", app.backend);
+        let body: Value = refused.json().await.unwrap();
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("another search"),
+            "{body}"
+        );
+        search["page"] = json!({"limit": 0});
+        let nothing = app.post("/access/v1/search/subject", &search).await;
+        assert_eq!(nothing.status(), StatusCode::BAD_REQUEST);
+    }
+}
