@@ -227,6 +227,11 @@ impl EntitySnapshot {
     }
 
     /// Ids of the entities of one type after `after`, in order.
+    /// Whether it holds any entity of type `ty`.
+    pub(crate) fn holds_type(&self, ty: &EntityTypeName) -> bool {
+        self.ids_of_type(ty, None).next().is_some()
+    }
+
     pub(crate) fn ids_of_type<'a>(
         &'a self,
         ty: &EntityTypeName,
@@ -363,16 +368,18 @@ pub(crate) struct Resolved {
 
 /// The entity for `uid` as a request sees it — the snapshot's, extended by request
 /// properties the snapshot does not hold — and what it references; `None` when
-/// neither knows it.
+/// neither knows it, unless `build_when_bare`: then an entity the snapshot does
+/// not hold is built from the request even without properties, and checked.
 pub(crate) fn resolve_entity(
     uid: &EntityUid,
     given: &Subject,
+    build_when_bare: bool,
     snapshot: &EntitySnapshot,
     bundle: &PolicyBundle,
 ) -> Result<Option<Resolved>, RequestError> {
     let stored = snapshot.get(uid);
     let properties = &given.properties;
-    if properties.is_empty() {
+    if properties.is_empty() && (stored.is_some() || !build_when_bare) {
         return Ok(stored.map(|s| Resolved {
             entity: Arc::clone(&s.entity),
             references: s.references.clone(),

@@ -244,14 +244,20 @@ impl Pdp {
         // A handful of entities: a vector searched linearly beats hashing their uids.
         let mut slice: Vec<(EntityUid, Arc<CoreEntity>)> = Vec::with_capacity(6);
         let mut referenced = Vec::new();
-        for (uid, given) in [
-            (&uids.principal, &request.subject),
-            (&uids.resource, &request.resource),
+        // A resource of a type the directory holds none of lives in the
+        // request alone: it is built even without properties, so one missing
+        // an attribute its type requires is refused with the attribute named.
+        // An unknown principal (or directory record) is absent: a denial.
+        let request_borne = !self.snapshot.holds_type(uids.resource.type_name());
+        for (uid, given, build) in [
+            (&uids.principal, &request.subject, false),
+            (&uids.resource, &request.resource, request_borne),
         ] {
             if slice.iter().any(|(known, _)| known == uid) {
                 continue;
             }
-            if let Some(resolved) = resolve_entity(uid, given, &self.snapshot, &self.bundle)? {
+            let resolved = resolve_entity(uid, given, build, &self.snapshot, &self.bundle)?;
+            if let Some(resolved) = resolved {
                 referenced.extend(resolved.references);
                 slice.push((uid.clone(), resolved.entity));
             }

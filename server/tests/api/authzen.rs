@@ -381,3 +381,30 @@ async fn a_search_for_a_type_the_pdp_does_not_know_finds_nothing() {
         assert_eq!(body["page"]["next_token"], "");
     }
 }
+
+#[tokio::test]
+async fn a_resource_without_a_property_its_type_requires_is_a_clear_error() {
+    for app in apps().await {
+        let bare = json!({
+            "subject": {"type": "Staff", "id": "dr-heart"},
+            "action": {"name": "read_vitals"},
+            "resource": {"type": "Vitals", "id": "v-9"}
+        });
+        let response = app.post("/access/v1/evaluation", &bare).await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["error"]["code"], "invalid_entity", "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("patient"), "{message}");
+        // Someone the directory does not know is denied, not an error.
+        let mut stranger = record_request("ghost", "read_vitals", "Vitals", "p1");
+        assert!(!app.evaluate(&stranger).await);
+        stranger["resource"] = json!({"type": "Patient", "id": "nobody"});
+        stranger["action"] = json!({"name": "read_demographics"});
+        assert!(
+            !app.evaluate(&stranger).await,
+            "an unknown patient is a denial"
+        );
+    }
+}
