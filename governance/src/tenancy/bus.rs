@@ -5,8 +5,11 @@
 use hms_audit_ledger::Timestamp;
 use hms_directory::{Backend, Catalog};
 
-/// The channel nodes wake each other on; its payload is the tenant id.
+/// The channel nodes wake each other on; its payload is the tenant id, after
+/// [`SUSPENDED`] when the tenant was suspended.
 pub(super) const CHANNEL: &str = "hms_ach_changes";
+/// Marks a suspension's wake-up (no tenant id holds a `:`).
+pub(super) const SUSPENDED: &str = "suspended:";
 
 /// This node's part in the change feed: its name in the feed, and how it
 /// wakes the other nodes.
@@ -35,12 +38,22 @@ impl ChangeBus {
     /// Wakes the other nodes: `tenant` changed. Best effort: the polling
     /// backstop applies a change whose wake-up is lost.
     pub async fn announce(&self, tenant: &str) {
+        self.wake(tenant, tenant).await;
+    }
+
+    /// Wakes the other nodes: `tenant` was suspended, so they close it.
+    /// Best effort: the polling backstop closes it too.
+    pub async fn announce_suspension(&self, tenant: &str) {
+        self.wake(tenant, &format!("{SUSPENDED}{tenant}")).await;
+    }
+
+    async fn wake(&self, tenant: &str, payload: &str) {
         if !self.notify {
             return;
         }
         let sent = sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
-            .bind(tenant)
+            .bind(payload)
             .execute(self.catalog.pool())
             .await;
         if let Err(error) = sent {

@@ -16,7 +16,7 @@ use hms_directory::changes::{self, Change};
 use sqlx::postgres::PgListener;
 
 use super::Tenants;
-use super::bus::CHANNEL;
+use super::bus::{CHANNEL, SUSPENDED};
 use super::tenant::{ChangeError, Tenant};
 
 /// How often every tenant's change counter is read, whatever the wake-ups.
@@ -206,24 +206,21 @@ impl Tenants {
             }
         }
     }
-}
 
-impl Tenants {
-    /// Another node changed tenant `id` (or suspended it).
-    async fn woken_for(&self, id: &str) {
+    /// Another node changed a tenant, or suspended it: `payload` says which.
+    async fn woken_for(&self, payload: &str) {
+        let (suspended, id) = match payload.strip_prefix(SUSPENDED) {
+            Some(id) => (true, id),
+            None => (false, payload),
+        };
         let Some(tenant) = self.served_tenant(id) else {
             return;
         };
-        let suspended = match id.parse() {
-            Ok(id) => self.catalog().get(&id).await.ok().flatten(),
-            Err(_) => None,
-        }
-        .is_some_and(|record| record.suspended_at.is_some());
         if suspended {
             self.close(&tenant).await;
-            return;
+        } else {
+            tokio::spawn(async move { catch_up_logged(&tenant).await });
         }
-        tokio::spawn(async move { catch_up_logged(&tenant).await });
     }
 }
 

@@ -272,7 +272,7 @@ impl Tenants {
             if let Some(tenant) = self.served_tenant(id.as_str()) {
                 self.close(&tenant).await;
             }
-            self.bus.announce(id.as_str()).await;
+            self.bus.announce_suspension(id.as_str()).await;
         }
         Ok(changed)
     }

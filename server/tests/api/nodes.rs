@@ -52,6 +52,19 @@ impl Cluster {
             .bearer_auth(&self.first.admin_token)
     }
 
+    /// A SCIM request to the first node, as the identity provider sends it.
+    async fn scim(&self, method: Method, path: &str, token: &str, body: Value) -> Response {
+        self.first
+            .http
+            .request(method, self.url(0, path))
+            .bearer_auth(token)
+            .header("content-type", "application/scim+json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
     async fn send(&self, node: usize, method: Method, path: &str, body: Value) -> Response {
         self.admin(node, method, path)
             .json(&body)
@@ -143,15 +156,8 @@ async fn seed_people(cluster: &Cluster) -> String {
         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "dr-scim"}
     });
     let created = cluster
-        .first
-        .http
-        .post(cluster.url(0, "/scim/v2/Users"))
-        .bearer_auth(&token)
-        .header("content-type", "application/scim+json")
-        .body(user.to_string())
-        .send()
-        .await
-        .unwrap();
+        .scim(Method::POST, "/scim/v2/Users", &token, user)
+        .await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let mut people: Vec<Value> = LOSERS
         .iter()
@@ -255,15 +261,13 @@ async fn every_security_change_made_on_one_node_is_in_force_on_the_others_within
         "Operations": [{"op": "replace", "value": {"active": false}}]
     });
     let patched = cluster
-        .first
-        .http
-        .patch(cluster.url(0, "/scim/v2/Users/dr-scim"))
-        .bearer_auth(&scim_token)
-        .header("content-type", "application/scim+json")
-        .body(deactivate.to_string())
-        .send()
-        .await
-        .unwrap();
+        .scim(
+            Method::PATCH,
+            "/scim/v2/Users/dr-scim",
+            &scim_token,
+            deactivate,
+        )
+        .await;
     assert_eq!(
         patched.status(),
         StatusCode::OK,
