@@ -43,6 +43,10 @@ pub enum EventKind {
     PatientUpsert,
     /// An encounter created or replaced.
     EncounterUpsert,
+    /// An entity of the tenant's own schema created or replaced in the entity store.
+    EntityUpsert,
+    /// An entity deleted from the entity store.
+    EntityDelete,
     /// A SCIM User created.
     ScimUserCreate,
     /// A SCIM User replaced.
@@ -119,7 +123,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, for parsing.
-    pub const ALL: [Self; 54] = [
+    pub const ALL: [Self; 56] = [
         Self::Decision,
         Self::SearchSubject,
         Self::SearchResource,
@@ -138,6 +142,8 @@ impl EventKind {
         Self::StaffEnable,
         Self::PatientUpsert,
         Self::EncounterUpsert,
+        Self::EntityUpsert,
+        Self::EntityDelete,
         Self::ScimUserCreate,
         Self::ScimUserReplace,
         Self::ScimUserPatch,
@@ -197,6 +203,8 @@ impl EventKind {
             Self::StaffEnable => "directory.staff.enable",
             Self::PatientUpsert => "directory.patient.upsert",
             Self::EncounterUpsert => "directory.encounter.upsert",
+            Self::EntityUpsert => "directory.entity.upsert",
+            Self::EntityDelete => "directory.entity.delete",
             Self::ScimUserCreate => "provisioning.scim.user.create",
             Self::ScimUserReplace => "provisioning.scim.user.replace",
             Self::ScimUserPatch => "provisioning.scim.user.patch",

@@ -107,6 +107,8 @@ pub struct PolicyBundle {
     types_by_name: FastMap<String, EntityTypeName>,
     /// Declared actions by name.
     actions_by_name: FastMap<String, EntityUid>,
+    /// The types the directory fills (see [`Self::directory_types`]).
+    directory_types: Vec<EntityTypeName>,
     obligations: HashMap<PolicyId, Vec<String>>,
     pub(crate) index: PolicyIndex,
     /// Context and entity shapes that passed the schema's checks.
@@ -152,6 +154,7 @@ impl PolicyBundle {
             .keys()
             .map(|uid| (uid.id().unescaped().to_owned(), uid.clone()))
             .collect();
+        let directory_types = directory_types_of(&source.options, &types_by_name);
         let obligations = collect_obligations(&policies);
         let index = PolicyIndex::new(&policies);
         let shapes = ConformingShapes::new(has_enumerated_types(&schema));
@@ -162,11 +165,20 @@ impl PolicyBundle {
             action_entities,
             types_by_name,
             actions_by_name,
+            directory_types,
             obligations,
             index,
             shapes,
             source,
         })
+    }
+
+    /// The types the directory fills — staff and patients, when the bundle
+    /// uses the directory's entities. The directory is authoritative for
+    /// them: an id of one it does not hold names no one (a denial), and the
+    /// entity store does not take them.
+    pub fn directory_types(&self) -> &[EntityTypeName] {
+        &self.directory_types
     }
 
     /// The texts this bundle was compiled from.
@@ -447,4 +459,19 @@ pub(crate) fn diagnostic_text(diagnostic: &dyn Diagnostic) -> String {
         Some(help) => format!("{diagnostic}: {help}"),
         None => diagnostic.to_string(),
     }
+}
+
+/// The declared types the directory fills under `options`.
+fn directory_types_of(
+    options: &BundleOptions,
+    types_by_name: &FastMap<String, EntityTypeName>,
+) -> Vec<EntityTypeName> {
+    if !options.directory_entities {
+        return Vec::new();
+    }
+    let namespace = options.namespace.as_deref().unwrap_or("Hms");
+    ["Staff", "Patient"]
+        .iter()
+        .filter_map(|kind| types_by_name.get(&format!("{namespace}::{kind}")).cloned())
+        .collect()
 }

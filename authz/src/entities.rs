@@ -21,7 +21,10 @@ use crate::values::{references_in, references_of, to_fields};
 use crate::{FastMap, FastSet};
 
 /// A typed entity reference in Cedar's JSON form, e.g. `{"type": "Hms::Staff", "id": "n1"}`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(deny_unknown_fields)]
 pub struct EntityRef {
     /// Fully qualified entity type.
     #[serde(rename = "type")]
@@ -31,11 +34,13 @@ pub struct EntityRef {
 }
 
 /// An entity as the directory or a test case supplies it, in Cedar's JSON entity form.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EntityRecord {
     /// The entity.
     pub uid: EntityRef,
-    /// Attributes, as Cedar JSON values.
+    /// Attributes, as Cedar JSON values (`{"__entity": {...}}` for a reference,
+    /// `{"__extn": {...}}` for an extension value).
+    #[schema(value_type = Object)]
     #[serde(default)]
     pub attrs: Map<String, Value>,
     /// Direct parents (groups, roles).
@@ -99,6 +104,15 @@ impl EntityShards {
         Arc::make_mut(&mut self.shards[shard]).insert(uid, stored);
     }
 
+    /// Removes, copying the shard first when another version shares it.
+    fn remove(&mut self, uid: &EntityUid) -> Option<Arc<StoredEntity>> {
+        let shard = self.shard(uid);
+        if !self.shards[shard].contains_key(uid) {
+            return None;
+        }
+        Arc::make_mut(&mut self.shards[shard]).remove(uid)
+    }
+
     fn iter(&self) -> impl Iterator<Item = (&EntityUid, &Arc<StoredEntity>)> {
         self.shards.iter().flat_map(|shard| shard.iter())
     }
@@ -108,7 +122,7 @@ impl EntityShards {
 /// new id copies one shard; listing merges the shards in order.
 #[derive(Debug, Clone, Default)]
 struct TypeIds {
-    shards: Vec<Arc<BTreeSet<String>>>,
+    shards: Vec<Arc<BTreeSet<SmolStr>>>,
 }
 
 /// Shards of [`TypeIds`].
@@ -126,12 +140,20 @@ impl TypeIds {
         }
         let shard = &mut self.shards[Self::shard(id)];
         if !shard.contains(id) {
-            Arc::make_mut(shard).insert(id.to_owned());
+            Arc::make_mut(shard).insert(SmolStr::new(id));
+        }
+    }
+
+    fn remove(&mut self, id: &str) {
+        if let Some(shard) = self.shards.get_mut(Self::shard(id))
+            && shard.contains(id)
+        {
+            Arc::make_mut(shard).remove(id);
         }
     }
 
     /// Ids after `after`, in order.
-    fn after<'a>(&'a self, after: Option<&'a str>) -> impl Iterator<Item = &'a String> + 'a {
+    fn after<'a>(&'a self, after: Option<&'a str>) -> impl Iterator<Item = &'a SmolStr> + 'a {
         let bound = match after {
             Some(after) => std::ops::Bound::Excluded(after),
             None => std::ops::Bound::Unbounded,
@@ -189,12 +211,23 @@ impl EntitySnapshot {
     }
 
     /// A copy of this snapshot with `upserts` replacing or adding entities.
-    ///
-    /// Unchanged entities are shared between the two versions. When a changed
-    /// entity is a parent of others, ancestry is recomputed for all.
     pub fn with_changes(
         &self,
         upserts: impl IntoIterator<Item = EntityRecord>,
+        bundle: &PolicyBundle,
+    ) -> Result<Self, EntityError> {
+        self.revised(upserts, &[], bundle)
+    }
+
+    /// A copy of this snapshot with `upserts` replacing or adding entities
+    /// and `removed` taken out (an entity it does not hold is ignored).
+    ///
+    /// Unchanged entities are shared between the two versions. When a changed
+    /// or removed entity is a parent of others, ancestry is recomputed for all.
+    pub fn revised(
+        &self,
+        upserts: impl IntoIterator<Item = EntityRecord>,
+        removed: &[EntityRef],
         bundle: &PolicyBundle,
     ) -> Result<Self, EntityError> {
         let upserts: Vec<EntityRecord> = upserts.into_iter().collect();
@@ -202,8 +235,24 @@ impl EntitySnapshot {
             .iter()
             .map(|r| Ok((record_entity(r, bundle)?, r.clone())))
             .collect::<Result<_, EntityError>>()?;
-        if changed.iter().any(|(e, _)| self.parents.contains(&e.uid())) {
-            let replaced: HashSet<EntityUid> = changed.iter().map(|(e, _)| e.uid()).collect();
+        // A reference of a type the schema does not know names nothing held.
+        let removed: Vec<EntityUid> = removed
+            .iter()
+            .filter_map(|r| uid_of(r, bundle).ok())
+            .collect();
+        let touches_parent = changed
+            .iter()
+            .map(|(e, _)| e.uid())
+            .chain(removed.iter().cloned());
+        if touches_parent
+            .into_iter()
+            .any(|uid| self.parents.contains(&uid))
+        {
+            let replaced: HashSet<EntityUid> = changed
+                .iter()
+                .map(|(e, _)| e.uid())
+                .chain(removed.iter().cloned())
+                .collect();
             let kept = self
                 .entities
                 .iter()
@@ -216,31 +265,52 @@ impl EntitySnapshot {
             ids_by_type: self.ids_by_type.clone(),
             parents: self.parents.clone(),
         };
+        for uid in &removed {
+            next.remove(uid);
+        }
         for stored in close_under_ancestry(changed, &self.entities, bundle)? {
             next.insert(stored);
         }
         Ok(next)
     }
 
+    /// How many entities it holds.
+    pub fn len(&self) -> usize {
+        self.entities.shards.iter().map(|shard| shard.len()).sum()
+    }
+
+    /// Whether it holds no entity.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub(crate) fn get(&self, uid: &EntityUid) -> Option<&Arc<StoredEntity>> {
         self.entities.get(uid)
     }
 
-    /// Ids of the entities of one type after `after`, in order.
     /// Whether it holds any entity of type `ty`.
     pub(crate) fn holds_type(&self, ty: &EntityTypeName) -> bool {
         self.ids_of_type(ty, None).next().is_some()
     }
 
+    /// Ids of the entities of one type after `after`, in order.
     pub(crate) fn ids_of_type<'a>(
         &'a self,
         ty: &EntityTypeName,
         after: Option<&'a str>,
-    ) -> impl Iterator<Item = &'a String> + 'a {
+    ) -> impl Iterator<Item = &'a SmolStr> + 'a {
         self.ids_by_type
             .get(ty)
             .into_iter()
             .flat_map(move |ids| ids.after(after))
+    }
+
+    fn remove(&mut self, uid: &EntityUid) {
+        if self.entities.remove(uid).is_some()
+            && let Some(ids) = self.ids_by_type.get_mut(uid.type_name())
+        {
+            ids.remove(uid.id().unescaped());
+        }
     }
 
     fn insert(&mut self, stored: StoredEntity) {

@@ -244,11 +244,14 @@ impl Pdp {
         // A handful of entities: a vector searched linearly beats hashing their uids.
         let mut slice: Vec<(EntityUid, Arc<CoreEntity>)> = Vec::with_capacity(6);
         let mut referenced = Vec::new();
-        // A resource of a type the directory holds none of lives in the
-        // request alone: it is built even without properties, so one missing
-        // an attribute its type requires is refused with the attribute named.
-        // An unknown principal (or directory record) is absent: a denial.
-        let request_borne = !self.snapshot.holds_type(uids.resource.type_name());
+        // A resource of a type neither the directory fills nor the entity
+        // store holds lives in the request alone: it is built even without
+        // properties, so one missing an attribute its type requires is
+        // refused with the attribute named. An unknown principal, or an id
+        // the directory or the store would hold, is absent: a denial.
+        let resource_type = uids.resource.type_name();
+        let request_borne = !self.bundle.directory_types().contains(resource_type)
+            && !self.snapshot.holds_type(resource_type);
         for (uid, given, build) in [
             (&uids.principal, &request.subject, false),
             (&uids.resource, &request.resource, request_borne),

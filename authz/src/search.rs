@@ -195,7 +195,7 @@ impl Pdp {
             .map(|id| {
                 let found = Subject {
                     kind: searched.kind.clone(),
-                    id: id.clone(),
+                    id: id.to_string(),
                     properties: Map::new(),
                 };
                 let (subject, resource) = match side {
@@ -208,7 +208,7 @@ impl Pdp {
                     resource,
                     context: search.context.clone(),
                 };
-                (id.clone(), request, found)
+                (id.to_string(), request, found)
             })
             .skip(resume.skip);
         self.collect_page(candidates, &search.page, (&query, resume), time)

@@ -15,6 +15,8 @@ pub enum Change {
     Staff(String),
     /// One patient (attributes, care team, encounters).
     Patient(String),
+    /// The entity store (a batch of the tenant's own entities).
+    Entities,
     /// The API clients (created or revoked).
     Clients,
     /// How decisions are recorded.
@@ -37,6 +39,7 @@ impl Change {
             Self::Policies => ("policies", ""),
             Self::Staff(id) => ("staff", id),
             Self::Patient(id) => ("patient", id),
+            Self::Entities => ("entities", ""),
             Self::Clients => ("clients", ""),
             Self::RecordingSettings => ("recording_settings", ""),
             Self::IdentitySettings => ("identity_settings", ""),
@@ -52,6 +55,7 @@ impl Change {
             "policies" => Self::Policies,
             "staff" => Self::Staff(subject),
             "patient" => Self::Patient(subject),
+            "entities" => Self::Entities,
             "clients" => Self::Clients,
             "recording_settings" => Self::RecordingSettings,
             "identity_settings" => Self::IdentitySettings,

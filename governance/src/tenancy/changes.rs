@@ -79,9 +79,10 @@ impl Tenant {
         let mut staff = Vec::new();
         let mut patients = Vec::new();
         let policies = touched.contains(&Change::Policies);
+        let entities = touched.contains(&Change::Entities);
         for change in touched {
             match change {
-                Change::Policies => {}
+                Change::Policies | Change::Entities => {}
                 Change::Staff(id) => staff.push(id),
                 Change::Patient(id) => patients.push(id),
                 Change::Clients => self.clients.reload(&self.store).await?,
@@ -107,6 +108,9 @@ impl Tenant {
         if policies {
             // A new bundle is put in force over the whole directory as it is now.
             return self.reread_policies().await;
+        }
+        if entities {
+            self.reread_stored_entities().await?;
         }
         self.reread_entities(&staff, &patients).await
     }

@@ -3,6 +3,7 @@
 mod bundles;
 mod bus;
 mod changes;
+mod entities;
 mod identity;
 mod snapshot;
 mod tenant;
@@ -18,6 +19,9 @@ use hms_keys::MasterKey;
 
 pub use bundles::{from_dir as bundle_from_dir, hms_default as hms_bundle};
 pub use bus::ChangeBus;
+pub use entities::{
+    EntityBatch, EntityBatchOutcome, MAX_BATCH as MAX_ENTITY_BATCH, VersionedEntity,
+};
 pub use identity::IdentityState;
 pub use snapshot::EntityMapper;
 pub use tenant::{ChangeError, DirectoryChange, Tenant};

@@ -13,7 +13,7 @@ use hms_directory::changes::{self, Change};
 use hms_directory::precondition::{self, Precondition};
 use hms_directory::{
     ApiClient, ChangeSource, DecisionRecording, Encounter, Patient, PolicyVersion,
-    RecordingSettings, StaffChange, StaffMember, StoreError, TenantRecord, TenantStore,
+    RecordingSettings, StaffChange, StaffMember, StoreError, TenantId, TenantRecord, TenantStore,
 };
 use hms_keys::ShownOnce;
 use time::{OffsetDateTime, UtcOffset};
@@ -43,9 +43,15 @@ pub enum ChangeError {
     /// The policies do not compile.
     #[error(transparent)]
     Bundle(#[from] BundleError),
-    /// The directory does not fit the new schema.
+    /// The directory or the entity store does not fit the new schema.
     #[error(transparent)]
     Entities(#[from] EntityError),
+    /// An entity written does not fit the schema in force; nothing was written.
+    #[error("{0}")]
+    InvalidEntity(EntityError),
+    /// A batch of entity writes that cannot be taken as it is; nothing was written.
+    #[error("{0}")]
+    EntityBatch(String),
     /// A stored bundle could not be read back.
     #[error("stored policy version {0} is unreadable")]
     CorruptVersion(i64),
@@ -94,8 +100,10 @@ pub struct Tenant {
     master_key: MasterKey,
     /// Its base URL as callers reach it: the issuer of its tokens.
     issuer: String,
-    pdp: ArcSwap<Pdp>,
+    pub(super) pdp: ArcSwap<Pdp>,
     policy_version: AtomicI64,
+    /// The entity store revision the PDP's entities reflect.
+    pub(super) entity_revision: AtomicI64,
     /// Whether decisions are answered once their entries are queued rather than durable.
     decisions_queued: AtomicBool,
     pub(super) clients: ClientTable,
@@ -131,13 +139,7 @@ impl Tenant {
             None => install_base_policies(&store, &ledger).await?,
         };
         let bundle = compile_version(&version).await?;
-        let mapper = EntityMapper::new(&record.id, bundle.options().namespace.as_deref());
-        let records = if bundle.options().directory_entities {
-            load_directory(&store, &mapper).await?
-        } else {
-            Vec::new()
-        };
-        let snapshot = build_snapshot(records, Arc::clone(&bundle)).await?;
+        let (snapshot, entity_revision) = load_snapshot(&store, &record.id, &bundle).await?;
         let clients = ClientTable::load(&store).await?;
         let recording = store.ledger_settings().await?.decisions;
         Ok(Self {
@@ -145,6 +147,7 @@ impl Tenant {
             master_key: settings.master_key.clone(),
             pdp: ArcSwap::from_pointee(Pdp::new(bundle, Arc::new(snapshot))),
             policy_version: AtomicI64::new(version.version),
+            entity_revision: AtomicI64::new(entity_revision),
             decisions_queued: AtomicBool::new(recording == DecisionRecording::Asynchronous),
             clients,
             record,
@@ -374,10 +377,13 @@ impl Tenant {
         Ok(version)
     }
 
-    fn put_in_force(&self, bundle: Arc<PolicyBundle>, snapshot: EntitySnapshot, version: i64) {
+    fn put_in_force(&self, bundle: Arc<PolicyBundle>, loaded: Loaded, version: i64) {
+        let (snapshot, entity_revision) = loaded;
         self.pdp
             .store(Arc::new(Pdp::new(bundle, Arc::new(snapshot))));
         self.policy_version.store(version, Ordering::Release);
+        self.entity_revision
+            .store(entity_revision, Ordering::Release);
     }
 
     /// Puts the latest stored policy version in force over the directory as
@@ -614,17 +620,10 @@ impl Tenant {
         )
     }
 
-    /// The directory as entities of `bundle`, validated against its schema.
-    async fn snapshot_for(
-        &self,
-        bundle: &Arc<PolicyBundle>,
-    ) -> Result<EntitySnapshot, ChangeError> {
-        if !bundle.options().directory_entities {
-            return Ok(EntitySnapshot::empty());
-        }
-        let mapper = EntityMapper::new(&self.record.id, bundle.options().namespace.as_deref());
-        let records = load_directory(&self.store, &mapper).await?;
-        build_snapshot(records, Arc::clone(bundle)).await
+    /// The directory and the entity store as entities of `bundle`, validated
+    /// against its schema.
+    async fn snapshot_for(&self, bundle: &Arc<PolicyBundle>) -> Result<Loaded, ChangeError> {
+        load_snapshot(&self.store, &self.record.id, bundle).await
     }
 }
 
@@ -660,6 +659,27 @@ async fn compile_version(version: &PolicyVersion) -> Result<Arc<PolicyBundle>, C
     let source: BundleSource = serde_json::from_str(&version.source)
         .map_err(|_| ChangeError::CorruptVersion(version.version))?;
     compile(source).await
+}
+
+/// A snapshot and the entity store revision it reflects.
+type Loaded = (EntitySnapshot, i64);
+
+/// The directory (when the bundle uses it) and the entity store as entities
+/// of `bundle`, validated against its schema.
+async fn load_snapshot(
+    store: &TenantStore,
+    tenant: &TenantId,
+    bundle: &Arc<PolicyBundle>,
+) -> Result<Loaded, ChangeError> {
+    let (stored, revision) = super::entities::load_stored(store).await?;
+    let mut records = if bundle.options().directory_entities {
+        let mapper = EntityMapper::new(tenant, bundle.options().namespace.as_deref());
+        load_directory(store, &mapper).await?
+    } else {
+        Vec::new()
+    };
+    records.extend(stored);
+    Ok((build_snapshot(records, Arc::clone(bundle)).await?, revision))
 }
 
 async fn load_directory(

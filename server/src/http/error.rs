@@ -279,9 +279,11 @@ impl From<ChangeError> for ApiError {
             ChangeError::Ledger(e) => e.into(),
             ChangeError::Bundle(e) => e.into(),
             ChangeError::Entities(e) => ApiError::Unprocessable {
-                message: format!("the directory does not fit this schema: {e}"),
+                message: format!("the directory or the entity store does not fit this schema: {e}"),
                 problems: Vec::new(),
             },
+            ChangeError::InvalidEntity(e) => ApiError::bad_request("invalid_entity", e.to_string()),
+            ChangeError::EntityBatch(message) => ApiError::bad_request("invalid_batch", message),
             ChangeError::ClientName => {
                 ApiError::bad_request("invalid_input", ChangeError::ClientName.to_string())
             }

@@ -5,6 +5,7 @@ mod browser;
 mod clients;
 mod console;
 mod directory;
+mod entities;
 mod error;
 mod gate;
 mod health;
@@ -94,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .merge(native::routes())
         .merge(policies::routes())
         .merge(directory::routes())
+        .merge(entities::routes())
         .merge(clients::routes())
         .merge(ledger::routes())
         .merge(operator::routes())

@@ -12,6 +12,7 @@ mod crash;
 mod density;
 mod directory;
 mod disk_full;
+mod entities;
 mod health;
 mod helpers;
 mod hr;

@@ -1,0 +1,292 @@
+//! The tenant's own entities, beyond the directory's HMS types (wards, beds,
+//! orders, devices, documents...): written in batches that are checked
+//! against the schema whole and land all or nothing, each change recorded in
+//! the ledger, put in force at the PDP before the write returns and followed
+//! by every other node through the change feed.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use hms_audit_ledger::{Event, EventKind};
+use hms_authz::{EntityRecord, EntityRef, EntitySnapshot, Pdp, PolicyBundle};
+use hms_directory::changes::Change;
+use hms_directory::{EntityWrite, EntityWritten, StoreError, StoredEntityRow, TenantStore};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::tenant::{ChangeError, Tenant};
+use crate::audit::Provenance;
+
+/// Most writes one batch may carry.
+pub const MAX_BATCH: usize = 50_000;
+
+/// One batch of writes to the entity store.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EntityBatch {
+    /// Entities created or replaced, in Cedar's JSON entity form.
+    #[serde(default)]
+    pub upsert: Vec<EntityRecord>,
+    /// Entities deleted; one not held is ignored.
+    #[serde(default)]
+    pub delete: Vec<EntityRef>,
+}
+
+/// What a batch changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct EntityBatchOutcome {
+    /// The store's revision after the batch.
+    pub revision: i64,
+    /// Entities created or changed.
+    pub upserted: usize,
+    /// Entities deleted.
+    pub deleted: usize,
+    /// Writes that changed nothing (the same body, or the delete of an entity not held).
+    pub unchanged: usize,
+}
+
+/// An entity as stored, with its version.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct VersionedEntity {
+    /// The entity in Cedar's JSON form.
+    #[serde(flatten)]
+    pub record: EntityRecord,
+    /// 1 when created, one more at every change.
+    pub version: i64,
+    /// When it last changed (RFC 3339).
+    pub updated_at: String,
+    /// Who last changed it.
+    pub updated_by: String,
+}
+
+/// The stored form of an entity's attributes and parents.
+#[derive(Debug, Serialize, Deserialize)]
+struct Body {
+    attrs: Map<String, Value>,
+    parents: Vec<EntityRef>,
+}
+
+impl Tenant {
+    /// Writes a batch: every entity is checked against the schema in force
+    /// (its type declared, its attributes and parents conforming) and the
+    /// whole batch lands, with its ledger entries, or nothing does.
+    pub async fn write_entities(
+        &self,
+        batch: EntityBatch,
+        by: &Provenance,
+    ) -> Result<EntityBatchOutcome, ChangeError> {
+        let mut change = self.begin_directory_change().await?;
+        let current = self.pdp();
+        check_batch(&batch, current.bundle())?;
+        let writes = writes_of(&batch);
+        let next = revise(&current, batch).await?;
+        let (revision, written) = self
+            .store
+            .write_entities(&mut change.tx, &writes, &by.actor_name())
+            .await?;
+        let events = entity_events(by, &writes, &written);
+        let touched: &[Change] = if written.is_empty() {
+            &[]
+        } else {
+            &[Change::Entities]
+        };
+        // The change turn is held (in `change`) until the new PDP is in force.
+        self.record_and_commit(change.tx, events, touched).await?;
+        self.pdp
+            .store(Arc::new(Pdp::new(Arc::clone(current.bundle()), next)));
+        self.entity_revision.store(revision, Ordering::Release);
+        let deleted = written.iter().filter(|w| w.deleted).count();
+        Ok(EntityBatchOutcome {
+            revision,
+            upserted: written.len() - deleted,
+            deleted,
+            unchanged: writes.len() - written.len(),
+        })
+    }
+
+    /// Puts what other nodes wrote to the entity store since this node last
+    /// looked in force.
+    pub(super) async fn reread_stored_entities(&self) -> Result<(), ChangeError> {
+        let held = self.entity_revision.load(Ordering::Acquire);
+        let rows = self.store.entities_changed_after(held).await?;
+        let Some(newest) = rows.iter().map(|row| row.revision).max() else {
+            return Ok(());
+        };
+        let mut batch = EntityBatch::default();
+        for row in &rows {
+            match row.live_body() {
+                Some(_) => batch.upsert.push(record_of(row)?),
+                None => batch.delete.push(EntityRef {
+                    kind: row.kind.clone(),
+                    id: row.id.clone(),
+                }),
+            }
+        }
+        let current = self.pdp();
+        let next = revise(&current, batch).await?;
+        self.pdp
+            .store(Arc::new(Pdp::new(Arc::clone(current.bundle()), next)));
+        self.entity_revision.store(newest, Ordering::Release);
+        Ok(())
+    }
+
+    /// One stored entity with its version.
+    pub async fn stored_entity(
+        &self,
+        kind: &str,
+        id: &str,
+    ) -> Result<Option<VersionedEntity>, ChangeError> {
+        let row = self.store.stored_entity(kind, id).await?;
+        Ok(row.map(|row| versioned(&row)).transpose()?)
+    }
+
+    /// Stored entities of one type with ids after `after`, in id order.
+    pub async fn list_stored_entities(
+        &self,
+        kind: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<VersionedEntity>, ChangeError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.store.list_entities(kind, after, limit).await?;
+        Ok(rows.iter().map(versioned).collect::<Result<_, _>>()?)
+    }
+}
+
+/// The live stored entities and the revision they reflect at least.
+pub(super) async fn load_stored(
+    store: &TenantStore,
+) -> Result<(Vec<EntityRecord>, i64), ChangeError> {
+    // Read first: a batch written while the rest loads is applied again.
+    let revision = store.entity_revision().await?;
+    let rows = store.load_entities().await?;
+    let records = rows.iter().map(record_of).collect::<Result<_, _>>()?;
+    Ok((records, revision))
+}
+
+/// The PDP's snapshot with the batch applied, validated against its bundle.
+async fn revise(current: &Pdp, batch: EntityBatch) -> Result<Arc<EntitySnapshot>, ChangeError> {
+    let bundle = Arc::clone(current.bundle());
+    let snapshot = Arc::clone(current.snapshot());
+    let next =
+        tokio::task::spawn_blocking(move || snapshot.revised(batch.upsert, &batch.delete, &bundle))
+            .await?
+            .map_err(ChangeError::InvalidEntity)?;
+    Ok(Arc::new(next))
+}
+
+/// Refuses a batch too large, naming an entity twice, or writing a type the
+/// directory or the schema's actions own.
+fn check_batch(batch: &EntityBatch, bundle: &PolicyBundle) -> Result<(), ChangeError> {
+    let refuse = |message: String| Err(ChangeError::EntityBatch(message));
+    let size = batch.upsert.len() + batch.delete.len();
+    if size > MAX_BATCH {
+        return refuse(format!(
+            "a batch carries at most {MAX_BATCH} writes; this one has {size}"
+        ));
+    }
+    let owned: Vec<String> = bundle
+        .directory_types()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let mut seen = HashSet::with_capacity(size);
+    let uids = batch.upsert.iter().map(|r| &r.uid).chain(&batch.delete);
+    for uid in uids {
+        if owned.contains(&uid.kind) {
+            return refuse(format!(
+                "`{}` entities are the directory's: write them under /v1/directory",
+                uid.kind
+            ));
+        }
+        if uid.kind == "Action" || uid.kind.ends_with("::Action") {
+            return refuse(format!("`{}` entities are the schema's actions", uid.kind));
+        }
+        if !seen.insert(uid) {
+            return refuse(format!(
+                "`{}::\"{}\"` is written twice in one batch",
+                uid.kind, uid.id
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The store's writes for a batch, bodies in canonical form (parents sorted).
+fn writes_of(batch: &EntityBatch) -> Vec<EntityWrite> {
+    let upserts = batch.upsert.iter().map(|record| {
+        let mut parents = record.parents.clone();
+        parents.sort();
+        parents.dedup();
+        let body = Body {
+            attrs: record.attrs.clone(),
+            parents,
+        };
+        EntityWrite {
+            kind: record.uid.kind.clone(),
+            id: record.uid.id.clone(),
+            body: Some(serde_json::to_string(&body).unwrap_or_default()),
+        }
+    });
+    let deletes = batch.delete.iter().map(|uid| EntityWrite {
+        kind: uid.kind.clone(),
+        id: uid.id.clone(),
+        body: None,
+    });
+    upserts.chain(deletes).collect()
+}
+
+/// One ledger entry per write that changed something, with the entity's new content.
+fn entity_events(by: &Provenance, writes: &[EntityWrite], written: &[EntityWritten]) -> Vec<Event> {
+    let bodies: HashMap<(&str, &str), &str> = writes
+        .iter()
+        .filter_map(|w| Some(((w.kind.as_str(), w.id.as_str()), w.body.as_deref()?)))
+        .collect();
+    written
+        .iter()
+        .map(|w| {
+            let uid = format!("{}::\"{}\"", w.kind, w.id);
+            let (kind, action, details) = match bodies.get(&(w.kind.as_str(), w.id.as_str())) {
+                Some(body) if !w.deleted => {
+                    let content: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+                    let details = json!({ "version": w.version, "entity": content });
+                    (EventKind::EntityUpsert, "upsert_entity", details)
+                }
+                _ => (
+                    EventKind::EntityDelete,
+                    "delete_entity",
+                    json!({ "version": w.version }),
+                ),
+            };
+            Event {
+                action: Some(action.into()),
+                resource: Some(format!("entity:{uid}")),
+                details,
+                ..by.event(kind)
+            }
+        })
+        .collect()
+}
+
+fn record_of(row: &StoredEntityRow) -> Result<EntityRecord, StoreError> {
+    let body: Body =
+        serde_json::from_str(&row.body).map_err(|_| StoreError::Corrupt("stored_entities.body"))?;
+    Ok(EntityRecord {
+        uid: EntityRef {
+            kind: row.kind.clone(),
+            id: row.id.clone(),
+        },
+        attrs: body.attrs,
+        parents: body.parents,
+    })
+}
+
+fn versioned(row: &StoredEntityRow) -> Result<VersionedEntity, StoreError> {
+    Ok(VersionedEntity {
+        record: record_of(row)?,
+        version: row.version,
+        updated_at: row.updated_at.clone(),
+        updated_by: row.updated_by.clone(),
+    })
+}
