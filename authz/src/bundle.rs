@@ -13,6 +13,7 @@ use miette::Diagnostic;
 use serde::{Deserialize, Serialize};
 
 use crate::FastMap;
+use crate::declared::Declared;
 use crate::error::RequestError;
 use crate::index::PolicyIndex;
 use crate::limits;
@@ -32,6 +33,11 @@ pub struct BundleOptions {
     /// Principals and resources are looked up in the tenant's directory snapshot.
     #[serde(default)]
     pub directory_entities: bool,
+    /// Refuse (400) a request whose context or entity properties carry keys
+    /// the schema does not declare. Without it such keys are set aside
+    /// unevaluated, as AuthZEN asks, and named in the decision.
+    #[serde(default)]
+    pub strict_requests: bool,
 }
 
 /// One policy file as uploaded: a name and Cedar text.
@@ -109,6 +115,8 @@ pub struct PolicyBundle {
     actions_by_name: FastMap<String, EntityUid>,
     /// The types the directory fills (see [`Self::directory_types`]).
     directory_types: Vec<EntityTypeName>,
+    /// What the schema declares of contexts and attributes.
+    pub(crate) declared: Declared,
     obligations: HashMap<PolicyId, Vec<String>>,
     pub(crate) index: PolicyIndex,
     /// Context and entity shapes that passed the schema's checks.
@@ -155,6 +163,7 @@ impl PolicyBundle {
             .map(|uid| (uid.id().unescaped().to_owned(), uid.clone()))
             .collect();
         let directory_types = directory_types_of(&source.options, &types_by_name);
+        let declared = Declared::of(&schema);
         let obligations = collect_obligations(&policies);
         let index = PolicyIndex::new(&policies);
         let shapes = ConformingShapes::new(has_enumerated_types(&schema));
@@ -166,6 +175,7 @@ impl PolicyBundle {
             types_by_name,
             actions_by_name,
             directory_types,
+            declared,
             obligations,
             index,
             shapes,

@@ -8,6 +8,7 @@
 
 mod bundle;
 pub mod cases;
+mod declared;
 mod entities;
 mod error;
 mod index;

@@ -44,6 +44,9 @@ pub struct Decision {
     pub obligations: Vec<String>,
     /// Policies that could not be evaluated for this request, and why.
     pub errors: Vec<String>,
+    /// Context keys and properties the schema does not declare, set aside
+    /// unevaluated (e.g. `context.ip`, `subject.properties.department`).
+    pub ignored: Vec<String>,
 }
 
 /// One tenant's decision point: immutable, cheap to clone, swapped whole on change.
@@ -75,9 +78,13 @@ impl Pdp {
         request: &AccessRequest,
         time: &RequestTime,
     ) -> Result<Decision, RequestError> {
-        let (uids, cedar_request) = self.build_request(request, time)?;
-        let (entities, policies) = self.entities_and_policies(&uids, request)?;
-        Ok(self.decide(&cedar_request, &entities, &policies))
+        let mut ignored = Vec::new();
+        let (uids, cedar_request) = self.build_request(request, time, &mut ignored)?;
+        let (entities, policies) = self.entities_and_policies(&uids, request, &mut ignored)?;
+        Ok(Decision {
+            ignored,
+            ..self.decide(&cedar_request, &entities, &policies)
+        })
     }
 
     /// Evaluates the selected policies and combines them as Cedar's authorizer
@@ -135,6 +142,7 @@ impl Pdp {
             policies,
             obligations,
             errors,
+            ignored: Vec::new(),
         }
     }
 
@@ -142,13 +150,14 @@ impl Pdp {
         &self,
         request: &AccessRequest,
         time: &RequestTime,
+        ignored: &mut Vec<String>,
     ) -> Result<(RequestUids, Request), RequestError> {
         let uids = RequestUids {
             principal: self.uid(&request.subject)?,
             action: self.bundle.action_uid(&request.action.name)?,
             resource: self.uid(&request.resource)?,
         };
-        let (context, shape) = self.context(request, time)?;
+        let (context, shape) = self.context(request, &uids.action, time, ignored)?;
         // Keyed by the names as given: within a bundle they name the same types every time.
         let shape = [
             "C|",
@@ -194,11 +203,14 @@ impl Pdp {
     }
 
     /// The request context as Cedar values, and its shape. Its conformance to
-    /// the schema is checked with the whole request, in `Request::new`.
+    /// the schema is checked with the whole request, in `Request::new`;
+    /// keys the schema does not declare are set aside first, unless strict.
     fn context(
         &self,
         request: &AccessRequest,
+        action_uid: &EntityUid,
         time: &RequestTime,
+        ignored: &mut Vec<String>,
     ) -> Result<(Context, String), RequestError> {
         let clock = self.bundle.options.context_clock;
         // The PDP's clock is authoritative; a caller cannot set these.
@@ -212,8 +224,19 @@ impl Pdp {
                 Value::Object(request.action.properties.clone()),
             )
         });
-        let values: Vec<(&String, &Value)> =
+        let mut values: Vec<(&String, &Value)> =
             given.chain(action.as_ref().map(|(k, v)| (k, v))).collect();
+        let pruned = match self.bundle.options.strict_requests {
+            true => None,
+            false => {
+                self.bundle
+                    .declared
+                    .prune_context(action_uid, values.iter().copied(), ignored)
+            }
+        };
+        if let Some(pruned) = &pruned {
+            values = pruned.iter().collect();
+        }
         let mut shape = String::with_capacity(64);
         self.bundle
             .shapes
@@ -240,6 +263,7 @@ impl Pdp {
         &self,
         uids: &RequestUids,
         request: &AccessRequest,
+        ignored: &mut Vec<String>,
     ) -> Result<(CoreEntities, Selection), RequestError> {
         // A handful of entities: a vector searched linearly beats hashing their uids.
         let mut slice: Vec<(EntityUid, Arc<CoreEntity>)> = Vec::with_capacity(6);
@@ -252,13 +276,15 @@ impl Pdp {
         let resource_type = uids.resource.type_name();
         let request_borne = !self.bundle.directory_types().contains(resource_type)
             && !self.snapshot.holds_type(resource_type);
-        for (uid, given, build) in [
-            (&uids.principal, &request.subject, false),
-            (&uids.resource, &request.resource, request_borne),
+        for (uid, given, build, side) in [
+            (&uids.principal, &request.subject, false, "subject"),
+            (&uids.resource, &request.resource, request_borne, "resource"),
         ] {
             if slice.iter().any(|(known, _)| known == uid) {
                 continue;
             }
+            let pruned = self.declared_only(uid, given, side, ignored);
+            let given = pruned.as_ref().unwrap_or(given);
             let resolved = resolve_entity(uid, given, build, &self.snapshot, &self.bundle)?;
             if let Some(resolved) = resolved {
                 referenced.extend(resolved.references);
@@ -289,6 +315,33 @@ impl Pdp {
             request_entities(slice.into_iter().map(|(_, e)| e).collect())?,
             policies,
         ))
+    }
+}
+
+impl Pdp {
+    /// `given` without the properties its type does not declare, or `None`
+    /// when it has none (or the bundle is strict: Cedar then refuses them).
+    fn declared_only(
+        &self,
+        uid: &EntityUid,
+        given: &Subject,
+        side: &str,
+        ignored: &mut Vec<String>,
+    ) -> Option<Subject> {
+        if self.bundle.options.strict_requests || given.properties.is_empty() {
+            return None;
+        }
+        let properties = self.bundle.declared.prune_properties(
+            uid.type_name(),
+            &given.properties,
+            side,
+            ignored,
+        )?;
+        Some(Subject {
+            kind: given.kind.clone(),
+            id: given.id.clone(),
+            properties,
+        })
     }
 }
 

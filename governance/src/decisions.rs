@@ -81,6 +81,7 @@ fn session_denial(request: &AccessRequest) -> Decision {
         policies: Vec::new(),
         obligations: Vec::new(),
         errors: vec![format!("session token refused: {problem}")],
+        ignored: Vec::new(),
     }
 }
 

@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use hms_audit_ledger::{Event, EventKind};
 use hms_authz::{
-    AccessRequest, Action, ActionSearch, EntitySearch, EvaluationsSemantic, PartialRequest, Pdp,
-    RequestError, RequestTime, SearchPage, Subject,
+    AccessRequest, Action, ActionSearch, Decision, EntitySearch, EvaluationsSemantic,
+    PartialRequest, Pdp, RequestError, RequestTime, SearchPage, Subject,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -32,36 +32,62 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(metadata))
 }
 
+/// The body of `POST /{tenant}/access/v1/evaluation`: one request, and
+/// what the caller wants to hear about it.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EvaluationRequest {
+    /// The request.
+    #[serde(flatten)]
+    request: AccessRequest,
+    /// What the answer carries besides the decision.
+    #[serde(default)]
+    options: DecisionOptions,
+}
+
+/// What an answer carries besides the decision.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+struct DecisionOptions {
+    /// Put the reasons in each decision's `context`: the determining
+    /// policies, those that could not be evaluated, and the context keys
+    /// and properties set aside because the schema does not declare them.
+    #[serde(default)]
+    reasons: bool,
+}
+
 /// `POST /{tenant}/access/v1/evaluation`.
 #[utoipa::path(
     post,
     path = "/{tenant}/access/v1/evaluation",
     tag = "authzen",
     security(("client" = ["pdp"])),
-    request_body = AccessRequest,
+    request_body = EvaluationRequest,
     responses((status = 200, description = "The decision.", body = AuthzenDecision))
 )]
 pub async fn evaluation(
     ctx: PdpClient,
-    AuthzenJson(request): AuthzenJson<AccessRequest>,
+    AuthzenJson(body): AuthzenJson<EvaluationRequest>,
 ) -> Result<Json<AuthzenDecision>, ApiError> {
-    let decided = decide(&ctx.tenant, &ctx.provenance, request).await?;
-    Ok(Json(AuthzenDecision::of(&decided)))
+    let decided = decide(&ctx.tenant, &ctx.provenance, body.request).await?;
+    Ok(Json(AuthzenDecision::of(&decided, body.options)))
 }
 
 /// The body of `POST /{tenant}/access/v1/evaluations`: defaults at the top
 /// level (`subject`, `action`, `resource`, `context`), the items, options.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EvaluationsRequest {
-    /// Default subject of the items.
+    /// Default subject of the items; without an `id`, it gives its `type`
+    /// to the items' subjects that leave it out.
     #[serde(default)]
-    subject: Option<Subject>,
+    #[schema(value_type = Option<Subject>)]
+    subject: Option<Map<String, Value>>,
     /// Default action of the items.
     #[serde(default)]
     action: Option<Action>,
-    /// Default resource of the items.
+    /// Default resource of the items; without an `id`, it gives its `type`
+    /// to the items' resources that leave it out.
     #[serde(default)]
-    resource: Option<Subject>,
+    #[schema(value_type = Option<Subject>)]
+    resource: Option<Map<String, Value>>,
     /// Default context of the items.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
@@ -77,13 +103,32 @@ pub struct EvaluationsRequest {
 }
 
 impl EvaluationsRequest {
-    fn defaults(&self) -> PartialRequest {
-        PartialRequest {
-            subject: self.subject.clone(),
+    /// The defaults as a partial request: a subject or resource is one only
+    /// when it names both a type and an id.
+    fn defaults(&self) -> Result<PartialRequest, ApiError> {
+        Ok(PartialRequest {
+            subject: default_entity(self.subject.as_ref(), "subject")?,
             action: self.action.clone(),
-            resource: self.resource.clone(),
+            resource: default_entity(self.resource.as_ref(), "resource")?,
             context: self.context.clone(),
+        })
+    }
+}
+
+/// A default subject or resource; `None` when absent or only partly given.
+fn default_entity(
+    given: Option<&Map<String, Value>>,
+    side: &str,
+) -> Result<Option<Subject>, ApiError> {
+    match given {
+        Some(map) if map.contains_key("type") && map.contains_key("id") => {
+            serde_json::from_value(Value::Object(map.clone()))
+                .map(Some)
+                .map_err(|e| {
+                    ApiError::bad_request("invalid_body", format!("invalid default `{side}`: {e}"))
+                })
         }
+        _ => Ok(None),
     }
 }
 
@@ -93,6 +138,9 @@ struct EvaluationsOptions {
     /// `execute_all` (default), `deny_on_first_deny` or `permit_on_first_permit`.
     #[serde(default)]
     evaluations_semantic: EvaluationsSemantic,
+    /// Put the reasons in each decision's `context`.
+    #[serde(default)]
+    reasons: bool,
 }
 
 /// The answer to a batch: one decision per item evaluated, in request order.
@@ -125,16 +173,19 @@ pub enum EvaluationsAnswer {
 pub async fn evaluations(
     State(app): State<AppState>,
     ctx: PdpClient,
-    AuthzenJson(batch): AuthzenJson<EvaluationsRequest>,
+    AuthzenJson(mut batch): AuthzenJson<EvaluationsRequest>,
 ) -> Result<Json<EvaluationsAnswer>, ApiError> {
-    let defaults = batch.defaults();
-    let items = batch.evaluations.unwrap_or_default();
+    let defaults = batch.defaults()?;
+    let options = DecisionOptions {
+        reasons: batch.options.reasons,
+    };
+    let items = batch.evaluations.take().unwrap_or_default();
     if items.is_empty() {
         // Without items the call is a single evaluation (AuthZEN §7.1).
         let request = complete(PartialRequest::default(), &defaults, 0)?;
         let decided = decide(&ctx.tenant, &ctx.provenance, request).await?;
         return Ok(Json(EvaluationsAnswer::Single(AuthzenDecision::of(
-            &decided,
+            &decided, options,
         ))));
     }
     if items.len() > app.settings.max_batch {
@@ -154,7 +205,7 @@ pub async fn evaluations(
     let slots: Vec<Answer> = items
         .into_iter()
         .enumerate()
-        .map(|(i, item)| match read_item(item, &defaults, i) {
+        .map(|(i, item)| match read_item(item, &batch, &defaults, i) {
             Ok(request) => {
                 requests.push(request);
                 Answer::Evaluated(requests.len() - 1)
@@ -192,7 +243,7 @@ pub async fn evaluations(
         .iter()
         .map(|answer| match answer {
             Answer::Evaluated(at) => match &outcomes[*at] {
-                Ok(decided) => AuthzenDecision::of(decided),
+                Ok(decided) => AuthzenDecision::of(decided, options),
                 Err(e) => AuthzenDecision::unevaluated(&e.to_string()),
             },
             Answer::Unreadable(reason) => AuthzenDecision::unevaluated(reason),
@@ -213,10 +264,12 @@ enum Answer {
 
 /// Item `index` of a batch as a request, its gaps filled by the defaults.
 fn read_item(
-    item: Value,
+    mut item: Value,
+    batch: &EvaluationsRequest,
     defaults: &PartialRequest,
     index: usize,
 ) -> Result<AccessRequest, ApiError> {
+    fill_identifiers(&mut item, batch);
     let partial: PartialRequest = serde_json::from_value(item).map_err(|e| {
         ApiError::bad_request(
             "invalid_item",
@@ -224,6 +277,26 @@ fn read_item(
         )
     })?;
     complete(partial, defaults, index)
+}
+
+/// An item's subject or resource replaces the default whole, except that a
+/// `type` or `id` it leaves out is the default's (AuthZEN certification,
+/// default value merging).
+fn fill_identifiers(item: &mut Value, batch: &EvaluationsRequest) {
+    let sides = [
+        ("subject", batch.subject.as_ref()),
+        ("resource", batch.resource.as_ref()),
+    ];
+    for (side, default) in sides {
+        let (Some(Value::Object(given)), Some(default)) = (item.get_mut(side), default) else {
+            continue;
+        };
+        for field in ["type", "id"] {
+            if let (false, Some(value)) = (given.contains_key(field), default.get(field)) {
+                given.insert(field.to_owned(), value.clone());
+            }
+        }
+    }
 }
 
 fn complete(
@@ -263,10 +336,21 @@ pub struct DecisionContext {
     /// Why the item was denied without its policies' say.
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<DecisionError>,
-    /// The same reason for administrators, by language (`en`).
+    /// The reason for administrators, by language (`en`): why it could
+    /// not be recorded, or (with `options.reasons`) how it was decided.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     reason_admin: Option<Value>,
+    /// With `options.reasons`: the policies that determined the decision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policies: Option<Vec<String>>,
+    /// With `options.reasons`: policies that could not be evaluated, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Vec<String>>,
+    /// With `options.reasons`: context keys and properties set aside because
+    /// the schema does not declare them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ignored: Option<Vec<String>>,
 }
 
 /// Why a decision is a denial whatever the policies say.
@@ -285,19 +369,25 @@ pub struct DecisionError {
 impl AuthzenDecision {
     /// The decision, with its id, obligations, and why it was denied when the
     /// ledger could not record it.
-    fn of(decided: &IdentifiedDecision) -> Self {
+    fn of(decided: &IdentifiedDecision, options: DecisionOptions) -> Self {
         let unrecorded = decided.unrecorded.as_ref();
+        let decision = &decided.decision;
+        let reasons = options.reasons.then_some(decision);
+        let reason = unrecorded.cloned().or_else(|| reasons.map(reason_text));
         Self {
-            decision: decided.decision.allowed,
+            decision: decision.allowed,
             context: DecisionContext {
                 decision_id: Some(decided.decision_id.clone()),
-                obligations: decided.decision.obligations.clone(),
+                obligations: decision.obligations.clone(),
                 error: unrecorded.map(|reason| DecisionError {
                     code: Some("audit_unavailable"),
                     status: None,
                     message: reason.clone(),
                 }),
-                reason_admin: unrecorded.map(|reason| json!({ "en": reason })),
+                reason_admin: reason.map(|reason| json!({ "en": reason })),
+                policies: reasons.map(|d| d.policies.clone()),
+                errors: reasons.map(|d| d.errors.clone()),
+                ignored: reasons.map(|d| d.ignored.clone()),
             },
         }
     }
@@ -316,6 +406,24 @@ impl AuthzenDecision {
             },
         }
     }
+}
+
+/// How a decision was reached, in words.
+fn reason_text(decision: &Decision) -> String {
+    let listed = |ids: &[String]| ids.join(", ");
+    let mut text = match (decision.allowed, decision.policies.is_empty()) {
+        (true, _) => format!("permitted by {}", listed(&decision.policies)),
+        (false, false) => format!("denied by {}", listed(&decision.policies)),
+        (false, true) if !decision.errors.is_empty() => {
+            "denied: a policy that applies could not be evaluated".to_owned()
+        }
+        (false, true) => "denied: no policy permits this request".to_owned(),
+    };
+    if !decision.ignored.is_empty() {
+        text.push_str("; not declared by the schema, so not evaluated: ");
+        text.push_str(&listed(&decision.ignored));
+    }
+    text
 }
 
 /// One page of search results (AuthZEN §8.3).

@@ -84,7 +84,46 @@ async fn directory_attributes_cannot_be_overridden_by_the_request() {
         let mut request = record_request("dr-heart", "read_vitals", "Vitals", "p1");
         request["subject"]["properties"] = json!({"on_call": true});
         assert!(app.evaluate(&request).await);
-        // One the schema does not know is refused precisely.
+        // One the schema does not know is set aside, as AuthZEN asks, and
+        // named when the caller asks for the reasons.
+        request["subject"]["properties"] = json!({"on_call": true, "shoe_size": 44});
+        request["context"] = json!({"ip": "10.0.0.7"});
+        request["options"] = json!({"reasons": true});
+        let response = app.post("/access/v1/evaluation", &request).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["decision"], true, "{answer}");
+        assert_eq!(
+            answer["context"]["ignored"],
+            json!(["context.ip", "subject.properties.shoe_size"])
+        );
+        let reason = answer["context"]["reason_admin"]["en"].as_str().unwrap();
+        assert!(reason.starts_with("permitted by "), "{reason}");
+        assert!(!answer["context"]["policies"].as_array().unwrap().is_empty());
+        // Without asking, the decision carries no reasons.
+        request.as_object_mut().unwrap().remove("options");
+        let plain: Value = app
+            .post("/access/v1/evaluation", &request)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(plain["context"].get("ignored").is_none(), "{plain}");
+        assert!(plain["context"].get("reason_admin").is_none());
+    }
+}
+
+#[tokio::test]
+async fn a_strict_bundle_refuses_what_its_schema_does_not_declare() {
+    for app in apps().await {
+        let current: Value = app.get("/v1/policies").await.json().await.unwrap();
+        let mut options = current["options"].clone();
+        options["strict_requests"] = json!(true);
+        let upload = json!({"policies": current["policies"], "options": options});
+        let installed = app.put("/v1/policies", &upload).await;
+        assert_eq!(installed.status(), StatusCode::CREATED);
+        let mut request = record_request("dr-heart", "read_vitals", "Vitals", "p1");
+        assert!(app.evaluate(&request).await, "{}", app.backend);
         request["subject"]["properties"] = json!({"shoe_size": 44});
         let code = error_code(
             app.post("/access/v1/evaluation", &request).await,
@@ -92,6 +131,14 @@ async fn directory_attributes_cannot_be_overridden_by_the_request() {
         )
         .await;
         assert_eq!(code, "invalid_entity");
+        request["subject"]["properties"] = json!({});
+        request["context"] = json!({"ip": "10.0.0.7"});
+        let code = error_code(
+            app.post("/access/v1/evaluation", &request).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert_eq!(code, "invalid_context");
     }
 }
 

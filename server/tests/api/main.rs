@@ -5,6 +5,7 @@
 
 mod authzen;
 mod browser;
+mod certification;
 mod cli;
 mod connections;
 mod console;
