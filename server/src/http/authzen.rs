@@ -157,7 +157,7 @@ pub enum EvaluationsAnswer {
     /// Items were given.
     Batch(EvaluationsResponse),
     /// No items: the defaults evaluated as one request.
-    Single(AuthzenDecision),
+    Single(Box<AuthzenDecision>),
 }
 
 /// `POST /{tenant}/access/v1/evaluations`: items inherit the top-level defaults
@@ -184,8 +184,8 @@ pub async fn evaluations(
         // Without items the call is a single evaluation (AuthZEN §7.1).
         let request = complete(PartialRequest::default(), &defaults, 0)?;
         let decided = decide(&ctx.tenant, &ctx.provenance, request).await?;
-        return Ok(Json(EvaluationsAnswer::Single(AuthzenDecision::of(
-            &decided, options,
+        return Ok(Json(EvaluationsAnswer::Single(Box::new(
+            AuthzenDecision::of(&decided, options),
         ))));
     }
     if items.len() > app.settings.max_batch {
