@@ -12,12 +12,14 @@
 //! - [`hr`]: signed HR events applied to the directory; [`webhooks`]: signed messages out.
 //! - [`reviews`]: access-review campaigns and their revocations.
 //! - [`reporting`]: compliance reports and packs read from the ledger.
+//! - [`impact`]: what a candidate policy bundle would change, replayed from the ledger.
 
 pub mod audit;
 pub mod credentials;
 pub mod decisions;
 pub mod hr;
 pub mod identity;
+pub mod impact;
 pub mod login;
 pub mod operators;
 pub mod provisioning;

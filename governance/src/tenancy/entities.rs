@@ -9,29 +9,18 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use hms_audit_ledger::{Event, EventKind};
-use hms_authz::{EntityRecord, EntityRef, EntitySnapshot, Pdp, PolicyBundle};
+use hms_authz::{EntityRef, EntitySnapshot, Pdp, PolicyBundle};
 use hms_directory::changes::Change;
-use hms_directory::{EntityWrite, EntityWritten, StoreError, StoredEntityRow, TenantStore};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use hms_directory::{EntityWrite, EntityWritten};
+use serde::Serialize;
+use serde_json::{Value, json};
 
+use super::stored::{EntityBatch, VersionedEntity, record_of, versioned, writes_of};
 use super::tenant::{ChangeError, Tenant};
 use crate::audit::Provenance;
 
 /// Most writes one batch may carry.
 pub const MAX_BATCH: usize = 50_000;
-
-/// One batch of writes to the entity store.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EntityBatch {
-    /// Entities created or replaced, in Cedar's JSON entity form.
-    #[serde(default)]
-    pub upsert: Vec<EntityRecord>,
-    /// Entities deleted; one not held is ignored.
-    #[serde(default)]
-    pub delete: Vec<EntityRef>,
-}
 
 /// What a batch changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -44,27 +33,6 @@ pub struct EntityBatchOutcome {
     pub deleted: usize,
     /// Writes that changed nothing (the same body, or the delete of an entity not held).
     pub unchanged: usize,
-}
-
-/// An entity as stored, with its version.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct VersionedEntity {
-    /// The entity in Cedar's JSON form.
-    #[serde(flatten)]
-    pub record: EntityRecord,
-    /// 1 when created, one more at every change.
-    pub version: i64,
-    /// When it last changed (RFC 3339).
-    pub updated_at: String,
-    /// Who last changed it.
-    pub updated_by: String,
-}
-
-/// The stored form of an entity's attributes and parents.
-#[derive(Debug, Serialize, Deserialize)]
-struct Body {
-    attrs: Map<String, Value>,
-    parents: Vec<EntityRef>,
 }
 
 impl Tenant {
@@ -154,17 +122,6 @@ impl Tenant {
     }
 }
 
-/// The live stored entities and the revision they reflect at least.
-pub(super) async fn load_stored(
-    store: &TenantStore,
-) -> Result<(Vec<EntityRecord>, i64), ChangeError> {
-    // Read first: a batch written while the rest loads is applied again.
-    let revision = store.entity_revision().await?;
-    let rows = store.load_entities().await?;
-    let records = rows.iter().map(record_of).collect::<Result<_, _>>()?;
-    Ok((records, revision))
-}
-
 /// The PDP's snapshot with the batch applied, validated against its bundle.
 async fn revise(current: &Pdp, batch: EntityBatch) -> Result<Arc<EntitySnapshot>, ChangeError> {
     let bundle = Arc::clone(current.bundle());
@@ -213,30 +170,6 @@ fn check_batch(batch: &EntityBatch, bundle: &PolicyBundle) -> Result<(), ChangeE
     Ok(())
 }
 
-/// The store's writes for a batch, bodies in canonical form (parents sorted).
-fn writes_of(batch: &EntityBatch) -> Vec<EntityWrite> {
-    let upserts = batch.upsert.iter().map(|record| {
-        let mut parents = record.parents.clone();
-        parents.sort();
-        parents.dedup();
-        let body = Body {
-            attrs: record.attrs.clone(),
-            parents,
-        };
-        EntityWrite {
-            kind: record.uid.kind.clone(),
-            id: record.uid.id.clone(),
-            body: Some(serde_json::to_string(&body).unwrap_or_default()),
-        }
-    });
-    let deletes = batch.delete.iter().map(|uid| EntityWrite {
-        kind: uid.kind.clone(),
-        id: uid.id.clone(),
-        body: None,
-    });
-    upserts.chain(deletes).collect()
-}
-
 /// One ledger entry per write that changed something, with the entity's new content.
 fn entity_events(by: &Provenance, writes: &[EntityWrite], written: &[EntityWritten]) -> Vec<Event> {
     let bodies: HashMap<(&str, &str), &str> = writes
@@ -267,26 +200,4 @@ fn entity_events(by: &Provenance, writes: &[EntityWrite], written: &[EntityWritt
             }
         })
         .collect()
-}
-
-fn record_of(row: &StoredEntityRow) -> Result<EntityRecord, StoreError> {
-    let body: Body =
-        serde_json::from_str(&row.body).map_err(|_| StoreError::Corrupt("stored_entities.body"))?;
-    Ok(EntityRecord {
-        uid: EntityRef {
-            kind: row.kind.clone(),
-            id: row.id.clone(),
-        },
-        attrs: body.attrs,
-        parents: body.parents,
-    })
-}
-
-fn versioned(row: &StoredEntityRow) -> Result<VersionedEntity, StoreError> {
-    Ok(VersionedEntity {
-        record: record_of(row)?,
-        version: row.version,
-        updated_at: row.updated_at.clone(),
-        updated_by: row.updated_by.clone(),
-    })
 }

@@ -6,6 +6,7 @@ mod changes;
 mod entities;
 mod identity;
 mod snapshot;
+mod stored;
 mod tenant;
 
 use std::collections::HashMap;
@@ -19,12 +20,11 @@ use hms_keys::MasterKey;
 
 pub use bundles::{from_dir as bundle_from_dir, hms_default as hms_bundle};
 pub use bus::ChangeBus;
-pub use entities::{
-    EntityBatch, EntityBatchOutcome, MAX_BATCH as MAX_ENTITY_BATCH, VersionedEntity,
-};
+pub use entities::EntityBatchOutcome;
 pub use identity::IdentityState;
 pub use snapshot::EntityMapper;
-pub use tenant::{ChangeError, DirectoryChange, Tenant};
+pub use stored::{EntityBatch, VersionedEntity};
+pub use tenant::{ChangeError, DirectoryChange, Tenant, request_time_at};
 
 use crate::audit::{self, Provenance};
 

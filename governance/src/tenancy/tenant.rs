@@ -334,22 +334,7 @@ impl Tenant {
 
     /// The PDP clock: now in UTC, and the hour in the tenant's local time.
     pub fn request_time(&self) -> RequestTime {
-        let now = OffsetDateTime::now_utc();
-        let offset = UtcOffset::from_whole_seconds((self.record.utc_offset_minutes * 60) as i32)
-            .unwrap_or(UtcOffset::UTC);
-        let utc = format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-            now.year(),
-            u8::from(now.month()),
-            now.day(),
-            now.hour(),
-            now.minute(),
-            now.second()
-        );
-        RequestTime {
-            utc,
-            local_hour: now.to_offset(offset).hour(),
-        }
+        request_time_at(OffsetDateTime::now_utc(), self.record.utc_offset_minutes)
     }
 
     /// Compiles `source`, checks the directory still fits, stores it as a new version and puts it in force.
@@ -421,9 +406,15 @@ impl Tenant {
         &self,
         source: BundleSource,
     ) -> Result<Arc<PolicyBundle>, ChangeError> {
+        Ok(Arc::clone(self.candidate_pdp(source).await?.bundle()))
+    }
+
+    /// A PDP for `source` over the directory and entity store as they are
+    /// now, as it would be once installed; nothing is stored.
+    pub async fn candidate_pdp(&self, source: BundleSource) -> Result<Pdp, ChangeError> {
         let bundle = compile(source).await?;
-        self.snapshot_for(&bundle).await?;
-        Ok(bundle)
+        let (snapshot, _) = self.snapshot_for(&bundle).await?;
+        Ok(Pdp::new(bundle, Arc::new(snapshot)))
     }
 
     /// Puts an earlier version back in force, as a new version.
@@ -661,6 +652,27 @@ async fn compile_version(version: &PolicyVersion) -> Result<Arc<PolicyBundle>, C
     compile(source).await
 }
 
+/// The PDP clock at `at`: the instant in UTC, and the hour at `utc_offset_minutes`.
+pub fn request_time_at(at: OffsetDateTime, utc_offset_minutes: i64) -> RequestTime {
+    let offset = i32::try_from(utc_offset_minutes * 60)
+        .ok()
+        .and_then(|seconds| UtcOffset::from_whole_seconds(seconds).ok())
+        .unwrap_or(UtcOffset::UTC);
+    let utc = at.to_offset(UtcOffset::UTC);
+    RequestTime {
+        utc: format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            utc.year(),
+            u8::from(utc.month()),
+            utc.day(),
+            utc.hour(),
+            utc.minute(),
+            utc.second()
+        ),
+        local_hour: utc.to_offset(offset).hour(),
+    }
+}
+
 /// A snapshot and the entity store revision it reflects.
 type Loaded = (EntitySnapshot, i64);
 
@@ -671,7 +683,7 @@ async fn load_snapshot(
     tenant: &TenantId,
     bundle: &Arc<PolicyBundle>,
 ) -> Result<Loaded, ChangeError> {
-    let (stored, revision) = super::entities::load_stored(store).await?;
+    let (stored, revision) = super::stored::load_stored(store).await?;
     let mut records = if bundle.options().directory_entities {
         let mapper = EntityMapper::new(tenant, bundle.options().namespace.as_deref());
         load_directory(store, &mapper).await?

@@ -1,4 +1,4 @@
-//! The `hms-ach` command line: serve, migrate, tenants, clients, policy validation and tests, ledger, reports, witness.
+//! The `hms-ach` command line: serve, migrate, tenants, clients, policy validation, tests and change impact, ledger, reports, witness.
 
 mod ledger;
 mod report;
@@ -130,6 +130,21 @@ enum PolicyCommand {
         #[arg(long)]
         bundle: Option<PathBuf>,
     },
+    /// Replay a tenant's recorded decisions against a candidate bundle and
+    /// print, as JSON, which would change; nothing is installed.
+    Impact {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: String,
+        /// Candidate bundle folder.
+        bundle: PathBuf,
+        /// Days of recorded decisions to replay (1 to 366).
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Exit with status 1 when any decision would change.
+        #[arg(long)]
+        fail_on_change: bool,
+    },
 }
 
 impl Cli {
@@ -234,6 +249,15 @@ impl Cli {
             Command::Policy(PolicyCommand::Test { dir, bundle }) => {
                 test_cases(&dir, bundle.as_deref())
             }
+            Command::Policy(PolicyCommand::Impact {
+                tenant,
+                bundle,
+                days,
+                fail_on_change,
+            }) => {
+                let tenants = open_tenants(self.config.as_deref(), overrides).await?;
+                policy_impact(&tenants, &tenant, &bundle, days, fail_on_change).await
+            }
             Command::Ledger(command) if command.is_offline() => {
                 ledger::verify_offline(command).await
             }
@@ -286,6 +310,33 @@ async fn tenant_command(command: TenantCommand, tenants: Tenants) -> anyhow::Res
         }
     }
     Ok(0)
+}
+
+async fn policy_impact(
+    tenants: &Tenants,
+    tenant: &str,
+    bundle: &Path,
+    days: u32,
+    fail_on_change: bool,
+) -> anyhow::Result<i32> {
+    let tenant = tenants
+        .get(tenant)
+        .await?
+        .with_context(|| format!("unknown tenant `{tenant}`"))?;
+    anyhow::ensure!(
+        (1..=hms_governance::impact::MAX_DAYS).contains(&days),
+        "--days is 1 to {}",
+        hms_governance::impact::MAX_DAYS
+    );
+    let report =
+        hms_governance::impact::policy_impact(&tenant, bundle_from_dir(bundle)?, days).await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    let changed = report.permit_to_deny + report.deny_to_permit;
+    eprintln!(
+        "{} decisions replayed: {} permit→deny, {} deny→permit ({} drifted from what was recorded)",
+        report.replayed, report.permit_to_deny, report.deny_to_permit, report.drifted
+    );
+    Ok(i32::from(fail_on_change && changed > 0))
 }
 
 fn load_bundle(dir: Option<&Path>) -> anyhow::Result<Result<PolicyBundle, hms_authz::BundleError>> {

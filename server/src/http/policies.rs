@@ -10,6 +10,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use hms_governance::impact::{ImpactReport, MAX_DAYS, policy_impact};
+
 use super::AppState;
 use super::error::ApiError;
 use super::gate::AdminClient;
@@ -21,6 +23,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(current, upload))
         .routes(routes!(validate))
+        .routes(routes!(impact))
         .routes(routes!(versions))
         .routes(routes!(rollback))
 }
@@ -156,6 +159,62 @@ pub async fn validate(
         valid: true,
         policy_ids: bundle.policy_ids(),
     }))
+}
+
+/// A candidate bundle and how far back to replay the recorded decisions.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImpactRequest {
+    /// The candidate's Cedar policy files.
+    policies: Vec<PolicyFile>,
+    /// Its schema; the current one when absent.
+    #[serde(default)]
+    schema: Option<String>,
+    /// Its options; the current ones when absent.
+    #[serde(default)]
+    options: Option<BundleOptions>,
+    /// Days of recorded decisions to replay, 1 to 366 (30 when absent).
+    #[serde(default = "default_impact_days")]
+    days: u32,
+}
+
+fn default_impact_days() -> u32 {
+    30
+}
+
+/// `POST /{tenant}/v1/policies/impact`: which recorded decisions a candidate
+/// bundle would change, replayed from the ledger; nothing is changed.
+#[utoipa::path(
+    post,
+    path = "/{tenant}/v1/policies/impact",
+    tag = "policies",
+    security(("client" = ["admin"])),
+    request_body = ImpactRequest,
+    responses(
+        (status = 200, description = "What the candidate would change.", body = ImpactReport),
+        (status = 422, description = "The candidate does not validate.", body = super::openapi::ErrorBody),
+    )
+)]
+pub async fn impact(
+    ctx: AdminClient,
+    ApiJson(request): ApiJson<ImpactRequest>,
+) -> Result<Json<ImpactReport>, ApiError> {
+    if !(1..=MAX_DAYS).contains(&request.days) {
+        return Err(ApiError::bad_request(
+            "invalid_days",
+            format!("`days` is 1 to {MAX_DAYS}"),
+        ));
+    }
+    let upload = PolicyUpload {
+        policies: request.policies,
+        schema: request.schema,
+        options: request.options,
+        comment: String::new(),
+    };
+    let (source, _) = upload.into_source(ctx.tenant.pdp().bundle().source());
+    Ok(Json(
+        policy_impact(&ctx.tenant, source, request.days).await?,
+    ))
 }
 
 /// Every version and which is in force.

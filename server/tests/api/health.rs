@@ -136,6 +136,7 @@ const SERVED: &[&str] = &[
     "PUT /{tenant}/v1/policies",
     "POST /{tenant}/v1/policies/validate",
     "GET /{tenant}/v1/policies/versions",
+    "POST /{tenant}/v1/policies/impact",
     "POST /{tenant}/v1/policies/rollback",
     "PUT /{tenant}/v1/directory/staff",
     "GET /{tenant}/v1/directory/staff/{id}",

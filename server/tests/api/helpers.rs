@@ -126,6 +126,11 @@ pub async fn spawn_settings(
 }
 
 impl TestApp {
+    /// The configuration file the node runs with, for the command line.
+    pub fn config_file(&self) -> std::path::PathBuf {
+        self._dir.path().join("hms-ach.toml")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}/{}{}", self.base, self.tenant, path)
     }

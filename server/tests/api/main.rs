@@ -17,6 +17,7 @@ mod entities;
 mod health;
 mod helpers;
 mod hr;
+mod impact;
 mod ledger;
 mod login;
 mod login_saml;
