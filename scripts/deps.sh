@@ -8,7 +8,8 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 # SAML signatures are checked by xmlsec (through samael), which binds libxml2,
 # xmlsec1 and OpenSSL with bindgen (libclang).
 # poppler-utils (pdftoppm) lets the tests render report PDFs to images.
-for pkg in libxml2-dev libxmlsec1-dev libxmlsec1-openssl libssl-dev libclang-dev poppler-utils; do
+# cvc5 is the SMT solver that proves the HMS policy invariants.
+for pkg in libxml2-dev libxmlsec1-dev libxmlsec1-openssl libssl-dev libclang-dev poppler-utils cvc5; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -62,9 +62,39 @@ pub struct EntityError {
 #[derive(Debug)]
 pub(crate) struct StoredEntity {
     pub(crate) entity: Arc<CoreEntity>,
-    pub(crate) record: EntityRecord,
     /// Entities its attributes point at (one hop).
     pub(crate) references: Vec<EntityUid>,
+}
+
+/// An entity checked against the schema, its ancestry not yet closed.
+struct Parsed {
+    entity: Entity,
+    references: Vec<EntityUid>,
+}
+
+impl Parsed {
+    fn of(record: &EntityRecord, bundle: &PolicyBundle) -> Result<Self, EntityError> {
+        Ok(Self {
+            entity: record_entity(record, bundle)?,
+            references: references_in(record.attrs.values(), bundle),
+        })
+    }
+
+    /// A held entity with its direct parents only, to close its ancestry again.
+    fn reopened(stored: &StoredEntity) -> Self {
+        let held = &stored.entity;
+        let entity = CoreEntity::new_with_attr_partial_value(
+            held.uid().clone(),
+            held.attrs().map(|(k, v)| (k.clone(), v.clone())),
+            HashSet::new(),
+            held.parents().cloned().collect(),
+            [],
+        );
+        Self {
+            entity: Entity::from(entity),
+            references: stored.references.clone(),
+        }
+    }
 }
 
 /// How many shards the entity map is split into: a change copies only the
@@ -199,12 +229,17 @@ impl EntitySnapshot {
         records: impl IntoIterator<Item = EntityRecord>,
         bundle: &PolicyBundle,
     ) -> Result<Self, EntityError> {
-        let parsed: Vec<(Entity, EntityRecord)> = records
+        let parsed: Vec<Parsed> = records
             .into_iter()
-            .map(|r| Ok((record_entity(&r, bundle)?, r)))
+            .map(|r| Parsed::of(&r, bundle))
             .collect::<Result<_, EntityError>>()?;
+        Self::closed(parsed)
+    }
+
+    /// A snapshot of `parsed`, closed under ancestry.
+    fn closed(parsed: Vec<Parsed>) -> Result<Self, EntityError> {
         let mut snapshot = Self::default();
-        for stored in close_under_ancestry(parsed, &EntityShards::default(), bundle)? {
+        for stored in close_under_ancestry(parsed, &EntityShards::default())? {
             snapshot.insert(stored);
         }
         Ok(snapshot)
@@ -230,35 +265,31 @@ impl EntitySnapshot {
         removed: &[EntityRef],
         bundle: &PolicyBundle,
     ) -> Result<Self, EntityError> {
-        let upserts: Vec<EntityRecord> = upserts.into_iter().collect();
-        let changed: Vec<(Entity, EntityRecord)> = upserts
-            .iter()
-            .map(|r| Ok((record_entity(r, bundle)?, r.clone())))
+        let changed: Vec<Parsed> = upserts
+            .into_iter()
+            .map(|r| Parsed::of(&r, bundle))
             .collect::<Result<_, EntityError>>()?;
         // A reference of a type the schema does not know names nothing held.
         let removed: Vec<EntityUid> = removed
             .iter()
             .filter_map(|r| uid_of(r, bundle).ok())
             .collect();
-        let touches_parent = changed
+        let mut touched = changed
             .iter()
-            .map(|(e, _)| e.uid())
+            .map(|p| p.entity.uid())
             .chain(removed.iter().cloned());
-        if touches_parent
-            .into_iter()
-            .any(|uid| self.parents.contains(&uid))
-        {
+        if touched.any(|uid| self.parents.contains(&uid)) {
             let replaced: HashSet<EntityUid> = changed
                 .iter()
-                .map(|(e, _)| e.uid())
+                .map(|p| p.entity.uid())
                 .chain(removed.iter().cloned())
                 .collect();
             let kept = self
                 .entities
                 .iter()
                 .filter(|(uid, _)| !replaced.contains(*uid))
-                .map(|(_, s)| s.record.clone());
-            return Self::build(kept.chain(upserts), bundle);
+                .map(|(_, s)| Parsed::reopened(s));
+            return Self::closed(kept.chain(changed).collect());
         }
         let mut next = Self {
             entities: self.entities.clone(),
@@ -268,7 +299,7 @@ impl EntitySnapshot {
         for uid in &removed {
             next.remove(uid);
         }
-        for stored in close_under_ancestry(changed, &self.entities, bundle)? {
+        for stored in close_under_ancestry(changed, &self.entities)? {
             next.insert(stored);
         }
         Ok(next)
@@ -327,15 +358,27 @@ impl EntitySnapshot {
 
 /// Computes each entity's ancestors, from its parents and the ancestors `known` already has.
 fn close_under_ancestry(
-    parsed: Vec<(Entity, EntityRecord)>,
+    parsed: Vec<Parsed>,
     known: &EntityShards,
-    bundle: &PolicyBundle,
 ) -> Result<Vec<StoredEntity>, EntityError> {
-    let mut records: HashMap<EntityUid, EntityRecord> = HashMap::with_capacity(parsed.len());
+    // Without parents there is no ancestry to compute (lab results, orders...).
+    if parsed
+        .iter()
+        .all(|p| p.entity.as_ref().parents().next().is_none())
+    {
+        return Ok(parsed
+            .into_iter()
+            .map(|p| StoredEntity {
+                entity: Arc::new(p.entity.as_ref().clone()),
+                references: p.references,
+            })
+            .collect());
+    }
+    let mut references: HashMap<EntityUid, Vec<EntityUid>> = HashMap::with_capacity(parsed.len());
     let mut entities: Vec<Entity> = Vec::with_capacity(parsed.len());
-    for (entity, record) in parsed {
-        records.insert(entity.uid(), record);
-        entities.push(entity);
+    for p in parsed {
+        references.insert(p.entity.uid(), p.references);
+        entities.push(p.entity);
     }
     // Parents outside this batch bring their own (already closed) ancestry.
     let mut known_parents: HashMap<EntityUid, Entity> = HashMap::new();
@@ -347,7 +390,7 @@ fn close_under_ancestry(
         {
             if let Some(stored) = known
                 .get(&parent)
-                .filter(|_| !records.contains_key(&parent))
+                .filter(|_| !references.contains_key(&parent))
             {
                 known_parents
                     .entry(parent)
@@ -366,11 +409,9 @@ fn close_under_ancestry(
     Ok(closed
         .iter()
         .filter_map(|entity| {
-            let record = records.remove(&entity.uid())?;
-            let references = references_in(record.attrs.values(), bundle);
+            let references = references.remove(&entity.uid())?;
             Some(StoredEntity {
                 entity: Arc::new(entity.as_ref().clone()),
-                record,
                 references,
             })
         })
@@ -461,7 +502,7 @@ pub(crate) fn resolve_entity(
     };
     let added = properties
         .iter()
-        .filter(|(k, _)| stored.is_none_or(|s| !s.record.attrs.contains_key(*k)));
+        .filter(|(k, _)| stored.is_none_or(|s| s.entity.get(k).is_none()));
     let attrs = to_fields(added, bundle).map_err(invalid)?;
     // Request-built entities of a shape that conformed before conform again; an
     // extended directory entity is always checked.

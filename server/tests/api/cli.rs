@@ -24,7 +24,7 @@ fn policy_test_runs_the_hms_cases() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("136 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("138 passed, 0 failed"), "{stdout}");
 }
 
 #[test]
