@@ -21,6 +21,8 @@ use crate::audit::Provenance;
 
 /// Most writes one batch may carry.
 pub const MAX_BATCH: usize = 50_000;
+/// Longest entity type or id, in characters.
+const MAX_NAME_CHARS: usize = 1_024;
 
 /// What a batch changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -157,6 +159,12 @@ fn check_batch(batch: &EntityBatch, bundle: &PolicyBundle) -> Result<(), ChangeE
                 uid.kind
             ));
         }
+        if let Some(problem) = unstorable(&uid.kind) {
+            return refuse(format!("an entity type {problem}"));
+        }
+        if let Some(problem) = unstorable(&uid.id) {
+            return refuse(format!("the id of a `{}` entity {problem}", uid.kind));
+        }
         if uid.kind == "Action" || uid.kind.ends_with("::Action") {
             return refuse(format!("`{}` entities are the schema's actions", uid.kind));
         }
@@ -168,6 +176,16 @@ fn check_batch(batch: &EntityBatch, bundle: &PolicyBundle) -> Result<(), ChangeE
         }
     }
     Ok(())
+}
+
+/// Why an entity type or id cannot be stored and named in the ledger, if it cannot.
+fn unstorable(name: &str) -> Option<&'static str> {
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Some("is 1 to 1,024 characters");
+    }
+    name.chars()
+        .any(char::is_control)
+        .then_some("holds a control character")
 }
 
 /// One ledger entry per write that changed something, with the entity's new content.

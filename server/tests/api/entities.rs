@@ -169,6 +169,12 @@ async fn a_batch_with_one_bad_write_writes_nothing() {
                 "invalid_body",
                 "upserts",
             ),
+            (
+                json!({"upsert": [lab_result("lr-ok", "p1")],
+                       "delete": [{"type": "Hms::LabResult", "id": "lr\u{0}x"}]}),
+                "invalid_batch",
+                "control character",
+            ),
         ];
         for (batch, code, named) in cases {
             let response = app.post("/v1/entities", &batch).await;
