@@ -35,6 +35,7 @@ pub struct EntityRef {
 
 /// An entity as the directory or a test case supplies it, in Cedar's JSON entity form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EntityRecord {
     /// The entity.
     pub uid: EntityRef,
@@ -299,7 +300,8 @@ impl EntitySnapshot {
         for uid in &removed {
             next.remove(uid);
         }
-        for stored in close_under_ancestry(changed, &self.entities)? {
+        // Ancestry comes from what is held once the removals are made.
+        for stored in close_under_ancestry(changed, &next.entities)? {
             next.insert(stored);
         }
         Ok(next)
@@ -479,8 +481,8 @@ pub(crate) struct Resolved {
 
 /// The entity for `uid` as a request sees it — the snapshot's, extended by request
 /// properties the snapshot does not hold — and what it references; `None` when
-/// neither knows it, unless `build_when_bare`: then an entity the snapshot does
-/// not hold is built from the request even without properties, and checked.
+/// the snapshot does not hold it, unless `build_when_bare`: then it is built
+/// from the request (even without properties) and checked.
 pub(crate) fn resolve_entity(
     uid: &EntityUid,
     given: &Subject,
@@ -490,8 +492,13 @@ pub(crate) fn resolve_entity(
 ) -> Result<Option<Resolved>, RequestError> {
     let stored = snapshot.get(uid);
     let properties = &given.properties;
-    if properties.is_empty() && (stored.is_some() || !build_when_bare) {
-        return Ok(stored.map(|s| Resolved {
+    // Someone or something the snapshot does not hold is absent, whatever
+    // the request claims of it, unless its type lives in requests alone.
+    if stored.is_none() && !build_when_bare {
+        return Ok(None);
+    }
+    if let (Some(s), true) = (stored, properties.is_empty()) {
+        return Ok(Some(Resolved {
             entity: Arc::clone(&s.entity),
             references: s.references.clone(),
         }));

@@ -268,17 +268,29 @@ impl Pdp {
         // A handful of entities: a vector searched linearly beats hashing their uids.
         let mut slice: Vec<(EntityUid, Arc<CoreEntity>)> = Vec::with_capacity(6);
         let mut referenced = Vec::new();
-        // A resource of a type neither the directory fills nor the entity
-        // store holds lives in the request alone: it is built even without
-        // properties, so one missing an attribute its type requires is
-        // refused with the attribute named. An unknown principal, or an id
-        // the directory or the store would hold, is absent: a denial.
-        let resource_type = uids.resource.type_name();
-        let request_borne = !self.bundle.directory_types().contains(resource_type)
-            && !self.snapshot.holds_type(resource_type);
+        // A principal or resource of a type neither the directory fills nor
+        // the entity store holds lives in the request alone: it is built even
+        // without properties, so one missing an attribute its type requires
+        // is refused with the attribute named. An id of a type the directory
+        // or the store holds, but not this one, is absent: a denial, whatever
+        // the request claims of it.
+        let borne = |uid: &EntityUid| {
+            let ty = uid.type_name();
+            !self.bundle.directory_types().contains(ty) && !self.snapshot.holds_type(ty)
+        };
         for (uid, given, build, side) in [
-            (&uids.principal, &request.subject, false, "subject"),
-            (&uids.resource, &request.resource, request_borne, "resource"),
+            (
+                &uids.principal,
+                &request.subject,
+                borne(&uids.principal),
+                "subject",
+            ),
+            (
+                &uids.resource,
+                &request.resource,
+                borne(&uids.resource),
+                "resource",
+            ),
         ] {
             if slice.iter().any(|(known, _)| known == uid) {
                 continue;

@@ -98,3 +98,25 @@ fn removing_or_reparenting_a_group_is_followed_by_its_members() {
     assert_eq!(no_user.len(), 3);
     assert!(!may_read(&bundle, no_user));
 }
+
+#[test]
+fn a_parent_removed_in_the_batch_that_names_it_gives_no_ancestry() {
+    let bundle = bundle();
+    let groups = EntitySnapshot::build(
+        [
+            entity("Group", "mid", &["top"]),
+            entity("Group", "top", &[]),
+            entity("Doc", "d", &[]),
+        ],
+        &bundle,
+    )
+    .unwrap();
+    let revised = groups
+        .revised(
+            [entity("User", "u", &["mid"])],
+            &[uid("Group", "mid")],
+            &bundle,
+        )
+        .unwrap();
+    assert!(!may_read(&bundle, revised));
+}

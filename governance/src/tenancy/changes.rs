@@ -109,10 +109,13 @@ impl Tenant {
             // A new bundle is put in force over the whole directory as it is now.
             return self.reread_policies().await;
         }
+        // The directory first: a person disabled elsewhere loses access here
+        // even if the entity store cannot be followed.
+        self.reread_entities(&staff, &patients).await?;
         if entities {
             self.reread_stored_entities().await?;
         }
-        self.reread_entities(&staff, &patients).await
+        Ok(())
     }
 
     /// Re-reads everything held in memory, as if the tenant were opened

@@ -19,6 +19,9 @@ use super::stored::{EntityBatch, VersionedEntity, record_of, versioned, writes_o
 use super::tenant::{ChangeError, Tenant};
 use crate::audit::Provenance;
 
+/// How often a batch is checked again when other nodes changed the store
+/// or the policies meanwhile.
+const ATTEMPTS: usize = 3;
 /// Most writes one batch may carry.
 pub const MAX_BATCH: usize = 50_000;
 /// Longest entity type or id, in characters.
@@ -46,33 +49,64 @@ impl Tenant {
         batch: EntityBatch,
         by: &Provenance,
     ) -> Result<EntityBatchOutcome, ChangeError> {
-        let mut change = self.begin_directory_change().await?;
-        let current = self.pdp();
-        check_batch(&batch, current.bundle())?;
-        let writes = writes_of(&batch);
-        let next = revise(&current, batch).await?;
-        let (revision, written) = self
-            .store
-            .write_entities(&mut change.tx, &writes, &by.actor_name())
-            .await?;
-        let events = entity_events(by, &writes, &written);
-        let touched: &[Change] = if written.is_empty() {
-            &[]
-        } else {
-            &[Change::Entities]
-        };
-        // The change turn is held (in `change`) until the new PDP is in force.
-        self.record_and_commit(change.tx, events, touched).await?;
-        self.pdp
-            .store(Arc::new(Pdp::new(Arc::clone(current.bundle()), next)));
-        self.entity_revision.store(revision, Ordering::Release);
-        let deleted = written.iter().filter(|w| w.deleted).count();
-        Ok(EntityBatchOutcome {
-            revision,
-            upserted: written.len() - deleted,
-            deleted,
-            unchanged: writes.len() - written.len(),
-        })
+        let _turn = self.writer.lock().await;
+        for _ in 0..ATTEMPTS {
+            let current = self.pdp();
+            check_batch(&batch, current.bundle())?;
+            let writes = writes_of(&batch);
+            let held = self.entity_revision.load(Ordering::Acquire);
+            // Checked before the ledger's head is locked, so decisions keep
+            // being recorded meanwhile.
+            let next = revise(&current, batch.clone()).await?;
+            let mut tx = self.ledger.begin_change().await?;
+            // Every node's changes take the head's lock: what is committed now
+            // stays so until this commits. Another node may have changed the
+            // store or the policies since this node looked: then look again.
+            if !self.in_step(held).await? {
+                drop(tx);
+                self.follow_store_and_policies().await?;
+                continue;
+            }
+            let (revision, written) = self
+                .store
+                .write_entities(&mut tx, &writes, &by.actor_name())
+                .await?;
+            let events = entity_events(by, &writes, &written);
+            let touched: &[Change] = if written.is_empty() {
+                &[]
+            } else {
+                &[Change::Entities]
+            };
+            self.record_and_commit(tx, events, touched).await?;
+            self.pdp
+                .store(Arc::new(Pdp::new(Arc::clone(current.bundle()), next)));
+            self.entity_revision.store(revision, Ordering::Release);
+            let deleted = written.iter().filter(|w| w.deleted).count();
+            return Ok(EntityBatchOutcome {
+                revision,
+                upserted: written.len() - deleted,
+                deleted,
+                unchanged: writes.len() - written.len(),
+            });
+        }
+        Err(ChangeError::Contended)
+    }
+
+    /// Whether the store and the policies in the database are what this
+    /// node's PDP reflects (`held` its store revision).
+    pub(super) async fn in_step(&self, held: i64) -> Result<bool, ChangeError> {
+        let revision = self.store.entity_revision().await?;
+        let version = self.store.latest_policy_version().await?;
+        Ok(revision == held && version.is_none_or(|v| v.version == self.policy_version()))
+    }
+
+    /// Puts the policies and the entity store as stored now in force.
+    async fn follow_store_and_policies(&self) -> Result<(), ChangeError> {
+        let version = self.store.latest_policy_version().await?;
+        if version.is_some_and(|v| v.version != self.policy_version()) {
+            return self.reread_policies().await;
+        }
+        self.reread_stored_entities().await
     }
 
     /// Puts what other nodes wrote to the entity store since this node last
@@ -107,6 +141,9 @@ impl Tenant {
         kind: &str,
         id: &str,
     ) -> Result<Option<VersionedEntity>, ChangeError> {
+        if unstorable(kind).or(unstorable(id)).is_some() {
+            return Ok(None);
+        }
         let row = self.store.stored_entity(kind, id).await?;
         Ok(row.map(|row| versioned(&row)).transpose()?)
     }
@@ -118,6 +155,9 @@ impl Tenant {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<VersionedEntity>, ChangeError> {
+        if unstorable(kind).or(after.and_then(unstorable)).is_some() {
+            return Ok(Vec::new());
+        }
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = self.store.list_entities(kind, after, limit).await?;
         Ok(rows.iter().map(versioned).collect::<Result<_, _>>()?)

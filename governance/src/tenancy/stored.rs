@@ -57,7 +57,7 @@ pub(super) fn writes_of(batch: &EntityBatch) -> Vec<EntityWrite> {
         parents.sort();
         parents.dedup();
         let body = Body {
-            attrs: record.attrs.clone(),
+            attrs: sorted_keys(&record.attrs),
             parents,
         };
         EntityWrite {
@@ -72,6 +72,24 @@ pub(super) fn writes_of(batch: &EntityBatch) -> Vec<EntityWrite> {
         body: None,
     });
     upserts.chain(deletes).collect()
+}
+
+/// A record with its keys in order at every depth, so that one content is
+/// always stored the same way.
+fn sorted_keys(record: &Map<String, Value>) -> Map<String, Value> {
+    let mut keys: Vec<&String> = record.keys().collect();
+    keys.sort();
+    keys.into_iter()
+        .map(|key| (key.clone(), sorted_value(&record[key])))
+        .collect()
+}
+
+fn sorted_value(value: &Value) -> Value {
+    match value {
+        Value::Object(record) => Value::Object(sorted_keys(record)),
+        Value::Array(items) => Value::Array(items.iter().map(sorted_value).collect()),
+        other => other.clone(),
+    }
 }
 
 pub(super) fn record_of(row: &StoredEntityRow) -> Result<EntityRecord, StoreError> {

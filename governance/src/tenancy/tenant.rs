@@ -52,6 +52,9 @@ pub enum ChangeError {
     /// A batch of entity writes that cannot be taken as it is; nothing was written.
     #[error("{0}")]
     EntityBatch(String),
+    /// Other nodes kept changing what the change depends on; nothing was written.
+    #[error("the entity store or the policies kept changing on other nodes; try again")]
+    Contended,
     /// A stored bundle could not be read back.
     #[error("stored policy version {0} is unreadable")]
     CorruptVersion(i64),
@@ -347,10 +350,15 @@ impl Tenant {
     ) -> Result<PolicyVersion, ChangeError> {
         let _guard = self.writer.lock().await;
         let bundle = compile(source.clone()).await?;
-        let snapshot = self.snapshot_for(&bundle).await?;
+        let mut snapshot = self.snapshot_for(&bundle).await?;
         let text = serde_json::to_string(&source).unwrap_or_default();
         let previous = self.policy_version();
         let mut tx = self.ledger.begin_change().await?;
+        // Another node wrote to the entity store while it loaded: the new
+        // schema must fit what is committed (no one commits while the head is locked).
+        if self.store.entity_revision().await? != snapshot.1 {
+            snapshot = self.snapshot_for(&bundle).await?;
+        }
         let version = self
             .store
             .insert_policy_version(&mut tx, &text, &by.actor_name(), comment, based_on)
@@ -684,6 +692,22 @@ async fn load_snapshot(
     bundle: &Arc<PolicyBundle>,
 ) -> Result<Loaded, ChangeError> {
     let (stored, revision) = super::stored::load_stored(store).await?;
+    let directory_types: Vec<String> = bundle
+        .directory_types()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if let Some(clash) = stored
+        .iter()
+        .find(|r| directory_types.contains(&r.uid.kind))
+    {
+        return Err(ChangeError::Entities(EntityError {
+            uid: format!("{}::\"{}\"", clash.uid.kind, clash.uid.id),
+            message:
+                "the entity store holds it, but under these options the directory fills its type"
+                    .into(),
+        }));
+    }
     let mut records = if bundle.options().directory_entities {
         let mapper = EntityMapper::new(tenant, bundle.options().namespace.as_deref());
         load_directory(store, &mapper).await?

@@ -141,7 +141,7 @@ enum PolicyCommand {
         /// Days of recorded decisions to replay (1 to 366).
         #[arg(long, default_value_t = 30)]
         days: u32,
-        /// Exit with status 1 when any decision would change.
+        /// Exit with status 2 when any decision would change (1 is an error).
         #[arg(long)]
         fail_on_change: bool,
     },
@@ -336,7 +336,7 @@ async fn policy_impact(
         "{} decisions replayed: {} permit→deny, {} deny→permit ({} drifted from what was recorded)",
         report.replayed, report.permit_to_deny, report.deny_to_permit, report.drifted
     );
-    Ok(i32::from(fail_on_change && changed > 0))
+    Ok(if fail_on_change && changed > 0 { 2 } else { 0 })
 }
 
 fn load_bundle(dir: Option<&Path>) -> anyhow::Result<Result<PolicyBundle, hms_authz::BundleError>> {

@@ -411,13 +411,14 @@ impl AuthzenDecision {
 /// How a decision was reached, in words.
 fn reason_text(decision: &Decision) -> String {
     let listed = |ids: &[String]| ids.join(", ");
-    let mut text = match (decision.allowed, decision.policies.is_empty()) {
-        (true, _) => format!("permitted by {}", listed(&decision.policies)),
-        (false, false) => format!("denied by {}", listed(&decision.policies)),
-        (false, true) if !decision.errors.is_empty() => {
-            "denied: a policy that applies could not be evaluated".to_owned()
-        }
-        (false, true) => "denied: no policy permits this request".to_owned(),
+    let mut text = if decision.allowed {
+        format!("permitted by {}", listed(&decision.policies))
+    } else if !decision.errors.is_empty() {
+        "denied: a policy that applies could not be evaluated".to_owned()
+    } else if decision.policies.is_empty() {
+        "denied: no policy permits this request".to_owned()
+    } else {
+        format!("denied by {}", listed(&decision.policies))
     };
     if !decision.ignored.is_empty() {
         text.push_str("; not declared by the schema, so not evaluated: ");

@@ -284,6 +284,7 @@ impl From<ChangeError> for ApiError {
             },
             ChangeError::InvalidEntity(e) => ApiError::bad_request("invalid_entity", e.to_string()),
             ChangeError::EntityBatch(message) => ApiError::bad_request("invalid_batch", message),
+            ChangeError::Contended => ApiError::Unavailable(ChangeError::Contended.to_string()),
             ChangeError::ClientName => {
                 ApiError::bad_request("invalid_input", ChangeError::ClientName.to_string())
             }

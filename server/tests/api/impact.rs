@@ -149,7 +149,7 @@ async fn a_candidate_bundle_is_replayed_against_the_recorded_decisions() {
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
         let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(printed["permit_to_deny"], 1, "{printed}");
         assert!(stderr.contains("1 permit→deny, 1 deny→permit"), "{stderr}");
