@@ -185,8 +185,8 @@ impl PolicyBundle {
 
     /// The types the directory fills — staff and patients, when the bundle
     /// uses the directory's entities. The directory is authoritative for
-    /// them: an id of one it does not hold names no one (a denial), and the
-    /// entity store does not take them.
+    /// them: an id of one it does not hold names no one (a denial, whatever
+    /// the request claims), and the entity store does not take them.
     pub fn directory_types(&self) -> &[EntityTypeName] {
         &self.directory_types
     }
