@@ -62,7 +62,7 @@ pub struct BundleSource {
 }
 
 /// One problem found while compiling a bundle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BundleProblem {
     /// The policy concerned, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -72,6 +72,43 @@ pub struct BundleProblem {
     pub location: Option<SourceLocation>,
     /// What is wrong.
     pub message: String,
+}
+
+/// The problem as it is sent: its location's fields (`file`, `line`,
+/// `column`) at the top level, each present only when known.
+impl utoipa::PartialSchema for BundleProblem {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let field = |ty: Type, description: &str| {
+            ObjectBuilder::new()
+                .schema_type(ty)
+                .description(Some(description))
+        };
+        ObjectBuilder::new()
+            .property(
+                "policy_id",
+                field(Type::String, "The policy concerned, when known."),
+            )
+            .property("file", field(Type::String, "The file, when known."))
+            .property(
+                "line",
+                field(Type::Integer, "1-based line, when known.").minimum(Some(1)),
+            )
+            .property(
+                "column",
+                field(Type::Integer, "1-based column, in characters, when known.").minimum(Some(1)),
+            )
+            .property("message", field(Type::String, "What is wrong."))
+            .required("message")
+            .description(Some("One problem found while compiling a bundle."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for BundleProblem {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "BundleProblem".into()
+    }
 }
 
 /// Why a bundle could not be compiled.
