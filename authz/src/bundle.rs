@@ -38,6 +38,13 @@ pub struct BundleOptions {
     /// unevaluated, as AuthZEN asks, and named in the decision.
     #[serde(default)]
     pub strict_requests: bool,
+    /// Attributes a request may give an entity the directory or the entity
+    /// store holds, by entity type (e.g. `{"Staff": ["on_call"]}`). The
+    /// holder is authoritative: any other property a request gives a held
+    /// entity is set aside (and named in the decision), so a request cannot
+    /// supply, say, a licence the directory does not hold.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub request_attributes: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// One policy file as uploaded: a name and Cedar text.
@@ -154,6 +161,8 @@ pub struct PolicyBundle {
     directory_types: Vec<EntityTypeName>,
     /// What the schema declares of contexts and attributes.
     pub(crate) declared: Declared,
+    /// What a request may add to a held entity, by type.
+    pub(crate) request_attributes: FastMap<EntityTypeName, Vec<String>>,
     obligations: HashMap<PolicyId, Vec<String>>,
     pub(crate) index: PolicyIndex,
     /// Context and entity shapes that passed the schema's checks.
@@ -201,6 +210,7 @@ impl PolicyBundle {
             .collect();
         let directory_types = directory_types_of(&source.options, &types_by_name);
         let declared = Declared::of(&schema);
+        let request_attributes = request_attributes_of(&source.options, &types_by_name)?;
         let obligations = collect_obligations(&policies);
         let index = PolicyIndex::new(&policies);
         let shapes = ConformingShapes::new(has_enumerated_types(&schema));
@@ -213,6 +223,7 @@ impl PolicyBundle {
             actions_by_name,
             directory_types,
             declared,
+            request_attributes,
             obligations,
             index,
             shapes,
@@ -520,5 +531,23 @@ fn directory_types_of(
     ["Staff", "Patient"]
         .iter()
         .filter_map(|kind| types_by_name.get(&format!("{namespace}::{kind}")).cloned())
+        .collect()
+}
+
+/// The declared types `options.request_attributes` names (short names take
+/// the namespace); an undeclared one is refused.
+fn request_attributes_of(
+    options: &BundleOptions,
+    types_by_name: &FastMap<String, EntityTypeName>,
+) -> Result<FastMap<EntityTypeName, Vec<String>>, BundleError> {
+    options
+        .request_attributes
+        .iter()
+        .map(|(name, attributes)| match types_by_name.get(name) {
+            Some(ty) => Ok((ty.clone(), attributes.clone())),
+            None => Err(BundleError::Schema(format!(
+                "`request_attributes` names `{name}`, which the schema does not declare"
+            ))),
+        })
         .collect()
 }

@@ -112,6 +112,13 @@ impl Declared {
             .then(|| keys.prune(context, "context", ignored))
     }
 
+    /// Whether entities of type `ty` declare attribute `key`.
+    pub(crate) fn declares(&self, ty: &EntityTypeName, key: &str) -> bool {
+        self.entities
+            .get(ty.as_ref())
+            .is_some_and(|keys| keys.0.contains_key(key))
+    }
+
     /// Properties of an entity of type `ty` without undeclared keys, or
     /// `None` when they have none; `side` names them (`subject`, `resource`).
     pub(crate) fn prune_properties(

@@ -297,6 +297,8 @@ impl Pdp {
             }
             let pruned = self.declared_only(uid, given, side, ignored);
             let given = pruned.as_ref().unwrap_or(given);
+            let suppliable = self.suppliable_only(uid, given, side, ignored);
+            let given = suppliable.as_ref().unwrap_or(given);
             let resolved = resolve_entity(uid, given, build, &self.snapshot, &self.bundle)?;
             if let Some(resolved) = resolved {
                 referenced.extend(resolved.references);
@@ -349,6 +351,44 @@ impl Pdp {
             side,
             ignored,
         )?;
+        Some(Subject {
+            kind: given.kind.clone(),
+            id: given.id.clone(),
+            properties,
+        })
+    }
+
+    /// `given` with only the properties a request may give a held entity,
+    /// or `None` when nothing is set aside (or the entity is not held).
+    fn suppliable_only(
+        &self,
+        uid: &EntityUid,
+        given: &Subject,
+        side: &str,
+        ignored: &mut Vec<String>,
+    ) -> Option<Subject> {
+        if given.properties.is_empty() || self.snapshot.get(uid).is_none() {
+            return None;
+        }
+        let ty = uid.type_name();
+        let allowed = self.bundle.request_attributes.get(ty);
+        // A strict bundle leaves undeclared keys for Cedar to refuse.
+        let strict = self.bundle.options.strict_requests;
+        let may = |key: &String| {
+            allowed.is_some_and(|keys| keys.contains(key))
+                || (strict && !self.bundle.declared.declares(ty, key))
+        };
+        if given.properties.keys().all(may) {
+            return None;
+        }
+        let mut properties = given.properties.clone();
+        properties.retain(|key, _| {
+            let kept = may(key);
+            if !kept {
+                ignored.push(format!("{side}.properties.{key}"));
+            }
+            kept
+        });
         Some(Subject {
             kind: given.kind.clone(),
             id: given.id.clone(),

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{apps, error_code, record_request};
+use crate::helpers::{apps, error_code, record_request, staff};
 
 #[tokio::test]
 async fn care_team_doctor_is_permitted_and_receptionist_denied() {
@@ -110,6 +110,41 @@ async fn directory_attributes_cannot_be_overridden_by_the_request() {
             .unwrap();
         assert!(plain["context"].get("ignored").is_none(), "{plain}");
         assert!(plain["context"].get("reason_admin").is_none());
+    }
+}
+
+#[tokio::test]
+async fn a_request_cannot_supply_what_the_directory_holds_for_a_person() {
+    for app in apps().await {
+        // A doctor on the care team whose licence the directory does not hold.
+        let unlicensed = json!([staff("dr-new", "doctor", "cardiology", None)]);
+        assert_eq!(
+            app.put("/v1/directory/staff", &unlicensed).await.status(),
+            StatusCode::OK
+        );
+        let patient = json!([{"id": "p3", "care_team": ["dr-new"]}]);
+        assert_eq!(
+            app.put("/v1/directory/patients", &patient).await.status(),
+            StatusCode::OK
+        );
+        let mut request = record_request("dr-new", "read_vitals", "Vitals", "p3");
+        assert!(!app.evaluate(&request).await, "{}", app.backend);
+        request["subject"]["properties"] = json!({"licence": {
+            "kind": "medical_licence", "number": "forged-1", "status": "active",
+            "expires": {"__extn": {"fn": "datetime", "arg": "2035-01-01T00:00:00Z"}}
+        }});
+        request["options"] = json!({"reasons": true});
+        let answer: Value = app
+            .post("/access/v1/evaluation", &request)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(answer["decision"], false, "{answer}");
+        assert_eq!(
+            answer["context"]["ignored"],
+            json!(["subject.properties.licence"])
+        );
     }
 }
 
