@@ -239,6 +239,11 @@ impl PolicyBundle {
         &self.directory_types
     }
 
+    /// Whether `kind`, a qualified type name as written, is one the directory fills.
+    pub fn is_directory_type(&self, kind: &str) -> bool {
+        self.directory_types.iter().any(|ty| ty.to_string() == kind)
+    }
+
     /// The texts this bundle was compiled from.
     pub fn source(&self) -> &BundleSource {
         &self.source

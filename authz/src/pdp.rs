@@ -351,11 +351,7 @@ impl Pdp {
             side,
             ignored,
         )?;
-        Some(Subject {
-            kind: given.kind.clone(),
-            id: given.id.clone(),
-            properties,
-        })
+        Some(given.with_properties(properties))
     }
 
     /// `given` with only the properties a request may give a held entity,
@@ -389,11 +385,7 @@ impl Pdp {
             }
             kept
         });
-        Some(Subject {
-            kind: given.kind.clone(),
-            id: given.id.clone(),
-            properties,
-        })
+        Some(given.with_properties(properties))
     }
 }
 

@@ -17,6 +17,17 @@ pub struct Subject {
     pub properties: Map<String, Value>,
 }
 
+impl Subject {
+    /// The same entity with other properties.
+    pub(crate) fn with_properties(&self, properties: Map<String, Value>) -> Self {
+        Self {
+            kind: self.kind.clone(),
+            id: self.id.clone(),
+            properties,
+        }
+    }
+}
+
 /// What is touched: same shape as a subject.
 pub type Resource = Subject;
 

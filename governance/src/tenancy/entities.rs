@@ -185,15 +185,10 @@ fn check_batch(batch: &EntityBatch, bundle: &PolicyBundle) -> Result<(), ChangeE
             "a batch carries at most {MAX_BATCH} writes; this one has {size}"
         ));
     }
-    let owned: Vec<String> = bundle
-        .directory_types()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
     let mut seen = HashSet::with_capacity(size);
     let uids = batch.upsert.iter().map(|r| &r.uid).chain(&batch.delete);
     for uid in uids {
-        if owned.contains(&uid.kind) {
+        if bundle.is_directory_type(&uid.kind) {
             return refuse(format!(
                 "`{}` entities are the directory's: write them under /v1/directory",
                 uid.kind

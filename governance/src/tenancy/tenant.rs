@@ -692,14 +692,9 @@ async fn load_snapshot(
     bundle: &Arc<PolicyBundle>,
 ) -> Result<Loaded, ChangeError> {
     let (stored, revision) = super::stored::load_stored(store).await?;
-    let directory_types: Vec<String> = bundle
-        .directory_types()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
     if let Some(clash) = stored
         .iter()
-        .find(|r| directory_types.contains(&r.uid.kind))
+        .find(|r| bundle.is_directory_type(&r.uid.kind))
     {
         return Err(ChangeError::Entities(EntityError {
             uid: format!("{}::\"{}\"", clash.uid.kind, clash.uid.id),
